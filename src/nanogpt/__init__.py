@@ -1,0 +1,106 @@
+"""nanogpt: the Python SDK for NanoGPT.
+
+Importing this package is cheap: the clients, the HTTP libraries and the emulator load on first
+use.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+from ._errors import (
+    APIConnectionError,
+    APIResponseValidationError,
+    APIStatusError,
+    APITimeoutError,
+    AuthenticationError,
+    BadRequestError,
+    ConflictError,
+    InsufficientBalanceError,
+    InternalServerError,
+    InvalidParameterError,
+    MissingAPIKeyError,
+    NanoGPTError,
+    NotFoundError,
+    PermissionDeniedError,
+    RateLimitError,
+    StreamError,
+    StreamTimeoutError,
+)
+
+if TYPE_CHECKING:
+    from ._async import AsyncNanoGPT
+    from ._config import Timeout
+    from ._stream import AsyncStream, Stream
+    from ._sync import NanoGPT
+    from ._types import (
+        Balance,
+        ChatCompletion,
+        ChatCompletionChunk,
+        Model,
+        Pricing,
+        Usage,
+    )
+
+__all__ = [
+    "APIConnectionError",
+    "APIResponseValidationError",
+    "APIStatusError",
+    "APITimeoutError",
+    "AsyncNanoGPT",
+    "AsyncStream",
+    "AuthenticationError",
+    "BadRequestError",
+    "Balance",
+    "ChatCompletion",
+    "ChatCompletionChunk",
+    "ConflictError",
+    "InsufficientBalanceError",
+    "InternalServerError",
+    "InvalidParameterError",
+    "MissingAPIKeyError",
+    "Model",
+    "NanoGPT",
+    "NanoGPTError",
+    "NotFoundError",
+    "PermissionDeniedError",
+    "Pricing",
+    "RateLimitError",
+    "Stream",
+    "StreamError",
+    "StreamTimeoutError",
+    "Timeout",
+    "Usage",
+    "__version__",
+]
+
+_LAZY = {
+    "NanoGPT": "._sync",
+    "AsyncNanoGPT": "._async",
+    "Stream": "._stream",
+    "AsyncStream": "._stream",
+    "Timeout": "._config",
+    "Balance": "._types",
+    "ChatCompletion": "._types",
+    "ChatCompletionChunk": "._types",
+    "Model": "._types",
+    "Pricing": "._types",
+    "Usage": "._types",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'nanogpt' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -1,0 +1,206 @@
+"""``AsyncNanoGPT``: the asyncio client. A thin shell that moves bytes with aiohttp.
+
+aiohttp is chosen by measurement (about 14x the ``openai`` SDK's async throughput at 50
+concurrent requests) and imported on first use. The session and the concurrency semaphore belong
+to one event loop; a client used from a new loop (``asyncio.run`` twice) makes new ones.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, TypeVar
+
+from ._client import ClientCore, Request, lower_headers
+from ._config import DEFAULT_TIMEOUT, Timeout
+from ._errors import APIConnectionError, APITimeoutError
+from ._plan import TransportFailure
+from ._resources import AsyncChat, AsyncModels
+from ._stream import AsyncStream
+from ._types import Balance
+
+if TYPE_CHECKING:
+    import aiohttp
+
+__all__ = ["AsyncNanoGPT"]
+
+T = TypeVar("T")
+
+
+def _failure(exc: BaseException) -> TransportFailure:
+    """Classify an aiohttp/asyncio error: did the request leave, was it a timeout?"""
+    import aiohttp
+
+    if isinstance(exc, aiohttp.ConnectionTimeoutError):
+        return TransportFailure(f"connect timed out: {exc}", sent=False, timeout=True)
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        return TransportFailure(f"could not connect: {exc}", sent=False)
+    if isinstance(exc, (asyncio.TimeoutError, aiohttp.ServerTimeoutError)):
+        return TransportFailure("timed out waiting for the server", sent=True, timeout=True)
+    return TransportFailure(f"connection broken: {exc!r}", sent=True)
+
+
+class _LoopState:
+    __slots__ = ("loop", "session", "slots")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, session: aiohttp.ClientSession,
+                 slots: asyncio.Semaphore | None) -> None:
+        self.loop = loop
+        self.session = session
+        self.slots = slots
+
+
+class AsyncNanoGPT:
+    """The asyncio NanoGPT client; same arguments and namespaces as :class:`~nanogpt.NanoGPT`.
+
+    >>> async with AsyncNanoGPT() as client:
+    ...     r = await client.chat.completions.create(model="openai/gpt-5-mini",
+    ...                                              messages=[{"role": "user", "content": "Hi"}])
+    """
+
+    def __init__(self, api_key: str | None = None, *, base_url: str | None = None,
+                 fallback_base_urls: list[str] | tuple[str, ...] | None = None,
+                 timeout: Timeout | float | None = DEFAULT_TIMEOUT, max_retries: int = 2,
+                 max_concurrency: int | None = 50,
+                 default_headers: Mapping[str, str] | None = None,
+                 allow_insecure_http: bool = False, retry_base_delay: float = 0.5,
+                 retry_max_delay: float = 8.0, max_retry_after: float = 60.0,
+                 failover_cooldown: float = 30.0, models_cache_ttl: float = 600.0) -> None:
+        self._core = ClientCore(
+            api_key, base_url=base_url, fallback_base_urls=fallback_base_urls, timeout=timeout,
+            max_retries=max_retries, max_concurrency=max_concurrency,
+            default_headers=default_headers, allow_insecure_http=allow_insecure_http,
+            retry_base_delay=retry_base_delay, retry_max_delay=retry_max_delay,
+            max_retry_after=max_retry_after, failover_cooldown=failover_cooldown,
+            models_cache_ttl=models_cache_ttl)
+        self._state: _LoopState | None = None
+        self.chat = AsyncChat(self)
+        self.models = AsyncModels(self)
+
+    # public ---------------------------------------------------------------------------------
+
+    @property
+    def base_url(self) -> str:
+        return self._core.base_url
+
+    async def balance(self) -> Balance:
+        """The account balance in USD, as a ``Decimal`` (``.nano_balance`` too)."""
+        return await self._call(self._core.balance_request(), self._core.decode_balance)
+
+    async def close(self) -> None:
+        """Close pooled connections. The client may still be used afterwards."""
+        state, self._state = self._state, None
+        if state is not None and not state.session.closed:
+            await state.session.close()
+
+    async def __aenter__(self) -> AsyncNanoGPT:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    def __repr__(self) -> str:
+        return self._core.describe(type(self).__name__)
+
+    # the shell ------------------------------------------------------------------------------
+
+    def _loop_state(self) -> _LoopState:
+        loop = asyncio.get_running_loop()
+        state = self._state
+        if state is None or state.loop is not loop or state.session.closed:
+            import aiohttp
+
+            connector = aiohttp.TCPConnector(limit=0, ttl_dns_cache=300)
+            session = aiohttp.ClientSession(connector=connector, auto_decompress=True,
+                                            skip_auto_headers=("User-Agent",))
+            n = self._core.max_concurrency
+            state = self._state = _LoopState(loop, session, asyncio.Semaphore(n) if n else None)
+        return state
+
+    async def _exchange(self, req: Request) -> tuple[aiohttp.ClientResponse, _LoopState]:
+        """Send under the retry plan; returns a 2xx response whose concurrency slot is held."""
+        import aiohttp
+
+        state = self._loop_state()
+        plan = self._core.plan(req)
+        timeout = aiohttp.ClientTimeout(total=None, connect=None,
+                                        sock_connect=req.timeout.connect,
+                                        sock_read=req.read_timeout)
+        slots = state.slots
+        while True:
+            outcome: TransportFailure | tuple[int, Mapping[str, str], bytes]
+            if slots is not None:
+                await slots.acquire()
+            held = False
+            try:
+                try:
+                    resp = await state.session.request(
+                        plan.method, plan.url, data=req.body, headers=plan.headers,
+                        allow_redirects=False, timeout=timeout)
+                except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
+                    outcome = _failure(exc)
+                else:
+                    if resp.status < 300:
+                        plan.succeeded()
+                        held = True
+                        return resp, state
+                    try:
+                        body = await resp.read()
+                    except (aiohttp.ClientError, asyncio.TimeoutError, OSError):
+                        body = b""
+                    finally:
+                        resp.release()
+                    outcome = (resp.status, resp.headers, body)
+            finally:
+                if not held and slots is not None:
+                    slots.release()
+            if isinstance(outcome, TransportFailure):
+                delay = plan.after_failure(outcome)
+            else:
+                delay = plan.after_status(*outcome)
+            if delay:
+                await asyncio.sleep(delay)
+
+    async def _call(self, req: Request,
+                    decode: Callable[[int, Mapping[str, str], bytes], T]) -> T:
+        import aiohttp
+
+        resp, state = await self._exchange(req)
+        try:
+            body = await resp.read()
+        except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
+            f = _failure(exc)
+            cls = APITimeoutError if f.timeout else APIConnectionError
+            raise cls(f"the answer was cut off: {f}; not retried, since the request may "
+                      f"already be billed") from None
+        finally:
+            resp.release()
+            if state.slots is not None:
+                state.slots.release()
+        return decode(resp.status, resp.headers, body)
+
+    async def _open_stream(self, req: Request) -> AsyncStream:
+        import aiohttp
+
+        resp, state = await self._exchange(req)
+        headers = lower_headers(resp.headers.items())
+        errors = (aiohttp.ClientError, asyncio.TimeoutError, OSError)
+        readany = resp.content.readany
+
+        async def read() -> bytes:
+            try:
+                return await readany()
+            except errors as exc:
+                raise _failure(exc) from None
+
+        def close(reusable: bool) -> None:
+            try:
+                if reusable:
+                    resp.release()
+                else:
+                    resp.close()
+            finally:
+                if state.slots is not None:
+                    state.slots.release()
+
+        return AsyncStream(read, close, self._core.stream_core(headers), headers)

@@ -1,0 +1,217 @@
+"""What both clients share: settings, request building, response decoding, the model cache.
+
+``ClientCore`` holds no sockets. Each public call becomes a :class:`Request` here; the sync or
+async shell sends it under a :class:`~nanogpt._plan.CallPlan`, then hands the bytes back here
+to decode.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import msgspec
+
+from . import __version__
+from ._config import (
+    DEFAULT_TIMEOUT,
+    Secret,
+    Timeout,
+    require_key,
+    resolve_api_key,
+    resolve_base_urls,
+)
+from ._errors import APIResponseValidationError, InvalidParameterError
+from ._params import build_chat_body
+from ._plan import CallPlan, HostPool, RetryPolicy
+from ._stream import StreamCore
+from ._types import Balance, ChatCompletion, Model
+
+__all__ = ["Catalog", "ClientCore", "Request"]
+
+Catalog = Literal["all", "subscription", "paid", "personalized"]
+_CATALOG_PATHS: dict[str, tuple[str, bool]] = {  # catalog -> (path, relative to the API root)
+    "all": ("/models?detailed=true", False),
+    "subscription": ("/subscription/v1/models?detailed=true", True),
+    "paid": ("/paid/v1/models?detailed=true", True),
+    "personalized": ("/personalized/v1/models?detailed=true", True),
+}
+
+_encode = msgspec.json.Encoder().encode
+_decode_completion = msgspec.json.Decoder(ChatCompletion, strict=False).decode
+
+
+class _ModelList(msgspec.Struct):
+    data: list[dict[str, Any]]
+
+
+_decode_model_list = msgspec.json.Decoder(_ModelList, strict=False).decode
+
+
+@dataclass
+class Request:
+    """Everything a shell needs to send one call."""
+
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: bytes | None = None
+    stream: bool = False
+    idempotent: bool = False
+    api_root: bool = False
+    timeout: Timeout = field(default_factory=Timeout)
+
+    @property
+    def read_timeout(self) -> float | None:
+        return self.timeout.idle if self.stream else self.timeout.read
+
+
+class ClientCore:
+    """Settings and the sans-I/O halves of every call, shared by ``NanoGPT`` and ``AsyncNanoGPT``."""
+
+    def __init__(self, api_key: str | None, *, base_url: str | None,
+                 fallback_base_urls: list[str] | tuple[str, ...] | None,
+                 timeout: Timeout | float | None, max_retries: int, max_concurrency: int | None,
+                 default_headers: Mapping[str, str] | None, allow_insecure_http: bool,
+                 retry_base_delay: float, retry_max_delay: float, max_retry_after: float,
+                 failover_cooldown: float, models_cache_ttl: float) -> None:
+        self.api_key: Secret | None = resolve_api_key(api_key)
+        self.base_urls = resolve_base_urls(base_url, fallback_base_urls,
+                                           allow_insecure_http=allow_insecure_http)
+        self.pool = HostPool(self.base_urls, cooldown=failover_cooldown)
+        if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
+            raise InvalidParameterError("max_retries", "must be an integer >= 0")
+        if max_concurrency is not None and (isinstance(max_concurrency, bool)
+                                            or not isinstance(max_concurrency, int)
+                                            or max_concurrency < 1):
+            raise InvalidParameterError("max_concurrency", "must be an integer >= 1, or None")
+        self.policy = RetryPolicy(max_retries=max_retries, base_delay=retry_base_delay,
+                                  max_delay=retry_max_delay, max_retry_after=max_retry_after)
+        self.timeout = Timeout.coerce(timeout if timeout is not None else DEFAULT_TIMEOUT)
+        self.max_concurrency = max_concurrency
+        self.headers = {"user-agent": f"nanogpt-python/{__version__}",
+                        "accept": "application/json"}
+        if default_headers:
+            self.headers.update({k.lower(): v for k, v in default_headers.items()})
+        self.models_cache_ttl = models_cache_ttl
+        self._models_cache: dict[str, tuple[float, list[Model]]] = {}
+
+    @property
+    def base_url(self) -> str:
+        return self.base_urls[0]
+
+    def describe(self, cls: str) -> str:
+        key = "'***'" if self.api_key is not None else "None"
+        return f"{cls}(base_url={self.base_url!r}, api_key={key})"
+
+    # building -------------------------------------------------------------------------------
+
+    def request(self, method: str, path: str, *, body: Any = None, auth: str | None = "bearer",
+                stream: bool = False, idempotent: bool | None = None, api_root: bool = False,
+                timeout: Timeout | float | None = None,
+                extra_headers: Mapping[str, str] | None = None) -> Request:
+        headers = dict(self.headers)
+        if auth is not None:
+            key = require_key(self.api_key).reveal()
+            if auth == "bearer":
+                headers["authorization"] = f"Bearer {key}"
+            else:
+                headers["x-api-key"] = key
+        elif self.api_key is not None:
+            headers["authorization"] = f"Bearer {self.api_key.reveal()}"
+        payload = None
+        if body is not None:
+            payload = _encode(body)
+            headers["content-type"] = "application/json"
+        if stream:
+            headers["accept"] = "text/event-stream"
+            headers["accept-encoding"] = "identity"
+        if extra_headers:
+            headers.update({k.lower(): v for k, v in extra_headers.items()})
+        return Request(method=method, path=path, headers=headers, body=payload, stream=stream,
+                       idempotent=(method == "GET") if idempotent is None else idempotent,
+                       api_root=api_root,
+                       timeout=self.timeout if timeout is None else Timeout.coerce(timeout))
+
+    def plan(self, req: Request) -> CallPlan:
+        return CallPlan(method=req.method, path=req.path, headers=req.headers, pool=self.pool,
+                        policy=self.policy, idempotent=req.idempotent, api_root=req.api_root)
+
+    def chat_request(self, model: Any, messages: Any, *, stream: bool, params: Mapping[str, Any],
+                     extra_body: Mapping[str, Any] | None,
+                     extra_headers: Mapping[str, str] | None,
+                     timeout: Timeout | float | None) -> Request:
+        body = build_chat_body(model, messages, params, stream=stream, extra_body=extra_body)
+        return self.request("POST", "/chat/completions", body=body, stream=stream,
+                            extra_headers=extra_headers, timeout=timeout)
+
+    def models_request(self, catalog: str) -> Request:
+        if catalog not in _CATALOG_PATHS:
+            raise InvalidParameterError("catalog", f"must be one of {', '.join(_CATALOG_PATHS)}")
+        path, root = _CATALOG_PATHS[catalog]
+        # the full catalog needs no key; the other lists are per account
+        return self.request("GET", path, api_root=root,
+                            auth="bearer" if catalog == "personalized" else None)
+
+    def balance_request(self) -> Request:
+        return self.request("POST", "/check-balance", api_root=True, auth="x-api-key",
+                            idempotent=True)
+
+    # decoding -------------------------------------------------------------------------------
+
+    @staticmethod
+    def _invalid(what: str, status: int, headers: Mapping[str, str], body: bytes,
+                 err: Exception) -> APIResponseValidationError:
+        excerpt = body[:200].decode("utf-8", "replace")
+        return APIResponseValidationError(
+            f"expected {what}, got a body that is not ({err}): {excerpt!r}", status_code=status,
+            body=body, request_id=headers.get("x-request-id"))
+
+    def decode_completion(self, status: int, headers: Mapping[str, str],
+                          body: bytes) -> ChatCompletion:
+        try:
+            completion = _decode_completion(body)
+        except (msgspec.DecodeError, msgspec.ValidationError) as e:
+            raise self._invalid("a chat completion JSON object", status, headers, body, e) from None
+        completion._raw_json = body
+        return completion
+
+    def decode_models(self, catalog: str, status: int, headers: Mapping[str, str],
+                      body: bytes) -> list[Model]:
+        try:
+            items = _decode_model_list(body).data
+            models = []
+            for item in items:
+                m = msgspec.convert(item, Model, strict=False)
+                m._raw_dict = item
+                models.append(m)
+        except (msgspec.DecodeError, msgspec.ValidationError) as e:
+            raise self._invalid("a model list", status, headers, body, e) from None
+        self._models_cache[catalog] = (time.monotonic(), models)
+        return models
+
+    def cached_models(self, catalog: str) -> list[Model] | None:
+        hit = self._models_cache.get(catalog)
+        if hit is not None and time.monotonic() - hit[0] < self.models_cache_ttl:
+            return list(hit[1])
+        return None
+
+    def decode_balance(self, status: int, headers: Mapping[str, str], body: bytes) -> Balance:
+        try:
+            raw = msgspec.json.decode(body)
+            if not isinstance(raw, dict) or "usd_balance" not in raw:
+                raise msgspec.ValidationError("no usd_balance field")
+        except (msgspec.DecodeError, msgspec.ValidationError) as e:
+            raise self._invalid("a balance object", status, headers, body, e) from None
+        return Balance(raw)
+
+    @staticmethod
+    def stream_core(headers: Mapping[str, str]) -> StreamCore:
+        return StreamCore(headers.get("x-request-id"))
+
+
+def lower_headers(items: Any) -> dict[str, str]:
+    """A plain dict with lower-case names, from any header mapping."""
+    return {k.lower(): v for k, v in items}

@@ -1,0 +1,142 @@
+"""Client settings resolved from arguments and the environment. No I/O beyond ``os.environ``."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from ._errors import InvalidParameterError, MissingAPIKeyError
+
+__all__ = [
+    "DEFAULT_BASE_URL",
+    "DEFAULT_FALLBACK_BASE_URLS",
+    "Secret",
+    "Timeout",
+    "resolve_api_key",
+    "resolve_base_urls",
+]
+
+DEFAULT_BASE_URL = "https://nano-gpt.com/api/v1"
+DEFAULT_FALLBACK_BASE_URLS = (
+    "https://ai.bitcoin.com/api/v1",
+    "https://bcashgpt.com/api/v1",
+    "https://cake.nano-gpt.com/api/v1",
+)
+ENV_API_KEY = "NANOGPT_API_KEY"
+ENV_BASE_URL = "NANOGPT_BASE_URL"
+
+
+class Secret:
+    """Holds the API key so that no repr, str, log line or traceback can show it."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('***')"
+
+    __str__ = __repr__
+
+    def __reduce__(self) -> str:  # pragma: no cover - pickling a key is refused
+        raise TypeError("an API key is not picklable")
+
+
+@dataclass(frozen=True)
+class Timeout:
+    """Timeouts in seconds (``None``: no limit).
+
+    * ``connect``: establishing the connection (TCP and TLS).
+    * ``read``: for a non-streaming call, the longest silence while waiting for the answer.
+    * ``idle``: for a stream, the longest silence between bytes (the wait for the first byte
+      included; keep-alive comments count as bytes).
+    """
+
+    connect: float | None = 10.0
+    read: float | None = 600.0
+    idle: float | None = 120.0
+
+    @classmethod
+    def coerce(cls, value: Timeout | float | int | None) -> Timeout:
+        if isinstance(value, Timeout):
+            return value
+        if value is None:
+            return cls(None, None, None)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+            raise InvalidParameterError("timeout", "must be a positive number of seconds or "
+                                                   "a nanogpt.Timeout")
+        v = float(value)
+        return cls(connect=min(v, 10.0), read=v, idle=v)
+
+
+DEFAULT_TIMEOUT = Timeout()
+
+
+def resolve_api_key(api_key: str | None) -> Secret | None:
+    if api_key is None:
+        api_key = os.environ.get(ENV_API_KEY)
+    if api_key is None:
+        return None
+    if not isinstance(api_key, str):
+        raise InvalidParameterError("api_key", "must be a string")
+    api_key = api_key.strip()
+    return Secret(api_key) if api_key else None
+
+
+def require_key(key: Secret | None) -> Secret:
+    if key is None:
+        raise MissingAPIKeyError()
+    return key
+
+
+def is_loopback(host: str) -> bool:
+    host = host.strip("[]").lower()
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_base_url(url: str, *, allow_insecure_http: bool, name: str = "base_url") -> str:
+    if not isinstance(url, str):
+        raise InvalidParameterError(name, "must be a URL string")
+    url = url.strip().rstrip("/")
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise InvalidParameterError(name, f"must be an http(s) URL like {DEFAULT_BASE_URL}, "
+                                          f"got {url!r}")
+    if parts.username or parts.password:
+        raise InvalidParameterError(name, "must not carry credentials; pass api_key instead")
+    if parts.scheme == "http" and not allow_insecure_http and not is_loopback(parts.hostname):
+        raise InvalidParameterError(
+            name, f"plain http:// to {parts.hostname} would send your API key unencrypted; "
+                  f"use https://, or pass allow_insecure_http=True if you really mean it")
+    return url
+
+
+def resolve_base_urls(base_url: str | None, fallback_base_urls: list[str] | tuple[str, ...] | None,
+                      *, allow_insecure_http: bool) -> list[str]:
+    """The primary base URL followed by the fallbacks, each checked, without duplicates."""
+    explicit = base_url if base_url is not None else os.environ.get(ENV_BASE_URL) or None
+    primary = check_base_url(explicit or DEFAULT_BASE_URL, allow_insecure_http=allow_insecure_http)
+    if fallback_base_urls is None:
+        fallbacks: list[str] = list(DEFAULT_FALLBACK_BASE_URLS) if primary == DEFAULT_BASE_URL \
+            else []
+    elif isinstance(fallback_base_urls, str):
+        raise InvalidParameterError("fallback_base_urls", "must be a list of URLs")
+    else:
+        fallbacks = [check_base_url(u, allow_insecure_http=allow_insecure_http,
+                                    name="fallback_base_urls") for u in fallback_base_urls]
+    out: list[str] = []
+    for u in [primary, *fallbacks]:
+        if u not in out:
+            out.append(u)
+    return out

@@ -1,0 +1,244 @@
+"""One request's life: retries, backoff, Retry-After, failover, redirects. No I/O.
+
+A shell (sync or async) asks the plan where to send, sends, and reports what happened:
+
+    plan = CallPlan(...)
+    while True:
+        try:
+            response = send(plan.method, plan.url, plan.headers, body)
+        except TransportFailure as failure:
+            sleep(plan.after_failure(failure))     # raises when the call must end
+            continue
+        if response.status < 300:
+            return response                        # the answer has started: no retry after this
+        sleep(plan.after_status(status, headers, body))  # raises when the call must end
+
+Money rules held here:
+* only 408, 429, 500, 502, 503, 504 are retried, and only before any answer byte;
+* a connection failure is retried only when the request never left (connect failed), or when the
+  call is idempotent (a GET, or a read-only POST such as the balance);
+* a Retry-After longer than ``max_retry_after`` (the daily-limit 429 runs to midnight UTC) is not
+  slept on: the error is raised at once with ``retry_after`` set;
+* a POST is never re-sent to follow a 301/302/303 redirect.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import NoReturn
+from urllib.parse import urljoin, urlsplit
+
+from ._errors import (
+    APIConnectionError,
+    APIStatusError,
+    APITimeoutError,
+    RateLimitError,
+    error_from_response,
+)
+
+__all__ = ["CallPlan", "HostPool", "RetryPolicy", "TransportFailure", "parse_retry_after"]
+
+RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
+FAILOVER_STATUSES = frozenset({502, 503, 504})
+REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+MAX_REDIRECTS = 5
+_AUTH_HEADERS = ("authorization", "x-api-key")
+
+
+class TransportFailure(Exception):
+    """What a shell reports when the HTTP library fails. ``sent``: the request may have left."""
+
+    def __init__(self, message: str, *, sent: bool, timeout: bool = False) -> None:
+        super().__init__(message)
+        self.sent = sent
+        self.timeout = timeout
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    max_retries: int = 2
+    base_delay: float = 0.5
+    max_delay: float = 8.0
+    max_retry_after: float = 60.0
+
+    def backoff(self, retry_number: int, rand: float) -> float:
+        """Exponential backoff with jitter: half fixed, half random."""
+        d = min(self.max_delay, self.base_delay * (2 ** retry_number))
+        return d * (0.5 + rand / 2)
+
+
+def parse_retry_after(headers: Mapping[str, str], now: Callable[[], float] = time.time
+                      ) -> float | None:
+    """Seconds to wait from ``retry-after-ms``, or ``Retry-After`` in seconds or as an HTTP date."""
+    ms = headers.get("retry-after-ms")
+    if ms is not None:
+        try:
+            v = float(ms) / 1000.0
+            if v >= 0 and v == v:
+                return v
+        except ValueError:
+            pass
+    ra = headers.get("retry-after")
+    if ra is None:
+        return None
+    ra = ra.strip()
+    try:
+        v = float(ra)
+        return v if v >= 0 and v == v else None
+    except ValueError:
+        pass
+    from email.utils import parsedate_to_datetime
+
+    try:
+        when = parsedate_to_datetime(ra)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when is None:
+        return None
+    return max(0.0, when.timestamp() - now())
+
+
+def _origin(url: str) -> tuple[str, str]:
+    parts = urlsplit(url)
+    return (parts.scheme, parts.netloc.lower())
+
+
+class HostPool:
+    """The base URLs of one client, in order, with a short memory of which just failed."""
+
+    def __init__(self, base_urls: list[str], *, cooldown: float = 30.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.base_urls = base_urls
+        self.cooldown = cooldown
+        self._clock = clock
+        self._failed_at: dict[str, float] = {}
+
+    def pick(self, avoid: frozenset[str] | set[str] = frozenset()) -> str:
+        """The first healthy base URL not in ``avoid``; if none, the one that failed longest ago."""
+        now = self._clock()
+        candidates = [b for b in self.base_urls if b not in avoid] or self.base_urls
+        for base in candidates:
+            t = self._failed_at.get(base)
+            if t is None or now - t >= self.cooldown:
+                return base
+        return min(candidates, key=lambda b: self._failed_at.get(b, 0.0))
+
+    def mark_failed(self, base: str) -> None:
+        self._failed_at[base] = self._clock()
+
+    def mark_ok(self, base: str) -> None:
+        if base in self._failed_at:
+            del self._failed_at[base]
+
+
+class CallPlan:
+    """The decisions for one call. See the module docstring for how a shell drives it."""
+
+    def __init__(self, *, method: str, path: str, headers: dict[str, str], pool: HostPool,
+                 policy: RetryPolicy, idempotent: bool, api_root: bool = False,
+                 rand: Callable[[], float] = random.random) -> None:
+        self.method = method
+        self.path = path
+        self.headers = headers
+        self.pool = pool
+        self.policy = policy
+        self.idempotent = idempotent
+        self.api_root = api_root
+        self.retries = 0
+        self.redirects = 0
+        self._rand = rand
+        self._tried: set[str] = set()
+        self.base = pool.pick()
+        self.url = self._url_for(self.base)
+
+    def _url_for(self, base: str) -> str:
+        if self.api_root:
+            return api_root(base) + self.path
+        return base + self.path
+
+    def succeeded(self) -> None:
+        self.pool.mark_ok(self.base)
+
+    def _next_attempt(self, *, failover: bool) -> None:
+        self.retries += 1
+        if failover:
+            self.pool.mark_failed(self.base)
+            self._tried.add(self.base)
+            self.base = self.pool.pick(avoid=self._tried)
+        self.url = self._url_for(self.base)
+
+    def after_failure(self, failure: TransportFailure) -> float:
+        """The connection failed. Returns the delay before the next attempt, or raises."""
+        cls = APITimeoutError if failure.timeout else APIConnectionError
+        error = cls(f"{failure} ({self.method} {self.url})", url=self.url)
+        may_retry = not failure.sent or self.idempotent
+        if not may_retry or self.retries >= self.policy.max_retries:
+            if not may_retry:
+                error.args = (f"{error.args[0]}; not retried: the request had been sent, and "
+                              f"re-sending it could be billed twice",)
+            raise error from failure
+        delay = self.policy.backoff(self.retries, self._rand())
+        self._next_attempt(failover=True)
+        return delay
+
+    def after_status(self, status: int, headers: Mapping[str, str], body: bytes) -> float:
+        """The server answered ``status`` (not 2xx). Returns a delay before retrying, or raises.
+
+        ``headers`` must be a case-insensitive mapping or have lower-case keys.
+        """
+        if status in REDIRECT_STATUSES and headers.get("location"):
+            return self._redirect(status, headers["location"], headers, body)
+        retry_after = parse_retry_after(headers) if status in (408, 429, 503) else None
+        if status not in RETRY_STATUSES:
+            raise error_from_response(status, headers, body)
+        if retry_after is not None and retry_after > self.policy.max_retry_after:
+            self._give_up(status, headers, body, retry_after)
+        if self.retries >= self.policy.max_retries:
+            self._give_up(status, headers, body, retry_after)
+        if retry_after is not None:
+            delay = retry_after
+        else:
+            delay = self.policy.backoff(self.retries, self._rand())
+        self._next_attempt(failover=status in FAILOVER_STATUSES)
+        return delay
+
+    def _give_up(self, status: int, headers: Mapping[str, str], body: bytes,
+                 retry_after: float | None) -> NoReturn:
+        err = error_from_response(status, headers, body, retry_after=retry_after)
+        if isinstance(err, RateLimitError):
+            err.retry_after = retry_after
+        raise err
+
+    def _redirect(self, status: int, location: str, headers: Mapping[str, str],
+                  body: bytes) -> float:
+        if self.method != "GET" and status in (301, 302, 303):
+            raise APIStatusError(
+                f"the server redirected a {self.method} with {status} to {location}; "
+                f"not followed, since that would re-send a request that may be billed",
+                status_code=status, body=body.decode("utf-8", "replace"),
+                request_id=headers.get("x-request-id"), headers=headers)
+        if self.redirects >= MAX_REDIRECTS:
+            raise APIStatusError(f"too many redirects (last to {location})", status_code=status,
+                                 request_id=headers.get("x-request-id"), headers=headers)
+        self.redirects += 1
+        target = urljoin(self.url, location)
+        if urlsplit(target).scheme not in ("http", "https"):
+            raise APIStatusError(f"redirect to an unsupported URL: {target}", status_code=status,
+                                 headers=headers)
+        if _origin(target) != _origin(self.url):
+            # never hand the key to another host
+            self.headers = {k: v for k, v in self.headers.items()
+                            if k.lower() not in _AUTH_HEADERS}
+        self.url = target
+        return 0.0
+
+
+def api_root(base_url: str) -> str:
+    """``https://nano-gpt.com/api/v1`` -> ``https://nano-gpt.com/api`` (balance, other lists)."""
+    if base_url.endswith("/v1"):
+        return base_url[:-3]
+    parts = urlsplit(base_url)
+    return f"{parts.scheme}://{parts.netloc}/api"

@@ -1,0 +1,130 @@
+"""The OpenAI-shaped namespaces: ``client.chat.completions`` and ``client.models``.
+
+Each method builds its request in the shared core and hands it to the client's shell; the sync
+and async classes differ only in ``await``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Literal, overload
+
+from ._types import ChatCompletion, Model
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
+    from ._async import AsyncNanoGPT
+    from ._client import Catalog
+    from ._config import Timeout
+    from ._params import ChatParams
+    from ._stream import AsyncStream, Stream
+    from ._sync import NanoGPT
+
+__all__ = ["AsyncChat", "AsyncCompletions", "AsyncModels", "Chat", "Completions", "Models"]
+
+MessageParam = Mapping[str, Any]
+
+
+class Completions:
+    def __init__(self, client: NanoGPT) -> None:
+        self._client = client
+
+    @overload
+    def create(self, *, model: str, messages: Sequence[MessageParam],
+               stream: Literal[False] = False, extra_body: Mapping[str, Any] | None = None,
+               extra_headers: Mapping[str, str] | None = None,
+               timeout: Timeout | float | None = None,
+               **params: Unpack[ChatParams]) -> ChatCompletion: ...
+
+    @overload
+    def create(self, *, model: str, messages: Sequence[MessageParam], stream: Literal[True],
+               extra_body: Mapping[str, Any] | None = None,
+               extra_headers: Mapping[str, str] | None = None,
+               timeout: Timeout | float | None = None,
+               **params: Unpack[ChatParams]) -> Stream: ...
+
+    def create(self, *, model: str, messages: Sequence[MessageParam], stream: bool = False,
+               extra_body: Mapping[str, Any] | None = None,
+               extra_headers: Mapping[str, str] | None = None,
+               timeout: Timeout | float | None = None,
+               **params: Any) -> ChatCompletion | Stream:
+        """Create a chat completion; ``stream=True`` returns a :class:`~nanogpt.Stream`."""
+        c = self._client
+        req = c._core.chat_request(model, messages, stream=stream, params=params,
+                                   extra_body=extra_body, extra_headers=extra_headers,
+                                   timeout=timeout)
+        if stream:
+            return c._open_stream(req)
+        return c._call(req, c._core.decode_completion)
+
+
+class Chat:
+    def __init__(self, client: NanoGPT) -> None:
+        self.completions = Completions(client)
+
+
+class Models:
+    def __init__(self, client: NanoGPT) -> None:
+        self._client = client
+
+    def list(self, catalog: Catalog = "all", *, refresh: bool = False) -> list[Model]:
+        """The detailed model catalog (cached for a while), or the ``subscription``, ``paid``
+        or ``personalized`` list."""
+        core = self._client._core
+        if not refresh and (hit := core.cached_models(catalog)) is not None:
+            return hit
+        return self._client._call(core.models_request(catalog),
+                                  lambda *r: core.decode_models(catalog, *r))
+
+
+class AsyncCompletions:
+    def __init__(self, client: AsyncNanoGPT) -> None:
+        self._client = client
+
+    @overload
+    async def create(self, *, model: str, messages: Sequence[MessageParam],
+                     stream: Literal[False] = False, extra_body: Mapping[str, Any] | None = None,
+                     extra_headers: Mapping[str, str] | None = None,
+                     timeout: Timeout | float | None = None,
+                     **params: Unpack[ChatParams]) -> ChatCompletion: ...
+
+    @overload
+    async def create(self, *, model: str, messages: Sequence[MessageParam], stream: Literal[True],
+                     extra_body: Mapping[str, Any] | None = None,
+                     extra_headers: Mapping[str, str] | None = None,
+                     timeout: Timeout | float | None = None,
+                     **params: Unpack[ChatParams]) -> AsyncStream: ...
+
+    async def create(self, *, model: str, messages: Sequence[MessageParam], stream: bool = False,
+                     extra_body: Mapping[str, Any] | None = None,
+                     extra_headers: Mapping[str, str] | None = None,
+                     timeout: Timeout | float | None = None,
+                     **params: Any) -> ChatCompletion | AsyncStream:
+        """Create a chat completion; ``stream=True`` returns a :class:`~nanogpt.AsyncStream`."""
+        c = self._client
+        req = c._core.chat_request(model, messages, stream=stream, params=params,
+                                   extra_body=extra_body, extra_headers=extra_headers,
+                                   timeout=timeout)
+        if stream:
+            return await c._open_stream(req)
+        return await c._call(req, c._core.decode_completion)
+
+
+class AsyncChat:
+    def __init__(self, client: AsyncNanoGPT) -> None:
+        self.completions = AsyncCompletions(client)
+
+
+class AsyncModels:
+    def __init__(self, client: AsyncNanoGPT) -> None:
+        self._client = client
+
+    async def list(self, catalog: Catalog = "all", *, refresh: bool = False) -> list[Model]:
+        """The detailed model catalog (cached for a while), or the ``subscription``, ``paid``
+        or ``personalized`` list."""
+        core = self._client._core
+        if not refresh and (hit := core.cached_models(catalog)) is not None:
+            return hit
+        return await self._client._call(core.models_request(catalog),
+                                        lambda *r: core.decode_models(catalog, *r))

@@ -1,0 +1,397 @@
+"""Streams: the sans-I/O core that turns bytes into typed chunks, the accumulator, and the two
+thin stream objects (blocking and asyncio) that feed it.
+
+Per chunk the hot path is: split lines (``_sse``), one msgspec decode straight into
+``ChatCompletionChunk``, a few appends in the accumulator. No dicts are rebuilt.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from decimal import Decimal
+from typing import Any
+
+import msgspec
+
+from ._errors import StreamError, StreamTimeoutError
+from ._plan import TransportFailure
+from ._sse import SSEDecoder, SSEError
+from ._types import (
+    ChatCompletion,
+    ChatCompletionChunk,
+    Choice,
+    FunctionCall,
+    Message,
+    Pricing,
+    ToolCall,
+    Usage,
+)
+
+__all__ = ["Accumulator", "AsyncStream", "Stream", "StreamCore"]
+
+_decode_chunk = msgspec.json.Decoder(ChatCompletionChunk, strict=False).decode
+_DONE = b"[DONE]"
+
+
+class _ToolCallParts:
+    __slots__ = ("args", "id", "index", "name", "type")
+
+    def __init__(self, index: int) -> None:
+        self.index = index
+        self.id: str | None = None
+        self.type: str | None = None
+        self.name: str | None = None
+        self.args: list[str] = []
+
+
+class Accumulator:
+    """Joins chunks into the whole answer: text, reasoning and tool calls per choice."""
+
+    __slots__ = ("_reasoning", "_text", "_tools", "created", "finish_reasons", "id", "model",
+                 "pricing_raw", "usage_raw")
+
+    def __init__(self) -> None:
+        self.id = ""
+        self.model = ""
+        self.created: int | float = 0
+        self._text: dict[int, list[str]] = {}
+        self._reasoning: dict[int, list[str]] = {}
+        self._tools: dict[int, dict[int, _ToolCallParts]] = {}
+        self.finish_reasons: dict[int, str] = {}
+        self.usage_raw: dict[str, Any] | None = None
+        self.pricing_raw: dict[str, Any] | None = None
+
+    def add(self, chunk: ChatCompletionChunk) -> bool:
+        """Take one chunk; returns True when a choice finished with ``finish_reason: "error"``."""
+        failed = False
+        for c in chunk.choices:
+            d = c.delta
+            if d.content:
+                try:
+                    self._text[c.index].append(d.content)
+                except KeyError:
+                    self._text[c.index] = [d.content]
+            if d.reasoning:
+                self._reasoning.setdefault(c.index, []).append(d.reasoning)
+            if d.tool_calls:
+                self._add_tools(c.index, d.tool_calls)
+            if c.finish_reason is not None:
+                self.finish_reasons[c.index] = c.finish_reason
+                if c.finish_reason == "error":
+                    failed = True
+        if chunk._usage is not None:
+            self.usage_raw = chunk._usage
+        if chunk._pricing is not None:
+            self.pricing_raw = chunk._pricing
+        if not self.id:
+            self.id, self.model, self.created = chunk.id, chunk.model, chunk.created
+        return failed
+
+    def _add_tools(self, choice: int, calls: list[ToolCall]) -> None:
+        parts = self._tools.setdefault(choice, {})
+        for pos, tc in enumerate(calls):
+            i = tc.index if tc.index is not None else pos
+            p = parts.get(i)
+            if p is None:
+                p = parts[i] = _ToolCallParts(i)
+            if tc.id:
+                p.id = tc.id
+            if tc.type:
+                p.type = tc.type
+            f = tc.function
+            if f is not None:
+                if f.name and not p.name:
+                    p.name = f.name
+                if f.arguments:
+                    p.args.append(f.arguments)
+
+    def text_of(self, choice: int = 0) -> str:
+        return "".join(self._text.get(choice, ()))
+
+    def reasoning_of(self, choice: int = 0) -> str:
+        return "".join(self._reasoning.get(choice, ()))
+
+    def tool_calls_of(self, choice: int = 0) -> list[ToolCall]:
+        parts = self._tools.get(choice, {})
+        return [ToolCall(id=p.id, type=p.type or "function", index=p.index,
+                         function=FunctionCall(name=p.name, arguments="".join(p.args)))
+                for _, p in sorted(parts.items())]
+
+    def completion(self) -> ChatCompletion:
+        indexes = sorted(set(self._text) | set(self._reasoning) | set(self._tools)
+                         | set(self.finish_reasons)) or [0]
+        choices = [
+            Choice(index=i, finish_reason=self.finish_reasons.get(i),
+                   message=Message(content=self.text_of(i) if i in self._text else None,
+                                   reasoning=self.reasoning_of(i) or None,
+                                   tool_calls=self.tool_calls_of(i) or None))
+            for i in indexes
+        ]
+        return ChatCompletion(id=self.id, model=self.model, created=self.created,
+                              choices=choices, _usage=self.usage_raw, _pricing=self.pricing_raw)
+
+
+class StreamCore:
+    """Bytes in, chunks out; remembers whether ``[DONE]`` came and what failed. No I/O."""
+
+    __slots__ = ("acc", "done", "error", "request_id", "sse")
+
+    def __init__(self, request_id: str | None = None) -> None:
+        self.sse = SSEDecoder()
+        self.acc = Accumulator()
+        self.done = False
+        self.error: StreamError | None = None
+        self.request_id = request_id
+
+    @property
+    def finished(self) -> bool:
+        return self.done or self.error is not None
+
+    def fail(self, message: str, *, code: Any = None, status: int | None = None,
+             timeout: bool = False) -> StreamError:
+        cls = StreamTimeoutError if timeout else StreamError
+        return cls(message, partial_text=self.acc.text_of(), partial_reasoning=self.acc.reasoning_of(),
+                   code=code, status=status, request_id=self.request_id)
+
+    def feed(self, data: bytes) -> list[ChatCompletionChunk]:
+        """The chunks completed by ``data``. After an error or ``[DONE]`` nothing more is taken."""
+        if self.done or self.error is not None:
+            return []
+        try:
+            events = self.sse.feed(data)
+        except SSEError as e:
+            self.error = self.fail(f"stream broken: {e}")
+            return []
+        out: list[ChatCompletionChunk] = []
+        acc = self.acc
+        for ev in events:
+            raw = ev.data
+            if raw == _DONE:
+                self.done = True
+                break
+            try:
+                chunk = _decode_chunk(raw)
+            except (msgspec.DecodeError, msgspec.ValidationError) as e:
+                snippet = raw[:200].decode("utf-8", "replace")
+                self.error = self.fail(f"malformed chunk in stream ({e}): {snippet!r}")
+                break
+            chunk._raw_json = raw
+            if chunk.error is not None or ev.event == "error":
+                self.error = self._error_frame(chunk.error)
+                break
+            if acc.add(chunk):
+                self.error = self._error_frame(None)
+                break
+            out.append(chunk)
+        return out
+
+    def _error_frame(self, err: Any) -> StreamError:
+        message, code, status = "the stream reported an error", None, None
+        if isinstance(err, dict):
+            message = str(err.get("message") or message)
+            code = err.get("code")
+            st = err.get("status")
+            status = st if isinstance(st, int) else None
+        elif isinstance(err, str):
+            message = err
+        return self.fail(message, code=code, status=status)
+
+    def end_of_body(self) -> None:
+        """The body ended: fine after ``[DONE]``, an error otherwise."""
+        self.sse.close()
+        if self.error is not None:
+            raise self.error
+        if not self.done:
+            self.error = self.fail("the stream ended before [DONE]: the answer is incomplete")
+            raise self.error
+
+    def interrupted(self, failure: TransportFailure) -> StreamError:
+        """The connection failed mid-stream. Never retried: the answer had started."""
+        self.error = self.fail(f"the stream was cut: {failure}", timeout=failure.timeout)
+        return self.error
+
+
+class _StreamResult:
+    """What a finished (or failed) stream assembled. Shared by both stream classes."""
+
+    _core: StreamCore
+    response_headers: dict[str, str]
+
+    @property
+    def request_id(self) -> str | None:
+        return self._core.request_id
+
+    @property
+    def text(self) -> str:
+        return self._core.acc.text_of()
+
+    @property
+    def reasoning(self) -> str:
+        return self._core.acc.reasoning_of()
+
+    @property
+    def tool_calls(self) -> list[ToolCall]:
+        return self._core.acc.tool_calls_of()
+
+    @property
+    def finish_reason(self) -> str | None:
+        return self._core.acc.finish_reasons.get(0)
+
+    @property
+    def usage(self) -> Usage | None:
+        raw = self._core.acc.usage_raw
+        return Usage(raw) if raw is not None else None
+
+    @property
+    def pricing(self) -> Pricing | None:
+        raw = self._core.acc.pricing_raw
+        return Pricing(raw) if raw is not None else None
+
+    @property
+    def cost(self) -> Decimal | None:
+        p = self.pricing
+        return p.cost if p is not None else None
+
+    @property
+    def completed(self) -> bool:
+        """True once ``[DONE]`` arrived."""
+        return self._core.done
+
+
+class Stream(_StreamResult):
+    """A streamed chat completion: iterate for chunks; then ``.text``, ``.usage``, ``.cost``...
+
+    Use it as a context manager, or call ``close()``, to give the connection back early.
+    """
+
+    def __init__(self, read: Callable[[], bytes], close: Callable[[bool], None],
+                 core: StreamCore, headers: dict[str, str]) -> None:
+        self._read = read
+        self._release = close
+        self._core = core
+        self.response_headers = headers
+        self._closed = False
+        self._eof = False
+        self._it = self._iterate()
+
+    def __iter__(self) -> Iterator[ChatCompletionChunk]:
+        return self
+
+    def __next__(self) -> ChatCompletionChunk:
+        return next(self._it)
+
+    def _iterate(self) -> Iterator[ChatCompletionChunk]:
+        core, read = self._core, self._read
+        try:
+            while not core.finished:
+                try:
+                    data = read()
+                except TransportFailure as f:
+                    raise core.interrupted(f) from None
+                if not data:
+                    self._eof = True
+                    core.end_of_body()
+                    return
+                yield from core.feed(data)
+            if core.error is not None:
+                raise core.error
+            # after [DONE], read to the end of the body so that the connection can be reused
+            try:
+                while read():
+                    pass
+                self._eof = True
+            except TransportFailure:
+                pass
+        finally:
+            self.close()
+
+    def get_final_completion(self) -> ChatCompletion:
+        """Read what is left and return the whole answer as one ``ChatCompletion``."""
+        for _ in self:
+            pass
+        return self._core.acc.completion()
+
+    def close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            self._release(self._eof)
+            self._it.close()
+
+    def __enter__(self) -> Stream:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        if not getattr(self, "_closed", True):
+            self.close()
+
+
+class AsyncStream(_StreamResult):
+    """The asyncio twin of :class:`Stream`: ``async for chunk in stream``."""
+
+    def __init__(self, read: Callable[[], Awaitable[bytes]], close: Callable[[bool], None],
+                 core: StreamCore, headers: dict[str, str]) -> None:
+        self._read = read
+        self._release = close
+        self._core = core
+        self.response_headers = headers
+        self._closed = False
+        self._eof = False
+        self._it = self._iterate()
+
+    def __aiter__(self) -> AsyncIterator[ChatCompletionChunk]:
+        return self
+
+    def __anext__(self) -> Awaitable[ChatCompletionChunk]:
+        return self._it.__anext__()
+
+    async def _iterate(self) -> AsyncIterator[ChatCompletionChunk]:
+        core, read = self._core, self._read
+        try:
+            while not core.finished:
+                try:
+                    data = await read()
+                except TransportFailure as f:
+                    raise core.interrupted(f) from None
+                if not data:
+                    self._eof = True
+                    core.end_of_body()
+                    return
+                for chunk in core.feed(data):
+                    yield chunk
+            if core.error is not None:
+                raise core.error
+            try:
+                while await read():
+                    pass
+                self._eof = True
+            except TransportFailure:
+                pass
+        finally:
+            self._close_sync()
+
+    async def get_final_completion(self) -> ChatCompletion:
+        async for _ in self:
+            pass
+        return self._core.acc.completion()
+
+    def _close_sync(self) -> None:
+        if not self._closed:
+            self._closed = True
+            self._release(self._eof)
+
+    async def close(self) -> None:
+        self._close_sync()
+        await self._it.aclose()
+
+    async def __aenter__(self) -> AsyncStream:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    def __del__(self) -> None:
+        if not getattr(self, "_closed", True):
+            self._close_sync()
