@@ -303,7 +303,7 @@ class Stream(_StreamResult):
             except TransportFailure:
                 pass
         finally:
-            self.close()
+            self._close_sync()
 
     def get_final_completion(self) -> ChatCompletion:
         """Read what is left and return the whole answer as one ``ChatCompletion``."""
@@ -311,11 +311,15 @@ class Stream(_StreamResult):
             pass
         return self._core.acc.completion()
 
-    def close(self) -> None:
+    def _close_sync(self) -> None:
         if not self._closed:
             self._closed = True
             self._release(self._eof)
-            self._it.close()
+
+    def close(self) -> None:
+        """Give the connection back (closing it if the body was not read to its end)."""
+        self._close_sync()
+        self._it.close()
 
     def __enter__(self) -> Stream:
         return self
@@ -325,7 +329,7 @@ class Stream(_StreamResult):
 
     def __del__(self) -> None:
         if not getattr(self, "_closed", True):
-            self.close()
+            self._close_sync()
 
 
 class AsyncStream(_StreamResult):

@@ -1,0 +1,31 @@
+"""``python -m nanogpt.emulator [--host H] [--port N]``: run the emulator in the foreground."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import threading
+
+from . import Emulator
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m nanogpt.emulator",
+                                description="Run a NanoGPT-speaking server on loopback.")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8080, help="0 picks a free port")
+    args = p.parse_args(argv)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    with Emulator(args.host, args.port) as emu:
+        print(f"NanoGPT emulator listening; base URL: {emu.base_url}", flush=True)
+        print("any non-empty API key is accepted; Ctrl-C stops it", flush=True)
+        try:
+            stop.wait()
+        except KeyboardInterrupt:
+            pass
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
