@@ -185,13 +185,23 @@ class AsyncNanoGPT:
         resp, state = await self._exchange(req)
         headers = lower_headers(resp.headers.items())
         errors = (aiohttp.ClientError, asyncio.TimeoutError, OSError)
-        readany = resp.content.readany
+        content = resp.content
+        readany = content.readany
+        failed: list[TransportFailure] = []
 
         async def read() -> bytes:
+            if failed:
+                raise failed[0]
             try:
                 return await readany()
             except errors as exc:
-                raise _failure(exc) from None
+                # aiohttp raises before handing over bytes that arrived just ahead of the
+                # failure; take them first, so the partial answer (already paid for) is kept.
+                failed.append(_failure(exc))
+                leftover = _salvage(content)
+                if leftover:
+                    return leftover
+                raise failed[0] from None
 
         def close(reusable: bool) -> None:
             try:
@@ -204,3 +214,12 @@ class AsyncNanoGPT:
                     state.slots.release()
 
         return AsyncStream(read, close, self._core.stream_core(headers), headers)
+
+
+def _salvage(content: aiohttp.StreamReader) -> bytes:
+    buffer = getattr(content, "_buffer", None)
+    if not buffer:
+        return b""
+    data = b"".join(buffer)
+    buffer.clear()
+    return data

@@ -50,9 +50,9 @@ class _ModelList(msgspec.Struct):
 _decode_model_list = msgspec.json.Decoder(_ModelList, strict=False).decode
 
 
-@dataclass
+@dataclass(repr=False)
 class Request:
-    """Everything a shell needs to send one call."""
+    """Everything a shell needs to send one call. Its repr never shows the headers (the key)."""
 
     method: str
     path: str
@@ -66,6 +66,9 @@ class Request:
     @property
     def read_timeout(self) -> float | None:
         return self.timeout.idle if self.stream else self.timeout.read
+
+    def __repr__(self) -> str:
+        return f"Request({self.method} {self.path}, stream={self.stream})"
 
 
 class ClientCore:

@@ -24,6 +24,7 @@ Money rules held here:
 
 from __future__ import annotations
 
+import logging
 import random
 import time
 from collections.abc import Callable, Mapping
@@ -40,6 +41,8 @@ from ._errors import (
 )
 
 __all__ = ["CallPlan", "HostPool", "RetryPolicy", "TransportFailure", "parse_retry_after"]
+
+log = logging.getLogger("nanogpt")
 
 RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 FAILOVER_STATUSES = frozenset({502, 503, 504})
@@ -181,7 +184,10 @@ class CallPlan:
                               f"re-sending it could be billed twice",)
             raise error from failure
         delay = self.policy.backoff(self.retries, self._rand())
+        failed = self.url
         self._next_attempt(failover=True)
+        log.debug("retry %d/%d of %s %s in %.2fs after %s; next %s", self.retries,
+                  self.policy.max_retries, self.method, failed, delay, failure, self.url)
         return delay
 
     def after_status(self, status: int, headers: Mapping[str, str], body: bytes) -> float:
@@ -202,7 +208,10 @@ class CallPlan:
             delay = retry_after
         else:
             delay = self.policy.backoff(self.retries, self._rand())
+        failed = self.url
         self._next_attempt(failover=status in FAILOVER_STATUSES)
+        log.debug("retry %d/%d of %s %s in %.2fs after HTTP %d; next %s", self.retries,
+                  self.policy.max_retries, self.method, failed, delay, status, self.url)
         return delay
 
     def _give_up(self, status: int, headers: Mapping[str, str], body: bytes,

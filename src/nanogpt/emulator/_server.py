@@ -30,6 +30,9 @@ from . import _catalog, _replies
 __all__ = ["Emulator", "Fault", "RecordedRequest"]
 
 FAULT_HEADER = "X-Emulator-Fault"
+_RID = web.RequestKey("rid", str)
+_JSON = web.RequestKey("json", object)
+_FAULT = web.RequestKey("fault", object)
 TOKENS_HEADER = "X-Emulator-Tokens"
 
 _REASONS = {400: "Bad request", 401: "Invalid or missing API key", 402: "Insufficient balance",
@@ -54,7 +57,8 @@ class Fault:
     stall: float | None = None  # go silent this long before any answer byte
     reset: bool = False  # reset the connection before any answer byte
     non_json: bool = False  # 200 with a body that is not JSON (non-streaming)
-    reset_after_chunks: int | None = None  # stream N frames, then reset the connection
+    reset_after_chunks: int | None = None  # stream N frames, then reset the connection (RST)
+    cut_after_chunks: int | None = None  # stream N frames, then close the connection (FIN)
     stall_after_chunks: int | None = None  # stream N frames, then go silent for `stall` (or 60s)
     error_frame_after: int | None = None  # stream N frames, then an error frame and [DONE]
     garbage_after: int | None = None  # stream N frames, then a frame that is not JSON
@@ -212,7 +216,7 @@ class Emulator:
         runner = web.AppRunner(app, access_log=None, handler_cancellation=True,
                                shutdown_timeout=0.5)
         await runner.setup()
-        await web.SockSite(runner, sock, shutdown_timeout=0.5).start()
+        await web.SockSite(runner, sock).start()
         self._runner = runner
 
     def stop(self) -> None:
@@ -296,9 +300,9 @@ class Emulator:
                 {k.lower(): v for k, v in request.headers.items()}, body, fault))
             self.in_flight += 1
             self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
-        request["rid"] = rid
-        request["json"] = body
-        request["fault"] = fault
+        request[_RID] = rid
+        request[_JSON] = body
+        request[_FAULT] = fault
         try:
             early = await self._before(request, fault)
             resp = early if early is not None else await handler(request)
@@ -326,7 +330,7 @@ class Emulator:
             return web.Response(status=fault.redirect_status,
                                 headers={"Location": fault.redirect_to})
         if fault.status is not None:
-            headers = {"X-Request-ID": request["rid"]}
+            headers = {"X-Request-ID": request[_RID]}
             if fault.retry_after is not None:
                 headers["Retry-After"] = str(fault.retry_after)
             if fault.retry_after_ms is not None:
@@ -350,7 +354,7 @@ class Emulator:
                code: str | None = None, param: str | None = None) -> web.Response:
         body = {"error": {"message": message, "type": _TYPES.get(status, "api_error"),
                           "code": code, "param": param}}
-        return web.json_response(body, status=status, headers={"X-Request-ID": request["rid"]})
+        return web.json_response(body, status=status, headers={"X-Request-ID": request[_RID]})
 
     def _unauthorized(self, request: web.Request) -> web.Response:
         return self._error(request, 401, "Invalid or missing API key. Pass it as "
@@ -369,7 +373,7 @@ class Emulator:
             models = [m for m in models if not m["_subscription"]]
         data = [_catalog.public(m, detailed) for m in models]
         return web.json_response({"object": "list", "data": data},
-                                 headers={"X-Request-ID": request["rid"]})
+                                 headers={"X-Request-ID": request[_RID]})
 
     async def _balance(self, request: web.Request) -> web.Response:
         if self._key(request) is None:
@@ -377,7 +381,7 @@ class Emulator:
         return web.json_response(
             {"usd_balance": self.balance, "nano_balance": "26.71801147",
              "nanoDepositAddress": "nano_1emulatorx9deposit3address7for8tests"},
-            headers={"X-Request-ID": request["rid"]})
+            headers={"X-Request-ID": request[_RID]})
 
     def _check(self, request: web.Request, body: Any) -> web.Response | None:
         """The server-side checks NanoGPT makes before reaching a model."""
@@ -404,7 +408,7 @@ class Emulator:
     async def _chat(self, request: web.Request) -> web.StreamResponse:
         if self._key(request) is None:
             return self._unauthorized(request)
-        body = request["json"]
+        body = request[_JSON]
         problem = self._check(request, body)
         if problem is not None:
             return problem
@@ -414,13 +418,13 @@ class Emulator:
         reply = _replies.make_reply(body, model,
                                     forced_tokens=int(forced) if forced else None)
         legacy = request.path.startswith("/api/v1legacy/")
-        fault: Fault | None = request["fault"]
+        fault: Fault | None = request[_FAULT]
         if body.get("stream"):
             return await self._stream(request, body, model, reply, fault, legacy)
         if fault is not None and fault.non_json:
             return web.Response(status=200, text="<html>upstream says hi</html>",
                                 content_type="text/html",
-                                headers={"X-Request-ID": request["rid"]})
+                                headers={"X-Request-ID": request[_RID]})
         reasoning_key = "reasoning_content" if legacy else "reasoning"
         message: dict[str, Any] = {"role": "assistant", "content": "".join(reply.content)}
         if reply.reasoning:
@@ -430,17 +434,18 @@ class Emulator:
             message["tool_calls"] = [{"id": "call_emu_0", "type": "function", "function": {
                 "name": reply.tool_name, "arguments": "".join(reply.tool_args)}}]
         payload = {
-            "id": f"chatcmpl-{request['rid']}", "object": "chat.completion",
+            "id": f"chatcmpl-{request[_RID]}", "object": "chat.completion",
             "created": 1767225600, "model": model["id"],
             "choices": [{"index": 0, "message": message, "finish_reason": reply.finish_reason,
                          "logprobs": None}],
             "usage": _replies.usage(reply),
             "x_nanogpt_pricing": _replies.price(reply, model),
+            "provider": "nanogpt-emulator",  # a field the typed objects do not declare
         }
         data = json.dumps(payload).encode()
         if fault is not None and fault.reset_after_chunks is not None:
             # a body cut off half-way: headers and part of the JSON, then a reset
-            resp = web.StreamResponse(status=200, headers={"X-Request-ID": request["rid"],
+            resp = web.StreamResponse(status=200, headers={"X-Request-ID": request[_RID],
                                                            "Content-Type": "application/json",
                                                            "Content-Length": str(len(data))})
             await resp.prepare(request)
@@ -448,12 +453,12 @@ class Emulator:
             _reset(request)
             raise _Aborted
         return web.Response(body=data, content_type="application/json",
-                            headers={"X-Request-ID": request["rid"]})
+                            headers={"X-Request-ID": request[_RID]})
 
     async def _stream(self, request: web.Request, body: dict[str, Any], model: dict[str, Any],
                       reply: _replies.Reply, fault: Fault | None,
                       legacy: bool) -> web.StreamResponse:
-        rid = request["rid"]
+        rid = request[_RID]
         resp = web.StreamResponse(status=200, headers={
             "Content-Type": "text/event-stream", "Cache-Control": "no-cache",
             "X-Request-ID": rid})
@@ -461,7 +466,7 @@ class Emulator:
         await resp.prepare(request)
         eol = b"\r\n" if fault is not None and fault.crlf else b"\n"
         base = {"id": f"chatcmpl-{rid}", "object": "chat.completion.chunk",
-                "created": 1767225600, "model": model["id"]}
+                "created": 1767225600, "model": model["id"], "provider": "nanogpt-emulator"}
         reasoning_key = "reasoning_content" if legacy else "reasoning"
 
         def frame(delta: dict[str, Any], finish: str | None = None, **extra: Any) -> bytes:
@@ -493,7 +498,12 @@ class Emulator:
         for n, data in enumerate(frames):
             if fault is not None:
                 if fault.reset_after_chunks == n:
+                    await asyncio.sleep(0.05)  # let the client take what was sent first
                     _reset(request)
+                    raise _Aborted
+                if fault.cut_after_chunks == n:
+                    assert request.transport is not None
+                    request.transport.close()
                     raise _Aborted
                 if fault.stall_after_chunks == n:
                     await asyncio.sleep(fault.stall if fault.stall is not None else 60.0)

@@ -1,0 +1,179 @@
+"""Shared fixtures: the emulator, and clients of both kinds behind one blocking interface.
+
+Behaviour tests take ``make_client``; they run twice, once with ``NanoGPT`` and once with
+``AsyncNanoGPT`` driven from a background event loop through a thin blocking proxy, so the same
+assertions hold both shells.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import threading
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+import nanogpt
+from nanogpt._stream import AsyncStream
+from nanogpt.emulator import Emulator
+from nanogpt.testing import TEST_API_KEY
+
+KEY = TEST_API_KEY
+FAST_RETRIES = {"retry_base_delay": 0.001, "retry_max_delay": 0.01}
+
+
+class LoopThread:
+    """An event loop in a thread, to drive the async client from blocking test code."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+
+    def run(self, coro: Any, timeout: float = 60) -> Any:
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
+
+    def stop(self) -> None:
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(5)
+
+
+class SyncStreamProxy:
+    def __init__(self, stream: AsyncStream, runner: LoopThread) -> None:
+        self._stream = stream
+        self._runner = runner
+
+    def __iter__(self) -> SyncStreamProxy:
+        return self
+
+    def __next__(self) -> Any:
+        async def step() -> Any:
+            try:
+                return True, await self._stream.__anext__()
+            except StopAsyncIteration:
+                return False, None
+
+        ok, value = self._runner.run(step())
+        if not ok:
+            raise StopIteration
+        return value
+
+    def close(self) -> None:
+        self._runner.run(self._stream.close())
+
+    def get_final_completion(self) -> Any:
+        return self._runner.run(self._stream.get_final_completion())
+
+    def __enter__(self) -> SyncStreamProxy:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
+class SyncProxy:
+    """Makes an async client (or one of its namespaces) callable from blocking code."""
+
+    def __init__(self, target: Any, runner: LoopThread) -> None:
+        self._target = target
+        self._runner = runner
+
+    def __getattr__(self, name: str) -> Any:
+        value = getattr(self._target, name)
+        if inspect.iscoroutinefunction(value):
+            def call(*args: Any, **kwargs: Any) -> Any:
+                result = self._runner.run(value(*args, **kwargs))
+                if isinstance(result, AsyncStream):
+                    return SyncStreamProxy(result, self._runner)
+                return result
+            return call
+        if hasattr(value, "__dict__") and type(value).__module__.startswith("nanogpt._"):
+            return SyncProxy(value, self._runner)
+        return value
+
+    def __repr__(self) -> str:
+        return repr(self._target)
+
+    def __enter__(self) -> SyncProxy:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+@pytest.fixture(scope="session")
+def loop_thread() -> Iterator[LoopThread]:
+    lt = LoopThread()
+    yield lt
+    lt.stop()
+
+
+@pytest.fixture(scope="session")
+def _emulator_session() -> Iterator[Emulator]:
+    with Emulator() as emu:
+        yield emu
+
+
+@pytest.fixture
+def emu(_emulator_session: Emulator) -> Iterator[Emulator]:
+    _emulator_session.clear_faults()
+    _emulator_session.reset_stats()
+    yield _emulator_session
+    _emulator_session.clear_faults()
+
+
+@pytest.fixture
+def emu2() -> Iterator[Emulator]:
+    """A second emulator, for failover and redirects (on another host name: localhost)."""
+    with Emulator() as e:
+        yield e
+
+
+@pytest.fixture(params=["sync", "async"])
+def kind(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def make_client(kind: str, emu: Emulator, loop_thread: LoopThread
+                ) -> Iterator[Callable[..., Any]]:
+    made: list[Any] = []
+
+    def make(api_key: str | None = KEY, **kw: Any) -> Any:
+        kw.setdefault("base_url", emu.base_url)
+        for k, v in FAST_RETRIES.items():
+            kw.setdefault(k, v)
+        if kind == "sync":
+            client: Any = nanogpt.NanoGPT(api_key, **kw)
+        else:
+            client = SyncProxy(nanogpt.AsyncNanoGPT(api_key, **kw), loop_thread)
+        made.append(client)
+        return client
+
+    yield make
+    for c in made:
+        c.close()
+
+
+@pytest.fixture
+def client(make_client: Callable[..., Any]) -> Any:
+    return make_client()
+
+
+def dead_url() -> str:
+    """A loopback base URL where nothing listens: connections are refused."""
+    import socket
+
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return f"http://127.0.0.1:{port}/api/v1"
+
+
+USER = [{"role": "user", "content": "hi there"}]
