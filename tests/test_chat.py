@@ -5,8 +5,8 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
-from conftest import USER
 
+from conftest import USER
 from nanogpt import (
     APIResponseValidationError,
     APITimeoutError,

@@ -72,7 +72,7 @@ class Request:
 
 
 class ClientCore:
-    """Settings and the sans-I/O halves of every call, shared by ``NanoGPT`` and ``AsyncNanoGPT``."""
+    """Settings and the sans-I/O halves of every call, shared by both clients."""
 
     def __init__(self, api_key: str | None, *, base_url: str | None,
                  fallback_base_urls: list[str] | tuple[str, ...] | None,
@@ -178,7 +178,7 @@ class ClientCore:
             completion = _decode_completion(body)
         except (msgspec.DecodeError, msgspec.ValidationError) as e:
             raise self._invalid("a chat completion JSON object", status, headers, body, e) from None
-        completion._raw_json = body
+        completion.__dict__["_raw_json"] = body
         return completion
 
     def decode_models(self, catalog: str, status: int, headers: Mapping[str, str],
@@ -188,7 +188,7 @@ class ClientCore:
             models = []
             for item in items:
                 m = msgspec.convert(item, Model, strict=False)
-                m._raw_dict = item
+                m.__dict__["_raw_dict"] = item
                 models.append(m)
         except (msgspec.DecodeError, msgspec.ValidationError) as e:
             raise self._invalid("a model list", status, headers, body, e) from None

@@ -130,7 +130,7 @@ def resolve_base_urls(base_url: str | None, fallback_base_urls: list[str] | tupl
     if fallback_base_urls is None:
         fallbacks: list[str] = list(DEFAULT_FALLBACK_BASE_URLS) if primary == DEFAULT_BASE_URL \
             else []
-    elif isinstance(fallback_base_urls, str):
+    elif isinstance(fallback_base_urls, str):  # type: ignore[unreachable]
         raise InvalidParameterError("fallback_base_urls", "must be a list of URLs")
     else:
         fallbacks = [check_base_url(u, allow_insecure_http=allow_insecure_http,

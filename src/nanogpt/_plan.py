@@ -69,7 +69,7 @@ class RetryPolicy:
 
     def backoff(self, retry_number: int, rand: float) -> float:
         """Exponential backoff with jitter: half fixed, half random."""
-        d = min(self.max_delay, self.base_delay * (2 ** retry_number))
+        d: float = min(self.max_delay, self.base_delay * 2.0 ** retry_number)
         return d * (0.5 + rand / 2)
 
 
@@ -98,8 +98,6 @@ def parse_retry_after(headers: Mapping[str, str], now: Callable[[], float] = tim
     try:
         when = parsedate_to_datetime(ra)
     except (TypeError, ValueError, IndexError):
-        return None
-    if when is None:
         return None
     return max(0.0, when.timestamp() - now())
 

@@ -122,9 +122,8 @@ class SSEDecoder:
         elif name == b"id":
             if b"\x00" not in value:
                 self.last_event_id = value.decode("utf-8", "replace")
-        elif name == b"retry":
-            if value.isdigit():
-                self.retry = int(value)
+        elif name == b"retry" and value.isdigit():
+            self.retry = int(value)
         # any other field is ignored, as the rules say
 
     def close(self) -> None:

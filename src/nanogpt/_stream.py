@@ -150,8 +150,9 @@ class StreamCore:
     def fail(self, message: str, *, code: Any = None, status: int | None = None,
              timeout: bool = False) -> StreamError:
         cls = StreamTimeoutError if timeout else StreamError
-        return cls(message, partial_text=self.acc.text_of(), partial_reasoning=self.acc.reasoning_of(),
-                   code=code, status=status, request_id=self.request_id)
+        return cls(message, partial_text=self.acc.text_of(),
+                   partial_reasoning=self.acc.reasoning_of(), code=code, status=status,
+                   request_id=self.request_id)
 
     def feed(self, data: bytes) -> list[ChatCompletionChunk]:
         """The chunks completed by ``data``. After an error or ``[DONE]`` nothing more is taken."""
@@ -175,7 +176,7 @@ class StreamCore:
                 snippet = raw[:200].decode("utf-8", "replace")
                 self.error = self.fail(f"malformed chunk in stream ({e}): {snippet!r}")
                 break
-            chunk._raw_json = raw
+            chunk.__dict__["_raw_json"] = raw  # for .raw and undeclared fields
             if chunk.error is not None or ev.event == "error":
                 self.error = self._error_frame(chunk.error)
                 break
@@ -261,7 +262,9 @@ class _StreamResult:
 class Stream(_StreamResult):
     """A streamed chat completion: iterate for chunks; then ``.text``, ``.usage``, ``.cost``...
 
-    Use it as a context manager, or call ``close()``, to give the connection back early.
+    Use it as a context manager, or call ``close()``, to give the connection back early. A
+    stream dropped without closing is released when it is garbage-collected (it holds no
+    reference cycle, so in CPython that is at once).
     """
 
     def __init__(self, read: Callable[[], bytes], close: Callable[[bool], None],
@@ -272,38 +275,56 @@ class Stream(_StreamResult):
         self.response_headers = headers
         self._closed = False
         self._eof = False
-        self._it = self._iterate()
+        self._buf: list[ChatCompletionChunk] = []
+        self._pos = 0
 
     def __iter__(self) -> Iterator[ChatCompletionChunk]:
         return self
 
     def __next__(self) -> ChatCompletionChunk:
-        return next(self._it)
+        pos = self._pos
+        if pos < len(self._buf):
+            self._pos = pos + 1
+            return self._buf[pos]
+        return self._fill()
 
-    def _iterate(self) -> Iterator[ChatCompletionChunk]:
+    def _fill(self) -> ChatCompletionChunk:
         core, read = self._core, self._read
-        try:
-            while not core.finished:
-                try:
-                    data = read()
-                except TransportFailure as f:
-                    raise core.interrupted(f) from None
-                if not data:
-                    self._eof = True
-                    core.end_of_body()
-                    return
-                yield from core.feed(data)
-            if core.error is not None:
-                raise core.error
-            # after [DONE], read to the end of the body so that the connection can be reused
+        while not self._closed:
+            if core.finished:
+                if core.error is None:
+                    self._drain()
+                self._close_sync()
+                if core.error is not None:
+                    raise core.error
+                break
             try:
-                while read():
-                    pass
+                data = read()
+            except TransportFailure as f:
+                self._close_sync()
+                raise core.interrupted(f) from None
+            except BaseException:
+                self._close_sync()
+                raise
+            if not data:
                 self._eof = True
-            except TransportFailure:
+                self._close_sync()
+                core.end_of_body()
+                break
+            chunks = core.feed(data)
+            if chunks:
+                self._buf, self._pos = chunks, 1
+                return chunks[0]
+        raise StopIteration
+
+    def _drain(self) -> None:
+        # after [DONE], read to the end of the body so that the connection can be reused
+        try:
+            while self._read():
                 pass
-        finally:
-            self._close_sync()
+            self._eof = True
+        except TransportFailure:
+            pass
 
     def get_final_completion(self) -> ChatCompletion:
         """Read what is left and return the whole answer as one ``ChatCompletion``."""
@@ -314,12 +335,12 @@ class Stream(_StreamResult):
     def _close_sync(self) -> None:
         if not self._closed:
             self._closed = True
+            self._buf, self._pos = [], 0
             self._release(self._eof)
 
     def close(self) -> None:
         """Give the connection back (closing it if the body was not read to its end)."""
         self._close_sync()
-        self._it.close()
 
     def __enter__(self) -> Stream:
         return self
@@ -343,40 +364,52 @@ class AsyncStream(_StreamResult):
         self.response_headers = headers
         self._closed = False
         self._eof = False
-        self._it = self._iterate()
+        self._buf: list[ChatCompletionChunk] = []
+        self._pos = 0
 
     def __aiter__(self) -> AsyncIterator[ChatCompletionChunk]:
         return self
 
-    def __anext__(self) -> Awaitable[ChatCompletionChunk]:
-        return self._it.__anext__()
-
-    async def _iterate(self) -> AsyncIterator[ChatCompletionChunk]:
+    async def __anext__(self) -> ChatCompletionChunk:
+        pos = self._pos
+        if pos < len(self._buf):
+            self._pos = pos + 1
+            return self._buf[pos]
         core, read = self._core, self._read
-        try:
-            while not core.finished:
-                try:
-                    data = await read()
-                except TransportFailure as f:
-                    raise core.interrupted(f) from None
-                if not data:
-                    self._eof = True
-                    core.end_of_body()
-                    return
-                for chunk in core.feed(data):
-                    yield chunk
-            if core.error is not None:
-                raise core.error
+        while not self._closed:
+            if core.finished:
+                if core.error is None:
+                    try:  # read to the end of the body so that the connection can be reused
+                        while await read():
+                            pass
+                        self._eof = True
+                    except TransportFailure:
+                        pass
+                self._close_sync()
+                if core.error is not None:
+                    raise core.error
+                break
             try:
-                while await read():
-                    pass
+                data = await read()
+            except TransportFailure as f:
+                self._close_sync()
+                raise core.interrupted(f) from None
+            except BaseException:  # cancelled: give the slot back
+                self._close_sync()
+                raise
+            if not data:
                 self._eof = True
-            except TransportFailure:
-                pass
-        finally:
-            self._close_sync()
+                self._close_sync()
+                core.end_of_body()
+                break
+            chunks = core.feed(data)
+            if chunks:
+                self._buf, self._pos = chunks, 1
+                return chunks[0]
+        raise StopAsyncIteration
 
     async def get_final_completion(self) -> ChatCompletion:
+        """Read what is left and return the whole answer as one ``ChatCompletion``."""
         async for _ in self:
             pass
         return self._core.acc.completion()
@@ -384,11 +417,12 @@ class AsyncStream(_StreamResult):
     def _close_sync(self) -> None:
         if not self._closed:
             self._closed = True
+            self._buf, self._pos = [], 0
             self._release(self._eof)
 
     async def close(self) -> None:
+        """Give the connection back (closing it if the body was not read to its end)."""
         self._close_sync()
-        await self._it.aclose()
 
     async def __aenter__(self) -> AsyncStream:
         return self

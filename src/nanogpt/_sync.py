@@ -183,7 +183,7 @@ class NanoGPT:
 
         def read() -> bytes:
             try:
-                return read1(_READ_SIZE)  # type: ignore[no-any-return]
+                return read1(_READ_SIZE)
             except errors as exc:
                 raise _failure(exc, sent=True) from None
 

@@ -347,4 +347,5 @@ class Balance(Decimal):
         return Decimal(self)
 
     def __repr__(self) -> str:
-        return f"Balance(usd_balance={str(Decimal(self))!r}, nano_balance={str(self.nano_balance)!r})"
+        return (f"Balance(usd_balance={str(Decimal(self))!r}, "
+                f"nano_balance={str(self.nano_balance)!r})")

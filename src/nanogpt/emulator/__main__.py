@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import signal
 import threading
 
@@ -20,10 +21,8 @@ def main(argv: list[str] | None = None) -> int:
     with Emulator(args.host, args.port) as emu:
         print(f"NanoGPT emulator listening; base URL: {emu.base_url}", flush=True)
         print("any non-empty API key is accepted; Ctrl-C stops it", flush=True)
-        try:
+        with contextlib.suppress(KeyboardInterrupt):
             stop.wait()
-        except KeyboardInterrupt:
-            pass
     return 0
 
 

@@ -13,6 +13,7 @@ request and the peak number in flight.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import json
 import socket
@@ -21,7 +22,7 @@ import threading
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from aiohttp import web
 
@@ -127,10 +128,8 @@ def _reset(request: web.Request) -> None:
         return
     sock = transport.get_extra_info("socket")
     if sock is not None:
-        try:
+        with contextlib.suppress(OSError):
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-        except OSError:
-            pass
     transport.abort()
 
 
@@ -224,10 +223,8 @@ class Emulator:
         if loop is None or thread is None:
             return
         if self._runner is not None:
-            try:
+            with contextlib.suppress(Exception):  # best effort on shutdown
                 asyncio.run_coroutine_threadsafe(self._runner.cleanup(), loop).result(10)
-            except Exception:  # pragma: no cover - best effort on shutdown
-                pass
         loop.call_soon_threadsafe(loop.stop)
         thread.join(10)
         if self._sock is not None:
@@ -408,7 +405,7 @@ class Emulator:
     async def _chat(self, request: web.Request) -> web.StreamResponse:
         if self._key(request) is None:
             return self._unauthorized(request)
-        body = request[_JSON]
+        body: Any = request[_JSON]
         problem = self._check(request, body)
         if problem is not None:
             return problem
@@ -418,9 +415,12 @@ class Emulator:
         reply = _replies.make_reply(body, model,
                                     forced_tokens=int(forced) if forced else None)
         legacy = request.path.startswith("/api/v1legacy/")
-        fault: Fault | None = request[_FAULT]
+        fault = cast("Fault | None", request[_FAULT])
         if body.get("stream"):
-            return await self._stream(request, body, model, reply, fault, legacy)
+            try:
+                return await self._stream(request, body, model, reply, fault, legacy)
+            except ConnectionError:  # the client went away mid-stream
+                raise _Aborted from None
         if fault is not None and fault.non_json:
             return web.Response(status=200, text="<html>upstream says hi</html>",
                                 content_type="text/html",
