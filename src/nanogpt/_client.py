@@ -117,13 +117,13 @@ class ClientCore:
                 extra_headers: Mapping[str, str] | None = None) -> Request:
         headers = dict(self.headers)
         if auth is not None:
-            key = require_key(self.api_key).reveal()
+            key = require_key(self.api_key)
             if auth == "bearer":
-                headers["authorization"] = f"Bearer {key}"
+                headers["authorization"] = key.header("Bearer ")
             else:
-                headers["x-api-key"] = key
+                headers["x-api-key"] = key.header()
         elif self.api_key is not None:
-            headers["authorization"] = f"Bearer {self.api_key.reveal()}"
+            headers["authorization"] = self.api_key.header("Bearer ")
         payload = None
         if body is not None:
             payload = _encode(body)

@@ -39,6 +39,10 @@ class Secret:
     def reveal(self) -> str:
         return self._value
 
+    def header(self, prefix: str = "") -> MaskedStr:
+        """The key as a header value, e.g. ``header("Bearer ")``."""
+        return MaskedStr(prefix + self._value)
+
     def __repr__(self) -> str:
         return "Secret('***')"
 
@@ -46,6 +50,16 @@ class Secret:
 
     def __reduce__(self) -> str:  # pragma: no cover - pickling a key is refused
         raise TypeError("an API key is not picklable")
+
+
+class MaskedStr(str):
+    """A header value holding the key: sent as is, but its repr (in a dict of headers shown in
+    a traceback with locals, or a debugger) is masked."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "'***'"
 
 
 @dataclass(frozen=True)

@@ -180,7 +180,8 @@ class CallPlan:
             if not may_retry:
                 error.args = (f"{error.args[0]}; not retried: the request had been sent, and "
                               f"re-sending it could be billed twice",)
-            raise error from failure
+            # the failure's traceback runs through the transport's frames: not worth showing
+            raise error from failure.with_traceback(None)
         delay = self.policy.backoff(self.retries, self._rand())
         failed = self.url
         self._next_attempt(failover=True)

@@ -1,15 +1,11 @@
-"""``NanoGPT``: the blocking client. A thin shell that moves bytes with urllib3.
-
-urllib3 is chosen by measurement: about half of httpx's CPU per request. It is imported on the
-first request, not at ``import nanogpt``.
-"""
+"""``NanoGPT``: the blocking client. A thin shell that moves bytes (``_http``, on http.client)."""
 
 from __future__ import annotations
 
 import threading
 import time
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from ._client import ClientCore, Request, lower_headers
 from ._config import DEFAULT_TIMEOUT, Timeout
@@ -20,27 +16,12 @@ from ._stream import Stream
 from ._types import Balance
 
 if TYPE_CHECKING:
-    import urllib3
+    from ._http import ConnectionPool, Response
 
 __all__ = ["NanoGPT"]
 
 T = TypeVar("T")
 _READ_SIZE = 65536
-
-
-def _failure(exc: BaseException, *, sent: bool | None = None) -> TransportFailure:
-    """Classify a urllib3/socket error: did the request leave, was it a timeout?"""
-    from urllib3 import exceptions as e
-
-    if isinstance(exc, (e.NewConnectionError, e.ProxyError)):  # before ConnectTimeoutError
-        return TransportFailure(f"could not connect: {exc}", sent=bool(sent))
-    if isinstance(exc, e.ConnectTimeoutError):
-        return TransportFailure(f"connect timed out: {exc}", sent=bool(sent), timeout=True)
-    if isinstance(exc, e.SSLError):
-        return TransportFailure(f"TLS failed: {exc}", sent=bool(sent))
-    if isinstance(exc, (e.ReadTimeoutError, TimeoutError)):
-        return TransportFailure("timed out waiting for the server", sent=True, timeout=True)
-    return TransportFailure(f"connection broken: {exc!r}", sent=True if sent is None else sent)
 
 
 class NanoGPT:
@@ -70,7 +51,7 @@ class NanoGPT:
             max_retry_after=max_retry_after, failover_cooldown=failover_cooldown,
             models_cache_ttl=models_cache_ttl)
         self._slots = threading.BoundedSemaphore(max_concurrency) if max_concurrency else None
-        self._http: urllib3.PoolManager | None = None
+        self._http: ConnectionPool | None = None
         self._lock = threading.Lock()
         self.chat = Chat(self)
         self.models = Models(self)
@@ -89,7 +70,7 @@ class NanoGPT:
         """Close pooled connections. The client may still be used afterwards."""
         http, self._http = self._http, None
         if http is not None:
-            http.clear()
+            http.close()
 
     def __enter__(self) -> NanoGPT:
         return self
@@ -102,16 +83,14 @@ class NanoGPT:
 
     # the shell ------------------------------------------------------------------------------
 
-    def _pool(self) -> urllib3.PoolManager:
+    def _pool(self) -> ConnectionPool:
         http = self._http
         if http is None:
             with self._lock:
                 if self._http is None:
-                    import urllib3
+                    from ._http import ConnectionPool
 
-                    size = max(self._core.max_concurrency or 64, 10)
-                    self._http = urllib3.PoolManager(num_pools=8, maxsize=size, block=False,
-                                                     retries=False)
+                    self._http = ConnectionPool(maxsize=self._core.max_concurrency or 64)
                 http = self._http
         return http
 
@@ -123,12 +102,9 @@ class NanoGPT:
         if self._slots is not None:
             self._slots.release()
 
-    def _exchange(self, req: Request) -> urllib3.BaseHTTPResponse:
+    def _exchange(self, req: Request) -> Response:
         """Send under the retry plan; returns a 2xx response whose concurrency slot is held."""
-        import urllib3
-
         plan = self._core.plan(req)
-        timeout = urllib3.Timeout(connect=req.timeout.connect, read=req.read_timeout)
         pool = self._pool()
         while True:
             outcome: TransportFailure | tuple[int, Mapping[str, str], bytes]
@@ -137,16 +113,21 @@ class NanoGPT:
             try:
                 try:
                     resp = pool.request(plan.method, plan.url, body=req.body,
-                                        headers=plan.headers, preload_content=False,
-                                        redirect=False, retries=False, timeout=timeout)
-                except (urllib3.exceptions.HTTPError, OSError) as exc:
-                    outcome = _failure(exc)
+                                        headers=plan.headers,
+                                        connect_timeout=req.timeout.connect,
+                                        read_timeout=req.read_timeout)
+                except TransportFailure as f:
+                    outcome = f
                 else:
                     if resp.status < 300:
                         plan.succeeded()
                         held = True
                         return resp
-                    outcome = (resp.status, resp.headers, _read_quietly(resp))
+                    try:
+                        body = resp.read()
+                    except TransportFailure:
+                        body = b""  # the status says enough
+                    outcome = (resp.status, resp.headers, body)
             finally:
                 if not held:
                     self._release()
@@ -158,51 +139,29 @@ class NanoGPT:
                 time.sleep(delay)
 
     def _call(self, req: Request, decode: Callable[[int, Mapping[str, str], bytes], T]) -> T:
-        import urllib3
-
         resp = self._exchange(req)
         try:
             body = resp.read()
-        except (urllib3.exceptions.HTTPError, OSError) as exc:
-            f = _failure(exc, sent=True)
+        except TransportFailure as f:
             cls = APITimeoutError if f.timeout else APIConnectionError
             raise cls(f"the answer was cut off: {f}; not retried, since the request may "
                       f"already be billed") from None
         finally:
-            resp.release_conn()
             self._release()
         return decode(resp.status, resp.headers, body)
 
     def _open_stream(self, req: Request) -> Stream:
-        import urllib3
-
         resp = self._exchange(req)
         headers = lower_headers(resp.headers.items())
-        errors = (urllib3.exceptions.HTTPError, OSError)
         read1 = resp.read1
 
         def read() -> bytes:
-            try:
-                return read1(_READ_SIZE)
-            except errors as exc:
-                raise _failure(exc, sent=True) from None
+            return read1(_READ_SIZE)
 
         def close(reusable: bool) -> None:
             try:
-                if not reusable:
-                    resp.close()
-                resp.release_conn()
+                resp.release(reusable)
             finally:
                 self._release()
 
         return Stream(read, close, self._core.stream_core(headers), headers)
-
-
-def _read_quietly(resp: Any) -> bytes:
-    """The body of an error answer; what could not be read is left out."""
-    try:
-        return resp.read()  # type: ignore[no-any-return]
-    except Exception:
-        return b""
-    finally:
-        resp.release_conn()
