@@ -8,11 +8,12 @@ to one event loop; a client used from a new loop (``asyncio.run`` twice) makes n
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, TypeVar
 
 from ._client import ClientCore, Request, lower_headers
-from ._config import DEFAULT_TIMEOUT, Timeout
+from ._config import DEFAULT_TIMEOUT, Timeout, resolve_api_key
 from ._errors import APIConnectionError, APITimeoutError
 from ._plan import TransportFailure
 from ._resources import AsyncChat, AsyncModels
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
 __all__ = ["AsyncNanoGPT"]
 
 T = TypeVar("T")
+_DRAIN_TIMEOUT = 0.5  # after [DONE]: how long the end of the body is awaited for reuse
 
 
 def _failure(exc: BaseException) -> TransportFailure:
@@ -66,8 +68,12 @@ class AsyncNanoGPT:
                  allow_insecure_http: bool = False, retry_base_delay: float = 0.5,
                  retry_max_delay: float = 8.0, max_retry_after: float = 60.0,
                  failover_cooldown: float = 30.0, models_cache_ttl: float = 600.0) -> None:
+        try:  # wrap the key first, so that no frame of a traceback holds it in the clear
+            key = resolve_api_key(api_key)
+        finally:
+            del api_key
         self._core = ClientCore(
-            api_key, base_url=base_url, fallback_base_urls=fallback_base_urls, timeout=timeout,
+            key, base_url=base_url, fallback_base_urls=fallback_base_urls, timeout=timeout,
             max_retries=max_retries, max_concurrency=max_concurrency,
             default_headers=default_headers, allow_insecure_http=allow_insecure_http,
             retry_base_delay=retry_base_delay, retry_max_delay=retry_max_delay,
@@ -100,21 +106,30 @@ class AsyncNanoGPT:
         await self.close()
 
     def __repr__(self) -> str:
-        return self._core.describe(type(self).__name__)
+        core = getattr(self, "_core", None)
+        return core.describe(type(self).__name__) if core else f"<{type(self).__name__}>"
 
     # the shell ------------------------------------------------------------------------------
 
     def _loop_state(self) -> _LoopState:
         loop = asyncio.get_running_loop()
         state = self._state
-        if state is None or state.loop is not loop or state.session.closed:
-            import aiohttp
+        if state is not None and state.loop is loop and not state.session.closed:
+            return state
+        if state is not None and state.loop is not loop:
+            if state.loop.is_running():
+                # two live loops would each get their own limit: refuse rather than exceed it
+                raise RuntimeError(
+                    "this AsyncNanoGPT is in use on another running event loop; create one "
+                    "client per event loop (or per thread)")
+            _abandon(state.session)  # its loop has ended (asyncio.run called again)
+        import aiohttp
 
-            connector = aiohttp.TCPConnector(limit=0, ttl_dns_cache=300)
-            session = aiohttp.ClientSession(connector=connector, auto_decompress=True,
-                                            skip_auto_headers=("User-Agent",))
-            n = self._core.max_concurrency
-            state = self._state = _LoopState(loop, session, asyncio.Semaphore(n) if n else None)
+        connector = aiohttp.TCPConnector(limit=0, ttl_dns_cache=300)
+        session = aiohttp.ClientSession(connector=connector, auto_decompress=True,
+                                        skip_auto_headers=("User-Agent",))
+        n = self._core.max_concurrency
+        state = self._state = _LoopState(loop, session, asyncio.Semaphore(n) if n else None)
         return state
 
     async def _exchange(self, req: Request) -> tuple[aiohttp.ClientResponse, _LoopState]:
@@ -203,6 +218,17 @@ class AsyncNanoGPT:
                     return leftover
                 raise failed[0] from None
 
+        async def to_end() -> None:
+            while await read():
+                pass
+
+        async def drain() -> bool:
+            try:
+                await asyncio.wait_for(to_end(), _DRAIN_TIMEOUT)
+            except (TransportFailure, asyncio.TimeoutError):
+                return False
+            return True
+
         def close(reusable: bool) -> None:
             try:
                 if reusable:
@@ -213,7 +239,7 @@ class AsyncNanoGPT:
                 if state.slots is not None:
                     state.slots.release()
 
-        return AsyncStream(read, close, self._core.stream_core(headers), headers)
+        return AsyncStream(read, drain, close, self._core.stream_core(headers), headers)
 
 
 def _salvage(content: aiohttp.StreamReader) -> bytes:
@@ -223,3 +249,12 @@ def _salvage(content: aiohttp.StreamReader) -> bytes:
     data = b"".join(buffer)
     buffer.clear()
     return data
+
+
+def _abandon(session: aiohttp.ClientSession) -> None:
+    """Let go of a session whose event loop is gone, without awaiting on that loop."""
+    connector = session.connector
+    session.detach()
+    if connector is not None:
+        with contextlib.suppress(Exception):
+            connector._close()

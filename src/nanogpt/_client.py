@@ -23,7 +23,7 @@ from ._config import (
     resolve_api_key,
     resolve_base_urls,
 )
-from ._errors import APIResponseValidationError, InvalidParameterError
+from ._errors import APIResponseValidationError, InvalidParameterError, error_from_response
 from ._params import build_chat_body
 from ._plan import CallPlan, HostPool, RetryPolicy
 from ._stream import StreamCore
@@ -74,13 +74,14 @@ class Request:
 class ClientCore:
     """Settings and the sans-I/O halves of every call, shared by both clients."""
 
-    def __init__(self, api_key: str | None, *, base_url: str | None,
+    def __init__(self, api_key: Secret | str | None, *, base_url: str | None,
                  fallback_base_urls: list[str] | tuple[str, ...] | None,
                  timeout: Timeout | float | None, max_retries: int, max_concurrency: int | None,
                  default_headers: Mapping[str, str] | None, allow_insecure_http: bool,
                  retry_base_delay: float, retry_max_delay: float, max_retry_after: float,
                  failover_cooldown: float, models_cache_ttl: float) -> None:
         self.api_key: Secret | None = resolve_api_key(api_key)
+        self.allow_insecure_http = allow_insecure_http
         self.base_urls = resolve_base_urls(base_url, fallback_base_urls,
                                            allow_insecure_http=allow_insecure_http)
         self.pool = HostPool(self.base_urls, cooldown=failover_cooldown)
@@ -140,7 +141,8 @@ class ClientCore:
 
     def plan(self, req: Request) -> CallPlan:
         return CallPlan(method=req.method, path=req.path, headers=req.headers, pool=self.pool,
-                        policy=self.policy, idempotent=req.idempotent, api_root=req.api_root)
+                        policy=self.policy, idempotent=req.idempotent, api_root=req.api_root,
+                        allow_insecure_http=self.allow_insecure_http)
 
     def chat_request(self, model: Any, messages: Any, *, stream: bool, params: Mapping[str, Any],
                      extra_body: Mapping[str, Any] | None,
@@ -176,22 +178,35 @@ class ClientCore:
                           body: bytes) -> ChatCompletion:
         try:
             completion = _decode_completion(body)
-        except (msgspec.DecodeError, msgspec.ValidationError) as e:
+        except (msgspec.DecodeError, msgspec.ValidationError, RecursionError) as e:
             raise self._invalid("a chat completion JSON object", status, headers, body, e) from None
         completion.__dict__["_raw_json"] = body
+        if not completion.choices:
+            err = completion.error
+            if err is not None:  # a 2xx carrying an error instead of an answer
+                st = err.get("status") if isinstance(err, dict) else None
+                raise error_from_response(st if isinstance(st, int) and st >= 400 else 502,
+                                          headers, body)
+            if "choices" not in completion.raw:
+                raise self._invalid("a chat completion (with choices)", status, headers, body,
+                                    ValueError("no choices"))
         return completion
 
     def decode_models(self, catalog: str, status: int, headers: Mapping[str, str],
                       body: bytes) -> list[Model]:
         try:
             items = _decode_model_list(body).data
-            models = []
-            for item in items:
-                m = msgspec.convert(item, Model, strict=False)
-                m.__dict__["_raw_dict"] = item
-                models.append(m)
-        except (msgspec.DecodeError, msgspec.ValidationError) as e:
+        except (msgspec.DecodeError, msgspec.ValidationError, RecursionError) as e:
             raise self._invalid("a model list", status, headers, body, e) from None
+        models = []
+        for item in items:
+            try:
+                m = msgspec.convert(item, Model, strict=False)
+            except (msgspec.ValidationError, TypeError):
+                # one odd entry must not hide the catalog: keep it, details in .raw
+                m = Model(id=str(item.get("id") or "?"))
+            m.__dict__["_raw_dict"] = item
+            models.append(m)
         self._models_cache[catalog] = (time.monotonic(), models)
         return models
 
@@ -204,11 +219,11 @@ class ClientCore:
     def decode_balance(self, status: int, headers: Mapping[str, str], body: bytes) -> Balance:
         try:
             raw = msgspec.json.decode(body)
-            if not isinstance(raw, dict) or "usd_balance" not in raw:
-                raise msgspec.ValidationError("no usd_balance field")
-        except (msgspec.DecodeError, msgspec.ValidationError) as e:
+            if not isinstance(raw, dict):
+                raise msgspec.ValidationError("not an object")
+            return Balance(raw)
+        except (msgspec.DecodeError, msgspec.ValidationError, RecursionError, ValueError) as e:
             raise self._invalid("a balance object", status, headers, body, e) from None
-        return Balance(raw)
 
     @staticmethod
     def stream_core(headers: Mapping[str, str]) -> StreamCore:

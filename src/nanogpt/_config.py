@@ -92,15 +92,27 @@ class Timeout:
 DEFAULT_TIMEOUT = Timeout()
 
 
-def resolve_api_key(api_key: str | None) -> Secret | None:
+def resolve_api_key(api_key: Secret | str | None) -> Secret | None:
+    """The key from the argument, else ``NANOGPT_API_KEY``; checked, and wrapped at once."""
+    if isinstance(api_key, Secret):
+        return api_key
     if api_key is None:
         api_key = os.environ.get(ENV_API_KEY)
     if api_key is None:
         return None
     if not isinstance(api_key, str):
         raise InvalidParameterError("api_key", "must be a string")
-    api_key = api_key.strip()
-    return Secret(api_key) if api_key else None
+    secret = Secret(api_key.strip())
+    del api_key
+    value = secret.reveal()
+    if not value:
+        return None
+    if not value.isascii() or not value.isprintable() or any(c.isspace() for c in value):
+        del value
+        raise InvalidParameterError("api_key", "contains spaces, line breaks or other "
+                                               "characters no API key has (copied with extra "
+                                               "text?); the key itself is not shown")
+    return secret
 
 
 def require_key(key: Secret | None) -> Secret:

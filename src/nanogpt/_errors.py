@@ -121,7 +121,8 @@ class APIStatusError(NanoGPTError):
         self.code = code
         self.type = type
         self.param = param
-        self.headers: Mapping[str, str] = dict(headers or {})
+        self.headers: Mapping[str, str] = {k.lower(): v for k, v in (headers or {}).items()}
+        """The response headers, with lower-case names."""
 
     def __str__(self) -> str:
         bits = [f"{self.status_code}"]
@@ -191,7 +192,7 @@ def parse_error_body(raw: bytes) -> tuple[Any, str | None, Any, str | None, str 
 
     try:
         body: Any = msgspec.json.decode(raw)
-    except msgspec.DecodeError:
+    except (msgspec.DecodeError, RecursionError):
         return (raw.decode("utf-8", "replace"), _excerpt(raw) or None, None, None, None)
     if not isinstance(body, dict):
         return body, _excerpt(raw) or None, None, None, None

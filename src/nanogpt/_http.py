@@ -43,10 +43,13 @@ def _dropped(conn: http.client.HTTPConnection) -> bool:
     if sock is None:
         return True
     try:
-        readable, _, _ = select.select([sock], [], [], 0)
+        if hasattr(select, "poll"):  # no FD_SETSIZE limit
+            poller = select.poll()
+            poller.register(sock, select.POLLIN)
+            return bool(poller.poll(0))
+        return bool(select.select([sock], [], [], 0)[0])  # pragma: no cover - Windows
     except (OSError, ValueError):
         return True
-    return bool(readable)
 
 
 class Response:
@@ -80,6 +83,19 @@ class Response:
         except ERRORS as exc:
             raise failure(exc, sent=True) from None
 
+    def drain(self, timeout: float) -> bool:
+        """Read to the end of the body within ``timeout`` seconds; True if the end came."""
+        conn = self._conn
+        if conn is None or conn.sock is None:
+            return False
+        try:
+            conn.sock.settimeout(timeout)
+            while self._resp.read1(65536):
+                pass
+        except ERRORS:
+            return False
+        return True
+
     def release(self, reusable: bool) -> None:
         conn = self._conn
         if conn is None:
@@ -99,6 +115,7 @@ class ConnectionPool:
         self._idle: dict[Origin, deque[http.client.HTTPConnection]] = {}
         self._lock = threading.Lock()
         self._ssl: ssl.SSLContext | None = None
+        self._closed = False
 
     def _context(self) -> ssl.SSLContext:
         if self._ssl is None:
@@ -118,7 +135,7 @@ class ConnectionPool:
     def _put(self, origin: Origin, conn: http.client.HTTPConnection) -> None:
         with self._lock:
             idle = self._idle.setdefault(origin, deque())
-            if len(idle) < self.maxsize:
+            if not self._closed and len(idle) < self.maxsize:
                 idle.append(conn)
                 return
         conn.close()
@@ -157,6 +174,7 @@ class ConnectionPool:
 
     def close(self) -> None:
         with self._lock:
+            self._closed = True
             idle, self._idle = self._idle, {}
         for conns in idle.values():
             for conn in conns:

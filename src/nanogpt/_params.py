@@ -234,5 +234,7 @@ def build_chat_body(model: Any, messages: Any, params: Mapping[str, Any], *, str
     if extra_body:
         if not isinstance(extra_body, Mapping):
             raise _fail("extra_body", "must be an object (dict)")
+        if "stream" in extra_body:
+            raise _fail("extra_body", "must not hold 'stream': pass stream=True to create()")
         body.update(extra_body)
     return body

@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from typing import NoReturn
 from urllib.parse import urljoin, urlsplit
 
+from ._config import is_loopback
 from ._errors import (
     APIConnectionError,
     APIStatusError,
@@ -131,8 +132,7 @@ class HostPool:
         self._failed_at[base] = self._clock()
 
     def mark_ok(self, base: str) -> None:
-        if base in self._failed_at:
-            del self._failed_at[base]
+        self._failed_at.pop(base, None)
 
 
 class CallPlan:
@@ -140,10 +140,12 @@ class CallPlan:
 
     def __init__(self, *, method: str, path: str, headers: dict[str, str], pool: HostPool,
                  policy: RetryPolicy, idempotent: bool, api_root: bool = False,
+                 allow_insecure_http: bool = False,
                  rand: Callable[[], float] = random.random) -> None:
         self.method = method
         self.path = path
-        self.headers = headers
+        self.headers = self._headers = headers
+        self.allow_insecure_http = allow_insecure_http
         self.pool = pool
         self.policy = policy
         self.idempotent = idempotent
@@ -164,11 +166,14 @@ class CallPlan:
         self.pool.mark_ok(self.base)
 
     def _next_attempt(self, *, failover: bool) -> None:
+        """Start over from a base URL (the same, or the next one on failover)."""
         self.retries += 1
-        if failover:
+        if failover and not self.redirects:  # a redirect target failing says nothing of base
             self.pool.mark_failed(self.base)
             self._tried.add(self.base)
             self.base = self.pool.pick(avoid=self._tried)
+        self.redirects = 0
+        self.headers = self._headers
         self.url = self._url_for(self.base)
 
     def after_failure(self, failure: TransportFailure) -> float:
@@ -233,8 +238,14 @@ class CallPlan:
                                  request_id=headers.get("x-request-id"), headers=headers)
         self.redirects += 1
         target = urljoin(self.url, location)
-        if urlsplit(target).scheme not in ("http", "https"):
+        parts = urlsplit(target)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
             raise APIStatusError(f"redirect to an unsupported URL: {target}", status_code=status,
+                                 headers=headers)
+        if parts.scheme == "http" and not self.allow_insecure_http and not is_loopback(
+                parts.hostname):
+            raise APIStatusError(f"refused to follow a redirect to plain http ({target}): the "
+                                 f"request would travel unencrypted", status_code=status,
                                  headers=headers)
         if _origin(target) != _origin(self.url):
             # never hand the key to another host
@@ -245,8 +256,11 @@ class CallPlan:
 
 
 def api_root(base_url: str) -> str:
-    """``https://nano-gpt.com/api/v1`` -> ``https://nano-gpt.com/api`` (balance, other lists)."""
-    if base_url.endswith("/v1"):
-        return base_url[:-3]
+    """Where the non-``/v1`` endpoints live (balance, the other model lists):
+    ``https://nano-gpt.com/api/v1`` (or ``/api/v1legacy``, ``/api/subscription/v1``) ->
+    ``https://nano-gpt.com/api``."""
     parts = urlsplit(base_url)
-    return f"{parts.scheme}://{parts.netloc}/api"
+    path = parts.path
+    i = path.find("/api/")
+    prefix = path[:i + 4] if i >= 0 else (path if path.endswith("/api") else "/api")
+    return f"{parts.scheme}://{parts.netloc}{prefix}"

@@ -172,7 +172,7 @@ class StreamCore:
                 break
             try:
                 chunk = _decode_chunk(raw)
-            except (msgspec.DecodeError, msgspec.ValidationError) as e:
+            except (msgspec.DecodeError, msgspec.ValidationError, RecursionError) as e:
                 snippet = raw[:200].decode("utf-8", "replace")
                 self.error = self.fail(f"malformed chunk in stream ({e}): {snippet!r}")
                 break
@@ -205,6 +205,14 @@ class StreamCore:
         if not self.done:
             self.error = self.fail("the stream ended before [DONE]: the answer is incomplete")
             raise self.error
+
+    def final(self) -> ChatCompletion:
+        """The assembled answer; raises if the stream failed or was closed before ``[DONE]``."""
+        if self.error is not None:
+            raise self.error
+        if not self.done:
+            raise self.fail("the stream was closed before it finished: the answer is incomplete")
+        return self.acc.completion()
 
     def interrupted(self, failure: TransportFailure) -> StreamError:
         """The connection failed mid-stream. Never retried: the answer had started."""
@@ -267,9 +275,11 @@ class Stream(_StreamResult):
     reference cycle, so in CPython that is at once).
     """
 
-    def __init__(self, read: Callable[[], bytes], close: Callable[[bool], None],
-                 core: StreamCore, headers: dict[str, str]) -> None:
+    def __init__(self, read: Callable[[], bytes], drain: Callable[[], bool],
+                 close: Callable[[bool], None], core: StreamCore,
+                 headers: dict[str, str]) -> None:
         self._read = read
+        self._drain = drain
         self._release = close
         self._core = core
         self.response_headers = headers
@@ -291,46 +301,41 @@ class Stream(_StreamResult):
     def _fill(self) -> ChatCompletionChunk:
         core, read = self._core, self._read
         while not self._closed:
-            if core.finished:
-                if core.error is None:
-                    self._drain()
-                self._close_sync()
-                if core.error is not None:
-                    raise core.error
-                break
             try:
+                if core.finished:
+                    if core.error is None:
+                        # after [DONE], the end of the body (briefly awaited) lets the
+                        # connection be reused
+                        self._eof = self._drain()
+                    self._close_sync()
+                    if core.error is not None:
+                        raise core.error
+                    break
                 data = read()
+                if not data:
+                    self._eof = True
+                    self._close_sync()
+                    core.end_of_body()
+                    break
+                chunks = core.feed(data)
             except TransportFailure as f:
                 self._close_sync()
                 raise core.interrupted(f) from None
-            except BaseException:
+            except BaseException:  # StreamError, KeyboardInterrupt, anything: give back
                 self._close_sync()
                 raise
-            if not data:
-                self._eof = True
-                self._close_sync()
-                core.end_of_body()
-                break
-            chunks = core.feed(data)
             if chunks:
                 self._buf, self._pos = chunks, 1
                 return chunks[0]
         raise StopIteration
 
-    def _drain(self) -> None:
-        # after [DONE], read to the end of the body so that the connection can be reused
-        try:
-            while self._read():
-                pass
-            self._eof = True
-        except TransportFailure:
-            pass
-
     def get_final_completion(self) -> ChatCompletion:
-        """Read what is left and return the whole answer as one ``ChatCompletion``."""
+        """Read what is left and return the whole answer as one ``ChatCompletion``.
+
+        Raises ``StreamError`` if the stream failed or was closed before it finished."""
         for _ in self:
             pass
-        return self._core.acc.completion()
+        return self._core.final()
 
     def _close_sync(self) -> None:
         if not self._closed:
@@ -356,9 +361,11 @@ class Stream(_StreamResult):
 class AsyncStream(_StreamResult):
     """The asyncio twin of :class:`Stream`: ``async for chunk in stream``."""
 
-    def __init__(self, read: Callable[[], Awaitable[bytes]], close: Callable[[bool], None],
+    def __init__(self, read: Callable[[], Awaitable[bytes]],
+                 drain: Callable[[], Awaitable[bool]], close: Callable[[bool], None],
                  core: StreamCore, headers: dict[str, str]) -> None:
         self._read = read
+        self._drain = drain
         self._release = close
         self._core = core
         self.response_headers = headers
@@ -377,42 +384,39 @@ class AsyncStream(_StreamResult):
             return self._buf[pos]
         core, read = self._core, self._read
         while not self._closed:
-            if core.finished:
-                if core.error is None:
-                    try:  # read to the end of the body so that the connection can be reused
-                        while await read():
-                            pass
-                        self._eof = True
-                    except TransportFailure:
-                        pass
-                self._close_sync()
-                if core.error is not None:
-                    raise core.error
-                break
             try:
+                if core.finished:
+                    if core.error is None:
+                        self._eof = await self._drain()
+                    self._close_sync()
+                    if core.error is not None:
+                        raise core.error
+                    break
                 data = await read()
+                if not data:
+                    self._eof = True
+                    self._close_sync()
+                    core.end_of_body()
+                    break
+                chunks = core.feed(data)
             except TransportFailure as f:
                 self._close_sync()
                 raise core.interrupted(f) from None
-            except BaseException:  # cancelled: give the slot back
+            except BaseException:  # StreamError, cancellation, anything: give back
                 self._close_sync()
                 raise
-            if not data:
-                self._eof = True
-                self._close_sync()
-                core.end_of_body()
-                break
-            chunks = core.feed(data)
             if chunks:
                 self._buf, self._pos = chunks, 1
                 return chunks[0]
         raise StopAsyncIteration
 
     async def get_final_completion(self) -> ChatCompletion:
-        """Read what is left and return the whole answer as one ``ChatCompletion``."""
+        """Read what is left and return the whole answer as one ``ChatCompletion``.
+
+        Raises ``StreamError`` if the stream failed or was closed before it finished."""
         async for _ in self:
             pass
-        return self._core.acc.completion()
+        return self._core.final()
 
     def _close_sync(self) -> None:
         if not self._closed:

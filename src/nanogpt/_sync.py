@@ -8,7 +8,7 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, TypeVar
 
 from ._client import ClientCore, Request, lower_headers
-from ._config import DEFAULT_TIMEOUT, Timeout
+from ._config import DEFAULT_TIMEOUT, Timeout, resolve_api_key
 from ._errors import APIConnectionError, APITimeoutError
 from ._plan import TransportFailure
 from ._resources import Chat, Models
@@ -22,6 +22,7 @@ __all__ = ["NanoGPT"]
 
 T = TypeVar("T")
 _READ_SIZE = 65536
+_DRAIN_TIMEOUT = 0.5  # after [DONE]: how long the end of the body is awaited for reuse
 
 
 class NanoGPT:
@@ -43,8 +44,12 @@ class NanoGPT:
                  allow_insecure_http: bool = False, retry_base_delay: float = 0.5,
                  retry_max_delay: float = 8.0, max_retry_after: float = 60.0,
                  failover_cooldown: float = 30.0, models_cache_ttl: float = 600.0) -> None:
+        try:  # wrap the key first, so that no frame of a traceback holds it in the clear
+            key = resolve_api_key(api_key)
+        finally:
+            del api_key
         self._core = ClientCore(
-            api_key, base_url=base_url, fallback_base_urls=fallback_base_urls, timeout=timeout,
+            key, base_url=base_url, fallback_base_urls=fallback_base_urls, timeout=timeout,
             max_retries=max_retries, max_concurrency=max_concurrency,
             default_headers=default_headers, allow_insecure_http=allow_insecure_http,
             retry_base_delay=retry_base_delay, retry_max_delay=retry_max_delay,
@@ -79,7 +84,8 @@ class NanoGPT:
         self.close()
 
     def __repr__(self) -> str:
-        return self._core.describe(type(self).__name__)
+        core = getattr(self, "_core", None)
+        return core.describe(type(self).__name__) if core else f"<{type(self).__name__}>"
 
     # the shell ------------------------------------------------------------------------------
 
@@ -158,10 +164,13 @@ class NanoGPT:
         def read() -> bytes:
             return read1(_READ_SIZE)
 
+        def drain() -> bool:
+            return resp.drain(_DRAIN_TIMEOUT)
+
         def close(reusable: bool) -> None:
             try:
                 resp.release(reusable)
             finally:
                 self._release()
 
-        return Stream(read, close, self._core.stream_core(headers), headers)
+        return Stream(read, drain, close, self._core.stream_core(headers), headers)

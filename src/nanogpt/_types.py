@@ -223,6 +223,7 @@ class ChatCompletion(_Top):
     model: str = ""
     choices: list[Choice] = msgspec.field(default_factory=list)
     system_fingerprint: str | None = None
+    error: Any = None
     _usage: dict[str, Any] | None = msgspec.field(default=None, name="usage")
     _pricing: dict[str, Any] | None = msgspec.field(default=None, name="x_nanogpt_pricing")
 
@@ -336,7 +337,9 @@ class Balance(Decimal):
 
     def __new__(cls, raw: dict[str, Any]) -> Balance:
         usd = _to_decimal(raw.get("usd_balance"))
-        self = super().__new__(cls, usd if usd is not None else Decimal(0))
+        if usd is None or not usd.is_finite():
+            raise ValueError(f"usd_balance is not a number: {raw.get('usd_balance')!r}")
+        self = super().__new__(cls, usd)
         self.nano_balance = _to_decimal(raw.get("nano_balance"))
         self.nano_deposit_address = raw.get("nanoDepositAddress")
         self.raw = raw
@@ -345,6 +348,9 @@ class Balance(Decimal):
     @property
     def usd_balance(self) -> Decimal:
         return Decimal(self)
+
+    def __reduce__(self) -> tuple[type[Balance], tuple[dict[str, Any]]]:  # type: ignore[override]
+        return (Balance, (self.raw,))
 
     def __repr__(self) -> str:
         return (f"Balance(usd_balance={str(Decimal(self))!r}, "

@@ -58,11 +58,15 @@ class Fault:
     stall: float | None = None  # go silent this long before any answer byte
     reset: bool = False  # reset the connection before any answer byte
     non_json: bool = False  # 200 with a body that is not JSON (non-streaming)
+    body: str | None = None  # answer with exactly this body (status `status` or 200)
     reset_after_chunks: int | None = None  # stream N frames, then reset the connection (RST)
     cut_after_chunks: int | None = None  # stream N frames, then close the connection (FIN)
     stall_after_chunks: int | None = None  # stream N frames, then go silent for `stall` (or 60s)
     error_frame_after: int | None = None  # stream N frames, then an error frame and [DONE]
     garbage_after: int | None = None  # stream N frames, then a frame that is not JSON
+    raw_frame_after: int | None = None  # stream N frames, then the bytes of `raw_frame`
+    raw_frame: str = ""
+    hold_after_done: float | None = None  # keep the body open this long after [DONE]
     no_done: bool = False  # end the stream body without [DONE]
     crlf: bool = False  # end stream lines with CRLF
     redirect_to: str | None = None  # answer with a redirect to this URL
@@ -326,6 +330,10 @@ class Emulator:
         if fault.redirect_to:
             return web.Response(status=fault.redirect_status,
                                 headers={"Location": fault.redirect_to})
+        if fault.body is not None:
+            return web.Response(status=fault.status or 200, text=fault.body,
+                                content_type="application/json",
+                                headers={"X-Request-ID": request[_RID]})
         if fault.status is not None:
             headers = {"X-Request-ID": request[_RID]}
             if fault.retry_after is not None:
@@ -517,7 +525,11 @@ class Emulator:
                     return resp
                 if fault.garbage_after == n:
                     await resp.write(b"data: {\"id\": oops not json" + eol + eol)
+                if fault.raw_frame_after == n:
+                    await resp.write(fault.raw_frame.encode())
             await resp.write(data)
         if fault is None or not fault.no_done:
             await resp.write(b"data: [DONE]" + eol + eol)
+        if fault is not None and fault.hold_after_done:
+            await asyncio.sleep(fault.hold_after_done)
         return resp
