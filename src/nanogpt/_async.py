@@ -23,6 +23,8 @@ from ._types import Balance
 if TYPE_CHECKING:
     import aiohttp
 
+    from ._config import Secret
+
 __all__ = ["AsyncNanoGPT"]
 
 T = TypeVar("T")
@@ -60,7 +62,7 @@ class AsyncNanoGPT:
     ...                                              messages=[{"role": "user", "content": "Hi"}])
     """
 
-    def __init__(self, api_key: str | None = None, *, base_url: str | None = None,
+    def __init__(self, api_key: str | Secret | None = None, *, base_url: str | None = None,
                  fallback_base_urls: list[str] | tuple[str, ...] | None = None,
                  timeout: Timeout | float | None = DEFAULT_TIMEOUT, max_retries: int = 2,
                  max_concurrency: int | None = 50,

@@ -198,15 +198,7 @@ class ClientCore:
             items = _decode_model_list(body).data
         except (msgspec.DecodeError, msgspec.ValidationError, RecursionError) as e:
             raise self._invalid("a model list", status, headers, body, e) from None
-        models = []
-        for item in items:
-            try:
-                m = msgspec.convert(item, Model, strict=False)
-            except (msgspec.ValidationError, TypeError):
-                # one odd entry must not hide the catalog: keep it, details in .raw
-                m = Model(id=str(item.get("id") or "?"))
-            m.__dict__["_raw_dict"] = item
-            models.append(m)
+        models = models_from_dicts(items)
         self._models_cache[catalog] = (time.monotonic(), models)
         return models
 
@@ -233,3 +225,17 @@ class ClientCore:
 def lower_headers(items: Any) -> dict[str, str]:
     """A plain dict with lower-case names, from any header mapping."""
     return {k.lower(): v for k, v in items}
+
+
+def models_from_dicts(items: list[dict[str, Any]]) -> list[Model]:
+    """Typed models from catalog entries; an entry that does not fit is kept with its id."""
+    models = []
+    for item in items:
+        try:
+            m = msgspec.convert(item, Model, strict=False)
+        except (msgspec.ValidationError, TypeError):
+            # one odd entry must not hide the catalog: keep it, details in .raw
+            m = Model(id=str(item.get("id") or "?"))
+        m.__dict__["_raw_dict"] = item
+        models.append(m)
+    return models

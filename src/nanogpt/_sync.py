@@ -16,6 +16,7 @@ from ._stream import Stream
 from ._types import Balance
 
 if TYPE_CHECKING:
+    from ._config import Secret
     from ._http import ConnectionPool, Response
 
 __all__ = ["NanoGPT"]
@@ -36,7 +37,7 @@ class NanoGPT:
     Safe to share between threads; at most ``max_concurrency`` requests are in flight at once.
     """
 
-    def __init__(self, api_key: str | None = None, *, base_url: str | None = None,
+    def __init__(self, api_key: str | Secret | None = None, *, base_url: str | None = None,
                  fallback_base_urls: list[str] | tuple[str, ...] | None = None,
                  timeout: Timeout | float | None = DEFAULT_TIMEOUT, max_retries: int = 2,
                  max_concurrency: int | None = 50,

@@ -1,0 +1,238 @@
+"""The ``nanogpt`` command line.
+
+Startup matters (``nanogpt --help`` must stay close to a bare interpreter), so this module
+imports only click; the client, rich and the emulator load when a command needs them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+from typing import Any
+
+import click
+
+from . import _settings
+from ._app import App, one_line
+
+__all__ = ["cli", "main"]
+
+CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+_state = {"verbose": 0}
+
+
+@click.group(context_settings=CONTEXT)
+@click.option("--base-url", metavar="URL",
+              help="API base URL (default: NANOGPT_BASE_URL, the config, or nano-gpt.com).")
+@click.option("--offline", is_flag=True,
+              help="Talk to the built-in emulator on a free loopback port: no key, no network.")
+@click.option("-v", "--verbose", count=True, help="Debug logs on stderr (the key is masked).")
+@click.version_option(package_name="nanogpt", prog_name="nanogpt")
+@click.pass_context
+def cli(ctx: click.Context, base_url: str | None, offline: bool, verbose: int) -> None:
+    """NanoGPT from the terminal: chat, browse models, check your balance."""
+    _state["verbose"] = verbose
+    if verbose:
+        import logging
+
+        logging.basicConfig(level=logging.DEBUG, stream=sys.stderr,
+                            format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    app = App(base_url=base_url, offline=offline, verbose=verbose)
+    ctx.obj = app
+    ctx.call_on_close(app.close)
+
+
+def _sampling_options(f: Any) -> Any:
+    options = [
+        click.option("--temperature", type=float, help="0 to 2."),
+        click.option("--top-p", type=float, help="0 to 1."),
+        click.option("--top-k", type=int, help="-1 (off) or >= 1."),
+        click.option("--min-p", type=float, help="0 to 1."),
+        click.option("--repetition-penalty", type=float, help="> 1 discourages repeats."),
+        click.option("--frequency-penalty", type=float, help="-2 to 2."),
+        click.option("--presence-penalty", type=float, help="-2 to 2."),
+        click.option("--max-tokens", type=int, help="Upper bound on the answer's tokens."),
+        click.option("--reasoning-effort",
+                     type=click.Choice(["none", "minimal", "low", "medium", "high", "xhigh"]),
+                     help="How hard reasoning models think."),
+    ]
+    for option in reversed(options):
+        f = option(f)
+    return f
+
+
+@cli.command(context_settings=CONTEXT)
+@click.argument("prompt", nargs=-1)
+@click.option("-m", "--model", help="Model id (default: the config's, else a cheap one).")
+@click.option("-s", "--system", help="System prompt.")
+@_sampling_options
+@click.option("--no-stream", is_flag=True, help="Wait for the whole answer.")
+@click.option("--json", "as_json", is_flag=True, help="Print the whole response as JSON.")
+@click.option("--hide-reasoning", is_flag=True, help="Do not show the model's reasoning.")
+@click.pass_obj
+def chat(app: App, /, prompt: tuple[str, ...], **opts: Any) -> None:
+    """Ask a question; with no PROMPT on a terminal, start a conversation.
+
+    The prompt comes from the arguments, or from standard input when it is piped; with both,
+    the piped text is added below the prompt as context.
+    """
+    from ._chat import run_chat
+
+    run_chat(app, " ".join(prompt), opts)
+
+
+@cli.command(context_settings=CONTEXT)
+@click.option("-q", "--search", metavar="TEXT", help="Only models whose id or name match.")
+@click.option("--sort", type=click.Choice(["name", "price", "context"]), default="name",
+              show_default=True)
+@click.option("--capability", type=click.Choice(["vision", "reasoning", "tools"]),
+              multiple=True, help="Only models that have it (repeatable).")
+@click.option("--subscription", "catalog", flag_value="subscription",
+              help="Only models included in the subscription.")
+@click.option("--paid", "catalog", flag_value="paid", help="Only pay-per-use models.")
+@click.option("--json", "as_json", is_flag=True, help="Print the models as JSON.")
+@click.option("--refresh", is_flag=True, help="Fetch the catalog again (it is cached 1 hour).")
+@click.pass_obj
+def models(app: App, search: str | None, sort: str, capability: tuple[str, ...],
+           catalog: str | None, as_json: bool, refresh: bool) -> None:
+    """List models with context length, prices (USD per million tokens) and capabilities."""
+    from ._models import run_models
+
+    run_models(app, search=search, sort=sort, capabilities=capability,
+               catalog=catalog or "all", as_json=as_json, refresh=refresh)
+
+
+@cli.command(context_settings=CONTEXT)
+@click.pass_obj
+def balance(app: App) -> None:
+    """Show your account balance."""
+    b = app.client().balance()
+    nano = f" · {b.nano_balance} XNO" if b.nano_balance is not None else ""
+    click.echo(f"${b} USD{nano}")
+
+
+@cli.command(context_settings=CONTEXT)
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=int, default=8080, show_default=True, help="0 picks a free port.")
+def emulate(host: str, port: int) -> None:
+    """Run the NanoGPT emulator in the foreground (Ctrl-C stops it)."""
+    import threading
+
+    from ..emulator import Emulator
+
+    with Emulator(host, port) as emu:
+        click.echo(f"NanoGPT emulator listening; base URL: {emu.base_url}")
+        click.echo(f"try: nanogpt --base-url {emu.base_url} chat 'Hello'  "
+                   f"(any non-empty key works)", err=True)
+        with contextlib.suppress(KeyboardInterrupt):
+            threading.Event().wait()
+
+
+@cli.group(context_settings=CONTEXT)
+def config() -> None:
+    """Defaults for chat: model, sampling, system prompt, base URL."""
+
+
+@config.command("list")
+def config_list() -> None:
+    """Show every setting that is set."""
+    data = _settings.load_config()
+    if not data:
+        click.echo(f"(nothing set; file: {_settings.config_path()})", err=True)
+    for k in sorted(data):
+        click.echo(f"{k} = {data[k]}")
+
+
+@config.command("get")
+@click.argument("name")
+def config_get(name: str) -> None:
+    """Print one setting."""
+    name = name.replace("-", "_")
+    if name not in _settings.SETTINGS:
+        raise click.BadParameter(f"unknown setting {name!r}; one of: "
+                                 f"{', '.join(_settings.SETTINGS)}")
+    value = _settings.load_config().get(name)
+    if value is None:
+        raise click.ClickException(f"{name} is not set (nanogpt config set {name} VALUE)")
+    click.echo(value)
+
+
+@config.command("set")
+@click.argument("name")
+@click.argument("value")
+def config_set(name: str, value: str) -> None:
+    """Set a default, checked like the matching chat flag."""
+    typed = _settings.parse_setting(name, value)
+    data = _settings.load_config()
+    data[name.replace("-", "_")] = typed
+    _settings.save_config(data)
+
+
+@config.command("unset")
+@click.argument("name")
+def config_unset(name: str) -> None:
+    """Remove a setting."""
+    data = _settings.load_config()
+    data.pop(name.replace("-", "_"), None)
+    _settings.save_config(data)
+
+
+@config.command("path")
+def config_path() -> None:
+    """Print where the config file lives."""
+    click.echo(_settings.config_path())
+
+
+@cli.command(context_settings=CONTEXT)
+@click.option("--no-verify", is_flag=True, help="Store the key without checking it.")
+@click.pass_obj
+def login(app: App, no_verify: bool) -> None:
+    """Store your API key (keyring if available, else a 0600 file). Reads a piped key too."""
+    from .._config import resolve_api_key
+
+    if sys.stdin.isatty():
+        raw = click.prompt("NanoGPT API key (from https://nano-gpt.com/api)", hide_input=True)
+    else:
+        raw = sys.stdin.readline()
+    secret = resolve_api_key(raw)
+    del raw
+    if secret is None:
+        raise click.ClickException("no key given")
+    if not no_verify and not app.offline:
+        app.client(api_key=secret).balance()  # a wrong key raises AuthenticationError
+    where = _settings.store_key(secret.reveal())
+    click.echo(f"key stored in {where}", err=True)
+    if os.environ.get("NANOGPT_API_KEY"):
+        click.echo("note: NANOGPT_API_KEY is set and takes precedence", err=True)
+
+
+@cli.command(context_settings=CONTEXT)
+def logout() -> None:
+    """Forget the stored key."""
+    click.echo("key removed" if _settings.forget_key() else "no stored key", err=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; errors become one line on stderr (``-v`` adds the traceback)."""
+    try:
+        cli.main(args=argv, prog_name="nanogpt", standalone_mode=False)
+    except click.exceptions.Exit as e:
+        return e.exit_code
+    except (click.exceptions.Abort, KeyboardInterrupt):
+        click.echo("nanogpt: interrupted", err=True)
+        return 130
+    except BrokenPipeError:
+        # the reader went away (nanogpt chat ... | head): not an error
+        # (as the Python docs advise: point stdout at devnull so the exit flush stays quiet)
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+    except Exception as e:
+        if _state["verbose"]:
+            import traceback
+
+            traceback.print_exc()
+        line, code = one_line(e)
+        click.echo(f"nanogpt: {line}", err=True)
+        return code
+    return 0

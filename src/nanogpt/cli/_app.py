@@ -1,0 +1,135 @@
+"""What every command shares: the client (real or offline), the catalog cache, error advice."""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from . import _settings
+
+if TYPE_CHECKING:
+    from .. import Model, NanoGPT
+    from .._config import Secret
+    from ..emulator import Emulator
+
+OFFLINE_KEY = "sk-nano-offline"
+
+
+class App:
+    def __init__(self, *, base_url: str | None, offline: bool, verbose: int) -> None:
+        self.base_url_option = base_url
+        self.offline = offline
+        self.verbose = verbose
+        self._client: NanoGPT | None = None
+        self._emulator: Emulator | None = None
+        self._config: dict[str, Any] | None = None
+
+    @property
+    def config(self) -> dict[str, Any]:
+        if self._config is None:
+            self._config = _settings.load_config()
+        return self._config
+
+    def base_url(self) -> str | None:
+        if self._emulator is not None:
+            return self._emulator.base_url
+        return (self.base_url_option or os.environ.get("NANOGPT_BASE_URL")
+                or self.config.get("base_url") or None)
+
+    def client(self, api_key: Secret | str | None = None) -> NanoGPT:
+        if self._client is not None and api_key is None:
+            return self._client
+        from .. import NanoGPT
+
+        if self.offline:
+            if self._emulator is None:
+                from ..emulator import Emulator
+
+                self._emulator = Emulator().start()
+            key: Secret | str | None = OFFLINE_KEY
+        else:
+            key = api_key if api_key is not None else _settings.stored_key()
+        client = NanoGPT(key, base_url=self.base_url())
+        if api_key is None:
+            self._client = client
+        return client
+
+    def catalog(self, catalog: str = "all", *, refresh: bool = False) -> list[Model]:
+        """The model catalog, cached on disk for an hour."""
+        from .._client import models_from_dicts
+
+        client = self.client()
+        base = client.base_url
+        if not refresh:
+            cached = _settings.cached_catalog(base, catalog)
+            if cached is not None:
+                return models_from_dicts(cached)
+        models = client.models.list(catalog, refresh=True)  # type: ignore[arg-type]
+        _settings.store_catalog(base, catalog, [m.raw for m in models])
+        return models
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+        if self._emulator is not None:
+            self._emulator.stop()
+
+
+def _flag(param: str) -> str:
+    base = param.split("[")[0].split(".")[0]
+    flags = {"temperature", "top_p", "top_k", "min_p", "repetition_penalty",
+             "frequency_penalty", "presence_penalty", "max_tokens", "reasoning_effort",
+             "model"}
+    return "--" + base.replace("_", "-") if base in flags else param
+
+
+def one_line(e: BaseException) -> tuple[str, int]:
+    """What went wrong and how to fix it, in one line; and the exit code."""
+    from .. import (
+        APIConnectionError,
+        APIStatusError,
+        APITimeoutError,
+        AuthenticationError,
+        InsufficientBalanceError,
+        InvalidParameterError,
+        MissingAPIKeyError,
+        NotFoundError,
+        RateLimitError,
+        StreamError,
+    )
+
+    if isinstance(e, click.UsageError) and e.ctx is not None:
+        return f"{e.format_message()} (see '{e.ctx.command_path} --help')", e.exit_code
+    if isinstance(e, click.ClickException):
+        return e.format_message(), e.exit_code
+    if isinstance(e, MissingAPIKeyError):
+        return ("no API key: run 'nanogpt login' or set NANOGPT_API_KEY (get a key at "
+                "https://nano-gpt.com/api); or try it offline with 'nanogpt --offline chat ...'",
+                1)
+    if isinstance(e, InvalidParameterError):
+        return f"{_flag(e.param)}: {str(e).split(': ', 1)[-1]}", 2
+    if isinstance(e, AuthenticationError):
+        return ("the API key was refused (401): check it with 'nanogpt login', or the "
+                "NANOGPT_API_KEY variable", 1)
+    if isinstance(e, InsufficientBalanceError):
+        return ("insufficient balance (402): top up at https://nano-gpt.com, then check with "
+                "'nanogpt balance'", 1)
+    if isinstance(e, RateLimitError):
+        wait = f"; the server asks to wait {e.retry_after:.0f} s" if e.retry_after else ""
+        daily = " (daily limits reset at midnight UTC)" if "daily" in str(e.code or "") else ""
+        return f"rate limited (429){wait}{daily}: wait and try again", 1
+    if isinstance(e, NotFoundError) and e.code == "model_not_found":
+        return f"{e.message}: see 'nanogpt models --search ...' for ids", 1
+    if isinstance(e, StreamError):
+        return f"the answer was cut off: {e} (what arrived is shown above)", 1
+    if isinstance(e, APITimeoutError):
+        return f"timed out: {e}; the service may be busy, try again", 1
+    if isinstance(e, APIConnectionError):
+        return f"could not reach the API: {e}; check your network or --base-url", 1
+    if isinstance(e, APIStatusError):
+        return f"the API answered {e}", 1
+    if isinstance(e, OSError):
+        return f"{e}", 1
+    return f"unexpected error: {e!r}; run with -v for details", 1

@@ -1,0 +1,103 @@
+"""``nanogpt chat``: one answer (argument or pipe), or a conversation on a terminal."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from . import _settings
+from ._render import Answer, show_stats, show_stream, show_text, stats_line
+
+if TYPE_CHECKING:
+    from .. import Model
+    from ._app import App
+
+
+def sampling_params(app: App, opts: dict[str, Any]) -> dict[str, Any]:
+    """Config defaults, overridden by flags; checked before anything is sent."""
+    from .._params import build_chat_body
+
+    params = {k: app.config[k] for k in _settings.SAMPLING if app.config.get(k) is not None}
+    params.update({k: opts[k] for k in _settings.SAMPLING if opts.get(k) is not None})
+    build_chat_body("check", [{"role": "user", "content": "x"}], params, stream=False,
+                    extra_body=None)  # raises InvalidParameterError naming the flag
+    return params
+
+
+def cheapest(models: list[Model]) -> str:
+    """A sensible cheap default: the lowest-priced text model with a usable context."""
+    priced = [m for m in models
+              if m.pricing.prompt is not None and m.pricing.completion is not None
+              and (m.context_length or 0) >= 16000 and m.category in (None, "text")]
+    if not priced:
+        raise click.ClickException("no model to default to: pass -m MODEL, or set one with "
+                                   "'nanogpt config set model MODEL'")
+    return min(priced, key=lambda m: (m.pricing.prompt + m.pricing.completion,  # type: ignore
+                                      m.id)).id
+
+
+def resolve_model(app: App, option: str | None) -> str:
+    if option:
+        return option
+    configured = app.config.get("model")
+    if configured:
+        return str(configured)
+    return cheapest(app.catalog())
+
+
+def read_piped() -> str | None:
+    stdin = sys.stdin
+    if stdin is None or stdin.closed or stdin.isatty():
+        return None
+    try:
+        return stdin.read()
+    except OSError:
+        return None
+
+
+def run_chat(app: App, prompt: str, opts: dict[str, Any]) -> None:
+    params = sampling_params(app, opts)
+    piped = read_piped()
+    if piped and piped.strip():
+        prompt = f"{prompt}\n\n{piped}" if prompt.strip() else piped
+    system = opts.get("system") or app.config.get("system")
+    client = app.client()
+    if client._core.api_key is None:  # say so before anything else is fetched
+        from .._errors import MissingAPIKeyError
+
+        raise MissingAPIKeyError()
+    if not prompt.strip():
+        if sys.stdin is not None and sys.stdin.isatty():
+            from ._interactive import Session
+
+            Session(app, resolve_model(app, opts.get("model")), system, params,
+                    hide_reasoning=bool(opts.get("hide_reasoning"))).run()
+            return
+        raise click.UsageError("no prompt: pass one (nanogpt chat 'Hello') or pipe text in")
+    model = resolve_model(app, opts.get("model"))
+    messages = ([{"role": "system", "content": system}] if system else []) + [
+        {"role": "user", "content": prompt}]
+    started = time.monotonic()
+    if opts.get("as_json"):
+        r = client.chat.completions.create(model=model, messages=messages, **params)
+        click.echo(json.dumps(r.raw, indent=2, ensure_ascii=False))
+        return
+    if opts.get("no_stream"):
+        r = client.chat.completions.create(model=model, messages=messages, **params)
+        reasoning = r.choices[0].message.reasoning if r.choices else None
+        show_text(r.text, reasoning, hide_reasoning=bool(opts.get("hide_reasoning")))
+        show_stats(stats_line(model, r.usage.total_tokens if r.usage else None, r.cost,
+                              time.monotonic() - started), always=app.verbose > 0)
+        return
+    stream = client.chat.completions.create(model=model, messages=messages, stream=True,
+                                            stream_options={"include_usage": True}, **params)
+    answer = Answer()
+    with stream:
+        show_stream(stream, hide_reasoning=bool(opts.get("hide_reasoning")), answer=answer)
+    usage = stream.usage
+    show_stats(stats_line(model, usage.total_tokens if usage else None, stream.cost,
+                          time.monotonic() - started), always=app.verbose > 0)

@@ -1,0 +1,271 @@
+"""The conversation: ``nanogpt chat`` with no prompt on a terminal.
+
+Line editing and history (kept across sessions) come from readline. Ctrl-C stops the answer
+being written and keeps the session; Ctrl-D (or /quit) leaves.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import time
+from decimal import Decimal
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from . import _settings
+from ._render import Answer, console, show_stream, stats_line
+
+if TYPE_CHECKING:
+    from .. import Model
+    from ._app import App
+
+HELP = """\
+/model [TEXT]        pick a model (fuzzy search over the catalog; shows price and context)
+/set PARAM [VALUE]   set a sampling parameter for this session (no VALUE: back to default)
+/system [TEXT|off]   show, set or clear the system prompt
+/cost                what this session has cost so far
+/clear               forget the conversation (keeps the system prompt)
+/save FILE           save the conversation (Markdown, or JSON if FILE ends in .json)
+/help                this list
+/quit                leave (Ctrl-D works too); Ctrl-C stops an answer"""
+
+
+def fuzzy(query: str, models: list[Model]) -> list[Model]:
+    """Models matching ``query``: substrings first, then letters in order."""
+    q = query.lower().strip()
+    if not q:
+        return list(models)
+    scored: list[tuple[tuple[int, int, str], Model]] = []
+    for m in models:
+        hay = f"{m.id} {m.name or ''}".lower()
+        pos = hay.find(q)
+        if pos >= 0:
+            scored.append(((0, pos, m.id), m))
+            continue
+        i, gaps, last = 0, 0, -1
+        for j, ch in enumerate(hay):
+            if i < len(q) and ch == q[i]:
+                if last >= 0:
+                    gaps += j - last - 1
+                last = j
+                i += 1
+        if i == len(q):
+            scored.append(((1, gaps, m.id), m))
+    return [m for _, m in sorted(scored, key=lambda t: t[0])]
+
+
+def _price(v: float | None) -> str:
+    return "-" if v is None else f"${v:g}"
+
+
+class Session:
+    def __init__(self, app: App, model: str, system: str | None, params: dict[str, Any], *,
+                 hide_reasoning: bool) -> None:
+        self.app = app
+        self.model = model
+        self.system = system
+        self.params = dict(params)
+        self.hide_reasoning = hide_reasoning
+        self.messages: list[dict[str, str]] = []
+        self.cost = Decimal(0)
+        self.tokens = 0
+        self.answers = 0
+
+    # the loop ---------------------------------------------------------------------------
+
+    def run(self) -> None:
+        history = self._load_history()
+        con = console()
+        con.print(f"[bold]nanogpt[/bold] · {self.model} · /help for commands · Ctrl-D to quit",
+                  highlight=False)
+        try:
+            while True:
+                try:
+                    line = input("› ")
+                except EOFError:
+                    con.print()
+                    break
+                except KeyboardInterrupt:
+                    con.print()
+                    continue
+                line = line.strip()
+                if not line:
+                    continue
+                if line.startswith("/"):
+                    if not self.command(line):
+                        break
+                    continue
+                self.ask(line)
+        finally:
+            self._save_history(history)
+
+    def ask(self, text: str) -> None:
+        from .. import NanoGPTError
+        from ._app import one_line
+
+        con = console()
+        messages = ([{"role": "system", "content": self.system}] if self.system else [])
+        messages += [*self.messages, {"role": "user", "content": text}]
+        answer = Answer()
+        started = time.monotonic()
+        try:
+            stream = self.app.client().chat.completions.create(
+                model=self.model, messages=messages, stream=True,
+                stream_options={"include_usage": True}, **self.params)
+            with stream:
+                try:
+                    show_stream(stream, hide_reasoning=self.hide_reasoning, answer=answer)
+                except KeyboardInterrupt:
+                    answer.stopped = True
+                    con.print("[stopped]", style="dim", markup=False)
+        except NanoGPTError as e:
+            con.print(f"[red]error:[/red] {one_line(e)[0]}", highlight=False)
+            if not answer.text:
+                return
+        self.messages += [{"role": "user", "content": text},
+                          {"role": "assistant", "content": answer.text}]
+        self.answers += 1
+        usage = stream.usage
+        cost = stream.cost
+        if cost is not None:
+            self.cost += cost
+        if usage is not None:
+            self.tokens += usage.total_tokens
+        con.print(stats_line(self.model, usage.total_tokens if usage else None, cost,
+                             time.monotonic() - started), style="dim", highlight=False)
+
+    # slash commands ----------------------------------------------------------------------
+
+    def command(self, line: str) -> bool:
+        """Run one slash command; False means leave."""
+        name, _, rest = line[1:].partition(" ")
+        rest = rest.strip()
+        con = console()
+        if name in ("quit", "exit", "q"):
+            return False
+        handler = getattr(self, f"cmd_{name}", None)
+        if handler is None:
+            con.print(f"unknown command /{name}; /help lists them", highlight=False)
+            return True
+        try:
+            handler(rest)
+        except click.ClickException as e:
+            con.print(f"[red]error:[/red] {e.format_message()}", highlight=False)
+        except Exception as e:
+            from ._app import one_line
+
+            con.print(f"[red]error:[/red] {one_line(e)[0]}", highlight=False)
+        return True
+
+    def cmd_help(self, rest: str) -> None:
+        console().print(HELP, highlight=False, markup=False)
+
+    def cmd_model(self, rest: str) -> None:
+        con = console()
+        models = self.app.catalog()
+        exact = [m for m in models if m.id == rest]
+        matches = exact or fuzzy(rest, models)
+        if not rest:
+            con.print(f"current model: {self.model}", highlight=False)
+        if not matches:
+            con.print(f"no model matches {rest!r}", highlight=False)
+            return
+        if rest and len(matches) == 1:
+            self._use(matches[0])
+            return
+        shown = matches[:15]
+        from rich.table import Table
+
+        table = Table(box=None, pad_edge=False)
+        for col in ("#", "id", "$/M in", "$/M out", "context"):
+            table.add_column(col, justify="right" if col != "id" else "left")
+        for i, m in enumerate(shown, 1):
+            table.add_row(str(i), m.id, _price(m.pricing.prompt), _price(m.pricing.completion),
+                          f"{m.context_length:,}" if m.context_length else "-")
+        con.print(table)
+        if len(matches) > len(shown):
+            con.print(f"... and {len(matches) - len(shown)} more; type more letters",
+                      style="dim")
+        try:
+            choice = input("pick a number (Enter keeps the current model): ").strip()
+        except (EOFError, KeyboardInterrupt):
+            con.print()
+            return
+        if choice.isdigit() and 1 <= int(choice) <= len(shown):
+            self._use(shown[int(choice) - 1])
+
+    def _use(self, m: Model) -> None:
+        self.model = m.id
+        console().print(f"model: {m.id} ({_price(m.pricing.prompt)} in, "
+                        f"{_price(m.pricing.completion)} out per million tokens)",
+                        highlight=False)
+
+    def cmd_set(self, rest: str) -> None:
+        name, _, value = rest.partition(" ")
+        name = name.replace("-", "_")
+        if name not in _settings.SAMPLING:
+            raise click.ClickException(f"/set takes one of: {', '.join(_settings.SAMPLING)}")
+        if not value.strip():
+            self.params.pop(name, None)
+            console().print(f"{name}: default", highlight=False)
+            return
+        self.params[name] = _settings.parse_setting(name, value.strip())
+        console().print(f"{name} = {self.params[name]}", highlight=False)
+
+    def cmd_system(self, rest: str) -> None:
+        if not rest:
+            console().print(f"system prompt: {self.system or '(none)'}", highlight=False,
+                            markup=False)
+            return
+        self.system = None if rest == "off" else rest
+        console().print("system prompt " + ("cleared" if self.system is None else "set"))
+
+    def cmd_cost(self, rest: str) -> None:
+        console().print(f"this session: ${self.cost:f} over {self.answers} answers, "
+                        f"{self.tokens} tokens", highlight=False)
+
+    def cmd_clear(self, rest: str) -> None:
+        self.messages = []
+        console().print("conversation cleared")
+
+    def cmd_save(self, rest: str) -> None:
+        if not rest:
+            raise click.ClickException("/save needs a file name")
+        path = Path(rest).expanduser()
+        messages = ([{"role": "system", "content": self.system}] if self.system else [])
+        messages += self.messages
+        if path.suffix == ".json":
+            path.write_text(json.dumps({"model": self.model, "messages": messages}, indent=2,
+                                       ensure_ascii=False) + "\n")
+        else:
+            parts = [f"# Conversation with {self.model}\n"]
+            for m in messages:
+                parts.append(f"## {m['role']}\n\n{m['content']}\n")
+            path.write_text("\n".join(parts))
+        console().print(f"saved {len(messages)} messages to {path}", highlight=False)
+
+    # history -----------------------------------------------------------------------------
+
+    def _load_history(self) -> Any:
+        try:
+            import readline
+        except ImportError:  # pragma: no cover - e.g. Windows without pyreadline
+            return None
+        path = _settings.history_path()
+        with contextlib.suppress(OSError):
+            readline.read_history_file(path)
+        readline.set_history_length(1000)
+        return readline
+
+    def _save_history(self, readline: Any) -> None:
+        if readline is None:
+            return
+        path = _settings.history_path()
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            readline.write_history_file(path)
+        except OSError:
+            pass

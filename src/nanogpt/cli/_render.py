@@ -1,0 +1,147 @@
+"""Terminal output: Markdown and dimmed reasoning on a terminal, plain text in a pipe.
+
+rich loads only when the output is a terminal. ``NO_COLOR`` is respected (rich reads it).
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Iterator
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from .. import ChatCompletionChunk
+
+
+def stdout_is_terminal() -> bool:
+    return sys.stdout.isatty()
+
+
+_console: Console | None = None
+_err_console: Console | None = None
+
+
+def console() -> Console:
+    global _console
+    if _console is None:
+        from rich.console import Console
+
+        _console = Console(highlight=False)
+    return _console
+
+
+def err_console() -> Console:
+    global _err_console
+    if _err_console is None:
+        from rich.console import Console
+
+        _err_console = Console(stderr=True, highlight=False)
+    return _err_console
+
+
+class _LiveMarkdown:
+    """Rendered from the current text only when rich refreshes (not once per chunk)."""
+
+    def __init__(self) -> None:
+        self.parts: list[str] = []
+
+    def __rich_console__(self, console: Any, options: Any) -> Iterator[Any]:
+        from rich.markdown import Markdown
+
+        yield Markdown("".join(self.parts))
+
+
+class Answer:
+    """What was shown: text, reasoning, and whether the user stopped it."""
+
+    def __init__(self) -> None:
+        self.text = ""
+        self.reasoning = ""
+        self.stopped = False
+        self.started = time.monotonic()
+
+
+def show_stream(chunks: Iterator[ChatCompletionChunk], *, hide_reasoning: bool,
+                answer: Answer) -> None:
+    """Print a stream as it arrives. KeyboardInterrupt propagates (the caller decides)."""
+    if not stdout_is_terminal():
+        write, flush = sys.stdout.write, sys.stdout.flush
+        parts: list[str] = []
+        try:
+            for chunk in chunks:
+                if chunk.choices:
+                    content = chunk.choices[0].delta.content
+                    if content:
+                        parts.append(content)
+                        write(content)
+                        flush()
+        finally:
+            answer.text = "".join(parts)
+            if answer.text and not answer.text.endswith("\n"):
+                write("\n")
+            flush()
+        return
+    from rich.live import Live
+
+    con = console()
+    live_md = _LiveMarkdown()
+    reasoning: list[str] = []
+    live: Live | None = None
+    try:
+        for chunk in chunks:
+            if not chunk.choices:
+                continue
+            delta = chunk.choices[0].delta
+            if delta.reasoning:
+                reasoning.append(delta.reasoning)
+                if not hide_reasoning and live is None:
+                    con.print(delta.reasoning, style="dim italic", end="")
+            if delta.content:
+                if live is None:
+                    if reasoning and not hide_reasoning:
+                        con.print()
+                    live = Live(live_md, console=con, refresh_per_second=12,
+                                vertical_overflow="visible")
+                    live.start()
+                live_md.parts.append(delta.content)
+    finally:
+        if live is not None:
+            live.stop()
+        elif reasoning and not hide_reasoning:
+            con.print()
+        answer.text = "".join(live_md.parts)
+        answer.reasoning = "".join(reasoning)
+
+
+def show_text(text: str, reasoning: str | None, *, hide_reasoning: bool) -> None:
+    if not stdout_is_terminal():
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+        return
+    from rich.markdown import Markdown
+
+    con = console()
+    if reasoning and not hide_reasoning:
+        con.print(reasoning, style="dim italic")
+    con.print(Markdown(text))
+
+
+def stats_line(model: str, tokens: int | None, cost: Decimal | None, seconds: float) -> str:
+    bits = [model]
+    if tokens is not None:
+        bits.append(f"{tokens} tokens")
+    if cost is not None:
+        bits.append(f"${cost:f}")
+    bits.append(f"{seconds:.1f}s")
+    return " · ".join(bits)
+
+
+def show_stats(line: str, *, always: bool = False) -> None:
+    """Tokens and cost on stderr: on a terminal, or when asked for."""
+    if sys.stderr.isatty():
+        err_console().print(line, style="dim")
+    elif always:
+        sys.stderr.write(line + "\n")
