@@ -224,7 +224,8 @@ class Session:
         console().print("system prompt " + ("cleared" if self.system is None else "set"))
 
     def cmd_cost(self, rest: str) -> None:
-        console().print(f"this session: ${self.cost:f} over {self.answers} answers, "
+        n = self.answers
+        console().print(f"this session: ${self.cost:f} over {n} answer{'s' * (n != 1)}, "
                         f"{self.tokens} tokens", highlight=False)
 
     def cmd_clear(self, rest: str) -> None:
