@@ -14,8 +14,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 from ._client import ClientCore, Request, lower_headers
 from ._config import DEFAULT_TIMEOUT, Timeout, resolve_api_key
-from ._errors import APIConnectionError, APITimeoutError
-from ._plan import TransportFailure
+from ._plan import CallPlan, TransportFailure
 from ._resources import AsyncChat, AsyncModels
 from ._stream import AsyncStream
 from ._types import Balance
@@ -69,7 +68,8 @@ class AsyncNanoGPT:
                  default_headers: Mapping[str, str] | None = None,
                  allow_insecure_http: bool = False, retry_base_delay: float = 0.5,
                  retry_max_delay: float = 8.0, max_retry_after: float = 60.0,
-                 failover_cooldown: float = 30.0, models_cache_ttl: float = 600.0) -> None:
+                 failover_cooldown: float = 30.0, models_cache_ttl: float = 600.0,
+                 max_response_bytes: int = 64 * 1024 * 1024) -> None:
         try:  # wrap the key first, so that no frame of a traceback holds it in the clear
             key = resolve_api_key(api_key)
         finally:
@@ -80,7 +80,7 @@ class AsyncNanoGPT:
             default_headers=default_headers, allow_insecure_http=allow_insecure_http,
             retry_base_delay=retry_base_delay, retry_max_delay=retry_max_delay,
             max_retry_after=max_retry_after, failover_cooldown=failover_cooldown,
-            models_cache_ttl=models_cache_ttl)
+            models_cache_ttl=models_cache_ttl, max_response_bytes=max_response_bytes)
         self._state: _LoopState | None = None
         self.chat = AsyncChat(self)
         self.models = AsyncModels(self)
@@ -130,39 +130,48 @@ class AsyncNanoGPT:
         connector = aiohttp.TCPConnector(limit=0, ttl_dns_cache=300)
         session = aiohttp.ClientSession(connector=connector, auto_decompress=True,
                                         skip_auto_headers=("User-Agent",))
+        # aiohttp re-sends an idempotent request once on a dropped keep-alive connection; our
+        # plan owns every retry (and counts it), so that is turned off where aiohttp allows it
+        if hasattr(session, "_retry_connection"):
+            session._retry_connection = False
         n = self._core.max_concurrency
         state = self._state = _LoopState(loop, session, asyncio.Semaphore(n) if n else None)
         return state
 
-    async def _exchange(self, req: Request) -> tuple[aiohttp.ClientResponse, _LoopState]:
+    async def _exchange(self, req: Request
+                        ) -> tuple[aiohttp.ClientResponse, _LoopState, CallPlan]:
         """Send under the retry plan; returns a 2xx response whose concurrency slot is held."""
         import aiohttp
 
         state = self._loop_state()
         plan = self._core.plan(req)
+        limit = self._core.max_response_bytes
         timeout = aiohttp.ClientTimeout(total=None, connect=None,
                                         sock_connect=req.timeout.connect,
                                         sock_read=req.read_timeout)
         slots = state.slots
         while True:
             outcome: TransportFailure | tuple[int, Mapping[str, str], bytes]
+            left = plan.bound(None)  # what is left of the total timeout; raises when none
             if slots is not None:
                 await slots.acquire()
             held = False
             try:
                 try:
-                    resp = await state.session.request(
+                    sending = state.session.request(
                         plan.method, plan.url, data=req.body, headers=plan.headers,
                         allow_redirects=False, timeout=timeout)
+                    resp = await (asyncio.wait_for(sending, left) if left is not None
+                                  else sending)
                 except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
                     outcome = _failure(exc)
                 else:
                     if resp.status < 300:
                         plan.succeeded()
                         held = True
-                        return resp, state
+                        return resp, state, plan
                     try:
-                        body = await resp.read()
+                        body = (await _read_limited(resp, limit))[:limit]
                     except (aiohttp.ClientError, asyncio.TimeoutError, OSError):
                         body = b""
                     finally:
@@ -182,26 +191,28 @@ class AsyncNanoGPT:
                     decode: Callable[[int, Mapping[str, str], bytes], T]) -> T:
         import aiohttp
 
-        resp, state = await self._exchange(req)
+        resp, state, plan = await self._exchange(req)
         try:
-            body = await resp.read()
+            reading = _read_limited(resp, self._core.max_response_bytes)
+            left = plan.remaining()
+            body = await (asyncio.wait_for(reading, max(left, 0.001)) if left is not None
+                          else reading)
         except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
-            f = _failure(exc)
-            cls = APITimeoutError if f.timeout else APIConnectionError
-            raise cls(f"the answer was cut off: {f}; not retried, since the request may "
-                      f"already be billed") from None
+            raise self._core.answer_cut(_failure(exc)) from None
         finally:
             resp.release()
             if state.slots is not None:
                 state.slots.release()
+        self._core.check_size(resp.status, resp.headers, body)
         return decode(resp.status, resp.headers, body)
 
     async def _open_stream(self, req: Request) -> AsyncStream:
         import aiohttp
 
-        resp, state = await self._exchange(req)
+        resp, state, _ = await self._exchange(req)
         headers = lower_headers(resp.headers.items())
-        errors = (aiohttp.ClientError, asyncio.TimeoutError, OSError)
+        # RuntimeError: aiohttp's "Connection closed." once the session was closed under it
+        errors = (aiohttp.ClientError, asyncio.TimeoutError, OSError, RuntimeError)
         content = resp.content
         readany = content.readany
         failed: list[TransportFailure] = []
@@ -260,3 +271,13 @@ def _abandon(session: aiohttp.ClientSession) -> None:
     if connector is not None:
         with contextlib.suppress(Exception):
             connector._close()
+
+
+async def _read_limited(resp: aiohttp.ClientResponse, limit: int) -> bytes:
+    """The body, or its first ``limit + 1`` bytes when it is longer."""
+    data = bytearray()
+    async for piece in resp.content.iter_any():
+        data += piece
+        if len(data) > limit:
+            break
+    return bytes(data)

@@ -23,11 +23,17 @@ from ._config import (
     resolve_api_key,
     resolve_base_urls,
 )
-from ._errors import APIResponseValidationError, InvalidParameterError, error_from_response
+from ._errors import (
+    APIConnectionError,
+    APIResponseValidationError,
+    APITimeoutError,
+    InvalidParameterError,
+    error_from_response,
+)
 from ._params import build_chat_body
-from ._plan import CallPlan, HostPool, RetryPolicy
+from ._plan import CallPlan, HostPool, RetryPolicy, TransportFailure
 from ._stream import StreamCore
-from ._types import Balance, ChatCompletion, Model
+from ._types import DECODE_ERRORS, Balance, ChatCompletion, Model
 
 __all__ = ["Catalog", "ClientCore", "Request"]
 
@@ -79,7 +85,8 @@ class ClientCore:
                  timeout: Timeout | float | None, max_retries: int, max_concurrency: int | None,
                  default_headers: Mapping[str, str] | None, allow_insecure_http: bool,
                  retry_base_delay: float, retry_max_delay: float, max_retry_after: float,
-                 failover_cooldown: float, models_cache_ttl: float) -> None:
+                 failover_cooldown: float, models_cache_ttl: float,
+                 max_response_bytes: int = 64 * 1024 * 1024) -> None:
         self.api_key: Secret | None = resolve_api_key(api_key)
         self.allow_insecure_http = allow_insecure_http
         self.base_urls = resolve_base_urls(base_url, fallback_base_urls,
@@ -100,6 +107,10 @@ class ClientCore:
         if default_headers:
             self.headers.update({k.lower(): v for k, v in default_headers.items()})
         self.models_cache_ttl = models_cache_ttl
+        if isinstance(max_response_bytes, bool) or not isinstance(max_response_bytes, int) \
+                or max_response_bytes < 1:
+            raise InvalidParameterError("max_response_bytes", "must be a positive integer")
+        self.max_response_bytes = max_response_bytes
         self._models_cache: dict[str, tuple[float, list[Model]]] = {}
 
     @property
@@ -142,7 +153,7 @@ class ClientCore:
     def plan(self, req: Request) -> CallPlan:
         return CallPlan(method=req.method, path=req.path, headers=req.headers, pool=self.pool,
                         policy=self.policy, idempotent=req.idempotent, api_root=req.api_root,
-                        allow_insecure_http=self.allow_insecure_http)
+                        allow_insecure_http=self.allow_insecure_http, total=req.timeout.total)
 
     def chat_request(self, model: Any, messages: Any, *, stream: bool, params: Mapping[str, Any],
                      extra_body: Mapping[str, Any] | None,
@@ -167,6 +178,21 @@ class ClientCore:
     # decoding -------------------------------------------------------------------------------
 
     @staticmethod
+    def answer_cut(failure: TransportFailure) -> APIConnectionError:
+        """The body of a 2xx broke off: raised, never retried (the call may be billed)."""
+        cls = APITimeoutError if failure.timeout else APIConnectionError
+        return cls(f"the answer was cut off: {failure}; not retried, since the request may "
+                   f"already be billed")
+
+    def check_size(self, status: int, headers: Mapping[str, str], body: bytes) -> bytes:
+        """Refuse a body over ``max_response_bytes`` (the shells read at most one byte more)."""
+        if len(body) > self.max_response_bytes:
+            raise APIResponseValidationError(
+                f"the response is larger than max_response_bytes={self.max_response_bytes}",
+                status_code=status, request_id=headers.get("x-request-id"))
+        return body
+
+    @staticmethod
     def _invalid(what: str, status: int, headers: Mapping[str, str], body: bytes,
                  err: Exception) -> APIResponseValidationError:
         excerpt = body[:200].decode("utf-8", "replace")
@@ -178,7 +204,7 @@ class ClientCore:
                           body: bytes) -> ChatCompletion:
         try:
             completion = _decode_completion(body)
-        except (msgspec.DecodeError, msgspec.ValidationError, RecursionError) as e:
+        except DECODE_ERRORS as e:
             raise self._invalid("a chat completion JSON object", status, headers, body, e) from None
         completion.__dict__["_raw_json"] = body
         if not completion.choices:
@@ -196,7 +222,7 @@ class ClientCore:
                       body: bytes) -> list[Model]:
         try:
             items = _decode_model_list(body).data
-        except (msgspec.DecodeError, msgspec.ValidationError, RecursionError) as e:
+        except DECODE_ERRORS as e:
             raise self._invalid("a model list", status, headers, body, e) from None
         models = models_from_dicts(items)
         self._models_cache[catalog] = (time.monotonic(), models)
@@ -214,7 +240,7 @@ class ClientCore:
             if not isinstance(raw, dict):
                 raise msgspec.ValidationError("not an object")
             return Balance(raw)
-        except (msgspec.DecodeError, msgspec.ValidationError, RecursionError, ValueError) as e:
+        except (*DECODE_ERRORS, ValueError) as e:
             raise self._invalid("a balance object", status, headers, body, e) from None
 
     @staticmethod

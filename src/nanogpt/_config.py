@@ -70,23 +70,27 @@ class Timeout:
     * ``read``: for a non-streaming call, the longest silence while waiting for the answer.
     * ``idle``: for a stream, the longest silence between bytes (the wait for the first byte
       included; keep-alive comments count as bytes).
+    * ``total``: the whole call, retries and their waits included, until the answer has
+      arrived (for a stream: until it starts; ``idle`` then takes over). No retry is started
+      that could not finish in time.
     """
 
     connect: float | None = 10.0
     read: float | None = 600.0
     idle: float | None = 120.0
+    total: float | None = None
 
     @classmethod
     def coerce(cls, value: Timeout | float | int | None) -> Timeout:
         if isinstance(value, Timeout):
             return value
         if value is None:
-            return cls(None, None, None)
+            return cls(None, None, None, None)
         if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
             raise InvalidParameterError("timeout", "must be a positive number of seconds or "
                                                    "a nanogpt.Timeout")
         v = float(value)
-        return cls(connect=min(v, 10.0), read=v, idle=v)
+        return cls(connect=min(v, 10.0), read=v, idle=v, total=v)
 
 
 DEFAULT_TIMEOUT = Timeout()

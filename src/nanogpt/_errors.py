@@ -192,7 +192,7 @@ def parse_error_body(raw: bytes) -> tuple[Any, str | None, Any, str | None, str 
 
     try:
         body: Any = msgspec.json.decode(raw)
-    except (msgspec.DecodeError, RecursionError):
+    except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
         return (raw.decode("utf-8", "replace"), _excerpt(raw) or None, None, None, None)
     if not isinstance(body, dict):
         return body, _excerpt(raw) or None, None, None, None

@@ -66,15 +66,25 @@ class Response:
         self.status = resp.status
         self.headers: Mapping[str, str] = resp.headers  # type: ignore[assignment]
 
-    def read(self) -> bytes:
-        """The whole body; the connection goes back to the pool."""
+    def read(self, limit: int) -> bytes:
+        """The whole body, or its first ``limit + 1`` bytes when it is longer (then the
+        connection is closed); otherwise the connection goes back to the pool."""
+        resp = self._resp
         try:
-            data = self._resp.read()
+            if resp.length is not None and resp.length > limit:
+                data = resp.read(limit + 1)
+            else:
+                data = resp.read(limit + 1) if resp.chunked else resp.read()
         except ERRORS as exc:
             self.release(reusable=False)
             raise failure(exc, sent=True) from None
-        self.release(reusable=True)
+        self.release(reusable=len(data) <= limit)
         return data
+
+    def set_timeout(self, seconds: float | None) -> None:
+        conn = self._conn
+        if conn is not None and conn.sock is not None:
+            conn.sock.settimeout(seconds)
 
     def read1(self, n: int = 65536) -> bytes:
         """What has arrived (at least one byte, or ``b""`` at the end of the body)."""

@@ -140,12 +140,15 @@ class CallPlan:
 
     def __init__(self, *, method: str, path: str, headers: dict[str, str], pool: HostPool,
                  policy: RetryPolicy, idempotent: bool, api_root: bool = False,
-                 allow_insecure_http: bool = False,
-                 rand: Callable[[], float] = random.random) -> None:
+                 allow_insecure_http: bool = False, total: float | None = None,
+                 rand: Callable[[], float] = random.random,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.method = method
         self.path = path
         self.headers = self._headers = headers
         self.allow_insecure_http = allow_insecure_http
+        self._clock = clock
+        self.deadline = clock() + total if total is not None else None
         self.pool = pool
         self.policy = policy
         self.idempotent = idempotent
@@ -161,6 +164,26 @@ class CallPlan:
         if self.api_root:
             return api_root(base) + self.path
         return base + self.path
+
+    def remaining(self) -> float | None:
+        """Seconds left of the total timeout (``None``: no total)."""
+        if self.deadline is None:
+            return None
+        return self.deadline - self._clock()
+
+    def bound(self, timeout: float | None) -> float | None:
+        """``timeout`` shortened to what is left of the total timeout."""
+        left = self.remaining()
+        if left is None:
+            return timeout
+        if left <= 0:
+            raise APITimeoutError(f"the total timeout ran out ({self.method} {self.url})",
+                                  url=self.url)
+        return left if timeout is None else min(timeout, left)
+
+    def _out_of_time(self, delay: float) -> bool:
+        left = self.remaining()
+        return left is not None and delay >= left
 
     def succeeded(self) -> None:
         self.pool.mark_ok(self.base)
@@ -181,13 +204,13 @@ class CallPlan:
         cls = APITimeoutError if failure.timeout else APIConnectionError
         error = cls(f"{failure} ({self.method} {self.url})", url=self.url)
         may_retry = not failure.sent or self.idempotent
-        if not may_retry or self.retries >= self.policy.max_retries:
+        delay = self.policy.backoff(self.retries, self._rand())
+        if not may_retry or self.retries >= self.policy.max_retries or self._out_of_time(delay):
             if not may_retry:
                 error.args = (f"{error.args[0]}; not retried: the request had been sent, and "
                               f"re-sending it could be billed twice",)
             # the failure's traceback runs through the transport's frames: not worth showing
             raise error from failure.with_traceback(None)
-        delay = self.policy.backoff(self.retries, self._rand())
         failed = self.url
         self._next_attempt(failover=True)
         log.debug("retry %d/%d of %s %s in %.2fs after %s; next %s", self.retries,
@@ -212,6 +235,8 @@ class CallPlan:
             delay = retry_after
         else:
             delay = self.policy.backoff(self.retries, self._rand())
+        if self._out_of_time(delay):
+            self._give_up(status, headers, body, retry_after)
         failed = self.url
         self._next_attempt(failover=status in FAILOVER_STATUSES)
         log.debug("retry %d/%d of %s %s in %.2fs after HTTP %d; next %s", self.retries,

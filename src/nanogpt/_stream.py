@@ -17,6 +17,7 @@ from ._errors import StreamError, StreamTimeoutError
 from ._plan import TransportFailure
 from ._sse import SSEDecoder, SSEError
 from ._types import (
+    DECODE_ERRORS,
     ChatCompletion,
     ChatCompletionChunk,
     Choice,
@@ -172,7 +173,7 @@ class StreamCore:
                 break
             try:
                 chunk = _decode_chunk(raw)
-            except (msgspec.DecodeError, msgspec.ValidationError, RecursionError) as e:
+            except DECODE_ERRORS as e:
                 snippet = raw[:200].decode("utf-8", "replace")
                 self.error = self.fail(f"malformed chunk in stream ({e}): {snippet!r}")
                 break

@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING, TypeVar
 
 from ._client import ClientCore, Request, lower_headers
 from ._config import DEFAULT_TIMEOUT, Timeout, resolve_api_key
-from ._errors import APIConnectionError, APITimeoutError
 from ._plan import TransportFailure
 from ._resources import Chat, Models
 from ._stream import Stream
@@ -44,7 +43,8 @@ class NanoGPT:
                  default_headers: Mapping[str, str] | None = None,
                  allow_insecure_http: bool = False, retry_base_delay: float = 0.5,
                  retry_max_delay: float = 8.0, max_retry_after: float = 60.0,
-                 failover_cooldown: float = 30.0, models_cache_ttl: float = 600.0) -> None:
+                 failover_cooldown: float = 30.0, models_cache_ttl: float = 600.0,
+                 max_response_bytes: int = 64 * 1024 * 1024) -> None:
         try:  # wrap the key first, so that no frame of a traceback holds it in the clear
             key = resolve_api_key(api_key)
         finally:
@@ -55,7 +55,7 @@ class NanoGPT:
             default_headers=default_headers, allow_insecure_http=allow_insecure_http,
             retry_base_delay=retry_base_delay, retry_max_delay=retry_max_delay,
             max_retry_after=max_retry_after, failover_cooldown=failover_cooldown,
-            models_cache_ttl=models_cache_ttl)
+            models_cache_ttl=models_cache_ttl, max_response_bytes=max_response_bytes)
         self._slots = threading.BoundedSemaphore(max_concurrency) if max_concurrency else None
         self._http: ConnectionPool | None = None
         self._lock = threading.Lock()
@@ -113,6 +113,7 @@ class NanoGPT:
         """Send under the retry plan; returns a 2xx response whose concurrency slot is held."""
         plan = self._core.plan(req)
         pool = self._pool()
+        limit = self._core.max_response_bytes
         while True:
             outcome: TransportFailure | tuple[int, Mapping[str, str], bytes]
             self._acquire()
@@ -121,8 +122,8 @@ class NanoGPT:
                 try:
                     resp = pool.request(plan.method, plan.url, body=req.body,
                                         headers=plan.headers,
-                                        connect_timeout=req.timeout.connect,
-                                        read_timeout=req.read_timeout)
+                                        connect_timeout=plan.bound(req.timeout.connect),
+                                        read_timeout=plan.bound(req.read_timeout))
                 except TransportFailure as f:
                     outcome = f
                 else:
@@ -131,7 +132,7 @@ class NanoGPT:
                         held = True
                         return resp
                     try:
-                        body = resp.read()
+                        body = resp.read(limit)[:limit]
                     except TransportFailure:
                         body = b""  # the status says enough
                     outcome = (resp.status, resp.headers, body)
@@ -148,17 +149,17 @@ class NanoGPT:
     def _call(self, req: Request, decode: Callable[[int, Mapping[str, str], bytes], T]) -> T:
         resp = self._exchange(req)
         try:
-            body = resp.read()
+            body = resp.read(self._core.max_response_bytes)
         except TransportFailure as f:
-            cls = APITimeoutError if f.timeout else APIConnectionError
-            raise cls(f"the answer was cut off: {f}; not retried, since the request may "
-                      f"already be billed") from None
+            raise self._core.answer_cut(f) from None
         finally:
             self._release()
+        self._core.check_size(resp.status, resp.headers, body)
         return decode(resp.status, resp.headers, body)
 
     def _open_stream(self, req: Request) -> Stream:
         resp = self._exchange(req)
+        resp.set_timeout(req.timeout.idle)  # the total timeout ends where the stream starts
         headers = lower_headers(resp.headers.items())
         read1 = resp.read1
 

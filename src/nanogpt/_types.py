@@ -32,6 +32,11 @@ __all__ = [
 ]
 
 
+# what decoding untrusted JSON may raise: bad syntax or shape, invalid UTF-8, deep nesting
+DECODE_ERRORS = (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError,
+                 RecursionError)
+
+
 def _to_decimal(v: Any) -> Decimal | None:
     if v is None or isinstance(v, bool):
         return None

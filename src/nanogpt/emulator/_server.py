@@ -34,6 +34,7 @@ FAULT_HEADER = "X-Emulator-Fault"
 _RID = web.RequestKey("rid", str)
 _JSON = web.RequestKey("json", object)
 _FAULT = web.RequestKey("fault", object)
+_REC = web.RequestKey("record", object)
 TOKENS_HEADER = "X-Emulator-Tokens"
 
 _REASONS = {400: "Bad request", 401: "Invalid or missing API key", 402: "Insufficient balance",
@@ -65,7 +66,7 @@ class Fault:
     error_frame_after: int | None = None  # stream N frames, then an error frame and [DONE]
     garbage_after: int | None = None  # stream N frames, then a frame that is not JSON
     raw_frame_after: int | None = None  # stream N frames, then the bytes of `raw_frame`
-    raw_frame: str = ""
+    raw_frame: str | bytes = ""
     hold_after_done: float | None = None  # keep the body open this long after [DONE]
     no_done: bool = False  # end the stream body without [DONE]
     crlf: bool = False  # end stream lines with CRLF
@@ -94,6 +95,8 @@ class RecordedRequest:
     headers: dict[str, str]
     body: Any
     fault: Fault | None
+    peer: tuple[str, int] | None = None  # the client's address: one per connection
+    started: bool = False  # a 2xx answer began: from here on, a re-send could be billed twice
     at: float = field(default_factory=time.monotonic)
 
     @property
@@ -149,11 +152,14 @@ class Emulator:
     """
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, *,
-                 balance: str = "129.46956147") -> None:
+                 balance: str = "129.46956147", keep_requests: bool = True) -> None:
         self.host = host
         self._port = port
         self.balance = balance
+        self.keep_requests = keep_requests  # False for long runs: counters only
         self.requests: list[RecordedRequest] = []
+        self.request_count = 0
+        self.peers: set[tuple[str, int]] = set()  # one per client connection seen
         self.in_flight = 0
         self.peak_in_flight = 0
         self._rules: list[_Rule] = []
@@ -260,10 +266,14 @@ class Emulator:
     def reset_stats(self) -> None:
         with self._lock:
             self.requests.clear()
+            self.request_count = 0
+            self.peers.clear()
             self.peak_in_flight = self.in_flight
 
     def count(self, path: str | None = None) -> int:
         """How many requests arrived (whose path contains ``path``)."""
+        if path is None and not self.keep_requests:
+            return self.request_count
         with self._lock:
             return sum(1 for r in self.requests if path is None or path in r.path)
 
@@ -296,12 +306,20 @@ class Emulator:
         with self._lock:
             self._seq += 1
             rid = f"emu-{self._seq:06d}"
-            self.requests.append(RecordedRequest(
+            peer = request.transport.get_extra_info("peername") if request.transport else None
+            record = RecordedRequest(
                 request.method, request.path_qs, request.host,
-                {k.lower(): v for k, v in request.headers.items()}, body, fault))
+                {k.lower(): v for k, v in request.headers.items()}, body, fault,
+                tuple(peer[:2]) if peer else None)
+            self.request_count += 1
+            if record.peer is not None:
+                self.peers.add(record.peer)
+            if self.keep_requests:
+                self.requests.append(record)
             self.in_flight += 1
             self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
         request[_RID] = rid
+        request[_REC] = record
         request[_JSON] = body
         request[_FAULT] = fault
         try:
@@ -331,6 +349,8 @@ class Emulator:
             return web.Response(status=fault.redirect_status,
                                 headers={"Location": fault.redirect_to})
         if fault.body is not None:
+            if not fault.status or fault.status < 300:
+                cast(RecordedRequest, request[_REC]).started = True
             return web.Response(status=fault.status or 200, text=fault.body,
                                 content_type="application/json",
                                 headers={"X-Request-ID": request[_RID]})
@@ -424,6 +444,7 @@ class Emulator:
                                     forced_tokens=int(forced) if forced else None)
         legacy = request.path.startswith("/api/v1legacy/")
         fault = cast("Fault | None", request[_FAULT])
+        cast(RecordedRequest, request[_REC]).started = True  # the answer starts here
         if body.get("stream"):
             try:
                 return await self._stream(request, body, model, reply, fault, legacy)
@@ -526,7 +547,8 @@ class Emulator:
                 if fault.garbage_after == n:
                     await resp.write(b"data: {\"id\": oops not json" + eol + eol)
                 if fault.raw_frame_after == n:
-                    await resp.write(fault.raw_frame.encode())
+                    raw = fault.raw_frame
+                    await resp.write(raw.encode() if isinstance(raw, str) else raw)
             await resp.write(data)
         if fault is None or not fault.no_done:
             await resp.write(b"data: [DONE]" + eol + eol)
