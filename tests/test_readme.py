@@ -60,3 +60,15 @@ def test_readme_session(cmd: str, expected: str, shell_env: dict[str, str]) -> N
                        env=shell_env, timeout=60)
     got = (r.stdout + r.stderr).rstrip("\n")
     assert got == expected.rstrip("\n")
+
+
+def test_every_test_the_guarantees_name_exists() -> None:
+    text = (ROOT / "README.md").read_text()
+    section = text[text.index("## Guarantees"):text.index("## The emulator")]
+    tests = {p.name: p.read_text() for p in (ROOT / "tests").glob("test_*.py")}
+    files = set(re.findall(r"`(test_\w+\.py)", section))
+    assert files and files <= set(tests)
+    names = set(re.findall(r"::(test_\w+)", section))
+    assert names
+    everything = "".join(tests.values())
+    assert not [n for n in names if f"def {n}(" not in everything]
