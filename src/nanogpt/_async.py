@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, TypeVar
 
@@ -146,9 +147,7 @@ class AsyncNanoGPT:
         state = self._loop_state()
         plan = self._core.plan(req)
         limit = self._core.max_response_bytes
-        timeout = aiohttp.ClientTimeout(total=None, connect=None,
-                                        sock_connect=req.timeout.connect,
-                                        sock_read=req.read_timeout)
+        timeout = _client_timeout(req.timeout.connect, req.read_timeout, req.stream)
         slots = state.slots
         while True:
             outcome: TransportFailure | tuple[int, Mapping[str, str], bytes]
@@ -275,9 +274,26 @@ def _abandon(session: aiohttp.ClientSession) -> None:
 
 async def _read_limited(resp: aiohttp.ClientResponse, limit: int) -> bytes:
     """The body, or its first ``limit + 1`` bytes when it is longer."""
+    length = resp.content_length
+    if length is not None and length <= limit:
+        return await resp.read()  # the common case, and the cheapest
     data = bytearray()
     async for piece in resp.content.iter_any():
         data += piece
         if len(data) > limit:
             break
     return bytes(data)
+
+
+@functools.lru_cache(maxsize=64)
+def _client_timeout(connect: float | None, read: float | None,
+                    stream: bool) -> aiohttp.ClientTimeout:
+    """A stream is bounded by silence between reads (``sock_read``); a non-streamed answer,
+    which the service sends in one go, by one timer for the whole attempt (cheaper than
+    re-arming a read timer for every packet)."""
+    import aiohttp
+
+    if stream:
+        return aiohttp.ClientTimeout(total=None, connect=None, sock_connect=connect,
+                                     sock_read=read)
+    return aiohttp.ClientTimeout(total=read, connect=None, sock_connect=connect)

@@ -67,7 +67,7 @@ class Timeout:
     """Timeouts in seconds (``None``: no limit).
 
     * ``connect``: establishing the connection (TCP and TLS).
-    * ``read``: for a non-streaming call, the longest silence while waiting for the answer.
+    * ``read``: for a non-streaming call, the longest wait for the answer (per attempt).
     * ``idle``: for a stream, the longest silence between bytes (the wait for the first byte
       included; keep-alive comments count as bytes).
     * ``total``: the whole call, retries and their waits included, until the answer has
