@@ -83,7 +83,9 @@ def import_ms(stmt: str, runs: int) -> float:
 
 
 def cli_startup(runs: int) -> dict[str, float]:
-    script = shutil.which("nanogpt")
+    # the console script installed beside this interpreter (not a version-manager shim)
+    beside = Path(sys.executable).with_name("nanogpt")
+    script = str(beside) if beside.exists() else shutil.which("nanogpt")
     cmd = [script, "--help"] if script else [sys.executable, "-m", "nanogpt", "--help"]
     bare = time_command([sys.executable, "-c", "pass"], runs)
     helped = time_command(cmd, runs)

@@ -375,3 +375,103 @@ def test_reasoning_is_shown_dimmed_on_a_terminal_and_can_be_hidden(env, emu) -> 
             assert "\x1b[2;3mThe " in (p.before or "")  # dim italic
         p.sendeof()
         p.expect(pexpect.EOF)
+
+
+# second review -----------------------------------------------------------------------------
+
+def test_text_that_looks_like_markup_is_printed_as_is_and_never_crashes(env, emu) -> None:
+    weird = "x[/i] [bold]secret[/bold] [/string]"
+    p = spawn(env, "chat", "-m", "deepseek/deepseek-r1")
+    p.sendline(weird)  # the emulator's reasoning repeats it
+    p.expect("tokens")
+    shown = ANSI.sub("", p.before or "")
+    assert shown.count("[bold]secret[/bold]") >= 2  # in the reasoning and in the answer
+    emu.inject(Fault(status=400, message="bad [/string] value"))
+    p.sendline("again")
+    p.expect("bad \\[/string\\] value")
+    p.expect("› ")  # the session goes on
+    p.sendeof()
+    p.expect(pexpect.EOF)
+
+
+def test_ctrl_c_while_waiting_for_the_first_byte_keeps_the_session(env, emu) -> None:
+    emu.inject(Fault(delay=10), path="/chat")
+    p = spawn(env, "chat", "-m", "openai/gpt-5-mini")
+    p.sendline("slow one")
+    time.sleep(0.5)
+    p.sendintr()
+    p.expect(r"\[stopped\]")
+    p.expect("› ")
+    p.sendline("fast one")
+    p.expect("You said: fast one")
+    p.expect("› ")
+    p.sendeof()
+    p.expect(pexpect.EOF)
+    p.close()
+    assert p.exitstatus == 0
+
+
+def test_piping_into_head_is_not_an_error(env) -> None:
+    script = (f"{sys.executable} -c \"print('word ' * 200000)\" | "
+              f"{sys.executable} -m nanogpt --offline chat -m openai/gpt-5-mini | head -c 10; "
+              "exit ${PIPESTATUS[1]}")
+    r = subprocess.run(["bash", "-c", script], capture_output=True, text=True, env=env,
+                       timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == "Hello from" and r.stderr == ""
+
+
+def test_binary_stdin_is_read_as_text(run) -> None:
+    r = run("--offline", "chat", "-m", "openai/gpt-5-mini", "what", input=None)
+    data = bytes(range(256)) * 8
+    r = subprocess.run([sys.executable, "-m", "nanogpt", "--offline", "chat", "-m",
+                        "openai/gpt-5-mini", "what is this"], input=data, capture_output=True,
+                       env={k: v for k, v in os.environ.items()}, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert b"You said: what is this" in r.stdout
+
+
+@pytest.mark.parametrize("fault,args,needles", [
+    (Fault(non_json=True), ("--no-stream",), ("cannot read",)),
+    (Fault(body='{"error": {"message": "upstream died", "status": 502}}'), (),
+     ("upstream died",)),
+    (Fault(reset_after_chunks=1), ("--no-stream",), ("cut off", "reached the server")),
+])
+def test_odd_answers_get_one_line_that_says_what_happened(run, emu, fault, args,
+                                                          needles) -> None:
+    emu.inject(fault)
+    assert_one_line_error(run("chat", "-m", "openai/gpt-5-mini", *args, "hi"), *needles)
+
+
+def test_messages_name_what_the_user_can_change(run, env) -> None:
+    r = run("--base-url", "http://example.com/api/v1", "chat", "hi")
+    assert_one_line_error(r, "--base-url", "https://")
+    assert "allow_insecure_http" not in r.stderr
+    cfg = Path(env["NANOGPT_CONFIG_DIR"])
+    cfg.mkdir(parents=True)
+    (cfg / "config.json").write_text('{"temperature": "hot"}')
+    r = run("chat", "-m", "openai/gpt-5-mini", "hi")
+    assert_one_line_error(r, "config.json", "temperature", "nanogpt config")
+    assert_one_line_error(run("--offline", "--base-url", "http://127.0.0.1:1/api/v1", "balance"),
+                          "--offline")
+
+
+def test_bare_commands_print_help(run) -> None:
+    for args in ((), ("config",)):
+        r = run(*args)
+        assert r.returncode == 0 and r.stdout.startswith("Usage: nanogpt") and not r.stderr
+
+
+def test_offline_runs_leave_no_cache_behind(run, env) -> None:
+    run("--offline", "chat", "hi")
+    run("--offline", "models")
+    cache = Path(env["NANOGPT_CACHE_DIR"])
+    assert not cache.exists() or not list(cache.iterdir())
+
+
+def test_unwritable_config_dir_is_one_line_with_advice(run, tmp_path) -> None:
+    blocker = tmp_path / "afile"
+    blocker.write_text("")
+    r = run("--offline", "login", input=KEY + "\n",
+            NANOGPT_CONFIG_DIR=str(blocker / "sub"), NANOGPT_API_KEY="")
+    assert_one_line_error(r, "NANOGPT_CONFIG_DIR")

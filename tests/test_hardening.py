@@ -22,6 +22,7 @@ from nanogpt import (
     InternalServerError,
     InvalidParameterError,
     StreamError,
+    Timeout,
 )
 from nanogpt._plan import CallPlan, HostPool, RetryPolicy, api_root
 from nanogpt.emulator import Emulator, Fault
@@ -211,3 +212,48 @@ def test_two_live_event_loops_are_refused_rather_than_exceeding_the_limit(emu) -
         asyncio.run(second())
     t.join(10)
     assert done.is_set()
+
+
+# second review: deadlines that hold against trickling servers, slots, drains -----------------
+
+def test_total_timeout_is_a_deadline_even_when_the_server_trickles(make_client, emu) -> None:
+    emu.inject(Fault(trickle=0.05))  # ~40 pieces, 2 s in all, never 0.3 s of silence
+    c = make_client(timeout=Timeout(connect=2, read=30, idle=30, total=0.5))
+    t = time.monotonic()
+    with pytest.raises(nanogpt.APITimeoutError):
+        c.chat.completions.create(model=MODEL, messages=USER)
+    assert time.monotonic() - t < 1.9  # it did not wait for the whole trickle
+    emu.inject(Fault(trickle=0.05))
+    c2 = make_client(timeout=Timeout(connect=2, read=0.5, idle=30))
+    with pytest.raises(nanogpt.APITimeoutError):
+        c2.chat.completions.create(model=MODEL, messages=USER)
+    assert c2.chat.completions.create(model=MODEL, messages=USER).text  # client still fine
+
+
+def test_waiting_for_a_slot_counts_against_the_total_timeout(make_client, emu) -> None:
+    c = make_client(max_concurrency=1, timeout=Timeout(connect=2, read=5, idle=5, total=0.3))
+    s = c.chat.completions.create(model=MODEL, messages=USER, stream=True)  # holds the slot
+    with pytest.raises(nanogpt.APITimeoutError, match="slot"):
+        c.chat.completions.create(model=MODEL, messages=USER)
+    s.close()
+    assert c.chat.completions.create(model=MODEL, messages=USER).text
+
+
+def test_drain_after_done_is_bounded_even_with_keep_alives(make_client, emu) -> None:
+    emu.inject(Fault(hold_after_done=6))
+    c = make_client()
+    t = time.monotonic()
+    assert c.chat.completions.create(model=MODEL, messages=USER,
+                                     stream=True).get_final_completion().text
+    assert time.monotonic() - t < 4  # not the server's 6 s
+
+
+def test_a_stream_request_answered_with_a_json_error(client, emu) -> None:
+    emu.inject(Fault(body='{"error": {"message": "upstream died", "status": 502}}'))
+    with pytest.raises(APIStatusError, match="upstream died"):
+        list(client.chat.completions.create(model=MODEL, messages=USER, stream=True))
+    emu.inject(Fault(body='{"id": "x", "choices": [{"message": {"content": "whole"}}]}'))
+    with pytest.raises(APIResponseValidationError, match="whole JSON completion") as info:
+        client.chat.completions.create(model=MODEL, messages=USER, stream=True)
+    assert b"whole" in info.value.body
+    assert client.chat.completions.create(model=MODEL, messages=USER).text  # slot released

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 from ._client import ClientCore, Request, lower_headers
 from ._config import DEFAULT_TIMEOUT, Timeout, resolve_api_key
+from ._errors import APITimeoutError
 from ._plan import CallPlan, TransportFailure
 from ._resources import AsyncChat, AsyncModels
 from ._stream import AsyncStream
@@ -152,11 +153,17 @@ class AsyncNanoGPT:
         while True:
             outcome: TransportFailure | tuple[int, Mapping[str, str], bytes]
             left = plan.bound(None)  # what is left of the total timeout; raises when none
-            if slots is not None:
-                await slots.acquire()
+            if slots is not None:  # waiting for a slot counts against `total`
+                try:
+                    await (asyncio.wait_for(slots.acquire(), left) if left is not None
+                           else slots.acquire())
+                except asyncio.TimeoutError:
+                    raise APITimeoutError("the total timeout ran out while waiting for a free "
+                                          "concurrency slot (max_concurrency)") from None
             held = False
             try:
                 try:
+                    left = plan.bound(None)
                     sending = state.session.request(
                         plan.method, plan.url, data=req.body, headers=plan.headers,
                         allow_redirects=False, timeout=timeout)
@@ -210,6 +217,16 @@ class AsyncNanoGPT:
 
         resp, state, _ = await self._exchange(req)
         headers = lower_headers(resp.headers.items())
+        if not self._core.is_event_stream(headers):
+            try:
+                body = await _read_limited(resp, self._core.max_response_bytes)
+            except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
+                raise self._core.answer_cut(_failure(exc)) from None
+            finally:
+                resp.release()
+                if state.slots is not None:
+                    state.slots.release()
+            raise self._core.not_a_stream(resp.status, headers, body)
         # RuntimeError: aiohttp's "Connection closed." once the session was closed under it
         errors = (aiohttp.ClientError, asyncio.TimeoutError, OSError, RuntimeError)
         content = resp.content

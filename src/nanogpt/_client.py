@@ -50,7 +50,7 @@ _decode_completion = msgspec.json.Decoder(ChatCompletion, strict=False).decode
 
 
 class _ModelList(msgspec.Struct):
-    data: list[dict[str, Any]]
+    data: list[Any]
 
 
 _decode_model_list = msgspec.json.Decoder(_ModelList, strict=False).decode
@@ -182,7 +182,23 @@ class ClientCore:
         """The body of a 2xx broke off: raised, never retried (the call may be billed)."""
         cls = APITimeoutError if failure.timeout else APIConnectionError
         return cls(f"the answer was cut off: {failure}; not retried, since the request may "
-                   f"already be billed")
+                   f"already be billed", answer_cut=True)
+
+    @staticmethod
+    def is_event_stream(headers: Mapping[str, str]) -> bool:
+        """A stream request answered with JSON instead (an error, or stream ignored)?"""
+        return "json" not in headers.get("content-type", "")
+
+    def not_a_stream(self, status: int, headers: Mapping[str, str],
+                     body: bytes) -> Exception:
+        """The error for a stream request answered with a JSON body."""
+        try:
+            self.decode_completion(status, headers, body)  # raises for an error body
+        except Exception as e:
+            return e
+        return APIResponseValidationError(
+            "asked for a stream, got a whole JSON completion (the body is in .body)",
+            status_code=status, body=body, request_id=headers.get("x-request-id"))
 
     def check_size(self, status: int, headers: Mapping[str, str], body: bytes) -> bytes:
         """Refuse a body over ``max_response_bytes`` (the shells read at most one byte more)."""
@@ -253,10 +269,12 @@ def lower_headers(items: Any) -> dict[str, str]:
     return {k.lower(): v for k, v in items}
 
 
-def models_from_dicts(items: list[dict[str, Any]]) -> list[Model]:
+def models_from_dicts(items: list[Any]) -> list[Model]:
     """Typed models from catalog entries; an entry that does not fit is kept with its id."""
     models = []
     for item in items:
+        if not isinstance(item, dict):
+            continue  # not a model at all (null, a string): nothing to keep
         try:
             m = msgspec.convert(item, Model, strict=False)
         except (msgspec.ValidationError, TypeError):

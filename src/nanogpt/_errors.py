@@ -65,9 +65,12 @@ class MissingAPIKeyError(NanoGPTError, ValueError):
 class APIConnectionError(NanoGPTError):
     """The server could not be reached, or the connection broke before an answer."""
 
-    def __init__(self, message: str = "connection error", *, url: str | None = None) -> None:
+    def __init__(self, message: str = "connection error", *, url: str | None = None,
+                 answer_cut: bool = False) -> None:
         super().__init__(message)
         self.url = url
+        self.answer_cut = answer_cut
+        """True when the answer had started arriving: the call may be billed."""
 
 
 class APITimeoutError(APIConnectionError):

@@ -11,11 +11,13 @@ when its response was read to the end.
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import select
 import socket
 import ssl
 import threading
+import time
 from collections import deque
 from collections.abc import Mapping
 from urllib.parse import urlsplit
@@ -28,13 +30,74 @@ Origin = tuple[str, str, int]
 ERRORS = (OSError, http.client.HTTPException)
 
 
-def failure(exc: BaseException, *, sent: bool) -> TransportFailure:
+def failure(exc: BaseException, *, sent: bool, deadline: bool = False) -> TransportFailure:
+    if deadline:
+        return TransportFailure("the time allowed ran out (read or total timeout)", sent=sent,
+                                timeout=True)
     if isinstance(exc, TimeoutError):
         what = "connect timed out" if not sent else "timed out waiting for the server"
         return TransportFailure(what, sent=sent, timeout=True)
     if not sent:
         return TransportFailure(f"could not connect: {exc!r}", sent=False)
     return TransportFailure(f"connection broken: {exc!r}", sent=True)
+
+
+class Guard:
+    """A deadline on one socket. When it passes, the watchdog shuts the socket down, so the
+    blocked read returns at once however the server trickles its bytes."""
+
+    __slots__ = ("deadline", "fired", "sock")
+
+    def __init__(self, sock: socket.socket, deadline: float) -> None:
+        self.sock = sock
+        self.deadline = deadline
+        self.fired = False
+
+    def fire(self) -> None:
+        self.fired = True
+        with contextlib.suppress(OSError):
+            self.sock.shutdown(socket.SHUT_RDWR)
+
+
+class Watchdog:
+    """One daemon thread for all clients: it sleeps until the earliest deadline. Arming and
+    disarming cost a lock each; the thread only wakes when a deadline is near."""
+
+    def __init__(self) -> None:
+        self._cv = threading.Condition()
+        self._active: set[Guard] = set()
+        self._next = float("inf")  # when the thread will next look (may be stale: harmless)
+        self._thread: threading.Thread | None = None
+
+    def arm(self, sock: socket.socket, deadline: float) -> Guard:
+        guard = Guard(sock, deadline)
+        with self._cv:
+            self._active.add(guard)
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="nanogpt-deadlines",
+                                                daemon=True)
+                self._thread.start()
+            if deadline < self._next:
+                self._next = deadline
+                self._cv.notify()
+        return guard
+
+    def disarm(self, guard: Guard) -> None:
+        with self._cv:
+            self._active.discard(guard)
+
+    def _run(self) -> None:
+        with self._cv:
+            while True:
+                now = time.monotonic()
+                for guard in [g for g in self._active if g.deadline <= now]:
+                    self._active.discard(guard)
+                    guard.fire()
+                self._next = min((g.deadline for g in self._active), default=float("inf"))
+                self._cv.wait(None if self._next == float("inf") else self._next - now)
+
+
+WATCHDOG = Watchdog()
 
 
 def _dropped(conn: http.client.HTTPConnection) -> bool:
@@ -55,36 +118,51 @@ def _dropped(conn: http.client.HTTPConnection) -> bool:
 class Response:
     """One answer on a connection of the pool."""
 
-    __slots__ = ("_conn", "_origin", "_pool", "_resp", "headers", "status")
+    __slots__ = ("_conn", "_guard", "_origin", "_pool", "_resp", "headers", "status")
 
     def __init__(self, pool: ConnectionPool, origin: Origin, conn: http.client.HTTPConnection,
-                 resp: http.client.HTTPResponse) -> None:
+                 resp: http.client.HTTPResponse, guard: Guard | None) -> None:
         self._pool = pool
         self._origin = origin
         self._conn: http.client.HTTPConnection | None = conn
         self._resp = resp
+        self._guard = guard
         self.status = resp.status
         self.headers: Mapping[str, str] = resp.headers  # type: ignore[assignment]
+
+    def _disarm(self) -> bool:
+        """End the deadline; True if it had already struck."""
+        guard, self._guard = self._guard, None
+        if guard is None:
+            return False
+        WATCHDOG.disarm(guard)
+        return guard.fired
 
     def read(self, limit: int) -> bytes:
         """The whole body, or its first ``limit + 1`` bytes when it is longer (then the
         connection is closed); otherwise the connection goes back to the pool."""
         resp = self._resp
         try:
-            if resp.length is not None and resp.length > limit:
+            if resp.length is not None and resp.length <= limit:
+                data = resp.read()
+            else:  # too long, chunked, or delimited by the connection closing
                 data = resp.read(limit + 1)
-            else:
-                data = resp.read(limit + 1) if resp.chunked else resp.read()
         except ERRORS as exc:
+            struck = self._disarm()
             self.release(reusable=False)
-            raise failure(exc, sent=True) from None
+            raise failure(exc, sent=True, deadline=struck) from None
+        except BaseException:
+            self.release(reusable=False)
+            raise
         self.release(reusable=len(data) <= limit)
         return data
 
-    def set_timeout(self, seconds: float | None) -> None:
+    def streaming(self, idle: float | None) -> None:
+        """The answer has started: no deadline from here, only ``idle`` between reads."""
+        self._disarm()
         conn = self._conn
         if conn is not None and conn.sock is not None:
-            conn.sock.settimeout(seconds)
+            conn.sock.settimeout(idle)
 
     def read1(self, n: int = 65536) -> bytes:
         """What has arrived (at least one byte, or ``b""`` at the end of the body)."""
@@ -98,15 +176,19 @@ class Response:
         conn = self._conn
         if conn is None or conn.sock is None:
             return False
+        self._guard = WATCHDOG.arm(conn.sock, time.monotonic() + timeout)
         try:
             conn.sock.settimeout(timeout)
             while self._resp.read1(65536):
                 pass
         except ERRORS:
+            self._disarm()
             return False
-        return True
+        return not self._disarm()
 
     def release(self, reusable: bool) -> None:
+        if self._disarm():
+            reusable = False  # the watchdog shut this socket down
         conn = self._conn
         if conn is None:
             return
@@ -151,8 +233,13 @@ class ConnectionPool:
         conn.close()
 
     def request(self, method: str, url: str, *, body: bytes | None, headers: Mapping[str, str],
-                connect_timeout: float | None, read_timeout: float | None) -> Response:
-        """Send one request. Raises ``TransportFailure`` saying whether it may have left."""
+                connect_timeout: float | None, read_timeout: float | None,
+                deadline: float | None = None) -> Response:
+        """Send one request. Raises ``TransportFailure`` saying whether it may have left.
+
+        ``read_timeout`` bounds each wait on the socket; ``deadline`` (a ``time.monotonic()``
+        value) bounds everything after connecting, until ``Response.streaming()`` or the end
+        of ``Response.read()``."""
         parts = urlsplit(url)
         scheme, host = parts.scheme, parts.hostname or ""
         port = parts.port or (443 if scheme == "https" else 80)
@@ -174,13 +261,23 @@ class ConnectionPool:
                 raise failure(exc, sent=False) from None
             conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         conn.sock.settimeout(read_timeout)
+        guard = WATCHDOG.arm(conn.sock, deadline) if deadline is not None else None
         try:
             conn.request(method, target, body=body, headers=dict(headers))
             resp = conn.getresponse()
         except ERRORS as exc:
+            struck = False
+            if guard is not None:
+                WATCHDOG.disarm(guard)
+                struck = guard.fired
             conn.close()
-            raise failure(exc, sent=True) from None
-        return Response(self, origin, conn, resp)
+            raise failure(exc, sent=True, deadline=struck) from None
+        except BaseException:  # KeyboardInterrupt and the like: drop the half-used connection
+            if guard is not None:
+                WATCHDOG.disarm(guard)
+            conn.close()
+            raise
+        return Response(self, origin, conn, resp, guard)
 
     def close(self) -> None:
         with self._lock:

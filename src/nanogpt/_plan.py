@@ -181,6 +181,13 @@ class CallPlan:
                                   url=self.url)
         return left if timeout is None else min(timeout, left)
 
+    def attempt_deadline(self, read: float | None) -> float | None:
+        """When this attempt must be over (``clock()`` time): ``read`` from now, or the end of
+        the total timeout if sooner. ``None``: no bound."""
+        ends = [t for t in (None if read is None else self._clock() + read, self.deadline)
+                if t is not None]
+        return min(ends) if ends else None
+
     def _out_of_time(self, delay: float) -> bool:
         left = self.remaining()
         return left is not None and delay >= left

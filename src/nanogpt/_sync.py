@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 from ._client import ClientCore, Request, lower_headers
 from ._config import DEFAULT_TIMEOUT, Timeout, resolve_api_key
+from ._errors import APITimeoutError
 from ._plan import TransportFailure
 from ._resources import Chat, Models
 from ._stream import Stream
@@ -101,9 +102,10 @@ class NanoGPT:
                 http = self._http
         return http
 
-    def _acquire(self) -> None:
-        if self._slots is not None:
-            self._slots.acquire()
+    def _acquire(self, timeout: float | None = None) -> None:
+        if self._slots is not None and not self._slots.acquire(timeout=timeout):
+            raise APITimeoutError("the total timeout ran out while waiting for a free "
+                                  "concurrency slot (max_concurrency)")
 
     def _release(self) -> None:
         if self._slots is not None:
@@ -116,14 +118,18 @@ class NanoGPT:
         limit = self._core.max_response_bytes
         while True:
             outcome: TransportFailure | tuple[int, Mapping[str, str], bytes]
-            self._acquire()
+            self._acquire(plan.bound(None))  # waiting for a slot counts against `total`
             held = False
             try:
                 try:
+                    # non-streamed: `read` bounds the whole attempt; a stream: `total` bounds
+                    # its start, then `idle` each silence
+                    deadline = plan.attempt_deadline(None if req.stream else req.timeout.read)
                     resp = pool.request(plan.method, plan.url, body=req.body,
                                         headers=plan.headers,
                                         connect_timeout=plan.bound(req.timeout.connect),
-                                        read_timeout=plan.bound(req.read_timeout))
+                                        read_timeout=plan.bound(req.read_timeout),
+                                        deadline=deadline)
                 except TransportFailure as f:
                     outcome = f
                 else:
@@ -159,8 +165,16 @@ class NanoGPT:
 
     def _open_stream(self, req: Request) -> Stream:
         resp = self._exchange(req)
-        resp.set_timeout(req.timeout.idle)  # the total timeout ends where the stream starts
+        resp.streaming(req.timeout.idle)  # the total timeout ends where the stream starts
         headers = lower_headers(resp.headers.items())
+        if not self._core.is_event_stream(headers):
+            try:
+                body = resp.read(self._core.max_response_bytes)
+            except TransportFailure as f:
+                raise self._core.answer_cut(f) from None
+            finally:
+                self._release()
+            raise self._core.not_a_stream(resp.status, headers, body)
         read1 = resp.read1
 
         def read() -> bytes:

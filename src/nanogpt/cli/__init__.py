@@ -33,6 +33,8 @@ _state = {"verbose": 0}
 def cli(ctx: click.Context, base_url: str | None, offline: bool, verbose: int) -> None:
     """NanoGPT from the terminal: chat, browse models, check your balance."""
     _state["verbose"] = verbose
+    if offline and base_url:
+        raise click.UsageError("--offline talks to the built-in emulator; drop --base-url")
     if verbose:
         import logging
 
@@ -200,7 +202,8 @@ def login(app: App, no_verify: bool) -> None:
     if secret is None:
         raise click.ClickException("no key given")
     if not no_verify and not app.offline:
-        app.client(api_key=secret).balance()  # a wrong key raises AuthenticationError
+        with app.client(api_key=secret) as checker:
+            checker.balance()  # a wrong key raises AuthenticationError
     where = _settings.store_key(secret.reveal())
     click.echo(f"key stored in {where}", err=True)
     if os.environ.get("NANOGPT_API_KEY"):
@@ -215,16 +218,22 @@ def logout() -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; errors become one line on stderr (``-v`` adds the traceback)."""
+    args = sys.argv[1:] if argv is None else argv
     try:
-        cli.main(args=argv, prog_name="nanogpt", standalone_mode=False)
+        # click's own main() turns a closed pipe into exit 1: invoke directly instead
+        with cli.make_context("nanogpt", list(args)) as ctx:
+            cli.invoke(ctx)
+    except click.exceptions.NoArgsIsHelpError as e:  # bare `nanogpt` or `nanogpt config`
+        click.echo(e.ctx.get_help() if e.ctx else cli.get_help(click.Context(cli)))
+        return 0
     except click.exceptions.Exit as e:
         return e.exit_code
     except (click.exceptions.Abort, KeyboardInterrupt):
         click.echo("nanogpt: interrupted", err=True)
         return 130
     except BrokenPipeError:
-        # the reader went away (nanogpt chat ... | head): not an error
-        # (as the Python docs advise: point stdout at devnull so the exit flush stays quiet)
+        # the reader went away (nanogpt chat ... | head): not an error. As the Python docs
+        # advise, point stdout at devnull so that the flush at exit stays quiet.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
     except Exception as e:

@@ -61,6 +61,8 @@ class App:
         from .._client import models_from_dicts
 
         client = self.client()
+        if self.offline:  # the emulator's port changes every run: nothing worth caching
+            return client.models.list(catalog, refresh=refresh)  # type: ignore[arg-type]
         base = client.base_url
         if not refresh:
             cached = _settings.cached_catalog(base, catalog)
@@ -81,7 +83,7 @@ def _flag(param: str) -> str:
     base = param.split("[")[0].split(".")[0]
     flags = {"temperature", "top_p", "top_k", "min_p", "repetition_penalty",
              "frequency_penalty", "presence_penalty", "max_tokens", "reasoning_effort",
-             "model"}
+             "model", "base_url"}
     return "--" + base.replace("_", "-") if base in flags else param
 
 
@@ -89,6 +91,7 @@ def one_line(e: BaseException) -> tuple[str, int]:
     """What went wrong and how to fix it, in one line; and the exit code."""
     from .. import (
         APIConnectionError,
+        APIResponseValidationError,
         APIStatusError,
         APITimeoutError,
         AuthenticationError,
@@ -109,7 +112,9 @@ def one_line(e: BaseException) -> tuple[str, int]:
                 "https://nano-gpt.com/api); or try it offline with 'nanogpt --offline chat ...'",
                 1)
     if isinstance(e, InvalidParameterError):
-        return f"{_flag(e.param)}: {str(e).split(': ', 1)[-1]}", 2
+        detail = str(e).split(": ", 1)[-1].replace(
+            ", or pass allow_insecure_http=True if you really mean it", "")
+        return f"{_flag(e.param)}: {detail}", 2
     if isinstance(e, AuthenticationError):
         return ("the API key was refused (401): check it with 'nanogpt login', or the "
                 "NANOGPT_API_KEY variable", 1)
@@ -124,6 +129,11 @@ def one_line(e: BaseException) -> tuple[str, int]:
         return f"{e.message}: see 'nanogpt models --search ...' for ids", 1
     if isinstance(e, StreamError):
         return f"the answer was cut off: {e} (what arrived is shown above)", 1
+    if isinstance(e, APIResponseValidationError):
+        return (f"the API sent a response this client cannot read ({e}); try again, and "
+                f"report it if it persists", 1)
+    if isinstance(e, APIConnectionError) and e.answer_cut:
+        return f"{e} (the request reached the server)", 1
     if isinstance(e, APITimeoutError):
         return f"timed out: {e}; the service may be busy, try again", 1
     if isinstance(e, APIConnectionError):
@@ -131,5 +141,10 @@ def one_line(e: BaseException) -> tuple[str, int]:
     if isinstance(e, APIStatusError):
         return f"the API answered {e}", 1
     if isinstance(e, OSError):
-        return f"{e}", 1
-    return f"unexpected error: {e!r}; run with -v for details", 1
+        where = f" ({e.filename})" if getattr(e, "filename", None) else ""
+        return (f"{e.strerror or e}{where}; check the permissions, or set NANOGPT_CONFIG_DIR / "
+                f"NANOGPT_CACHE_DIR", 1)
+    text = repr(e)
+    if len(text) > 300:
+        text = text[:300] + "..."
+    return f"unexpected error: {text}; run with -v for details", 1

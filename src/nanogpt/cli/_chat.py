@@ -19,12 +19,21 @@ if TYPE_CHECKING:
 
 def sampling_params(app: App, opts: dict[str, Any]) -> dict[str, Any]:
     """Config defaults, overridden by flags; checked before anything is sent."""
-    from .._params import build_chat_body
+    from .._errors import InvalidParameterError
+    from .._params import PARAMS
 
     params = {k: app.config[k] for k in _settings.SAMPLING if app.config.get(k) is not None}
-    params.update({k: opts[k] for k in _settings.SAMPLING if opts.get(k) is not None})
-    build_chat_body("check", [{"role": "user", "content": "x"}], params, stream=False,
-                    extra_body=None)  # raises InvalidParameterError naming the flag
+    for name, value in params.items():
+        try:
+            PARAMS[name][1](name, value)
+        except InvalidParameterError as e:
+            raise click.ClickException(
+                f"{_settings.config_path()}: {e}; fix it with 'nanogpt config set {name} "
+                f"VALUE' or 'nanogpt config unset {name}'") from None
+    flags = {k: opts[k] for k in _settings.SAMPLING if opts.get(k) is not None}
+    for name, value in flags.items():
+        PARAMS[name][1](name, value)  # InvalidParameterError names the flag
+    params.update(flags)
     return params
 
 
@@ -50,13 +59,15 @@ def resolve_model(app: App, option: str | None) -> str:
 
 
 def read_piped() -> str | None:
+    """Piped standard input as text (bytes that are not UTF-8 become U+FFFD)."""
     stdin = sys.stdin
     if stdin is None or stdin.closed or stdin.isatty():
         return None
     try:
-        return stdin.read()
-    except OSError:
+        data = stdin.buffer.read() if hasattr(stdin, "buffer") else stdin.read().encode()
+    except (OSError, ValueError):
         return None
+    return data.decode("utf-8", "replace")
 
 
 def run_chat(app: App, prompt: str, opts: dict[str, Any]) -> None:

@@ -57,6 +57,12 @@ def fuzzy(query: str, models: list[Model]) -> list[Model]:
     return [m for _, m in sorted(scored, key=lambda t: t[0])]
 
 
+def _error(message: str) -> None:
+    con = console()
+    con.print("error:", style="red", end=" ")
+    con.print(message)
+
+
 def _price(v: float | None) -> str:
     return "-" if v is None else f"${v:g}"
 
@@ -79,8 +85,8 @@ class Session:
     def run(self) -> None:
         history = self._load_history()
         con = console()
-        con.print(f"[bold]nanogpt[/bold] · {self.model} · /help for commands · Ctrl-D to quit",
-                  highlight=False)
+        con.print("nanogpt", style="bold", end="")
+        con.print(f" · {self.model} · /help for commands · Ctrl-D to quit")
         try:
             while True:
                 try:
@@ -111,31 +117,35 @@ class Session:
         messages += [*self.messages, {"role": "user", "content": text}]
         answer = Answer()
         started = time.monotonic()
+        stream = None
         try:
             stream = self.app.client().chat.completions.create(
                 model=self.model, messages=messages, stream=True,
                 stream_options={"include_usage": True}, **self.params)
             with stream:
-                try:
-                    show_stream(stream, hide_reasoning=self.hide_reasoning, answer=answer)
-                except KeyboardInterrupt:
-                    answer.stopped = True
-                    con.print("[stopped]", style="dim", markup=False)
-        except NanoGPTError as e:
-            con.print(f"[red]error:[/red] {one_line(e)[0]}", highlight=False)
-            if not answer.text:
-                return
+                show_stream(stream, hide_reasoning=self.hide_reasoning, answer=answer)
+        except KeyboardInterrupt:  # before or during the answer: stop it, keep the session
+            answer.stopped = True
+            con.print("[stopped]", style="dim")
+        except Exception as e:  # NanoGPTError or not: one line, and the session goes on
+            _error(one_line(e)[0])
+            if not isinstance(e, NanoGPTError) and self.app.verbose:
+                import traceback
+
+                traceback.print_exc()
+        if not answer.text:
+            return
         self.messages += [{"role": "user", "content": text},
                           {"role": "assistant", "content": answer.text}]
         self.answers += 1
-        usage = stream.usage
-        cost = stream.cost
+        usage = stream.usage if stream is not None else None
+        cost = stream.cost if stream is not None else None
         if cost is not None:
             self.cost += cost
         if usage is not None:
             self.tokens += usage.total_tokens
         con.print(stats_line(self.model, usage.total_tokens if usage else None, cost,
-                             time.monotonic() - started), style="dim", highlight=False)
+                             time.monotonic() - started), style="dim")
 
     # slash commands ----------------------------------------------------------------------
 
@@ -148,20 +158,20 @@ class Session:
             return False
         handler = getattr(self, f"cmd_{name}", None)
         if handler is None:
-            con.print(f"unknown command /{name}; /help lists them", highlight=False)
+            con.print(f"unknown command /{name}; /help lists them")
             return True
         try:
             handler(rest)
         except click.ClickException as e:
-            con.print(f"[red]error:[/red] {e.format_message()}", highlight=False)
+            _error(e.format_message())
         except Exception as e:
             from ._app import one_line
 
-            con.print(f"[red]error:[/red] {one_line(e)[0]}", highlight=False)
+            _error(one_line(e)[0])
         return True
 
     def cmd_help(self, rest: str) -> None:
-        console().print(HELP, highlight=False, markup=False)
+        console().print(HELP)
 
     def cmd_model(self, rest: str) -> None:
         con = console()
@@ -169,9 +179,9 @@ class Session:
         exact = [m for m in models if m.id == rest]
         matches = exact or fuzzy(rest, models)
         if not rest:
-            con.print(f"current model: {self.model}", highlight=False)
+            con.print(f"current model: {self.model}")
         if not matches:
-            con.print(f"no model matches {rest!r}", highlight=False)
+            con.print(f"no model matches {rest!r}")
             return
         if rest and len(matches) == 1:
             self._use(matches[0])
@@ -200,8 +210,7 @@ class Session:
     def _use(self, m: Model) -> None:
         self.model = m.id
         console().print(f"model: {m.id} ({_price(m.pricing.prompt)} in, "
-                        f"{_price(m.pricing.completion)} out per million tokens)",
-                        highlight=False)
+                        f"{_price(m.pricing.completion)} out per million tokens)")
 
     def cmd_set(self, rest: str) -> None:
         name, _, value = rest.partition(" ")
@@ -210,15 +219,14 @@ class Session:
             raise click.ClickException(f"/set takes one of: {', '.join(_settings.SAMPLING)}")
         if not value.strip():
             self.params.pop(name, None)
-            console().print(f"{name}: default", highlight=False)
+            console().print(f"{name}: default")
             return
         self.params[name] = _settings.parse_setting(name, value.strip())
-        console().print(f"{name} = {self.params[name]}", highlight=False)
+        console().print(f"{name} = {self.params[name]}")
 
     def cmd_system(self, rest: str) -> None:
         if not rest:
-            console().print(f"system prompt: {self.system or '(none)'}", highlight=False,
-                            markup=False)
+            console().print(f"system prompt: {self.system or '(none)'}")
             return
         self.system = None if rest == "off" else rest
         console().print("system prompt " + ("cleared" if self.system is None else "set"))
@@ -226,7 +234,7 @@ class Session:
     def cmd_cost(self, rest: str) -> None:
         n = self.answers
         console().print(f"this session: ${self.cost:f} over {n} answer{'s' * (n != 1)}, "
-                        f"{self.tokens} tokens", highlight=False)
+                        f"{self.tokens} tokens")
 
     def cmd_clear(self, rest: str) -> None:
         self.messages = []
@@ -246,7 +254,7 @@ class Session:
             for m in messages:
                 parts.append(f"## {m['role']}\n\n{m['content']}\n")
             path.write_text("\n".join(parts))
-        console().print(f"saved {len(messages)} messages to {path}", highlight=False)
+        console().print(f"saved {len(messages)} messages to {path}")
 
     # history -----------------------------------------------------------------------------
 
@@ -268,5 +276,6 @@ class Session:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             readline.write_history_file(path)
+            path.chmod(0o600)  # prompts can be private
         except OSError:
             pass

@@ -30,7 +30,8 @@ def console() -> Console:
     if _console is None:
         from rich.console import Console
 
-        _console = Console(highlight=False)
+        # markup off: model output, catalog names and server messages are printed as they are
+        _console = Console(highlight=False, markup=False)
     return _console
 
 
@@ -39,7 +40,7 @@ def err_console() -> Console:
     if _err_console is None:
         from rich.console import Console
 
-        _err_console = Console(stderr=True, highlight=False)
+        _err_console = Console(stderr=True, highlight=False, markup=False)
     return _err_console
 
 

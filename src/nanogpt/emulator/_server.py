@@ -68,6 +68,8 @@ class Fault:
     raw_frame_after: int | None = None  # stream N frames, then the bytes of `raw_frame`
     raw_frame: str | bytes = ""
     hold_after_done: float | None = None  # keep the body open this long after [DONE]
+    # (sending a ": keep-alive" comment every 0.1 s meanwhile)
+    trickle: float | None = None  # non-streamed: send the body 16 bytes at a time, this apart
     no_done: bool = False  # end the stream body without [DONE]
     crlf: bool = False  # end stream lines with CRLF
     redirect_to: str | None = None  # answer with a redirect to this URL
@@ -481,6 +483,15 @@ class Emulator:
             await resp.write(data[: len(data) // 2])
             _reset(request)
             raise _Aborted
+        if fault is not None and fault.trickle:
+            resp = web.StreamResponse(status=200, headers={"X-Request-ID": request[_RID],
+                                                           "Content-Type": "application/json",
+                                                           "Content-Length": str(len(data))})
+            await resp.prepare(request)
+            for i in range(0, len(data), 16):
+                await resp.write(data[i:i + 16])
+                await asyncio.sleep(fault.trickle)
+            return resp
         return web.Response(body=data, content_type="application/json",
                             headers={"X-Request-ID": request[_RID]})
 
@@ -553,5 +564,8 @@ class Emulator:
         if fault is None or not fault.no_done:
             await resp.write(b"data: [DONE]" + eol + eol)
         if fault is not None and fault.hold_after_done:
-            await asyncio.sleep(fault.hold_after_done)
+            until = time.monotonic() + fault.hold_after_done
+            while time.monotonic() < until:
+                await asyncio.sleep(0.1)
+                await resp.write(b": keep-alive" + eol + eol)
         return resp
