@@ -13,8 +13,7 @@ import functools
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, TypeVar
 
-from ._client import ClientCore, Request, lower_headers
-from ._config import DEFAULT_TIMEOUT, Timeout, resolve_api_key
+from ._client import ClientBase, Request, lower_headers
 from ._errors import APITimeoutError
 from ._plan import CallPlan, TransportFailure
 from ._resources import AsyncChat, AsyncModels
@@ -24,7 +23,6 @@ from ._types import Balance
 if TYPE_CHECKING:
     import aiohttp
 
-    from ._config import Secret
 
 __all__ = ["AsyncNanoGPT"]
 
@@ -55,7 +53,7 @@ class _LoopState:
         self.slots = slots
 
 
-class AsyncNanoGPT:
+class AsyncNanoGPT(ClientBase):
     """The asyncio NanoGPT client; same arguments and namespaces as :class:`~nanogpt.NanoGPT`.
 
     >>> async with AsyncNanoGPT() as client:
@@ -63,35 +61,12 @@ class AsyncNanoGPT:
     ...                                              messages=[{"role": "user", "content": "Hi"}])
     """
 
-    def __init__(self, api_key: str | Secret | None = None, *, base_url: str | None = None,
-                 fallback_base_urls: list[str] | tuple[str, ...] | None = None,
-                 timeout: Timeout | float | None = DEFAULT_TIMEOUT, max_retries: int = 2,
-                 max_concurrency: int | None = 50,
-                 default_headers: Mapping[str, str] | None = None,
-                 allow_insecure_http: bool = False, retry_base_delay: float = 0.5,
-                 retry_max_delay: float = 8.0, max_retry_after: float = 60.0,
-                 failover_cooldown: float = 30.0, models_cache_ttl: float = 600.0,
-                 max_response_bytes: int = 64 * 1024 * 1024) -> None:
-        try:  # wrap the key first, so that no frame of a traceback holds it in the clear
-            key = resolve_api_key(api_key)
-        finally:
-            del api_key
-        self._core = ClientCore(
-            key, base_url=base_url, fallback_base_urls=fallback_base_urls, timeout=timeout,
-            max_retries=max_retries, max_concurrency=max_concurrency,
-            default_headers=default_headers, allow_insecure_http=allow_insecure_http,
-            retry_base_delay=retry_base_delay, retry_max_delay=retry_max_delay,
-            max_retry_after=max_retry_after, failover_cooldown=failover_cooldown,
-            models_cache_ttl=models_cache_ttl, max_response_bytes=max_response_bytes)
+    def _start_shell(self) -> None:
         self._state: _LoopState | None = None
         self.chat = AsyncChat(self)
         self.models = AsyncModels(self)
 
     # public ---------------------------------------------------------------------------------
-
-    @property
-    def base_url(self) -> str:
-        return self._core.base_url
 
     async def balance(self) -> Balance:
         """The account balance in USD, as a ``Decimal`` (``.nano_balance`` too)."""
@@ -108,10 +83,6 @@ class AsyncNanoGPT:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
-
-    def __repr__(self) -> str:
-        core = getattr(self, "_core", None)
-        return core.describe(type(self).__name__) if core else f"<{type(self).__name__}>"
 
     # the shell ------------------------------------------------------------------------------
 
@@ -193,11 +164,11 @@ class AsyncNanoGPT:
             if delay:
                 await asyncio.sleep(delay)
 
-    async def _call(self, req: Request,
-                    decode: Callable[[int, Mapping[str, str], bytes], T]) -> T:
+    async def _read_answer(self, resp: aiohttp.ClientResponse, state: _LoopState,
+                           plan: CallPlan) -> bytes:
+        """The body of a 2xx answer (never retried once it started); frees the slot."""
         import aiohttp
 
-        resp, state, plan = await self._exchange(req)
         try:
             reading = _read_limited(resp, self._core.max_response_bytes)
             left = plan.remaining()
@@ -209,23 +180,20 @@ class AsyncNanoGPT:
             resp.release()
             if state.slots is not None:
                 state.slots.release()
-        self._core.check_size(resp.status, resp.headers, body)
-        return decode(resp.status, resp.headers, body)
+        return self._core.check_size(resp.status, resp.headers, body)
+
+    async def _call(self, req: Request,
+                    decode: Callable[[int, Mapping[str, str], bytes], T]) -> T:
+        resp, state, plan = await self._exchange(req)
+        return decode(resp.status, resp.headers, await self._read_answer(resp, state, plan))
 
     async def _open_stream(self, req: Request) -> AsyncStream:
         import aiohttp
 
-        resp, state, _ = await self._exchange(req)
+        resp, state, plan = await self._exchange(req)
         headers = lower_headers(resp.headers.items())
         if not self._core.is_event_stream(headers):
-            try:
-                body = await _read_limited(resp, self._core.max_response_bytes)
-            except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
-                raise self._core.answer_cut(_failure(exc)) from None
-            finally:
-                resp.release()
-                if state.slots is not None:
-                    state.slots.release()
+            body = await self._read_answer(resp, state, plan)
             raise self._core.not_a_stream(resp.status, headers, body)
         # RuntimeError: aiohttp's "Connection closed." once the session was closed under it
         errors = (aiohttp.ClientError, asyncio.TimeoutError, OSError, RuntimeError)

@@ -283,3 +283,41 @@ def models_from_dicts(items: list[Any]) -> list[Model]:
         m.__dict__["_raw_dict"] = item
         models.append(m)
     return models
+
+
+class ClientBase:
+    """The constructor and the plain properties both clients share; each shell adds its
+    transport in ``_start_shell``."""
+
+    def __init__(self, api_key: str | Secret | None = None, *, base_url: str | None = None,
+                 fallback_base_urls: list[str] | tuple[str, ...] | None = None,
+                 timeout: Timeout | float | None = DEFAULT_TIMEOUT, max_retries: int = 2,
+                 max_concurrency: int | None = 50,
+                 default_headers: Mapping[str, str] | None = None,
+                 allow_insecure_http: bool = False, retry_base_delay: float = 0.5,
+                 retry_max_delay: float = 8.0, max_retry_after: float = 60.0,
+                 failover_cooldown: float = 30.0, models_cache_ttl: float = 600.0,
+                 max_response_bytes: int = 64 * 1024 * 1024) -> None:
+        try:  # wrap the key first, so that no frame of a traceback holds it in the clear
+            key = resolve_api_key(api_key)
+        finally:
+            del api_key
+        self._core = ClientCore(
+            key, base_url=base_url, fallback_base_urls=fallback_base_urls, timeout=timeout,
+            max_retries=max_retries, max_concurrency=max_concurrency,
+            default_headers=default_headers, allow_insecure_http=allow_insecure_http,
+            retry_base_delay=retry_base_delay, retry_max_delay=retry_max_delay,
+            max_retry_after=max_retry_after, failover_cooldown=failover_cooldown,
+            models_cache_ttl=models_cache_ttl, max_response_bytes=max_response_bytes)
+        self._start_shell()
+
+    def _start_shell(self) -> None:
+        raise NotImplementedError
+
+    @property
+    def base_url(self) -> str:
+        return self._core.base_url
+
+    def __repr__(self) -> str:
+        core = getattr(self, "_core", None)
+        return core.describe(type(self).__name__) if core else f"<{type(self).__name__}>"

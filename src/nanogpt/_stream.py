@@ -221,16 +221,54 @@ class StreamCore:
         return self.error
 
 
-class _StreamResult:
-    """What a finished (or failed) stream assembled. Shared by both stream classes."""
+class _StreamBase:
+    """What both stream classes share: the assembled result, and every step of reading that
+    does not wait (the shells differ only in whether ``read`` and ``drain`` are awaited)."""
 
-    _core: StreamCore
-    response_headers: dict[str, str]
+    def __init__(self, release: Callable[[bool], None], core: StreamCore,
+                 headers: dict[str, str]) -> None:
+        self._release = release
+        self._core = core
+        self.response_headers = headers
+        self._closed = False
+        self._eof = False
+        self._buf: list[ChatCompletionChunk] = []
+        self._pos = 0
+
+    def _take(self, data: bytes) -> ChatCompletionChunk | None:
+        """Feed what was read; the first new chunk (the rest are buffered), or None."""
+        if not data:
+            self._eof = True
+            self._close_sync()
+            self._core.end_of_body()  # raises unless [DONE] came
+            return None
+        chunks = self._core.feed(data)
+        if not chunks:
+            return None
+        self._buf, self._pos = chunks, 1
+        return chunks[0]
+
+    def _end(self) -> None:
+        """The core has finished: give the connection back, and raise what failed."""
+        self._close_sync()
+        if self._core.error is not None:
+            raise self._core.error
+
+    def _close_sync(self) -> None:
+        if not self._closed:
+            self._closed = True
+            self._buf, self._pos = [], 0
+            self._release(self._eof)
+
+    def __del__(self) -> None:
+        if not getattr(self, "_closed", True):
+            self._close_sync()
+
+    # the assembled result
 
     @property
     def request_id(self) -> str | None:
         return self._core.request_id
-
     @property
     def text(self) -> str:
         return self._core.acc.text_of()
@@ -268,7 +306,7 @@ class _StreamResult:
         return self._core.done
 
 
-class Stream(_StreamResult):
+class Stream(_StreamBase):
     """A streamed chat completion: iterate for chunks; then ``.text``, ``.usage``, ``.cost``...
 
     Use it as a context manager, or call ``close()``, to give the connection back early. A
@@ -279,15 +317,9 @@ class Stream(_StreamResult):
     def __init__(self, read: Callable[[], bytes], drain: Callable[[], bool],
                  close: Callable[[bool], None], core: StreamCore,
                  headers: dict[str, str]) -> None:
+        super().__init__(close, core, headers)
         self._read = read
         self._drain = drain
-        self._release = close
-        self._core = core
-        self.response_headers = headers
-        self._closed = False
-        self._eof = False
-        self._buf: list[ChatCompletionChunk] = []
-        self._pos = 0
 
     def __iter__(self) -> Iterator[ChatCompletionChunk]:
         return self
@@ -297,37 +329,23 @@ class Stream(_StreamResult):
         if pos < len(self._buf):
             self._pos = pos + 1
             return self._buf[pos]
-        return self._fill()
-
-    def _fill(self) -> ChatCompletionChunk:
-        core, read = self._core, self._read
+        core = self._core
         while not self._closed:
             try:
                 if core.finished:
-                    if core.error is None:
-                        # after [DONE], the end of the body (briefly awaited) lets the
-                        # connection be reused
+                    if core.error is None:  # [DONE]: briefly wait for the end, to reuse
                         self._eof = self._drain()
-                    self._close_sync()
-                    if core.error is not None:
-                        raise core.error
+                    self._end()
                     break
-                data = read()
-                if not data:
-                    self._eof = True
-                    self._close_sync()
-                    core.end_of_body()
-                    break
-                chunks = core.feed(data)
+                chunk = self._take(self._read())
             except TransportFailure as f:
                 self._close_sync()
                 raise core.interrupted(f) from None
             except BaseException:  # StreamError, KeyboardInterrupt, anything: give back
                 self._close_sync()
                 raise
-            if chunks:
-                self._buf, self._pos = chunks, 1
-                return chunks[0]
+            if chunk is not None:
+                return chunk
         raise StopIteration
 
     def get_final_completion(self) -> ChatCompletion:
@@ -337,12 +355,6 @@ class Stream(_StreamResult):
         for _ in self:
             pass
         return self._core.final()
-
-    def _close_sync(self) -> None:
-        if not self._closed:
-            self._closed = True
-            self._buf, self._pos = [], 0
-            self._release(self._eof)
 
     def close(self) -> None:
         """Give the connection back (closing it if the body was not read to its end)."""
@@ -354,26 +366,16 @@ class Stream(_StreamResult):
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def __del__(self) -> None:
-        if not getattr(self, "_closed", True):
-            self._close_sync()
 
-
-class AsyncStream(_StreamResult):
+class AsyncStream(_StreamBase):
     """The asyncio twin of :class:`Stream`: ``async for chunk in stream``."""
 
     def __init__(self, read: Callable[[], Awaitable[bytes]],
                  drain: Callable[[], Awaitable[bool]], close: Callable[[bool], None],
                  core: StreamCore, headers: dict[str, str]) -> None:
+        super().__init__(close, core, headers)
         self._read = read
         self._drain = drain
-        self._release = close
-        self._core = core
-        self.response_headers = headers
-        self._closed = False
-        self._eof = False
-        self._buf: list[ChatCompletionChunk] = []
-        self._pos = 0
 
     def __aiter__(self) -> AsyncIterator[ChatCompletionChunk]:
         return self
@@ -383,32 +385,23 @@ class AsyncStream(_StreamResult):
         if pos < len(self._buf):
             self._pos = pos + 1
             return self._buf[pos]
-        core, read = self._core, self._read
+        core = self._core
         while not self._closed:
             try:
                 if core.finished:
                     if core.error is None:
                         self._eof = await self._drain()
-                    self._close_sync()
-                    if core.error is not None:
-                        raise core.error
+                    self._end()
                     break
-                data = await read()
-                if not data:
-                    self._eof = True
-                    self._close_sync()
-                    core.end_of_body()
-                    break
-                chunks = core.feed(data)
+                chunk = self._take(await self._read())
             except TransportFailure as f:
                 self._close_sync()
                 raise core.interrupted(f) from None
             except BaseException:  # StreamError, cancellation, anything: give back
                 self._close_sync()
                 raise
-            if chunks:
-                self._buf, self._pos = chunks, 1
-                return chunks[0]
+            if chunk is not None:
+                return chunk
         raise StopAsyncIteration
 
     async def get_final_completion(self) -> ChatCompletion:
@@ -419,12 +412,6 @@ class AsyncStream(_StreamResult):
             pass
         return self._core.final()
 
-    def _close_sync(self) -> None:
-        if not self._closed:
-            self._closed = True
-            self._buf, self._pos = [], 0
-            self._release(self._eof)
-
     async def close(self) -> None:
         """Give the connection back (closing it if the body was not read to its end)."""
         self._close_sync()
@@ -434,7 +421,3 @@ class AsyncStream(_StreamResult):
 
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
-
-    def __del__(self) -> None:
-        if not getattr(self, "_closed", True):
-            self._close_sync()

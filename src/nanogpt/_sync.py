@@ -7,8 +7,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, TypeVar
 
-from ._client import ClientCore, Request, lower_headers
-from ._config import DEFAULT_TIMEOUT, Timeout, resolve_api_key
+from ._client import ClientBase, Request, lower_headers
 from ._errors import APITimeoutError
 from ._plan import TransportFailure
 from ._resources import Chat, Models
@@ -16,7 +15,6 @@ from ._stream import Stream
 from ._types import Balance
 
 if TYPE_CHECKING:
-    from ._config import Secret
     from ._http import ConnectionPool, Response
 
 __all__ = ["NanoGPT"]
@@ -26,7 +24,7 @@ _READ_SIZE = 65536
 _DRAIN_TIMEOUT = 0.5  # after [DONE]: how long the end of the body is awaited for reuse
 
 
-class NanoGPT:
+class NanoGPT(ClientBase):
     """The NanoGPT client.
 
     >>> client = NanoGPT()                       # key from NANOGPT_API_KEY
@@ -37,37 +35,15 @@ class NanoGPT:
     Safe to share between threads; at most ``max_concurrency`` requests are in flight at once.
     """
 
-    def __init__(self, api_key: str | Secret | None = None, *, base_url: str | None = None,
-                 fallback_base_urls: list[str] | tuple[str, ...] | None = None,
-                 timeout: Timeout | float | None = DEFAULT_TIMEOUT, max_retries: int = 2,
-                 max_concurrency: int | None = 50,
-                 default_headers: Mapping[str, str] | None = None,
-                 allow_insecure_http: bool = False, retry_base_delay: float = 0.5,
-                 retry_max_delay: float = 8.0, max_retry_after: float = 60.0,
-                 failover_cooldown: float = 30.0, models_cache_ttl: float = 600.0,
-                 max_response_bytes: int = 64 * 1024 * 1024) -> None:
-        try:  # wrap the key first, so that no frame of a traceback holds it in the clear
-            key = resolve_api_key(api_key)
-        finally:
-            del api_key
-        self._core = ClientCore(
-            key, base_url=base_url, fallback_base_urls=fallback_base_urls, timeout=timeout,
-            max_retries=max_retries, max_concurrency=max_concurrency,
-            default_headers=default_headers, allow_insecure_http=allow_insecure_http,
-            retry_base_delay=retry_base_delay, retry_max_delay=retry_max_delay,
-            max_retry_after=max_retry_after, failover_cooldown=failover_cooldown,
-            models_cache_ttl=models_cache_ttl, max_response_bytes=max_response_bytes)
-        self._slots = threading.BoundedSemaphore(max_concurrency) if max_concurrency else None
+    def _start_shell(self) -> None:
+        n = self._core.max_concurrency
+        self._slots = threading.BoundedSemaphore(n) if n else None
         self._http: ConnectionPool | None = None
         self._lock = threading.Lock()
         self.chat = Chat(self)
         self.models = Models(self)
 
     # public ---------------------------------------------------------------------------------
-
-    @property
-    def base_url(self) -> str:
-        return self._core.base_url
 
     def balance(self) -> Balance:
         """The account balance in USD, as a ``Decimal`` (``.nano_balance`` too)."""
@@ -84,10 +60,6 @@ class NanoGPT:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-    def __repr__(self) -> str:
-        core = getattr(self, "_core", None)
-        return core.describe(type(self).__name__) if core else f"<{type(self).__name__}>"
 
     # the shell ------------------------------------------------------------------------------
 
@@ -152,29 +124,26 @@ class NanoGPT:
             if delay:
                 time.sleep(delay)
 
-    def _call(self, req: Request, decode: Callable[[int, Mapping[str, str], bytes], T]) -> T:
-        resp = self._exchange(req)
+    def _read_answer(self, resp: Response) -> bytes:
+        """The body of a 2xx answer (never retried once it started); frees the slot."""
         try:
             body = resp.read(self._core.max_response_bytes)
         except TransportFailure as f:
             raise self._core.answer_cut(f) from None
         finally:
             self._release()
-        self._core.check_size(resp.status, resp.headers, body)
-        return decode(resp.status, resp.headers, body)
+        return self._core.check_size(resp.status, resp.headers, body)
+
+    def _call(self, req: Request, decode: Callable[[int, Mapping[str, str], bytes], T]) -> T:
+        resp = self._exchange(req)
+        return decode(resp.status, resp.headers, self._read_answer(resp))
 
     def _open_stream(self, req: Request) -> Stream:
         resp = self._exchange(req)
         resp.streaming(req.timeout.idle)  # the total timeout ends where the stream starts
         headers = lower_headers(resp.headers.items())
         if not self._core.is_event_stream(headers):
-            try:
-                body = resp.read(self._core.max_response_bytes)
-            except TransportFailure as f:
-                raise self._core.answer_cut(f) from None
-            finally:
-                self._release()
-            raise self._core.not_a_stream(resp.status, headers, body)
+            raise self._core.not_a_stream(resp.status, headers, self._read_answer(resp))
         read1 = resp.read1
 
         def read() -> bytes:

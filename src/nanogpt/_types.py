@@ -219,14 +219,12 @@ class Choice(msgspec.Struct):
     logprobs: Any = None
 
 
-class ChatCompletion(_Top):
-    """A whole (non-streamed) chat completion."""
+class _Reply(_Top):
+    """What completions and chunks share: ids, usage, and NanoGPT's pricing."""
 
     id: str = ""
-    object: str = "chat.completion"
     created: int | float = 0
     model: str = ""
-    choices: list[Choice] = msgspec.field(default_factory=list)
     system_fingerprint: str | None = None
     error: Any = None
     _usage: dict[str, Any] | None = msgspec.field(default=None, name="usage")
@@ -244,6 +242,13 @@ class ChatCompletion(_Top):
     def cost(self) -> Decimal | None:
         """What NanoGPT charged for this call, in USD, when it said."""
         return Pricing(self._pricing).cost if self._pricing is not None else None
+
+
+class ChatCompletion(_Reply):
+    """A whole (non-streamed) chat completion."""
+
+    object: str = "chat.completion"
+    choices: list[Choice] = msgspec.field(default_factory=list)
 
     @property
     def text(self) -> str:
@@ -275,26 +280,11 @@ class ChunkChoice(msgspec.Struct):
     logprobs: Any = None
 
 
-class ChatCompletionChunk(_Top):
+class ChatCompletionChunk(_Reply):
     """One streamed chunk. The final one may have empty ``choices`` and carry ``usage``."""
 
-    id: str = ""
     object: str = "chat.completion.chunk"
-    created: int | float = 0
-    model: str = ""
     choices: list[ChunkChoice] = msgspec.field(default_factory=list)
-    system_fingerprint: str | None = None
-    error: Any = None
-    _usage: dict[str, Any] | None = msgspec.field(default=None, name="usage")
-    _pricing: dict[str, Any] | None = msgspec.field(default=None, name="x_nanogpt_pricing")
-
-    @property
-    def usage(self) -> Usage | None:
-        return Usage(self._usage) if self._usage is not None else None
-
-    @property
-    def pricing(self) -> Pricing | None:
-        return Pricing(self._pricing) if self._pricing is not None else None
 
 
 class ModelCapabilities(msgspec.Struct):
