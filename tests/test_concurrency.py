@@ -49,7 +49,7 @@ def test_threads_sharing_a_sync_client_never_exceed_50_in_flight(emu, capsys) ->
 
 
 def test_a_custom_limit_and_no_limit(emu) -> None:
-    emu.inject(Fault(delay=0.1), times=None, path="/chat")
+    emu.inject(Fault(delay=0.5), times=None, path="/chat")
 
     async def main(limit: int | None) -> None:
         async with nanogpt.AsyncNanoGPT(KEY, base_url=emu.base_url,
