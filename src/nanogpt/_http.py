@@ -157,12 +157,15 @@ class Response:
         self.release(reusable=len(data) <= limit)
         return data
 
-    def streaming(self, idle: float | None) -> None:
-        """The answer has started: no deadline from here, only ``idle`` between reads."""
-        self._disarm()
+    def streaming(self, idle: float | None) -> bool:
+        """The answer has started: no deadline from here, only ``idle`` between reads.
+        Returns False when the deadline had struck just before (the socket is shut)."""
+        if self._disarm():
+            return False
         conn = self._conn
         if conn is not None and conn.sock is not None:
             conn.sock.settimeout(idle)
+        return True
 
     def read1(self, n: int = 65536) -> bytes:
         """What has arrived (at least one byte, or ``b""`` at the end of the body)."""
