@@ -257,3 +257,32 @@ def test_a_stream_request_answered_with_a_json_error(client, emu) -> None:
         client.chat.completions.create(model=MODEL, messages=USER, stream=True)
     assert b"whole" in info.value.body
     assert client.chat.completions.create(model=MODEL, messages=USER).text  # slot released
+
+
+# third review: deadlines while reading bodies that are not the answer's stream ------------
+
+def test_a_deadline_during_a_body_cut_at_the_limit_is_a_timeout(make_client, emu) -> None:
+    emu.inject(Fault(trickle=0.1))
+    c = make_client(max_response_bytes=200, timeout=Timeout(connect=2, read=0.6, idle=30))
+    with pytest.raises(nanogpt.APITimeoutError):
+        c.chat.completions.create(model=MODEL, messages=USER)
+
+
+def test_total_bounds_a_trickled_json_answer_to_a_stream_request(make_client, emu) -> None:
+    emu.inject(Fault(body='{"error": {"message": "' + "x" * 600 + '", "status": 502}}',
+                     trickle=0.2))  # ~40 pieces: 8 s
+    c = make_client(timeout=Timeout(connect=2, read=30, idle=30, total=1.0))
+    t = time.monotonic()
+    with pytest.raises(nanogpt.APITimeoutError):
+        c.chat.completions.create(model=MODEL, messages=USER, stream=True)
+    assert time.monotonic() - t < 6
+
+
+def test_total_bounds_a_trickled_error_body(make_client, emu) -> None:
+    emu.inject(Fault(status=400, message="y" * 600, trickle=0.2))  # ~40 pieces: 8 s
+    c = make_client(timeout=Timeout(connect=2, read=30, idle=30, total=1.0))
+    t = time.monotonic()
+    with pytest.raises(APIStatusError) as info:
+        c.chat.completions.create(model=MODEL, messages=USER)
+    assert info.value.status_code == 400
+    assert time.monotonic() - t < 6

@@ -148,9 +148,12 @@ class AsyncNanoGPT(ClientBase):
                         held = True
                         return resp, state, plan
                     try:
-                        body = (await _read_limited(resp, limit))[:limit]
+                        reading = _read_limited(resp, limit)
+                        left = plan.remaining()
+                        body = (await (asyncio.wait_for(reading, max(left, 0.001))
+                                       if left is not None else reading))[:limit]
                     except (aiohttp.ClientError, asyncio.TimeoutError, OSError):
-                        body = b""
+                        body = b""  # the status says enough
                     finally:
                         resp.release()
                     outcome = (resp.status, resp.headers, body)

@@ -27,7 +27,8 @@ from ._plan import TransportFailure
 __all__ = ["ConnectionPool", "Response"]
 
 Origin = tuple[str, str, int]
-ERRORS = (OSError, http.client.HTTPException)
+# what reading a response may raise (ValueError: a TLS socket closed under a reader)
+ERRORS = (OSError, http.client.HTTPException, ValueError)
 
 
 def failure(exc: BaseException, *, sent: bool, deadline: bool = False) -> TransportFailure:
@@ -56,7 +57,9 @@ class Guard:
     def fire(self) -> None:
         self.fired = True
         with contextlib.suppress(OSError):
-            self.sock.shutdown(socket.SHUT_RDWR)
+            # the plain socket's shutdown, also for TLS: SSLSocket.shutdown would unwrap the
+            # TLS object under a reader in another thread
+            socket.socket.shutdown(self.sock, socket.SHUT_RDWR)
 
 
 class Watchdog:
@@ -154,6 +157,11 @@ class Response:
         except BaseException:
             self.release(reusable=False)
             raise
+        if self._disarm() and (not resp.isclosed() or resp.will_close):
+            # the deadline struck, and a body that ends with the connection (or was cut
+            # at the limit) may just be what arrived before: not the whole answer
+            self.release(reusable=False)
+            raise failure(TimeoutError(), sent=True, deadline=True)
         self.release(reusable=len(data) <= limit)
         return data
 

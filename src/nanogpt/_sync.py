@@ -140,13 +140,13 @@ class NanoGPT(ClientBase):
 
     def _open_stream(self, req: Request) -> Stream:
         resp = self._exchange(req)
+        headers = lower_headers(resp.headers.items())
+        if not self._core.is_event_stream(headers):  # read under the deadline still armed
+            raise self._core.not_a_stream(resp.status, headers, self._read_answer(resp))
         if not resp.streaming(req.timeout.idle):  # `total` ends where the stream starts
             resp.release(reusable=False)
             self._release()
             raise APITimeoutError("the total timeout ran out as the stream started")
-        headers = lower_headers(resp.headers.items())
-        if not self._core.is_event_stream(headers):
-            raise self._core.not_a_stream(resp.status, headers, self._read_answer(resp))
         read1 = resp.read1
 
         def read() -> bytes:

@@ -69,7 +69,7 @@ class Fault:
     raw_frame: str | bytes = ""
     hold_after_done: float | None = None  # keep the body open this long after [DONE]
     # (sending a ": keep-alive" comment every 0.1 s meanwhile)
-    trickle: float | None = None  # non-streamed: send the body 16 bytes at a time, this apart
+    trickle: float | None = None  # send a whole-body answer 16 bytes at a time, this apart
     no_done: bool = False  # end the stream body without [DONE]
     crlf: bool = False  # end stream lines with CRLF
     redirect_to: str | None = None  # answer with a redirect to this URL
@@ -336,7 +336,8 @@ class Emulator:
             with self._lock:
                 self.in_flight -= 1
 
-    async def _before(self, request: web.Request, fault: Fault | None) -> web.Response | None:
+    async def _before(self, request: web.Request, fault: Fault | None
+                      ) -> web.StreamResponse | None:
         """Faults that strike before the answer starts."""
         if fault is None:
             return None
@@ -353,20 +354,33 @@ class Emulator:
         if fault.body is not None:
             if not fault.status or fault.status < 300:
                 cast(RecordedRequest, request[_REC]).started = True
-            return web.Response(status=fault.status or 200, text=fault.body,
-                                content_type="application/json",
-                                headers={"X-Request-ID": request[_RID]})
+            return await self._send(request, fault, fault.status or 200, fault.body.encode(),
+                                    {"Content-Type": "application/json"})
         if fault.status is not None:
             headers = {"X-Request-ID": request[_RID]}
             if fault.retry_after is not None:
                 headers["Retry-After"] = str(fault.retry_after)
             if fault.retry_after_ms is not None:
                 headers["retry-after-ms"] = str(fault.retry_after_ms)
-            ctype = "text/html" if fault.error_shape == "text" else "application/json"
-            return web.Response(status=fault.status, headers=headers, content_type=ctype,
-                                body=_error_body(fault.status, fault.error_shape, fault.code,
-                                                 fault.message))
+            headers["Content-Type"] = ("text/html" if fault.error_shape == "text"
+                                       else "application/json")
+            return await self._send(request, fault, fault.status, _error_body(
+                fault.status, fault.error_shape, fault.code, fault.message), headers)
         return None
+
+    async def _send(self, request: web.Request, fault: Fault, status: int, body: bytes,
+                    headers: dict[str, str]) -> web.StreamResponse:
+        """A whole answer; with ``fault.trickle``, 16 bytes at a time."""
+        headers = {"X-Request-ID": request[_RID], **headers}
+        if not fault.trickle:
+            return web.Response(status=status, body=body, headers=headers)
+        resp = web.StreamResponse(status=status, headers={**headers,
+                                                          "Content-Length": str(len(body))})
+        await resp.prepare(request)
+        for i in range(0, len(body), 16):
+            await resp.write(body[i:i + 16])
+            await asyncio.sleep(fault.trickle)
+        return resp
 
     @staticmethod
     def _key(request: web.Request) -> str | None:
