@@ -368,11 +368,11 @@ class Emulator:
                 fault.status, fault.error_shape, fault.code, fault.message), headers)
         return None
 
-    async def _send(self, request: web.Request, fault: Fault, status: int, body: bytes,
+    async def _send(self, request: web.Request, fault: Fault | None, status: int, body: bytes,
                     headers: dict[str, str]) -> web.StreamResponse:
         """A whole answer; with ``fault.trickle``, 16 bytes at a time."""
         headers = {"X-Request-ID": request[_RID], **headers}
-        if not fault.trickle:
+        if fault is None or not fault.trickle:
             return web.Response(status=status, body=body, headers=headers)
         resp = web.StreamResponse(status=status, headers={**headers,
                                                           "Content-Length": str(len(body))})
@@ -497,17 +497,7 @@ class Emulator:
             await resp.write(data[: len(data) // 2])
             _reset(request)
             raise _Aborted
-        if fault is not None and fault.trickle:
-            resp = web.StreamResponse(status=200, headers={"X-Request-ID": request[_RID],
-                                                           "Content-Type": "application/json",
-                                                           "Content-Length": str(len(data))})
-            await resp.prepare(request)
-            for i in range(0, len(data), 16):
-                await resp.write(data[i:i + 16])
-                await asyncio.sleep(fault.trickle)
-            return resp
-        return web.Response(body=data, content_type="application/json",
-                            headers={"X-Request-ID": request[_RID]})
+        return await self._send(request, fault, 200, data, {"Content-Type": "application/json"})
 
     async def _stream(self, request: web.Request, body: dict[str, Any], model: dict[str, Any],
                       reply: _replies.Reply, fault: Fault | None,
