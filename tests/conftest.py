@@ -113,18 +113,11 @@ def loop_thread() -> Iterator[LoopThread]:
     lt.stop()
 
 
-@pytest.fixture(scope="session")
-def _emulator_session() -> Iterator[Emulator]:
-    with Emulator() as emu:
-        yield emu
-
-
 @pytest.fixture
-def emu(_emulator_session: Emulator) -> Iterator[Emulator]:
-    _emulator_session.clear_faults()
-    _emulator_session.reset_stats()
-    yield _emulator_session
-    _emulator_session.clear_faults()
+def emu(nanogpt_emulator: Emulator) -> Emulator:
+    """The emulator from nanogpt's own pytest plugin (the one users get): one per session,
+    faults and counters reset for each test."""
+    return nanogpt_emulator
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ from ._client import ClientBase, Request, lower_headers
 from ._errors import APITimeoutError
 from ._plan import CallPlan, TransportFailure
 from ._resources import AsyncChat, AsyncModels
-from ._stream import AsyncStream
+from ._stream import DRAIN_TIMEOUT, AsyncStream
 from ._types import Balance
 
 if TYPE_CHECKING:
@@ -27,7 +27,6 @@ if TYPE_CHECKING:
 __all__ = ["AsyncNanoGPT"]
 
 T = TypeVar("T")
-_DRAIN_TIMEOUT = 0.5  # after [DONE]: how long the end of the body is awaited for reuse
 
 
 def _failure(exc: BaseException) -> TransportFailure:
@@ -224,7 +223,7 @@ class AsyncNanoGPT(ClientBase):
 
         async def drain() -> bool:
             try:
-                await asyncio.wait_for(to_end(), _DRAIN_TIMEOUT)
+                await asyncio.wait_for(to_end(), DRAIN_TIMEOUT)
             except (TransportFailure, asyncio.TimeoutError):
                 return False
             return True

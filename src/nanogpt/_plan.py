@@ -37,7 +37,6 @@ from ._errors import (
     APIConnectionError,
     APIStatusError,
     APITimeoutError,
-    RateLimitError,
     error_from_response,
 )
 
@@ -252,10 +251,7 @@ class CallPlan:
 
     def _give_up(self, status: int, headers: Mapping[str, str], body: bytes,
                  retry_after: float | None) -> NoReturn:
-        err = error_from_response(status, headers, body, retry_after=retry_after)
-        if isinstance(err, RateLimitError):
-            err.retry_after = retry_after
-        raise err
+        raise error_from_response(status, headers, body, retry_after=retry_after)
 
     def _redirect(self, status: int, location: str, headers: Mapping[str, str],
                   body: bytes) -> float:

@@ -32,6 +32,7 @@ __all__ = ["Accumulator", "AsyncStream", "Stream", "StreamCore"]
 
 _decode_chunk = msgspec.json.Decoder(ChatCompletionChunk, strict=False).decode
 _DONE = b"[DONE]"
+DRAIN_TIMEOUT = 0.5  # after [DONE]: how long the end of the body is awaited, for reuse
 
 
 class _ToolCallParts:

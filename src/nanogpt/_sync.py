@@ -11,7 +11,7 @@ from ._client import ClientBase, Request, lower_headers
 from ._errors import APITimeoutError
 from ._plan import TransportFailure
 from ._resources import Chat, Models
-from ._stream import Stream
+from ._stream import DRAIN_TIMEOUT, Stream
 from ._types import Balance
 
 if TYPE_CHECKING:
@@ -21,7 +21,6 @@ __all__ = ["NanoGPT"]
 
 T = TypeVar("T")
 _READ_SIZE = 65536
-_DRAIN_TIMEOUT = 0.5  # after [DONE]: how long the end of the body is awaited for reuse
 
 
 class NanoGPT(ClientBase):
@@ -153,7 +152,7 @@ class NanoGPT(ClientBase):
             return read1(_READ_SIZE)
 
         def drain() -> bool:
-            return resp.drain(_DRAIN_TIMEOUT)
+            return resp.drain(DRAIN_TIMEOUT)
 
         def close(reusable: bool) -> None:
             try:
