@@ -136,13 +136,27 @@ def is_loopback(host: str) -> bool:
 
 
 def check_base_url(url: str, *, allow_insecure_http: bool, name: str = "base_url") -> str:
+    """The URL, trimmed, if it is one this client can use; else InvalidParameterError.
+
+    Everything is checked that would otherwise fail later on every call (a port out of range,
+    an unclosed ``[``, text that is not UTF-8). An echoed URL never shows its password.
+    """
     if not isinstance(url, str):
         raise InvalidParameterError(name, "must be a URL string")
     url = url.strip().rstrip("/")
-    parts = urlsplit(url)
+    shown = redact_url(url)
+    try:
+        url.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidParameterError(name, f"is not valid UTF-8 text, got {shown!r}") from None
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError when out of range or not a number
+    except ValueError as e:
+        raise InvalidParameterError(name, f"is not a valid URL ({e}), got {shown!r}") from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise InvalidParameterError(name, f"must be an http(s) URL like {DEFAULT_BASE_URL}, "
-                                          f"got {url!r}")
+                                          f"got {shown!r}")
     if parts.username or parts.password:
         raise InvalidParameterError(name, "must not carry credentials; pass api_key instead")
     if parts.scheme == "http" and not allow_insecure_http and not is_loopback(parts.hostname):
@@ -150,6 +164,26 @@ def check_base_url(url: str, *, allow_insecure_http: bool, name: str = "base_url
             name, f"plain http:// to {parts.hostname} would send your API key unencrypted; "
                   f"use https://, or pass allow_insecure_http=True if you really mean it")
     return url
+
+
+def redact_url(url: str) -> str:
+    """``url`` without the password of its ``user:password@`` part, for error messages.
+
+    Works on text that does not parse as a URL too: it is what error messages echo."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        scheme, rest = "", url
+    end = len(rest)
+    for stop in "/?#":
+        i = rest.find(stop)
+        if i >= 0:
+            end = min(end, i)
+    authority = rest[:end]
+    at = authority.rfind("@")
+    user, colon, _ = authority[:max(at, 0)].partition(":")
+    if at < 0 or not colon:
+        return url
+    return f"{scheme}{sep}{user}:***@{authority[at + 1:]}{rest[end:]}"
 
 
 def resolve_base_urls(base_url: str | None, fallback_base_urls: list[str] | tuple[str, ...] | None,

@@ -166,18 +166,14 @@ def config_get(name: str) -> None:
 def config_set(name: str, value: str) -> None:
     """Set a default, checked like the matching chat flag."""
     typed = _settings.parse_setting(name, value)
-    data = _settings.load_config()
-    data[name.replace("-", "_")] = typed
-    _settings.save_config(data)
+    _settings.update_config(lambda data: data.__setitem__(name.replace("-", "_"), typed))
 
 
 @config.command("unset")
 @click.argument("name")
 def config_unset(name: str) -> None:
     """Remove a setting."""
-    data = _settings.load_config()
-    data.pop(name.replace("-", "_"), None)
-    _settings.save_config(data)
+    _settings.update_config(lambda data: data.pop(name.replace("-", "_"), None))
 
 
 @config.command("path")

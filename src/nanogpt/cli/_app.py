@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from ..emulator import Emulator
 
 OFFLINE_KEY = "sk-nano-offline"
+_INSECURE_HINT = ", or pass allow_insecure_http=True if you really mean it"
 
 
 class App:
@@ -29,14 +30,38 @@ class App:
     @property
     def config(self) -> dict[str, Any]:
         if self._config is None:
-            self._config = _settings.load_config()
+            config = _settings.load_config()
+            _settings.check_loaded(config)
+            self._config = config
         return self._config
 
     def base_url(self) -> str | None:
+        """The base URL, checked here so that a bad one is blamed on where it came from."""
         if self._emulator is not None:
             return self._emulator.base_url
-        return (self.base_url_option or os.environ.get("NANOGPT_BASE_URL")
-                or self.config.get("base_url") or None)
+        from .._config import check_base_url
+        from .._errors import InvalidParameterError
+
+        for value, source, advice in self._base_url_sources():
+            if value is None or value == "":
+                continue
+            try:
+                return check_base_url(value, allow_insecure_http=False)
+            except InvalidParameterError as e:
+                detail = str(e).split(": ", 1)[-1].replace(_INSECURE_HINT, "")
+                raise click.ClickException(f"{source}: {detail}; {advice}") from None
+        return None
+
+    def _base_url_sources(self) -> list[tuple[Any, str, str]]:
+        """Where a base URL can come from, first wins: (value, name, how to fix it)."""
+        return [
+            (self.base_url_option, "--base-url", "pass an https:// URL"),
+            (os.environ.get("NANOGPT_BASE_URL"), "NANOGPT_BASE_URL",
+             "fix or unset the environment variable"),
+            (self.config.get("base_url"), f"base_url in {_settings.config_path()}",
+             "fix it with 'nanogpt config set base_url URL' or 'nanogpt config unset "
+             "base_url'"),
+        ]
 
     def client(self, api_key: Secret | str | None = None) -> NanoGPT:
         if self._client is not None and api_key is None:
@@ -88,7 +113,18 @@ def _flag(param: str) -> str:
 
 
 def one_line(e: BaseException) -> tuple[str, int]:
-    """What went wrong and how to fix it, in one line; and the exit code."""
+    """What went wrong and how to fix it, in one line; and the exit code.
+
+    The line can carry a server's words (``error.message``) or a bad value the user gave:
+    it goes through ``_safe.visible``, so no control sequence reaches the terminal and a
+    line break in a message cannot make it two lines."""
+    from ._safe import visible
+
+    line, code = _explain(e)
+    return visible(line, name=True), code
+
+
+def _explain(e: BaseException) -> tuple[str, int]:
     from .. import (
         APIConnectionError,
         APIResponseValidationError,
@@ -112,8 +148,7 @@ def one_line(e: BaseException) -> tuple[str, int]:
                 "https://nano-gpt.com/api); or try it offline with 'nanogpt --offline chat ...'",
                 1)
     if isinstance(e, InvalidParameterError):
-        detail = str(e).split(": ", 1)[-1].replace(
-            ", or pass allow_insecure_http=True if you really mean it", "")
+        detail = str(e).split(": ", 1)[-1].replace(_INSECURE_HINT, "")
         return f"{_flag(e.param)}: {detail}", 2
     if isinstance(e, AuthenticationError):
         return ("the API key was refused (401): check it with 'nanogpt login', or the "

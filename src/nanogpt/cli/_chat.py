@@ -11,6 +11,7 @@ import click
 
 from . import _settings
 from ._render import Answer, show_stats, show_stream, show_text, stats_line
+from ._safe import visible_json
 
 if TYPE_CHECKING:
     from .. import Model
@@ -71,6 +72,11 @@ def read_piped() -> str | None:
 
 
 def run_chat(app: App, prompt: str, opts: dict[str, Any]) -> None:
+    if opts.get("model"):
+        _settings.require_utf8(opts["model"], "-m/--model")
+    if opts.get("system"):
+        opts["system"] = _settings.as_text(opts["system"])
+    prompt = _settings.as_text(prompt)
     params = sampling_params(app, opts)
     piped = read_piped()
     if piped and piped.strip():
@@ -95,7 +101,7 @@ def run_chat(app: App, prompt: str, opts: dict[str, Any]) -> None:
     started = time.monotonic()
     if opts.get("as_json"):
         r = client.chat.completions.create(model=model, messages=messages, **params)
-        click.echo(json.dumps(r.raw, indent=2, ensure_ascii=False))
+        click.echo(visible_json(json.dumps(r.raw, indent=2, ensure_ascii=False)))
         return
     if opts.get("no_stream"):
         r = client.chat.completions.create(model=model, messages=messages, **params)

@@ -7,7 +7,9 @@ being written and keeps the session; Ctrl-D (or /quit) leaves.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
+import os
 import time
 from decimal import Decimal
 from pathlib import Path
@@ -15,8 +17,9 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from . import _settings
+from . import _files, _settings
 from ._render import Answer, console, show_stream, stats_line
+from ._safe import visible
 
 if TYPE_CHECKING:
     from .. import Model
@@ -28,7 +31,8 @@ HELP = """\
 /system [TEXT|off]   show, set or clear the system prompt
 /cost                what this session has cost so far
 /clear               forget the conversation (keeps the system prompt)
-/save FILE           save the conversation (Markdown, or JSON if FILE ends in .json)
+/save FILE           save the conversation to a new file (Markdown, or JSON if FILE ends
+                     in .json); /save! FILE replaces an existing one
 /help                this list
 /quit                leave (Ctrl-D works too); Ctrl-C stops an answer"""
 
@@ -60,7 +64,7 @@ def fuzzy(query: str, models: list[Model]) -> list[Model]:
 def _error(message: str) -> None:
     con = console()
     con.print("error:", style="red", end=" ")
-    con.print(message)
+    con.print(visible(message, name=True))
 
 
 def _price(v: float | None) -> str:
@@ -86,7 +90,7 @@ class Session:
         history = self._load_history()
         con = console()
         con.print("nanogpt", style="bold", end="")
-        con.print(f" · {self.model} · /help for commands · Ctrl-D to quit")
+        con.print(f" · {visible(self.model, name=True)} · /help for commands · Ctrl-D to quit")
         try:
             while True:
                 try:
@@ -156,9 +160,11 @@ class Session:
         con = console()
         if name in ("quit", "exit", "q"):
             return False
-        handler = getattr(self, f"cmd_{name}", None)
+        handler: Any = getattr(self, f"cmd_{name}", None)
+        if name == "save!":
+            handler = functools.partial(self.cmd_save, overwrite=True)
         if handler is None:
-            con.print(f"unknown command /{name}; /help lists them")
+            con.print(f"unknown command /{visible(name)}; /help lists them")
             return True
         try:
             handler(rest)
@@ -179,9 +185,9 @@ class Session:
         exact = [m for m in models if m.id == rest]
         matches = exact or fuzzy(rest, models)
         if not rest:
-            con.print(f"current model: {self.model}")
+            con.print(f"current model: {visible(self.model, name=True)}")
         if not matches:
-            con.print(f"no model matches {rest!r}")
+            con.print(f"no model matches {visible(repr(rest))}")
             return
         if rest and len(matches) == 1:
             self._use(matches[0])
@@ -193,7 +199,8 @@ class Session:
         for col in ("#", "id", "$/M in", "$/M out", "context"):
             table.add_column(col, justify="right" if col != "id" else "left")
         for i, m in enumerate(shown, 1):
-            table.add_row(str(i), m.id, _price(m.pricing.prompt), _price(m.pricing.completion),
+            table.add_row(str(i), visible(m.id, name=True), _price(m.pricing.prompt),
+                          _price(m.pricing.completion),
                           f"{m.context_length:,}" if m.context_length else "-")
         con.print(table)
         if len(matches) > len(shown):
@@ -209,7 +216,7 @@ class Session:
 
     def _use(self, m: Model) -> None:
         self.model = m.id
-        console().print(f"model: {m.id} ({_price(m.pricing.prompt)} in, "
+        console().print(f"model: {visible(m.id, name=True)} ({_price(m.pricing.prompt)} in, "
                         f"{_price(m.pricing.completion)} out per million tokens)")
 
     def cmd_set(self, rest: str) -> None:
@@ -222,11 +229,11 @@ class Session:
             console().print(f"{name}: default")
             return
         self.params[name] = _settings.parse_setting(name, value.strip())
-        console().print(f"{name} = {self.params[name]}")
+        console().print(f"{name} = {visible(str(self.params[name]), name=True)}")
 
     def cmd_system(self, rest: str) -> None:
         if not rest:
-            console().print(f"system prompt: {self.system or '(none)'}")
+            console().print(f"system prompt: {visible(self.system or '(none)')}")
             return
         self.system = None if rest == "off" else rest
         console().print("system prompt " + ("cleared" if self.system is None else "set"))
@@ -240,21 +247,27 @@ class Session:
         self.messages = []
         console().print("conversation cleared")
 
-    def cmd_save(self, rest: str) -> None:
+    def cmd_save(self, rest: str, *, overwrite: bool = False) -> None:
+        """Save to a new file (0600: a conversation can be private); ``/save!`` overwrites."""
         if not rest:
             raise click.ClickException("/save needs a file name")
         path = Path(rest).expanduser()
         messages = ([{"role": "system", "content": self.system}] if self.system else [])
         messages += self.messages
         if path.suffix == ".json":
-            path.write_text(json.dumps({"model": self.model, "messages": messages}, indent=2,
-                                       ensure_ascii=False) + "\n")
+            text = json.dumps({"model": self.model, "messages": messages}, indent=2,
+                              ensure_ascii=False) + "\n"
         else:
             parts = [f"# Conversation with {self.model}\n"]
             for m in messages:
                 parts.append(f"## {m['role']}\n\n{m['content']}\n")
-            path.write_text("\n".join(parts))
-        console().print(f"saved {len(messages)} messages to {path}")
+            text = "\n".join(parts)
+        try:
+            _files.write_private(path, text.encode("utf-8", "surrogateescape"), make_dir=False,
+                                 overwrite=overwrite)
+        except FileExistsError:
+            raise click.ClickException(f"{path} exists; '/save! {rest}' replaces it") from None
+        console().print(f"saved {len(messages)} messages to {visible(str(path))}")
 
     # history -----------------------------------------------------------------------------
 
@@ -270,12 +283,14 @@ class Session:
         return readline
 
     def _save_history(self, readline: Any) -> None:
+        """readline writes to a fresh 0600 file of ours, which then replaces the history:
+        a symlink at ``history`` is replaced, never written through."""
         if readline is None:
             return
-        path = _settings.history_path()
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            readline.write_history_file(path)
-            path.chmod(0o600)  # prompts can be private
-        except OSError:
-            pass
+
+        def fill(fd: int, tmp: str) -> None:
+            os.close(fd)
+            readline.write_history_file(tmp)
+
+        with contextlib.suppress(OSError, click.ClickException):
+            _files.replace_private(_settings.history_path(), fill)

@@ -1,4 +1,8 @@
-"""``nanogpt models``: the catalog as a table (terminal) or aligned text / JSON (pipe)."""
+"""``nanogpt models``: the catalog as a table (terminal) or aligned text / JSON (pipe).
+
+On a terminal, ids and names are shown through ``_safe.visible`` (a zero-width character
+cannot make a look-alike pass for a real id); piped text is byte-exact.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ import click
 
 from ._interactive import fuzzy
 from ._render import console, stdout_is_terminal
+from ._safe import visible, visible_json
 
 if TYPE_CHECKING:
     from .. import Model
@@ -36,7 +41,8 @@ def run_models(app: App, *, search: str | None, sort: str, capabilities: tuple[s
     elif not search:  # a search keeps its best-match order
         models.sort(key=lambda m: m.id)
     if as_json:
-        click.echo(json.dumps([m.raw for m in models], indent=2, ensure_ascii=False))
+        click.echo(visible_json(json.dumps([m.raw for m in models], indent=2,
+                                           ensure_ascii=False)))
         return
     if not models:
         click.echo("no models match", err=True)
@@ -52,8 +58,8 @@ def run_models(app: App, *, search: str | None, sort: str, capabilities: tuple[s
         for i, h in enumerate(head):
             table.add_column(h, justify="right" if 2 <= i <= 4 else "left",
                              no_wrap=i == 0)
-        for r in rows:
-            table.add_row(*r)
+        for r in rows:  # id and name come from the server: shown, never obeyed
+            table.add_row(visible(r[0], name=True), visible(r[1], name=True), *r[2:])
         console().print(table)
         return
     widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(head)]

@@ -1,6 +1,9 @@
 """Terminal output: Markdown and dimmed reasoning on a terminal, plain text in a pipe.
 
 rich loads only when the output is a terminal. ``NO_COLOR`` is respected (rich reads it).
+On a terminal, server text goes through ``_safe.visible`` before rich sees it, and what
+Markdown renders is checked again (a character reference like ``&#27;`` becomes an ESC only
+then); in a pipe it is written byte for byte.
 """
 
 from __future__ import annotations
@@ -10,6 +13,8 @@ import time
 from collections.abc import Iterator
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
+
+from ._safe import visible
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -44,16 +49,24 @@ def err_console() -> Console:
     return _err_console
 
 
-class _LiveMarkdown:
-    """Rendered from the current text only when rich refreshes (not once per chunk)."""
+class SafeMarkdown:
+    """Markdown of server text, made visible before parsing and again after rendering."""
 
-    def __init__(self) -> None:
-        self.parts: list[str] = []
+    def __init__(self, text: str = "") -> None:
+        self.parts: list[str] = [text] if text else []
 
     def __rich_console__(self, console: Any, options: Any) -> Iterator[Any]:
         from rich.markdown import Markdown
+        from rich.segment import Segment
 
-        yield Markdown("".join(self.parts))
+        for seg in console.render(Markdown(visible("".join(self.parts))), options):
+            if seg.control is None and seg.text and not seg.text.isprintable():
+                seg = Segment(visible(seg.text), seg.style)
+            yield seg
+
+
+class _LiveMarkdown(SafeMarkdown):
+    """Rendered from the current text only when rich refreshes (not once per chunk)."""
 
 
 class Answer:
@@ -90,6 +103,7 @@ def show_stream(chunks: Iterator[ChatCompletionChunk], *, hide_reasoning: bool,
 
     con = console()
     live_md = _LiveMarkdown()
+    text: list[str] = []  # as received: the conversation goes on with the real text
     reasoning: list[str] = []
     live: Live | None = None
     try:
@@ -100,7 +114,7 @@ def show_stream(chunks: Iterator[ChatCompletionChunk], *, hide_reasoning: bool,
             if delta.reasoning:
                 reasoning.append(delta.reasoning)
                 if not hide_reasoning and live is None:
-                    con.print(delta.reasoning, style="dim italic", end="")
+                    con.print(visible(delta.reasoning), style="dim italic", end="")
             if delta.content:
                 if live is None:
                     if reasoning and not hide_reasoning:
@@ -108,13 +122,14 @@ def show_stream(chunks: Iterator[ChatCompletionChunk], *, hide_reasoning: bool,
                     live = Live(live_md, console=con, refresh_per_second=12,
                                 vertical_overflow="visible")
                     live.start()
+                text.append(delta.content)
                 live_md.parts.append(delta.content)
     finally:
         if live is not None:
             live.stop()
         elif reasoning and not hide_reasoning:
             con.print()
-        answer.text = "".join(live_md.parts)
+        answer.text = "".join(text)
         answer.reasoning = "".join(reasoning)
 
 
@@ -122,16 +137,14 @@ def show_text(text: str, reasoning: str | None, *, hide_reasoning: bool) -> None
     if not stdout_is_terminal():
         sys.stdout.write(text if text.endswith("\n") else text + "\n")
         return
-    from rich.markdown import Markdown
-
     con = console()
     if reasoning and not hide_reasoning:
-        con.print(reasoning, style="dim italic")
-    con.print(Markdown(text))
+        con.print(visible(reasoning), style="dim italic")
+    con.print(SafeMarkdown(text))
 
 
 def stats_line(model: str, tokens: int | None, cost: Decimal | None, seconds: float) -> str:
-    bits = [model]
+    bits = [visible(model, name=True)]
     if tokens is not None:
         bits.append(f"{tokens} tokens")
     if cost is not None:

@@ -5,18 +5,25 @@
 * key: the system keyring when the ``keyring`` package is installed and works, else the file
   ``key`` beside the config, created with 0600 permissions. ``NANOGPT_API_KEY`` always wins.
 * cache: ``$NANOGPT_CACHE_DIR`` or the platform's cache directory: the model catalog (1 hour).
+
+Every file here is created 0600 in a 0700 directory, written atomically and never through a
+symlink, and refused when another user could have changed it (see ``_files``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import click
+
+from . import _files
 
 APP = "nanogpt"
 KEYRING_SERVICE = "nanogpt"
@@ -54,21 +61,40 @@ def config_path() -> Path:
 
 
 def load_config() -> dict[str, Any]:
+    """The settings in ``config.json`` ({} when there is none). A file another user could
+    have written, or one that is not a JSON object, is refused, never silently ignored."""
+    path = config_path()
     try:
-        data = json.loads(config_path().read_text())
-    except FileNotFoundError:
+        text = _files.read_private(path)
+    except OSError as e:
+        raise click.ClickException(f"cannot read {path}: {e.strerror or e}; check its "
+                                   f"permissions, or set NANOGPT_CONFIG_DIR") from e
+    if text is None:
         return {}
-    except (OSError, ValueError) as e:
-        raise click.ClickException(f"cannot read {config_path()}: {e}; fix or delete it") from e
-    return data if isinstance(data, dict) else {}
+    try:
+        data = json.loads(text)
+    except ValueError as e:
+        raise click.ClickException(f"cannot read {path}: {e}; fix or delete it") from e
+    if not isinstance(data, dict):
+        kind = {list: "a list", str: "a string", bool: "a boolean", type(None): "null"}.get(
+            type(data), "a number")
+        raise click.ClickException(f"{path} holds {kind}, not an object of settings like "
+                                   f'{{"model": "..."}}; fix it, or delete it to start over')
+    return data
 
 
 def save_config(data: dict[str, Any]) -> None:
-    path = config_path()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
-    tmp.replace(path)
+    """Replace ``config.json`` atomically (callers hold ``config_lock``)."""
+    _files.write_private(config_path(),
+                         json.dumps(data, indent=2, sort_keys=True) + "\n")
+
+
+def update_config(change: Callable[[dict[str, Any]], None]) -> None:
+    """Read, change and write the config under the lock: parallel runs lose no update."""
+    with _files.locked(config_dir()):
+        data = load_config()
+        change(data)
+        save_config(data)
 
 
 def parse_setting(name: str, value: str) -> Any:
@@ -79,6 +105,7 @@ def parse_setting(name: str, value: str) -> Any:
     kind = SETTINGS.get(name)
     if kind is None:
         raise click.BadParameter(f"unknown setting {name!r}; one of: {', '.join(SETTINGS)}")
+    require_utf8(value, name)
     typed: Any = value
     try:
         if kind == "float":
@@ -104,6 +131,42 @@ def parse_setting(name: str, value: str) -> Any:
         except InvalidParameterError as e:
             raise click.BadParameter(str(e)) from None
     return typed
+
+
+def require_utf8(value: str, what: str) -> str:
+    """``value`` if it is real text. Bytes that are not UTF-8 in ``sys.argv`` arrive as lone
+    surrogates, which no request can carry: refused here rather than on every later call."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise click.BadParameter(f"{what} is not valid UTF-8 text ({value!r}); type it again "
+                                 f"in UTF-8 (check the terminal's encoding)") from None
+    return value
+
+
+def as_text(value: str) -> str:
+    """Free text from the command line with bytes that are not UTF-8 as U+FFFD, the way
+    piped input is read."""
+    return value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
+def check_loaded(data: dict[str, Any]) -> None:
+    """Text settings read from the file are checked before use, naming the file.
+    (Sampling values are checked with the chat parameters, base_url where it is used.)"""
+    for name in ("model", "system", "reasoning_effort"):
+        value = data.get(name)
+        if value is None:
+            continue
+        ok = isinstance(value, str)
+        if ok:
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                ok = False
+        if not ok:
+            raise click.ClickException(
+                f"{config_path()}: {name} must be text in UTF-8, got {value!r}; fix it with "
+                f"'nanogpt config set {name} VALUE' or 'nanogpt config unset {name}'")
 
 
 # the key --------------------------------------------------------------------------------------
@@ -140,9 +203,10 @@ def stored_key() -> str | None:
         if value:
             return str(value)
     try:
-        return key_path().read_text().strip() or None
+        text = _files.read_private(key_path(), secret=True)
     except OSError:
         return None
+    return (text or "").strip() or None
 
 
 def store_key(key: str) -> str:
@@ -155,13 +219,7 @@ def store_key(key: str) -> str:
         except Exception:
             pass
     path = key_path()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        os.fchmod(fd, 0o600)
-        os.write(fd, key.encode() + b"\n")
-    finally:
-        os.close(fd)
+    _files.write_private(path, key + "\n")
     return str(path)
 
 
@@ -192,25 +250,22 @@ def _catalog_file(base_url: str, catalog: str) -> Path:
 
 
 def cached_catalog(base_url: str, catalog: str) -> list[dict[str, Any]] | None:
+    """The cached catalog, if fresh. It picks the default model, so a cache another user
+    could have written is refused like the config."""
     path = _catalog_file(base_url, catalog)
     try:
-        if time.time() - path.stat().st_mtime > CATALOG_TTL:
+        text = _files.read_private(path)
+        if text is None or time.time() - path.stat().st_mtime > CATALOG_TTL:
             return None
-        data = json.loads(path.read_text())
+        data = json.loads(text)
     except (OSError, ValueError):
         return None
     return data if isinstance(data, list) else None
 
 
 def store_catalog(base_url: str, catalog: str, models: list[dict[str, Any]]) -> None:
-    path = _catalog_file(base_url, catalog)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(models))
-        tmp.replace(path)
-    except OSError:
-        pass  # a cache that cannot be written is only slower
+    with contextlib.suppress(OSError):  # a cache that cannot be written is only slower
+        _files.write_private(_catalog_file(base_url, catalog), json.dumps(models))
 
 
 def history_path() -> Path:
