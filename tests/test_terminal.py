@@ -1,0 +1,180 @@
+"""Server text on a terminal (issue 8, item 15): answers, model ids and names, error messages.
+
+A hostile server puts escape sequences (window title, clear screen, clipboard write) and
+invisible characters in what it sends. On a terminal they must be shown, not obeyed; in a
+pipe, the answer stays byte-exact. The emulator echoes the prompt in its answer, and a fault
+body replaces any answer, so every path is driven over a real socket.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from conftest import KEY
+from nanogpt.emulator import Emulator, Fault
+
+pexpect = pytest.importorskip("pexpect")
+
+TITLE = "\x1b]0;pwned\x07"  # OSC 0: set the window title
+CLEAR = "\x1b[2J"  # CSI 2J: clear the screen
+CLIP = "\x1b]52;c;cm0gLXJmIH4=\x1b\\"  # OSC 52: write the clipboard
+C1_CSI = "\x9b31m"  # the one-byte C1 CSI
+EVIL = f"a{TITLE}b{CLEAR}c{CLIP}d{C1_CSI}e\x7f"
+SPOOF = "openai/gpt-5-mini\u200b"
+# what no terminal output may contain: the starts of the sequences above (rich's own styling
+# uses CSI with parameters like "\x1b[1m", and cursor moves, but never these)
+OBEYED = ("\x1b]", "\x1b[2J", "\x07", "\x9b", "\x7f", "\x1b\\", "\u200b")
+
+
+@pytest.fixture
+def env(tmp_path: Path, emu: Emulator) -> dict[str, str]:
+    e = {k: v for k, v in os.environ.items()
+         if not k.startswith("NANOGPT_") and k not in ("NO_COLOR", "FORCE_COLOR")}
+    e.update(NANOGPT_CONFIG_DIR=str(tmp_path / "config"),
+             NANOGPT_CACHE_DIR=str(tmp_path / "cache"), NANOGPT_API_KEY=KEY,
+             NANOGPT_BASE_URL=emu.base_url, COLUMNS="200", TERM="xterm")
+    return e
+
+
+def on_terminal(env: dict[str, str], *args: str) -> str:
+    """Everything the command wrote to its terminal (stdout and stderr share the pty)."""
+    p = pexpect.spawn(sys.executable, ["-m", "nanogpt", *args], env=env, encoding="utf-8",
+                      timeout=30, dimensions=(50, 200))
+    p.expect(pexpect.EOF)
+    p.close()
+    return str(p.before or "")
+
+
+def shown(text: str) -> str:
+    """The text without the styling (rich writes each streamed piece in its own style)."""
+    return re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", text)
+
+
+def assert_nothing_obeyed(text: str) -> None:
+    for seq in OBEYED:
+        assert seq not in text, (seq, text)
+
+
+def hostile_catalog(emu: Emulator) -> str:
+    with urllib.request.urlopen(emu.base_url + "/models?detailed=true", timeout=10) as r:
+        data = json.loads(r.read())
+    real = next(m for m in data["data"] if m["id"] == "openai/gpt-5-mini")
+    fake = {**real, "id": SPOOF, "name": f"GPT-5 Mini{TITLE}",
+            "pricing": {**real["pricing"], "prompt": 30.0, "completion": 60.0}}
+    data["data"].append(fake)
+    return json.dumps(data)
+
+
+def completion_body(content: str) -> str:
+    return json.dumps({
+        "id": "c1", "object": "chat.completion", "created": 1, "model": "openai/gpt-5-mini",
+        "choices": [{"index": 0, "finish_reason": "stop",
+                     "message": {"role": "assistant", "content": content}}],
+        "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}})
+
+
+def test_visible_escapes_controls_and_keeps_text() -> None:
+    from nanogpt.cli._safe import visible, visible_json
+
+    assert visible(EVIL) == ("a\\x1b]0;pwned\\x07b\\x1b[2Jc\\x1b]52;c;cm0gLXJmIH4=\\x1b\\d"
+                             "\\x9b31me\\x7f")
+    assert visible("line\n\ttab é 😀 a\u200db") == "line\n\ttab é 😀 a\u200db"
+    assert visible(SPOOF, name=True) == "openai/gpt-5-mini\\u200b"
+    assert visible("a\u202eb\ufeffc\u2066\nd", name=True) == "a\\u202eb\\ufeffc\\u2066\\x0ad"
+    data = {"content": EVIL + "\u200b\U000e0001"}
+    safe = visible_json(json.dumps(data, ensure_ascii=False))
+    assert json.loads(safe) == data
+    assert_nothing_obeyed(safe)
+
+
+def test_streamed_answer_on_a_terminal_is_shown_not_obeyed(env, emu) -> None:
+    out = on_terminal(env, "chat", "-m", "openai/gpt-5-mini", EVIL)
+    assert "You said: a\\x1b]0;pwned\\x07b" in out
+    assert_nothing_obeyed(out)
+    assert "\x1b[" in out  # our own styling and rich's cursor work stay
+
+
+def test_reasoning_on_a_terminal_is_shown_not_obeyed(env, emu) -> None:
+    out = on_terminal(env, "chat", "-m", "deepseek/deepseek-r1", EVIL)
+    assert "The user wrote: a\\x1b]0;pwned" in shown(out)
+    assert_nothing_obeyed(out)
+
+
+def test_whole_answer_on_a_terminal_markdown_character_references_included(env, emu) -> None:
+    # character references are decoded only while Markdown renders (markdown-it turns these
+    # into U+FFFD today; what rich renders is checked again in case a version does not)
+    emu.inject(Fault(body=completion_body(f"**bold** {EVIL} &#27;]0;ref&#7; &#x9b;2J")),
+               path="/chat")
+    out = on_terminal(env, "chat", "-m", "openai/gpt-5-mini", "--no-stream", "hi")
+    assert "\\x1b]0;pwned" in shown(out) and "bold" in out
+    assert_nothing_obeyed(out)
+
+
+def test_piped_answers_stay_byte_exact(env, emu) -> None:
+    r = subprocess.run([sys.executable, "-m", "nanogpt", "chat", "-m", "openai/gpt-5-mini",
+                        EVIL], capture_output=True, env=env, timeout=60)
+    assert r.stdout == f"Hello from the NanoGPT emulator (openai/gpt-5-mini). You said: {EVIL}\n" \
+        .encode()
+    emu.inject(Fault(body=completion_body(EVIL)), path="/chat")
+    r = subprocess.run([sys.executable, "-m", "nanogpt", "chat", "-m", "openai/gpt-5-mini",
+                        "--no-stream", "hi"], capture_output=True, env=env, timeout=60)
+    assert r.stdout == (EVIL + "\n").encode()
+
+
+def test_json_output_escapes_what_a_terminal_would_obey(env, emu) -> None:
+    emu.inject(Fault(body=completion_body(EVIL + "\u200b")), path="/chat")
+    r = subprocess.run([sys.executable, "-m", "nanogpt", "chat", "-m", "openai/gpt-5-mini",
+                        "--json", "hi"], capture_output=True, env=env, timeout=60, text=True)
+    assert json.loads(r.stdout)["choices"][0]["message"]["content"] == EVIL + "\u200b"
+    assert_nothing_obeyed(r.stdout)
+
+
+def test_models_table_shows_spoofed_ids_and_names_for_what_they_are(env, emu) -> None:
+    emu.inject(Fault(body=hostile_catalog(emu)), path="/models", times=None)
+    out = on_terminal(env, "models", "--search", "gpt-5-mini")
+    assert "openai/gpt-5-mini\\u200b" in out and "GPT-5 Mini\\x1b]0;pwned\\x07" in out
+    assert_nothing_obeyed(out)
+    piped = subprocess.run([sys.executable, "-m", "nanogpt", "models", "--search", "mini"],
+                           capture_output=True, env=env, timeout=60, text=True)
+    assert SPOOF in piped.stdout  # piped: byte-exact
+
+
+def test_model_picker_shows_spoofed_ids_for_what_they_are(env, emu) -> None:
+    emu.inject(Fault(body=hostile_catalog(emu)), path="/models", times=None)
+    p = pexpect.spawn(sys.executable, ["-m", "nanogpt", "chat", "-m", "openai/gpt-5-nano"],
+                      env=env, encoding="utf-8", timeout=30, dimensions=(50, 200))
+    p.expect("› ")
+    p.sendline("/model gpt-5-mini")
+    p.expect("pick a number")
+    table = str(p.before)
+    assert "openai/gpt-5-mini\\u200b" in table
+    assert_nothing_obeyed(table)
+    p.sendline("2")
+    p.expect("› ")
+    assert "model: openai/gpt-5-mini\\u200b ($30 in, $60 out" in str(p.before)
+    emu.inject(Fault(status=400, message=f"bad {TITLE}{CLEAR} value"), path="/chat")
+    p.sendline("hi")
+    p.expect("› ")
+    said = str(p.before)
+    assert "bad \\x1b]0;pwned\\x07\\x1b[2J value" in said
+    assert_nothing_obeyed(said)
+    p.sendeof()
+    p.expect(pexpect.EOF)
+
+
+def test_error_messages_are_one_visible_line(env, emu) -> None:
+    emu.inject(Fault(status=400, message=f"bad{TITLE}\nsecond line{CLEAR}{CLIP}"))
+    r = subprocess.run([sys.executable, "-m", "nanogpt", "chat", "-m", "openai/gpt-5-mini",
+                        "hi"], capture_output=True, env=env, timeout=60, text=True)
+    assert r.returncode == 1
+    assert len(r.stderr.splitlines()) == 1, r.stderr
+    assert "bad\\x1b]0;pwned\\x07\\x0asecond line\\x1b[2J" in r.stderr
+    assert_nothing_obeyed(r.stderr)
