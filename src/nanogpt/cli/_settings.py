@@ -139,7 +139,8 @@ def require_utf8(value: str, what: str) -> str:
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:
-        raise click.BadParameter(f"{what} is not valid UTF-8 text ({value!r}); type it again "
+        raw = repr(value.encode("utf-8", "surrogateescape"))[1:]  # the bytes given: 'caf\xe9'
+        raise click.BadParameter(f"{what} is not valid UTF-8 text ({raw}); type it again "
                                  f"in UTF-8 (check the terminal's encoding)") from None
     return value
 
