@@ -327,6 +327,9 @@ def test_save_never_overwrites_unless_asked_and_writes_0600(env, tmp_path) -> No
     p.sendline(f"/save! {existing}")
     p.expect("saved 2 messages")
     p.expect("› ")
+    p.sendline(f"/save {tmp_path / 'no' / 'such.md'}")
+    p.expect("cannot save to .*: No such file or directory; pick")
+    p.expect("› ")
     p.sendeof()
     p.expect(pexpect.EOF)
     assert "You said: hello" in existing.read_text() and mode(existing) == 0o600

@@ -267,6 +267,9 @@ class Session:
                                  overwrite=overwrite)
         except FileExistsError:
             raise click.ClickException(f"{path} exists; '/save! {rest}' replaces it") from None
+        except OSError as e:
+            raise click.ClickException(f"cannot save to {path}: {e.strerror or e}; pick another "
+                                       f"file name or directory") from None
         console().print(f"saved {len(messages)} messages to {visible(str(path))}")
 
     # history -----------------------------------------------------------------------------
