@@ -2,8 +2,8 @@
 
 rich loads only when the output is a terminal. ``NO_COLOR`` is respected (rich reads it).
 On a terminal, server text goes through ``_safe.visible`` before rich sees it, and what
-Markdown renders is checked again (a character reference like ``&#27;`` becomes an ESC only
-then); in a pipe it is written byte for byte.
+Markdown renders is checked again (Markdown decodes character references such as ``&#27;``
+itself, while rendering); in a pipe it is written byte for byte.
 """
 
 from __future__ import annotations
@@ -50,7 +50,8 @@ def err_console() -> Console:
 
 
 class SafeMarkdown:
-    """Markdown of server text, made visible before parsing and again after rendering."""
+    """Markdown of server text, made visible before parsing and again after rendering.
+    Rendered from the current text only when rich refreshes (not once per chunk)."""
 
     def __init__(self, text: str = "") -> None:
         self.parts: list[str] = [text] if text else []
@@ -63,10 +64,6 @@ class SafeMarkdown:
             if seg.control is None and seg.text and not seg.text.isprintable():
                 seg = Segment(visible(seg.text), seg.style)
             yield seg
-
-
-class _LiveMarkdown(SafeMarkdown):
-    """Rendered from the current text only when rich refreshes (not once per chunk)."""
 
 
 class Answer:
@@ -102,7 +99,7 @@ def show_stream(chunks: Iterator[ChatCompletionChunk], *, hide_reasoning: bool,
     from rich.live import Live
 
     con = console()
-    live_md = _LiveMarkdown()
+    live_md = SafeMarkdown()
     text: list[str] = []  # as received: the conversation goes on with the real text
     reasoning: list[str] = []
     live: Live | None = None
