@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shlex
 import stat
 import tempfile
 from collections.abc import Callable, Iterator
@@ -70,7 +71,7 @@ def check_private(path: Path, *, directory: bool = False, secret: bool = False) 
         who = "others can read or write it" if secret else "other users can write it"
         raise click.ClickException(
             f"refusing to use {path}: {who} (mode {mode:04o}); fix it with "
-            f"'chmod {fixed:o} {path}'")
+            f"'chmod {fixed:o} {shlex.quote(str(path))}'")
     return True
 
 
