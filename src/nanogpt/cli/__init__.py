@@ -124,6 +124,8 @@ def emulate(host: str, port: int) -> None:
     from ..emulator import Emulator
 
     with Emulator(host, port) as emu:
+        if emu.exposure_warning:
+            click.echo(emu.exposure_warning, err=True)
         click.echo(f"NanoGPT emulator listening; base URL: {emu.base_url}")
         click.echo(f"try: nanogpt --base-url {emu.base_url} chat 'Hello'  "
                    f"(any non-empty key works)", err=True)

@@ -8,6 +8,8 @@
 Run it on its own with ``python -m nanogpt.emulator --port 8080``.
 """
 
-from ._server import FAULT_HEADER, TOKENS_HEADER, Emulator, Fault, RecordedRequest
+from ._faults import FAULT_HEADER, TOKENS_HEADER, Fault
+from ._records import RecordedRequest
+from ._server import Emulator
 
 __all__ = ["FAULT_HEADER", "TOKENS_HEADER", "Emulator", "Fault", "RecordedRequest"]

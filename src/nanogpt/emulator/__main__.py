@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import signal
+import sys
 import threading
 
 from . import Emulator
@@ -19,6 +20,8 @@ def main(argv: list[str] | None = None) -> int:
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     with Emulator(args.host, args.port) as emu:
+        if emu.exposure_warning:
+            print(emu.exposure_warning, file=sys.stderr, flush=True)
         print(f"NanoGPT emulator listening; base URL: {emu.base_url}", flush=True)
         print("any non-empty API key is accepted; Ctrl-C stops it", flush=True)
         with contextlib.suppress(KeyboardInterrupt):

@@ -14,120 +14,56 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
+import errno
+import ipaddress
 import json
+import logging
 import socket
 import struct
 import threading
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
 from typing import Any, cast
 
 from aiohttp import web
 
 from . import _catalog, _replies
+from ._errors import error_body, json_error
+from ._faults import FAULT_HEADER, TOKENS_HEADER, Fault, FaultError, FaultQueue, forced_tokens
+from ._records import DEFAULT_KEEP, RecordedRequest, Recorder, kept_body
 
-__all__ = ["Emulator", "Fault", "RecordedRequest"]
+__all__ = ["FAULT_HEADER", "TOKENS_HEADER", "Emulator", "Fault", "RecordedRequest",
+           "is_loopback", "url_host"]
 
-FAULT_HEADER = "X-Emulator-Fault"
 _RID = web.RequestKey("rid", str)
 _JSON = web.RequestKey("json", object)
 _FAULT = web.RequestKey("fault", object)
 _REC = web.RequestKey("record", object)
-TOKENS_HEADER = "X-Emulator-Tokens"
 
-_REASONS = {400: "Bad request", 401: "Invalid or missing API key", 402: "Insufficient balance",
-            403: "Forbidden", 404: "Not found", 408: "Request timeout", 409: "Conflict",
-            413: "Payload too large", 429: "Rate limit exceeded", 500: "Internal server error",
-            502: "Bad gateway", 503: "Service unavailable", 504: "Gateway timeout"}
-_TYPES = {400: "invalid_request_error", 401: "authentication_error", 402: "insufficient_quota",
-          403: "permission_error", 404: "not_found_error", 429: "rate_limit_error"}
+MAX_BODY_BYTES = 20 * 1024 * 1024  # a larger request body is refused with 413, unread
+READ_TIMEOUT = 30.0  # seconds a client has to send a request head, or the rest of its body
+_RESOURCE_ERRNOS = {errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM}
+_WILDCARDS = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}
 
-
-@dataclass
-class Fault:
-    """What to do wrong with a request. Leave a field at its default to behave normally."""
-
-    status: int | None = None  # answer with this status and an error body
-    retry_after: float | str | None = None  # Retry-After header (seconds or an HTTP date)
-    retry_after_ms: int | None = None  # retry-after-ms header
-    error_shape: str = "openai"  # openai | legacy | flat | anthropic | text
-    code: str | None = None  # error code in the body
-    message: str | None = None  # error message in the body
-    delay: float = 0.0  # seconds to wait before answering (normally or with the fault)
-    stall: float | None = None  # go silent this long before any answer byte
-    reset: bool = False  # reset the connection before any answer byte
-    non_json: bool = False  # 200 with a body that is not JSON (non-streaming)
-    body: str | None = None  # answer with exactly this body (status `status` or 200)
-    reset_after_chunks: int | None = None  # stream N frames, then reset the connection (RST)
-    cut_after_chunks: int | None = None  # stream N frames, then close the connection (FIN)
-    stall_after_chunks: int | None = None  # stream N frames, then go silent for `stall` (or 60s)
-    error_frame_after: int | None = None  # stream N frames, then an error frame and [DONE]
-    garbage_after: int | None = None  # stream N frames, then a frame that is not JSON
-    raw_frame_after: int | None = None  # stream N frames, then the bytes of `raw_frame`
-    raw_frame: str | bytes = ""
-    hold_after_done: float | None = None  # keep the body open this long after [DONE]
-    # (sending a ": keep-alive" comment every 0.1 s meanwhile)
-    trickle: float | None = None  # send a whole-body answer 16 bytes at a time, this apart
-    no_done: bool = False  # end the stream body without [DONE]
-    crlf: bool = False  # end stream lines with CRLF
-    redirect_to: str | None = None  # answer with a redirect to this URL
-    redirect_status: int = 307
-
-    @classmethod
-    def from_json(cls, text: str) -> Fault:
-        data = json.loads(text)
-        names = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in names})
+log = logging.getLogger("nanogpt.emulator")
 
 
-@dataclass
-class _Rule:
-    fault: Fault
-    remaining: int | None
-    path: str | None
+def is_loopback(host: str) -> bool:
+    """Whether a server bound to ``host`` can only be reached from this machine."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False  # a name that may resolve to anything
 
 
-@dataclass
-class RecordedRequest:
-    method: str
-    path: str
-    host: str
-    headers: dict[str, str]
-    body: Any
-    fault: Fault | None
-    peer: tuple[str, int] | None = None  # the client's address: one per connection
-    started: bool = False  # a 2xx answer began: from here on, a re-send could be billed twice
-    at: float = field(default_factory=time.monotonic)
-
-    @property
-    def api_key(self) -> str | None:
-        auth = self.headers.get("authorization", "")
-        if auth.lower().startswith("bearer "):
-            return auth[7:].strip() or None
-        return self.headers.get("x-api-key") or None
-
-
-def _error_body(status: int, shape: str, code: str | None, message: str | None) -> bytes:
-    msg = message or _REASONS.get(status, f"HTTP {status}")
-    if shape == "text":
-        return f"<html><body><h1>{status} {msg}</h1></body></html>".encode()
-    if shape == "legacy":
-        body: dict[str, Any] = {"error": msg, "status": status}
-        if code:
-            body["code"] = code
-        if status == 402:
-            body["requiredBalance"] = 0.01
-    elif shape == "flat":
-        body = {"error": status, "message": msg}
-    elif shape == "anthropic":
-        body = {"type": "error", "error": {"type": _TYPES.get(status, "api_error"),
-                                           "message": msg}}
-    else:
-        body = {"error": {"message": msg, "type": _TYPES.get(status, "api_error"),
-                          "code": code, "param": None}}
-    return json.dumps(body).encode()
+def url_host(host: str) -> str:
+    """``host`` as it goes in a URL a client can use: wildcards become loopback, IPv6 gets
+    brackets."""
+    host = _WILDCARDS.get(host.strip("[]"), host.strip("[]"))
+    return f"[{host}]" if ":" in host else host
 
 
 def _reset(request: web.Request) -> None:
@@ -151,21 +87,29 @@ class Emulator:
 
     >>> with Emulator() as emu:
     ...     client = NanoGPT(api_key="sk-nano-test", base_url=emu.base_url)
+
+    It defends itself against the clients it serves (any local process can reach it): it keeps
+    the last ``keep_requests`` requests (``True``: 1000; ``False``: none, counters only),
+    refuses bodies over ``max_body_bytes`` with 413, closes a connection that has not sent a
+    whole request head within ``read_timeout`` seconds (or the rest of a body, 408), checks
+    what fault headers ask for, and logs running out of file descriptors once.
     """
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, *,
-                 balance: str = "129.46956147", keep_requests: bool = True) -> None:
+                 balance: str = "129.46956147", keep_requests: int | bool = True,
+                 max_body_bytes: int = MAX_BODY_BYTES,
+                 read_timeout: float = READ_TIMEOUT) -> None:
         self.host = host
         self._port = port
         self.balance = balance
-        self.keep_requests = keep_requests  # False for long runs: counters only
-        self.requests: list[RecordedRequest] = []
-        self.request_count = 0
-        self.peers: set[tuple[str, int]] = set()  # one per client connection seen
-        self.in_flight = 0
-        self.peak_in_flight = 0
-        self._rules: list[_Rule] = []
-        self._lock = threading.Lock()
+        if isinstance(keep_requests, bool):
+            keep_requests = DEFAULT_KEEP if keep_requests else 0
+        self.keep_requests = keep_requests
+        self.max_body_bytes = max_body_bytes
+        self.read_timeout = read_timeout
+        self.resource_errors = 0  # accepts that failed for want of file descriptors or memory
+        self._record = Recorder(keep_requests)
+        self._faults = FaultQueue()
         self._seq = 0
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
@@ -182,23 +126,46 @@ class Emulator:
 
     @property
     def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        """``http://HOST:PORT``, usable by a client: brackets around IPv6, and loopback in
+        place of a wildcard (``0.0.0.0``, ``::``)."""
+        return f"http://{url_host(self.host)}:{self.port}"
 
     @property
     def base_url(self) -> str:
         """The ``base_url`` to give a client: ``http://127.0.0.1:PORT/api/v1``."""
         return f"{self.url}/api/v1"
 
+    @property
+    def exposed(self) -> bool:
+        """True when other machines may reach the server (bound to a non-loopback address)."""
+        return not is_loopback(self.host)
+
+    @property
+    def exposure_warning(self) -> str | None:
+        """A line to print when the server is reachable from other machines, else None."""
+        if not self.exposed:
+            return None
+        return (f"warning: listening on {self.host}: the emulator is reachable from the "
+                "network, and it accepts any key and any fault a client asks for; use "
+                "--host 127.0.0.1 unless you mean it")
+
     def start(self) -> Emulator:
         if self._thread is not None:
             return self
-        sock = socket.socket(socket.AF_INET6 if ":" in self.host else socket.AF_INET)
+        host = self.host.strip("[]")
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        sock = socket.socket(family)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((self.host, self._port))
-        sock.listen(512)
+        try:
+            sock.bind((host, self._port))
+            sock.listen(512)
+        except BaseException:
+            sock.close()
+            raise
         sock.setblocking(False)
         self._sock = sock
         loop = asyncio.new_event_loop()
+        loop.set_exception_handler(self._on_loop_error)
         self._loop = loop
         ready = threading.Event()
 
@@ -214,8 +181,23 @@ class Emulator:
         asyncio.run_coroutine_threadsafe(self._serve(sock), loop).result(10)
         return self
 
+    def _on_loop_error(self, loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+        """Running out of descriptors makes asyncio log a traceback on every failed accept
+        (once a second, for as long as it lasts): log it once, count the rest."""
+        exc = context.get("exception")
+        if isinstance(exc, OSError) and exc.errno in _RESOURCE_ERRNOS:
+            self.resource_errors += 1
+            if self.resource_errors == 1:
+                log.warning("nanogpt emulator: cannot accept connections: %s (%s); new "
+                            "clients wait until some close. Logged once; see "
+                            "Emulator.resource_errors.", exc.strerror,
+                            errno.errorcode.get(exc.errno or 0, exc.errno))
+            return
+        loop.default_exception_handler(context)
+
     async def _serve(self, sock: socket.socket) -> None:
-        app = web.Application(middlewares=[self._middleware], client_max_size=64 * 1024 * 1024)
+        app = web.Application(middlewares=[self._middleware],
+                              client_max_size=self.max_body_bytes)
         api = "/api"
         for prefix in (f"{api}/v1", f"{api}/v1legacy"):
             app.router.add_post(f"{prefix}/chat/completions", self._chat)
@@ -224,8 +206,10 @@ class Emulator:
         app.router.add_get(f"{api}/paid/v1/models", self._models)
         app.router.add_get(f"{api}/personalized/v1/models", self._models)
         app.router.add_post(f"{api}/check-balance", self._balance)
+        # keepalive_timeout also closes a new connection that has not sent a whole request
+        # head in that time (aiohttp arms it at connection_made), so slow heads cannot pile up
         runner = web.AppRunner(app, access_log=None, handler_cancellation=True,
-                               shutdown_timeout=0.5)
+                               shutdown_timeout=0.5, keepalive_timeout=self.read_timeout)
         await runner.setup()
         await web.SockSite(runner, sock).start()
         self._runner = runner
@@ -257,84 +241,123 @@ class Emulator:
         """Queue a fault for the next ``times`` requests (``None``: all) whose path contains
         ``path``. Fields may be given as keywords: ``emu.inject(status=429, retry_after=0)``."""
         fault = fault if fault is not None else Fault(**fields)
-        with self._lock:
-            self._rules.append(_Rule(fault, times, path))
+        self._faults.add(fault, times, path)
         return fault
 
     def clear_faults(self) -> None:
-        with self._lock:
-            self._rules.clear()
+        self._faults.clear()
 
     def reset_stats(self) -> None:
-        with self._lock:
-            self.requests.clear()
-            self.request_count = 0
-            self.peers.clear()
-            self.peak_in_flight = self.in_flight
+        self._record.reset()
 
     def count(self, path: str | None = None) -> int:
-        """How many requests arrived (whose path contains ``path``)."""
-        if path is None and not self.keep_requests:
-            return self.request_count
-        with self._lock:
-            return sum(1 for r in self.requests if path is None or path in r.path)
+        """How many requests arrived (on routes whose path contains ``path``)."""
+        return self._record.count(path)
 
-    def _take_fault(self, request: web.Request) -> Fault | None:
-        header = request.headers.get(FAULT_HEADER)
-        if header:
-            return Fault.from_json(header)
-        with self._lock:
-            for rule in self._rules:
-                if rule.path is None or rule.path in request.path_qs:
-                    if rule.remaining is not None:
-                        rule.remaining -= 1
-                        if rule.remaining <= 0:
-                            self._rules.remove(rule)
-                    return rule.fault
-        return None
+    @property
+    def requests(self) -> deque[RecordedRequest]:
+        """The last ``keep_requests`` requests, oldest first."""
+        return self._record.requests
+
+    @property
+    def request_count(self) -> int:
+        return self._record.request_count
+
+    @property
+    def peers(self) -> set[tuple[str, int]]:
+        """Client addresses seen (one per connection; at most 10,000 are remembered)."""
+        return self._record.peers
+
+    @property
+    def in_flight(self) -> int:
+        return self._record.in_flight
+
+    @property
+    def peak_in_flight(self) -> int:
+        return self._record.peak_in_flight
 
     # the server -----------------------------------------------------------------------------
+
+    def _next_rid(self) -> str:
+        with self._record.lock:
+            self._seq += 1
+            return f"emu-{self._seq:06d}"
+
+    async def _read_body(self, request: web.Request, rid: str
+                         ) -> tuple[bytes, web.Response | None]:
+        """The body, or the error answer when it is too large (413) or too slow (408)."""
+        too_large = json_error(rid, 413, f"Request body is larger than {self.max_body_bytes} "
+                               "bytes", code="payload_too_large")
+        length = request.content_length
+        if length is not None and length > self.max_body_bytes:
+            too_large.force_close()  # the body stays unread: the connection cannot go on
+            return b"", too_large
+        try:
+            return await asyncio.wait_for(request.read(), self.read_timeout), None
+        except web.HTTPRequestEntityTooLarge:
+            too_large.force_close()
+            return b"", too_large
+        except asyncio.TimeoutError:
+            slow = json_error(rid, 408, "Request body not received in time",
+                              code="request_timeout")
+            slow.force_close()
+            return b"", slow
 
     @web.middleware
     async def _middleware(self, request: web.Request,
                           handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
                           ) -> web.StreamResponse:
-        raw = await request.read()
-        try:
-            body = json.loads(raw) if raw else None
-        except ValueError:
-            body = raw
-        fault = self._take_fault(request)
-        with self._lock:
-            self._seq += 1
-            rid = f"emu-{self._seq:06d}"
-            peer = request.transport.get_extra_info("peername") if request.transport else None
-            record = RecordedRequest(
-                request.method, request.path_qs, request.host,
-                {k.lower(): v for k, v in request.headers.items()}, body, fault,
-                tuple(peer[:2]) if peer else None)
-            self.request_count += 1
-            if record.peer is not None:
-                self.peers.add(record.peer)
-            if self.keep_requests:
-                self.requests.append(record)
-            self.in_flight += 1
-            self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
+        rid = self._next_rid()
+        raw, refused = await self._read_body(request, rid)
+        parsed: Any = None
+        parsed_ok = False
+        if raw:
+            try:
+                parsed, parsed_ok = json.loads(raw), True
+            except ValueError:
+                parsed = raw
+        fault: Fault | None = None
+        bad_fault: str | None = None
+        if refused is None:
+            try:
+                fault = self._take_fault(request)
+            except FaultError as e:
+                bad_fault = str(e)
+        peer = request.transport.get_extra_info("peername") if request.transport else None
+        record = RecordedRequest(
+            request.method, request.path_qs, request.host,
+            {k.lower(): v for k, v in request.headers.items()}, kept_body(raw, parsed, parsed_ok),
+            fault, tuple(peer[:2]) if peer else None, body_size=len(raw) or
+            (request.content_length or 0))
+        resource = request.match_info.route.resource
+        self._record.add(record, resource.canonical if resource is not None else "(unrouted)")
+        del raw  # only the record's bounded copy outlives the request
         request[_RID] = rid
         request[_REC] = record
-        request[_JSON] = body
+        request[_JSON] = parsed
         request[_FAULT] = fault
         try:
+            if refused is not None:
+                return refused
+            if bad_fault is not None:
+                return json_error(rid, 400, bad_fault, code="invalid_emulator_fault")
             early = await self._before(request, fault)
             resp = early if early is not None else await handler(request)
             if not resp.prepared:
                 resp.headers.setdefault("X-Request-ID", rid)
             return resp
+        except FaultError as e:
+            return json_error(rid, 400, str(e), code="invalid_emulator_fault")
         except _Aborted:
             return web.Response(status=499)
         finally:
-            with self._lock:
-                self.in_flight -= 1
+            self._record.done()
+
+    def _take_fault(self, request: web.Request) -> Fault | None:
+        header = request.headers.get(FAULT_HEADER)
+        if header:
+            return Fault.from_header(header)
+        return self._faults.take(request.path_qs)
 
     async def _before(self, request: web.Request, fault: Fault | None
                       ) -> web.StreamResponse | None:
@@ -364,7 +387,7 @@ class Emulator:
                 headers["retry-after-ms"] = str(fault.retry_after_ms)
             headers["Content-Type"] = ("text/html" if fault.error_shape == "text"
                                        else "application/json")
-            return await self._send(request, fault, fault.status, _error_body(
+            return await self._send(request, fault, fault.status, error_body(
                 fault.status, fault.error_shape, fault.code, fault.message), headers)
         return None
 
@@ -393,9 +416,7 @@ class Emulator:
 
     def _error(self, request: web.Request, status: int, message: str, *,
                code: str | None = None, param: str | None = None) -> web.Response:
-        body = {"error": {"message": message, "type": _TYPES.get(status, "api_error"),
-                          "code": code, "param": param}}
-        return web.json_response(body, status=status, headers={"X-Request-ID": request[_RID]})
+        return json_error(request[_RID], status, message, code=code, param=param)
 
     def _unauthorized(self, request: web.Request) -> web.Response:
         return self._error(request, 401, "Invalid or missing API key. Pass it as "
@@ -455,9 +476,8 @@ class Emulator:
             return problem
         model = _catalog.lookup(body["model"])
         assert model is not None
-        forced = request.headers.get(TOKENS_HEADER)
-        reply = _replies.make_reply(body, model,
-                                    forced_tokens=int(forced) if forced else None)
+        reply = _replies.make_reply(
+            body, model, forced_tokens=forced_tokens(request.headers.get(TOKENS_HEADER)))
         legacy = request.path.startswith("/api/v1legacy/")
         fault = cast("Fault | None", request[_FAULT])
         cast(RecordedRequest, request[_REC]).started = True  # the answer starts here
