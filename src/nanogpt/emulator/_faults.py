@@ -66,7 +66,13 @@ class Fault:
     # (sending a ": keep-alive" comment every 0.1 s meanwhile)
     trickle: float | None = None  # send a whole-body answer 16 bytes at a time, this apart
     no_done: bool = False  # end the stream body without [DONE]
-    crlf: bool = False  # end stream lines with CRLF
+    # stream quirks (see _framing): things seen in the wild that the documented format lacks
+    crlf: bool = False  # end stream lines with CRLF (same as line_end="\r\n")
+    line_end: str | None = None  # "\n", "\r\n" or "\r"
+    keep_alive: bool = False  # a ": keep-alive" comment before the first frame
+    retry_line: bool = False  # a "retry: 3000" line up front
+    usage_chunk: bool = False  # usage and pricing on an extra last chunk with no choices
+    event_ids: bool = False  # "id:" and "event: message" lines on every frame
     redirect_to: str | None = None  # answer with a redirect to this URL
     redirect_status: int = 307
 
@@ -93,6 +99,10 @@ class Fault:
         return cls(**kept)
 
 
+_FLAGS = {"reset", "non_json", "no_done", "crlf", "keep_alive", "retry_line", "usage_chunk",
+          "event_ids"}
+
+
 def _check_field(name: str, value: Any) -> None:
     if value is None:
         return
@@ -104,7 +114,11 @@ def _check_field(name: str, value: Any) -> None:
     elif name == "retry_after":
         if not isinstance(value, (int, float, str)) or isinstance(value, bool):
             raise FaultError(f"{FAULT_HEADER}: retry_after must be a number or a string")
-    elif name in ("reset", "non_json", "no_done", "crlf"):
+    elif name == "line_end":
+        if value not in ("\n", "\r\n", "\r"):
+            raise FaultError(f"{FAULT_HEADER}: line_end must be one of \"\\n\", \"\\r\\n\", "
+                             "\"\\r\"")
+    elif name in _FLAGS:
         if not isinstance(value, bool):
             raise FaultError(f"{FAULT_HEADER}: {name} must be true or false")
     elif not isinstance(value, str):
@@ -129,6 +143,12 @@ class _Rule:
     fault: Fault
     remaining: int | None
     path: str | None
+    stream: bool | None  # True: streamed chat requests only; False: whole-body ones only
+
+    def matches(self, path_qs: str, stream: bool | None) -> bool:
+        if self.path is not None and self.path not in path_qs:
+            return False
+        return self.stream is None or self.stream is stream
 
 
 class FaultQueue:
@@ -138,18 +158,20 @@ class FaultQueue:
         self._rules: list[_Rule] = []
         self._lock = threading.Lock()
 
-    def add(self, fault: Fault, times: int | None, path: str | None) -> None:
+    def add(self, fault: Fault, times: int | None, path: str | None,
+            stream: bool | None = None) -> None:
         with self._lock:
-            self._rules.append(_Rule(fault, times, path))
+            self._rules.append(_Rule(fault, times, path, stream))
 
     def clear(self) -> None:
         with self._lock:
             self._rules.clear()
 
-    def take(self, path_qs: str) -> Fault | None:
+    def take(self, path_qs: str, stream: bool | None) -> Fault | None:
+        """The fault for a request (``stream``: None when it is not a chat request)."""
         with self._lock:
             for rule in self._rules:
-                if rule.path is None or rule.path in path_qs:
+                if rule.matches(path_qs, stream):
                     if rule.remaining is not None:
                         rule.remaining -= 1
                         if rule.remaining <= 0:

@@ -19,27 +19,21 @@ import ipaddress
 import json
 import logging
 import socket
-import struct
 import threading
-import time
 from collections import deque
 from collections.abc import Awaitable, Callable
-from typing import Any, cast
+from typing import Any
 
 from aiohttp import web
 
-from . import _catalog, _replies
-from ._errors import error_body, json_error
-from ._faults import FAULT_HEADER, TOKENS_HEADER, Fault, FaultError, FaultQueue, forced_tokens
+from ._errors import REASONS, json_error
+from ._faults import FAULT_HEADER, TOKENS_HEADER, Fault, FaultError, FaultQueue
+from ._handlers import Aborted, Handlers
+from ._handlers import RequestKeys as K
 from ._records import DEFAULT_KEEP, RecordedRequest, Recorder, kept_body
 
 __all__ = ["FAULT_HEADER", "TOKENS_HEADER", "Emulator", "Fault", "RecordedRequest",
            "is_loopback", "url_host"]
-
-_RID = web.RequestKey("rid", str)
-_JSON = web.RequestKey("json", object)
-_FAULT = web.RequestKey("fault", object)
-_REC = web.RequestKey("record", object)
 
 MAX_BODY_BYTES = 20 * 1024 * 1024  # a larger request body is refused with 413, unread
 READ_TIMEOUT = 30.0  # seconds a client has to send a request head, or the rest of its body
@@ -66,22 +60,6 @@ def url_host(host: str) -> str:
     return f"[{host}]" if ":" in host else host
 
 
-def _reset(request: web.Request) -> None:
-    """Close the connection with a TCP reset (SO_LINGER 0), like a dying proxy."""
-    transport = request.transport
-    if transport is None:
-        return
-    sock = transport.get_extra_info("socket")
-    if sock is not None:
-        with contextlib.suppress(OSError):
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-    transport.abort()
-
-
-class _Aborted(Exception):
-    """Raised inside a handler after the connection was reset on purpose."""
-
-
 class Emulator:
     """A NanoGPT-speaking HTTP server on loopback.
 
@@ -98,8 +76,9 @@ class Emulator:
     def __init__(self, host: str = "127.0.0.1", port: int = 0, *,
                  balance: str = "129.46956147", keep_requests: int | bool = True,
                  max_body_bytes: int = MAX_BODY_BYTES,
-                 read_timeout: float = READ_TIMEOUT) -> None:
+                 read_timeout: float = READ_TIMEOUT, quirks: bool = False) -> None:
         self.host = host
+        self.quirks = quirks  # stream quirks on every stream (see _framing), not only on faults
         self._port = port
         self.balance = balance
         if isinstance(keep_requests, bool):
@@ -110,6 +89,7 @@ class Emulator:
         self.resource_errors = 0  # accepts that failed for want of file descriptors or memory
         self._record = Recorder(keep_requests)
         self._faults = FaultQueue()
+        self._handlers = Handlers(self)
         self._seq = 0
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
@@ -198,14 +178,7 @@ class Emulator:
     async def _serve(self, sock: socket.socket) -> None:
         app = web.Application(middlewares=[self._middleware],
                               client_max_size=self.max_body_bytes)
-        api = "/api"
-        for prefix in (f"{api}/v1", f"{api}/v1legacy"):
-            app.router.add_post(f"{prefix}/chat/completions", self._chat)
-            app.router.add_get(f"{prefix}/models", self._models)
-        app.router.add_get(f"{api}/subscription/v1/models", self._models)
-        app.router.add_get(f"{api}/paid/v1/models", self._models)
-        app.router.add_get(f"{api}/personalized/v1/models", self._models)
-        app.router.add_post(f"{api}/check-balance", self._balance)
+        self._handlers.add_routes(app)
         # keepalive_timeout also closes a new connection that has not sent a whole request
         # head in that time (aiohttp arms it at connection_made), so slow heads cannot pile up
         runner = web.AppRunner(app, access_log=None, handler_cancellation=True,
@@ -237,11 +210,16 @@ class Emulator:
     # faults and counters --------------------------------------------------------------------
 
     def inject(self, fault: Fault | None = None, *, times: int | None = 1,
-               path: str | None = None, **fields: Any) -> Fault:
+               path: str | None = None, stream: bool | None = None, **fields: Any) -> Fault:
         """Queue a fault for the next ``times`` requests (``None``: all) whose path contains
-        ``path``. Fields may be given as keywords: ``emu.inject(status=429, retry_after=0)``."""
+        ``path``. Fields may be given as keywords: ``emu.inject(status=429, retry_after=0)``.
+
+        A fault hits the next matching request of any kind: a mid-stream fault such as
+        ``reset_after_chunks`` also cuts a whole-body chat answer half-way. ``stream=True``
+        keeps it for streamed chat requests (``stream=False``: whole-body chat requests);
+        other requests pass it by."""
         fault = fault if fault is not None else Fault(**fields)
-        self._faults.add(fault, times, path)
+        self._faults.add(fault, times, path, stream)
         return fault
 
     def clear_faults(self) -> None:
@@ -320,7 +298,7 @@ class Emulator:
         bad_fault: str | None = None
         if refused is None:
             try:
-                fault = self._take_fault(request)
+                fault = self._take_fault(request, parsed)
             except FaultError as e:
                 bad_fault = str(e)
         peer = request.transport.get_extra_info("peername") if request.transport else None
@@ -332,264 +310,43 @@ class Emulator:
         resource = request.match_info.route.resource
         self._record.add(record, resource.canonical if resource is not None else "(unrouted)")
         del raw  # only the record's bounded copy outlives the request
-        request[_RID] = rid
-        request[_REC] = record
-        request[_JSON] = parsed
-        request[_FAULT] = fault
+        request[K.rid] = rid
+        request[K.record] = record
+        request[K.json] = parsed
+        request[K.fault] = fault
         try:
             if refused is not None:
                 return refused
             if bad_fault is not None:
                 return json_error(rid, 400, bad_fault, code="invalid_emulator_fault")
-            early = await self._before(request, fault)
+            early = await self._handlers.before(request, fault)
             resp = early if early is not None else await handler(request)
             if not resp.prepared:
                 resp.headers.setdefault("X-Request-ID", rid)
             return resp
+        except web.HTTPException as e:  # unknown path, wrong method: JSON like the rest
+            return self._http_error(rid, request, e)
         except FaultError as e:
             return json_error(rid, 400, str(e), code="invalid_emulator_fault")
-        except _Aborted:
+        except Aborted:
             return web.Response(status=499)
         finally:
             self._record.done()
 
-    def _take_fault(self, request: web.Request) -> Fault | None:
+    @staticmethod
+    def _http_error(rid: str, request: web.Request, e: web.HTTPException) -> web.Response:
+        if e.status < 400:
+            raise e
+        headers = {"Allow": e.headers["Allow"]} if "Allow" in e.headers else None
+        message = (f"{REASONS.get(e.status, e.reason)}: {request.method} {request.path}"
+                   if e.status in (404, 405) else e.reason)
+        return json_error(rid, e.status, message, headers=headers)
+
+    def _take_fault(self, request: web.Request, body: Any) -> Fault | None:
         header = request.headers.get(FAULT_HEADER)
         if header:
             return Fault.from_header(header)
-        return self._faults.take(request.path_qs)
-
-    async def _before(self, request: web.Request, fault: Fault | None
-                      ) -> web.StreamResponse | None:
-        """Faults that strike before the answer starts."""
-        if fault is None:
-            return None
-        if fault.delay:
-            await asyncio.sleep(fault.delay)
-        if fault.stall is not None and fault.stall_after_chunks is None:
-            await asyncio.sleep(fault.stall)
-        if fault.reset:
-            _reset(request)
-            raise _Aborted
-        if fault.redirect_to:
-            return web.Response(status=fault.redirect_status,
-                                headers={"Location": fault.redirect_to})
-        if fault.body is not None:
-            if not fault.status or fault.status < 300:
-                cast(RecordedRequest, request[_REC]).started = True
-            return await self._send(request, fault, fault.status or 200, fault.body.encode(),
-                                    {"Content-Type": "application/json"})
-        if fault.status is not None:
-            headers = {"X-Request-ID": request[_RID]}
-            if fault.retry_after is not None:
-                headers["Retry-After"] = str(fault.retry_after)
-            if fault.retry_after_ms is not None:
-                headers["retry-after-ms"] = str(fault.retry_after_ms)
-            headers["Content-Type"] = ("text/html" if fault.error_shape == "text"
-                                       else "application/json")
-            return await self._send(request, fault, fault.status, error_body(
-                fault.status, fault.error_shape, fault.code, fault.message), headers)
-        return None
-
-    async def _send(self, request: web.Request, fault: Fault | None, status: int, body: bytes,
-                    headers: dict[str, str]) -> web.StreamResponse:
-        """A whole answer; with ``fault.trickle``, 16 bytes at a time."""
-        headers = {"X-Request-ID": request[_RID], **headers}
-        if fault is None or not fault.trickle:
-            return web.Response(status=status, body=body, headers=headers)
-        resp = web.StreamResponse(status=status, headers={**headers,
-                                                          "Content-Length": str(len(body))})
-        await resp.prepare(request)
-        for i in range(0, len(body), 16):
-            await resp.write(body[i:i + 16])
-            await asyncio.sleep(fault.trickle)
-        return resp
-
-    @staticmethod
-    def _key(request: web.Request) -> str | None:
-        auth = request.headers.get("Authorization", "")
-        if auth.lower().startswith("bearer "):
-            key = auth[7:].strip()
-            if key:
-                return key
-        return request.headers.get("x-api-key", "").strip() or None
-
-    def _error(self, request: web.Request, status: int, message: str, *,
-               code: str | None = None, param: str | None = None) -> web.Response:
-        return json_error(request[_RID], status, message, code=code, param=param)
-
-    def _unauthorized(self, request: web.Request) -> web.Response:
-        return self._error(request, 401, "Invalid or missing API key. Pass it as "
-                                         "'Authorization: Bearer <key>'.",
-                           code="invalid_api_key")
-
-    async def _models(self, request: web.Request) -> web.Response:
-        path = request.path
-        if "/personalized/" in path and self._key(request) is None:
-            return self._unauthorized(request)
-        detailed = request.query.get("detailed", "false").lower() == "true"
-        models = _catalog.MODELS
-        if "/subscription/" in path:
-            models = [m for m in models if m["_subscription"]]
-        elif "/paid/" in path:
-            models = [m for m in models if not m["_subscription"]]
-        data = [_catalog.public(m, detailed) for m in models]
-        return web.json_response({"object": "list", "data": data},
-                                 headers={"X-Request-ID": request[_RID]})
-
-    async def _balance(self, request: web.Request) -> web.Response:
-        if self._key(request) is None:
-            return self._unauthorized(request)
-        return web.json_response(
-            {"usd_balance": self.balance, "nano_balance": "26.71801147",
-             "nanoDepositAddress": "nano_1emulatorx9deposit3address7for8tests"},
-            headers={"X-Request-ID": request[_RID]})
-
-    def _check(self, request: web.Request, body: Any) -> web.Response | None:
-        """The server-side checks NanoGPT makes before reaching a model."""
-        if not isinstance(body, dict):
-            return self._error(request, 400, "Request body must be a JSON object")
-        if not isinstance(body.get("model"), str) or not body["model"]:
-            return self._error(request, 400, "model is required", param="model")
-        messages = body.get("messages")
-        if not isinstance(messages, list) or not messages:
-            return self._error(request, 400, "messages must be a non-empty array",
-                               param="messages")
-        ranges = {"temperature": (0, 2), "top_p": (0, 1), "min_p": (0, 1),
-                  "frequency_penalty": (-2, 2), "presence_penalty": (-2, 2)}
-        for name, (lo, hi) in ranges.items():
-            v = body.get(name)
-            if v is not None and (not isinstance(v, (int, float)) or not lo <= v <= hi):
-                return self._error(request, 400, f"{name} must be between {lo} and {hi}",
-                                   param=name)
-        if _catalog.lookup(body["model"]) is None:
-            return self._error(request, 404, f"Model {body['model']!r} not found",
-                               code="model_not_found", param="model")
-        return None
-
-    async def _chat(self, request: web.Request) -> web.StreamResponse:
-        if self._key(request) is None:
-            return self._unauthorized(request)
-        body: Any = request[_JSON]
-        problem = self._check(request, body)
-        if problem is not None:
-            return problem
-        model = _catalog.lookup(body["model"])
-        assert model is not None
-        reply = _replies.make_reply(
-            body, model, forced_tokens=forced_tokens(request.headers.get(TOKENS_HEADER)))
-        legacy = request.path.startswith("/api/v1legacy/")
-        fault = cast("Fault | None", request[_FAULT])
-        cast(RecordedRequest, request[_REC]).started = True  # the answer starts here
-        if body.get("stream"):
-            try:
-                return await self._stream(request, body, model, reply, fault, legacy)
-            except ConnectionError:  # the client went away mid-stream
-                raise _Aborted from None
-        if fault is not None and fault.non_json:
-            return web.Response(status=200, text="<html>upstream says hi</html>",
-                                content_type="text/html",
-                                headers={"X-Request-ID": request[_RID]})
-        reasoning_key = "reasoning_content" if legacy else "reasoning"
-        message: dict[str, Any] = {"role": "assistant", "content": "".join(reply.content)}
-        if reply.reasoning:
-            message[reasoning_key] = "".join(reply.reasoning)
-        if reply.tool_name:
-            message["content"] = None
-            message["tool_calls"] = [{"id": "call_emu_0", "type": "function", "function": {
-                "name": reply.tool_name, "arguments": "".join(reply.tool_args)}}]
-        payload = {
-            "id": f"chatcmpl-{request[_RID]}", "object": "chat.completion",
-            "created": 1767225600, "model": model["id"],
-            "choices": [{"index": 0, "message": message, "finish_reason": reply.finish_reason,
-                         "logprobs": None}],
-            "usage": _replies.usage(reply),
-            "x_nanogpt_pricing": _replies.price(reply, model),
-            "provider": "nanogpt-emulator",  # a field the typed objects do not declare
-        }
-        data = json.dumps(payload).encode()
-        if fault is not None and fault.reset_after_chunks is not None:
-            # a body cut off half-way: headers and part of the JSON, then a reset
-            resp = web.StreamResponse(status=200, headers={"X-Request-ID": request[_RID],
-                                                           "Content-Type": "application/json",
-                                                           "Content-Length": str(len(data))})
-            await resp.prepare(request)
-            await resp.write(data[: len(data) // 2])
-            _reset(request)
-            raise _Aborted
-        return await self._send(request, fault, 200, data, {"Content-Type": "application/json"})
-
-    async def _stream(self, request: web.Request, body: dict[str, Any], model: dict[str, Any],
-                      reply: _replies.Reply, fault: Fault | None,
-                      legacy: bool) -> web.StreamResponse:
-        rid = request[_RID]
-        resp = web.StreamResponse(status=200, headers={
-            "Content-Type": "text/event-stream", "Cache-Control": "no-cache",
-            "X-Request-ID": rid})
-        resp.enable_chunked_encoding()
-        await resp.prepare(request)
-        eol = b"\r\n" if fault is not None and fault.crlf else b"\n"
-        base = {"id": f"chatcmpl-{rid}", "object": "chat.completion.chunk",
-                "created": 1767225600, "model": model["id"], "provider": "nanogpt-emulator"}
-        reasoning_key = "reasoning_content" if legacy else "reasoning"
-
-        def frame(delta: dict[str, Any], finish: str | None = None, **extra: Any) -> bytes:
-            obj = dict(base, choices=[{"index": 0, "delta": delta, "finish_reason": finish}],
-                       **extra)
-            return b"data: " + json.dumps(obj, separators=(",", ":")).encode() + eol + eol
-
-        frames: list[bytes] = [frame({"role": "assistant", "content": ""})]
-        frames += [frame({reasoning_key: r}) for r in reply.reasoning]
-        if reply.tool_name:
-            frames.append(frame({"tool_calls": [{"index": 0, "id": "call_emu_0",
-                                                 "type": "function", "function": {
-                                                     "name": reply.tool_name,
-                                                     "arguments": ""}}]}))
-            frames += [frame({"tool_calls": [{"index": 0, "function": {"arguments": a}}]})
-                       for a in reply.tool_args]
-        frames += [frame({"content": c}) for c in reply.content]
-        include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
-        pricing = _replies.price(reply, model)
-        if include_usage:
-            frames.append(frame({}, reply.finish_reason))
-            last = dict(base, choices=[], usage=_replies.usage(reply), x_nanogpt_pricing=pricing)
-            frames.append(b"data: " + json.dumps(last).encode() + eol + eol)
-        else:
-            frames.append(frame({}, reply.finish_reason, x_nanogpt_pricing=pricing))
-
-        # quirks of the real service: a comment and a retry line before the first frame
-        await resp.write(b": keep-alive" + eol + eol + b"retry: 3000" + eol + eol)
-        for n, data in enumerate(frames):
-            if fault is not None:
-                if fault.reset_after_chunks == n:
-                    await asyncio.sleep(0.05)  # let the client take what was sent first
-                    _reset(request)
-                    raise _Aborted
-                if fault.cut_after_chunks == n:
-                    assert request.transport is not None
-                    request.transport.close()
-                    raise _Aborted
-                if fault.stall_after_chunks == n:
-                    await asyncio.sleep(fault.stall if fault.stall is not None else 60.0)
-                if fault.error_frame_after == n:
-                    err = dict(base, choices=[{"index": 0, "delta": {}, "finish_reason": "error"}],
-                               error={"status": 500, "message": fault.message or
-                                      "Upstream provider error", "code": fault.code or
-                                      "upstream_error"})
-                    await resp.write(b"data: " + json.dumps(err).encode() + eol + eol)
-                    await resp.write(b"data: [DONE]" + eol + eol)
-                    return resp
-                if fault.garbage_after == n:
-                    await resp.write(b"data: {\"id\": oops not json" + eol + eol)
-                if fault.raw_frame_after == n:
-                    raw = fault.raw_frame
-                    await resp.write(raw.encode() if isinstance(raw, str) else raw)
-            await resp.write(data)
-        if fault is None or not fault.no_done:
-            await resp.write(b"data: [DONE]" + eol + eol)
-        if fault is not None and fault.hold_after_done:
-            until = time.monotonic() + fault.hold_after_done
-            while time.monotonic() < until:
-                await asyncio.sleep(0.1)
-                await resp.write(b": keep-alive" + eol + eol)
-        return resp
+        stream = None
+        if request.path.endswith("/chat/completions"):
+            stream = isinstance(body, dict) and body.get("stream") is True
+        return self._faults.take(request.path_qs, stream)
