@@ -9,6 +9,10 @@ with no choices) are faults, per request or for the whole server.
 from __future__ import annotations
 
 import json
+import os
+import re
+import subprocess
+import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -150,3 +154,23 @@ def test_stream_false_keeps_a_fault_for_whole_body_answers(plain: Emulator) -> N
     r = urllib3.request("POST", plain.base_url + "/chat/completions", headers=HEADERS,
                         json={"model": MODEL, "messages": USER})
     assert r.status == 503
+
+
+@pytest.mark.parametrize("command", [["nanogpt", "emulate"], ["nanogpt.emulator"]])
+@pytest.mark.parametrize("quirks", [False, True])
+def test_the_command_line_switch(command: list[str], quirks: bool) -> None:
+    args = [sys.executable, "-m", *command, "--port", "0", *(["--quirks"] if quirks else [])]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NANOGPT_")}
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+                            env=env)
+    try:
+        assert proc.stdout is not None
+        base = re.search(r"(http://\S+/api/v1)", proc.stdout.readline())
+        assert base
+        r = urllib3.request("POST", base.group(1) + "/chat/completions", headers=HEADERS,
+                            json={"model": MODEL, "messages": USER, "stream": True})
+        assert r.data.startswith(b": keep-alive\n\nretry: 3000\n\n") is quirks
+        assert r.data.startswith(b"data: {") is not quirks
+    finally:
+        proc.terminate()
+        proc.wait(10)

@@ -40,21 +40,34 @@ class FaultError(ValueError):
     """A fault header a client sent is malformed or asks for more than the limits allow."""
 
 
-@dataclass
+@dataclass(kw_only=True)
 class Fault:
-    """What to do wrong with a request. Leave a field at its default to behave normally."""
+    """What to do wrong with a request. Leave a field at its default to behave normally.
 
+    The fields come in groups, each acting at one moment of the exchange: an error answer
+    instead of the real one; before the answer (delay, silence, reset, redirect); a broken
+    whole body; mid-stream, before frame N; and stream quirks, the things seen in the wild
+    that the documented format lacks (see ``_framing``). Keyword arguments only.
+    """
+
+    # an error answer instead of the real one
     status: int | None = None  # answer with this status and an error body
     retry_after: float | str | None = None  # Retry-After header (seconds or an HTTP date)
     retry_after_ms: int | None = None  # retry-after-ms header
     error_shape: str = "openai"  # openai | legacy | flat | anthropic | text
     code: str | None = None  # error code in the body
     message: str | None = None  # error message in the body
+    body: str | None = None  # answer with exactly this body (status `status` or 200)
+    # before the answer
     delay: float = 0.0  # seconds to wait before answering (normally or with the fault)
     stall: float | None = None  # go silent this long before any answer byte
     reset: bool = False  # reset the connection before any answer byte
+    redirect_to: str | None = None  # answer with a redirect to this URL
+    redirect_status: int = 307
+    # a broken whole body
     non_json: bool = False  # 200 with a body that is not JSON (non-streaming)
-    body: str | None = None  # answer with exactly this body (status `status` or 200)
+    trickle: float | None = None  # send a whole-body answer 16 bytes at a time, this apart
+    # mid-stream, before frame N (reset_after_chunks also cuts a whole body half-way)
     reset_after_chunks: int | None = None  # stream N frames, then reset the connection (RST)
     cut_after_chunks: int | None = None  # stream N frames, then close the connection (FIN)
     stall_after_chunks: int | None = None  # stream N frames, then go silent for `stall` (or 60s)
@@ -62,19 +75,16 @@ class Fault:
     garbage_after: int | None = None  # stream N frames, then a frame that is not JSON
     raw_frame_after: int | None = None  # stream N frames, then the bytes of `raw_frame`
     raw_frame: str | bytes = ""
+    no_done: bool = False  # end the stream body without [DONE]
     hold_after_done: float | None = None  # keep the body open this long after [DONE]
     # (sending a ": keep-alive" comment every 0.1 s meanwhile)
-    trickle: float | None = None  # send a whole-body answer 16 bytes at a time, this apart
-    no_done: bool = False  # end the stream body without [DONE]
-    # stream quirks (see _framing): things seen in the wild that the documented format lacks
+    # stream quirks (see _framing)
     crlf: bool = False  # end stream lines with CRLF (same as line_end="\r\n")
     line_end: str | None = None  # "\n", "\r\n" or "\r"
     keep_alive: bool = False  # a ": keep-alive" comment before the first frame
     retry_line: bool = False  # a "retry: 3000" line up front
     usage_chunk: bool = False  # usage and pricing on an extra last chunk with no choices
     event_ids: bool = False  # "id:" and "event: message" lines on every frame
-    redirect_to: str | None = None  # answer with a redirect to this URL
-    redirect_status: int = 307
 
     @classmethod
     def from_json(cls, text: str) -> Fault:

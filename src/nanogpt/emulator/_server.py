@@ -1,13 +1,12 @@
 """The emulator: a real HTTP/1.1 server on loopback that speaks NanoGPT's wire format.
 
 It runs an aiohttp server on its own event loop in a background thread, so both blocking and
-asyncio code can talk to it over real sockets. Streams go out chunked, frame by frame, like the
-real service, with its quirks (a ``: keep-alive`` comment and a ``retry:`` line up front, usage
-on a last chunk whose ``choices`` is empty).
-
-Faults are chosen per request, either queued from Python (``emu.inject(Fault(...))``) or sent
-by the client in an ``X-Emulator-Fault`` header holding the fault as JSON. Counters record every
-request and the peak number in flight.
+asyncio code can talk to it over real sockets. This module owns that lifecycle and the
+middleware every request passes: it bounds the request (body size, read time), records it
+(``_records``), picks its fault (queued from Python with ``emu.inject(Fault(...))``, or sent by
+the client in an ``X-Emulator-Fault`` header, see ``_faults``), and turns any error, including
+unknown paths and wrong methods, into a JSON answer with an ``X-Request-ID``. The endpoints are
+in ``_handlers``; streams use NanoGPT's documented format unless ``quirks=True`` (``_framing``).
 """
 
 from __future__ import annotations
