@@ -93,6 +93,8 @@ class Emulator:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._runner: web.AppRunner | None = None
+        self._listener: asyncio.AbstractServer | None = None
+        self._silent: set[asyncio.Protocol] = set()  # connections yet to send a request head
         self._sock: socket.socket | None = None
 
     # lifecycle ------------------------------------------------------------------------------
@@ -178,27 +180,57 @@ class Emulator:
         app = web.Application(middlewares=[self._middleware],
                               client_max_size=self.max_body_bytes)
         self._handlers.add_routes(app)
-        # keepalive_timeout also closes a new connection that has not sent a whole request
-        # head in that time (aiohttp arms it at connection_made), so slow heads cannot pile up
+        # keepalive_timeout closes a kept-alive connection whose next request head does not
+        # come in time; _guarded does the same for a new connection's first request head
         runner = web.AppRunner(app, access_log=None, handler_cancellation=True,
                                shutdown_timeout=0.5, keepalive_timeout=self.read_timeout)
         await runner.setup()
-        await web.SockSite(runner, sock).start()
+        assert runner.server is not None
         self._runner = runner
+        loop = asyncio.get_running_loop()
+        self._listener = await loop.create_server(self._guarded(runner.server), sock=sock)
+
+    def _guarded(self, make: Callable[[], asyncio.Protocol]) -> Callable[[], asyncio.Protocol]:
+        """aiohttp's protocol factory, plus a guard: a connection whose first request head
+        is not complete after ``read_timeout`` is closed, so that half-sent requests cannot
+        pile up and take every file descriptor (aiohttp closes such connections only from
+        3.14 on)."""
+        loop = asyncio.get_running_loop()
+
+        def factory() -> asyncio.Protocol:
+            protocol = make()
+            self._silent.add(protocol)
+            loop.call_later(self.read_timeout, self._drop_if_silent, protocol)
+            return protocol
+
+        return factory
+
+    def _drop_if_silent(self, protocol: asyncio.Protocol) -> None:
+        if protocol in self._silent:
+            self._silent.discard(protocol)
+            transport = getattr(protocol, "transport", None)
+            if transport is not None and not transport.is_closing():
+                transport.close()
+
+    async def _shutdown(self) -> None:
+        if self._listener is not None:
+            self._listener.close()
+        if self._runner is not None:
+            await self._runner.cleanup()
 
     def stop(self) -> None:
         loop, thread = self._loop, self._thread
         if loop is None or thread is None:
             return
-        if self._runner is not None:
-            with contextlib.suppress(Exception):  # best effort on shutdown
-                asyncio.run_coroutine_threadsafe(self._runner.cleanup(), loop).result(10)
+        with contextlib.suppress(Exception):  # best effort on shutdown
+            asyncio.run_coroutine_threadsafe(self._shutdown(), loop).result(10)
         loop.call_soon_threadsafe(loop.stop)
         thread.join(10)
         if self._sock is not None:
             self._sock.close()
-        self._loop = self._thread = self._runner = None
+        self._loop = self._thread = self._runner = self._listener = None
         self._sock = None
+        self._silent.clear()
 
     def __enter__(self) -> Emulator:
         return self.start()
@@ -284,6 +316,7 @@ class Emulator:
     async def _middleware(self, request: web.Request,
                           handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
                           ) -> web.StreamResponse:
+        self._silent.discard(request.protocol)  # a whole request head arrived
         rid = self._next_rid()
         raw, refused = await self._read_body(request, rid)
         parsed: Any = None
