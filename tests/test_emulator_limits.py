@@ -222,3 +222,37 @@ def test_a_non_loopback_host_warns_and_prints_a_loopback_url(env: dict[str, str]
     assert "reachable from the network" in err
     e = Emulator("0.0.0.0")
     assert e.exposed and not Emulator("::1").exposed and not Emulator("localhost").exposed
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("schema", [
+    {"type": "array", "minItems": 10**9},
+    {"type": "string", "minLength": 10**12},
+    {"type": "object", "properties": {"a": {"type": "array", "minItems": 1000, "items": {
+        "type": "array", "minItems": 1000, "items": {"type": "string"}}}}, "required": ["a"]},
+])
+def test_a_schema_asking_for_a_huge_instance_is_refused(emu: Emulator,
+                                                        schema: dict[str, Any]) -> None:
+    fmt = {"type": "json_schema", "json_schema": {"name": "x", "schema": schema}}
+    status, _, body = post(emu, {**PROMPT, "response_format": fmt})
+    assert status == 400 and len(body) < 1000
+    assert json.loads(body)["error"]["code"] == "invalid_json_schema"
+    tools = [{"type": "function", "function": {"name": "f", "parameters": schema}}]
+    status, _, body = post(emu, {**PROMPT, "tools": tools})
+    assert status == 400
+
+
+def test_tokens_times_choices_is_capped(emu: Emulator) -> None:
+    status, _, _ = post(emu, {**PROMPT, "n": 16}, {"X-Emulator-Tokens": "100000"})
+    assert status == 400
+    status, _, body = post(emu, {**PROMPT, "n": 2}, {"X-Emulator-Tokens": "3"})
+    assert status == 200 and json.loads(body)["usage"]["completion_tokens"] == 6
+
+
+def test_a_malformed_schema_is_answered_not_crashed(emu: Emulator) -> None:
+    odd = {"type": "object", "properties": {"a": {"type": "array", "minItems": "many",
+                                                  "items": {"$ref": "#/nowhere"}}},
+           "required": 7}
+    fmt = {"type": "json_schema", "json_schema": {"name": "x", "schema": odd}}
+    status, headers, _ = post(emu, {**PROMPT, "response_format": fmt})
+    assert status in (200, 400) and headers["content-type"].startswith("application/json")

@@ -20,9 +20,10 @@ from aiohttp import web
 
 from . import _catalog, _chat, _replies
 from ._errors import error_body, json_error
-from ._faults import TOKENS_HEADER, Fault, forced_tokens
+from ._faults import MAX_FORCED_TOKENS, TOKENS_HEADER, Fault, FaultError, forced_tokens
 from ._framing import Framing
 from ._records import RecordedRequest
+from ._schema import SchemaTooLarge
 
 __all__ = ["INVALID_API_KEY", "Aborted", "Handlers", "RequestKeys"]
 
@@ -195,8 +196,14 @@ class Handlers:
             model = _chat.check(body)
         except _chat.Problem as p:
             return json_error(rid, p.status, p.message, code=p.code, param=p.param)
-        reply = _replies.make_reply(
-            body, model, forced_tokens=forced_tokens(request.headers.get(TOKENS_HEADER)))
+        forced = forced_tokens(request.headers.get(TOKENS_HEADER))
+        choices = body.get("n") or 1
+        if forced is not None and forced * choices > MAX_FORCED_TOKENS:
+            raise FaultError(f"{TOKENS_HEADER} times n must be at most {MAX_FORCED_TOKENS}")
+        try:
+            reply = _replies.make_reply(body, model, forced_tokens=forced)
+        except SchemaTooLarge as e:
+            return json_error(rid, 400, str(e), code="invalid_json_schema")
         key = _chat.reasoning_key(body, request.path.startswith("/api/v1legacy/"))
         fault = cast("Fault | None", request[K.fault])
         cast(RecordedRequest, request[K.record]).started = True  # the answer starts here

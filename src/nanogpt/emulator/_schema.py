@@ -18,9 +18,14 @@ from __future__ import annotations
 import math
 from typing import Any
 
-__all__ = ["instance"]
+__all__ = ["MAX_SIZE", "SchemaTooLarge", "instance"]
 
 MAX_DEPTH = 8  # nesting (and $ref recursion) beyond this gets the smallest value allowed
+MAX_SIZE = 100_000  # values plus string characters an instance may have (any client can ask)
+
+
+class SchemaTooLarge(ValueError):
+    """The smallest instance of the schema is too large to build (``minItems: 10**9``...)."""
 
 _FORMATS = {
     "date-time": "2026-01-01T00:00:00Z", "date": "2026-01-01", "time": "00:00:00Z",
@@ -41,6 +46,13 @@ class _Gen:
     def __init__(self, root: dict[str, Any], text: str) -> None:
         self.root = root
         self.text = text
+        self.budget = MAX_SIZE
+
+    def spend(self, units: int) -> None:
+        self.budget -= units
+        if self.budget < 0:
+            raise SchemaTooLarge(f"the schema asks for an instance larger than {MAX_SIZE} "
+                                 "values and characters")
 
     def resolve(self, ref: str) -> Any:
         if not ref.startswith("#"):
@@ -56,6 +68,7 @@ class _Gen:
         return node
 
     def make(self, schema: Any, depth: int, name: str) -> Any:
+        self.spend(1)
         if schema is True or not isinstance(schema, dict):
             return self.text if depth == 0 else None
         if "$ref" in schema:
@@ -99,7 +112,8 @@ class _Gen:
     def obj(self, schema: dict[str, Any], depth: int) -> dict[str, Any]:
         found = schema.get("properties")
         props: dict[str, Any] = found if isinstance(found, dict) else {}
-        required = [r for r in schema.get("required", []) if isinstance(r, str)]
+        listed = schema.get("required")
+        required = [r for r in listed if isinstance(r, str)] if isinstance(listed, list) else []
         # all properties when none is required, so that the answer says something
         names = required if depth >= MAX_DEPTH else required or list(props)
         return {n: self.make(props.get(n, {}), depth + 1, n) for n in names}
@@ -108,11 +122,12 @@ class _Gen:
         prefix = schema.get("prefixItems")
         if isinstance(prefix, list):
             return [self.make(s, depth + 1, name) for s in prefix]
-        lo = int(schema.get("minItems", 0) or 0)
+        lo = _int(schema.get("minItems"))
         hi = schema.get("maxItems")
         count = lo if depth >= MAX_DEPTH else max(lo, 1)
         if isinstance(hi, int):
             count = min(count, hi)
+        self.spend(count)
         items = schema.get("items", {})
         made = [self.make(items, depth + 1, name) for _ in range(count)]
         if schema.get("uniqueItems") and count > 1 and all(isinstance(x, str) for x in made):
@@ -124,8 +139,9 @@ class _Gen:
         value = _FORMATS.get(fmt, "") if isinstance(fmt, str) else ""
         if not value:
             value = self.text.strip() or name or "example"
-        lo = int(schema.get("minLength", 0) or 0)
+        lo = _int(schema.get("minLength"))
         hi = schema.get("maxLength")
+        self.spend(max(lo, len(value)))
         if len(value) < lo:
             value = value + "x" * (lo - len(value))
         if isinstance(hi, int) and len(value) > hi:
@@ -186,6 +202,12 @@ def _number(schema: dict[str, Any], integer: bool) -> int | float:
         else:
             value = (low + high) / 2 if low is not None else high - 1
     return int(value) if integer or float(value).is_integer() else value
+
+
+def _int(v: Any) -> int:
+    """A count from the schema (minItems, minLength); 0 when absent or not a number."""
+    n = _num(v)
+    return int(n) if n is not None and math.isfinite(n) and n > 0 else 0
 
 
 def _num(v: Any) -> float | None:

@@ -360,8 +360,13 @@ class Emulator:
             return self._http_error(rid, request, e)
         except FaultError as e:
             return json_error(rid, 400, str(e), code="invalid_emulator_fault")
-        except Aborted:
+        except (Aborted, ConnectionError):  # reset on purpose, or the client went away
             return web.Response(status=499)
+        except Exception:  # a bug here, or a request nobody foresaw: still JSON, and logged
+            log.exception("nanogpt emulator: error answering %s %s", request.method,
+                          request.path)
+            return json_error(rid, 500, "The emulator failed to answer this request",
+                              code="emulator_error")
         finally:
             self._record.done()
 
