@@ -113,17 +113,28 @@ def loop_thread() -> Iterator[LoopThread]:
     lt.stop()
 
 
+# Our own client must survive what the service sends in the wild, not only the documented
+# format: every stream in this suite carries the quirks (see nanogpt.emulator._framing).
+QUIRKS = {"quirks": True}
+
+
+@pytest.fixture(scope="session")
+def nanogpt_emulator_options() -> dict[str, Any]:
+    """Overrides the plugin's default (the documented stream format) for this suite."""
+    return QUIRKS
+
+
 @pytest.fixture
 def emu(nanogpt_emulator: Emulator) -> Emulator:
     """The emulator from nanogpt's own pytest plugin (the one users get): one per session,
-    faults and counters reset for each test."""
+    faults and counters reset for each test; with stream quirks."""
     return nanogpt_emulator
 
 
 @pytest.fixture
 def emu2() -> Iterator[Emulator]:
     """A second emulator, for failover and redirects (on another host name: localhost)."""
-    with Emulator() as e:
+    with Emulator(**QUIRKS) as e:
         yield e
 
 

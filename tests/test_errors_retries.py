@@ -65,7 +65,7 @@ def test_the_emulator_answers_a_missing_key_with_401(emu) -> None:
 
     r = urllib3.request("POST", emu.base_url + "/chat/completions",
                         json={"model": MODEL, "messages": USER})
-    assert r.status == 401 and r.json()["error"]["code"] == "invalid_api_key"
+    assert r.status == 401 and r.json()["error"]["code"] == "missing_api_key"  # as documented
     r = urllib3.request("POST", emu.base_url + "/chat/completions",
                         json={"model": MODEL, "messages": USER},
                         headers={"Authorization": "Bearer "})

@@ -104,6 +104,6 @@ def test_readme_starts_with_the_two_commands() -> None:
     lines = [ln for ln in block.group(1).splitlines() if ln.strip()]
     assert len(lines) == 2
     assert "nanogpt --offline chat" in lines[0] and "pip install" in lines[0]
-    assert "pip install" in lines[1] and "[test]" in lines[1] and "pytest" in lines[1]
+    assert "pip install" in lines[1] and "[test,compat]" in lines[1] and "pytest" in lines[1]
     ci = (ROOT / ".ci" / "run").read_text()
     assert lines[1].strip() in ci

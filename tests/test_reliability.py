@@ -111,7 +111,7 @@ def outcome_of(call: Any) -> str:
 @pytest.mark.parametrize("kind", ["sync", "async"])
 def test_seeded_chaos(kind: str) -> None:
     rng = random.Random(f"{CHAOS_SEED}-{kind}")
-    with Emulator() as emu:
+    with Emulator(keep_requests=10 * CHAOS_CALLS, quirks=True) as emu:
         injected: Counter[str] = Counter()
         for _ in range(CHAOS_CALLS * 2):  # retries draw from the same queue
             name, fault = random_fault(rng)

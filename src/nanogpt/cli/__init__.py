@@ -117,13 +117,19 @@ def balance(app: App) -> None:
 @cli.command(context_settings=CONTEXT)
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", type=int, default=8080, show_default=True, help="0 picks a free port.")
-def emulate(host: str, port: int) -> None:
+@click.option("--quirks", is_flag=True,
+              help="Stream with the quirks seen in the wild (keep-alive comments, retry:, id: "
+                   "and event: lines, usage on a chunk with no choices) instead of the "
+                   "documented format.")
+def emulate(host: str, port: int, quirks: bool) -> None:
     """Run the NanoGPT emulator in the foreground (Ctrl-C stops it)."""
     import threading
 
     from ..emulator import Emulator
 
-    with Emulator(host, port) as emu:
+    with Emulator(host, port, quirks=quirks) as emu:
+        if emu.exposure_warning:
+            click.echo(emu.exposure_warning, err=True)
         click.echo(f"NanoGPT emulator listening; base URL: {emu.base_url}")
         click.echo(f"try: nanogpt --base-url {emu.base_url} chat 'Hello'  "
                    f"(any non-empty key works)", err=True)

@@ -1,4 +1,23 @@
-"""Deterministic answers: the same request always gets the same reply, usage and price."""
+"""Deterministic answers: the same request always gets the same reply, usage and price.
+
+What the emulated model says depends on the request the way an application expects of a real
+one:
+
+- with ``tools`` (and a ``tool_choice`` that allows a call, on a model with ``tool_calling``)
+  it calls a tool, with arguments that validate against the tool's ``parameters`` schema
+  (see ``_schema``). It calls the tool that ``tool_choice`` names; otherwise every tool whose
+  name the last user message mentions (several calls at once only when the model has
+  ``parallel_tool_calls`` and the request does not set ``parallel_tool_calls: false``); else
+  the first tool. When the last message is a ``tool`` result, it answers in text that quotes
+  the result (``finish_reason: "stop"``), unless ``tool_choice`` demands a call;
+- with ``response_format`` ``json_schema`` it answers JSON that validates against the schema;
+  with ``json_object`` a JSON object: an instance of a JSON schema the conversation spells out,
+  if there is one (JSON mode asks the prompt to carry it), else ``{"answer": <user text>}``;
+- otherwise it greets and echoes the last user message. Models with ``reasoning`` think first
+  (hidden by ``reasoning: {"exclude": true}`` or the ``:reasoning-exclude`` model suffix).
+
+``n`` choices differ only by a suffix on choices after the first.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +26,14 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from ._schema import instance
+
+__all__ = ["MAX_CHOICES", "Choice", "Reply", "ToolCall", "count_tokens", "make_reply",
+           "price", "usage"]
+
 _WORD = re.compile(r"\S+\s*")
+MAX_CHOICES = 16  # the most choices `n` may ask for
+_FRAGMENT = 8  # characters of tool-call arguments or JSON content per stream frame
 
 
 def _text_of(content: Any) -> str:
@@ -23,60 +49,221 @@ def count_tokens(text: str) -> int:
     return len(_WORD.findall(text))
 
 
+def _pieces(text: str) -> list[str]:
+    return [text[i:i + _FRAGMENT] for i in range(0, len(text), _FRAGMENT)]
+
+
 @dataclass
-class Reply:
-    """What the emulated model says, already cut into stream pieces."""
+class ToolCall:
+    id: str
+    name: str
+    arguments: str
+
+    @property
+    def fragments(self) -> list[str]:
+        """The arguments cut the way a stream sends them."""
+        return _pieces(self.arguments)
+
+
+@dataclass
+class Choice:
+    """One choice, already cut into stream pieces."""
 
     content: list[str] = field(default_factory=list)
     reasoning: list[str] = field(default_factory=list)
-    tool_name: str | None = None
-    tool_args: list[str] = field(default_factory=list)
+    tool_calls: list[ToolCall] = field(default_factory=list)
     finish_reason: str = "stop"
+
+    @property
+    def tokens(self) -> int:
+        return (len(self.content) + len(self.reasoning)
+                + sum(len(t.fragments) for t in self.tool_calls))
+
+
+@dataclass
+class Reply:
+    """What the emulated model says: one or more choices."""
+
+    choices: list[Choice]
     prompt_tokens: int = 0
+    show_reasoning: bool = True  # False: computed and billed, not sent
 
     @property
     def completion_tokens(self) -> int:
-        return len(self.content) + len(self.reasoning) + len(self.tool_args)
+        return sum(c.tokens for c in self.choices)
+
+    @property
+    def reasoning_tokens(self) -> int:
+        return sum(len(c.reasoning) for c in self.choices)
 
 
-def make_reply(body: dict[str, Any], model: dict[str, Any], *,
-               forced_tokens: int | None = None) -> Reply:
-    messages = body.get("messages") or []
-    last_user = ""
-    prompt = 0
-    for m in messages:
-        if isinstance(m, dict):
+@dataclass
+class _Request:
+    """The parts of a chat request that decide the answer."""
+
+    messages: list[dict[str, Any]]
+    last_user: str
+    prompt_tokens: int
+    body: dict[str, Any]
+
+    @classmethod
+    def of(cls, body: dict[str, Any]) -> _Request:
+        messages = [m for m in body.get("messages") or [] if isinstance(m, dict)]
+        last_user, prompt = "", 0
+        for m in messages:
             text = _text_of(m.get("content"))
             prompt += count_tokens(text) + 3
             if m.get("role") == "user":
                 last_user = text
-    reply = Reply(prompt_tokens=prompt)
+        return cls(messages, last_user, prompt, body)
+
+
+def reasoning_excluded(body: dict[str, Any]) -> bool:
+    """``reasoning: {"exclude": true}`` or the ``:reasoning-exclude`` model suffix."""
+    reasoning = body.get("reasoning")
+    if isinstance(reasoning, dict) and reasoning.get("exclude") is True:
+        return True
+    model = body.get("model")
+    return isinstance(model, str) and ":reasoning-exclude" in model
+
+
+def make_reply(body: dict[str, Any], model: dict[str, Any], *,
+               forced_tokens: int | None = None) -> Reply:
+    req = _Request.of(body)
+    n = body.get("n")
+    count = n if isinstance(n, int) and not isinstance(n, bool) and n > 1 else 1
+    choices = [_choice(req, model, forced_tokens, i) for i in range(count)]
+    return Reply(choices, req.prompt_tokens, show_reasoning=not reasoning_excluded(body))
+
+
+def _choice(req: _Request, model: dict[str, Any], forced_tokens: int | None,
+            index: int) -> Choice:
+    calls = _tool_calls(req, model, index)
+    if calls:
+        return Choice(tool_calls=calls, finish_reason="tool_calls")
+    choice = Choice()
     caps = model["capabilities"]
-    tools = body.get("tools")
-    if tools and caps.get("tool_calling") and body.get("tool_choice") != "none":
-        fn = (tools[0] or {}).get("function", {}) if isinstance(tools[0], dict) else {}
-        reply.tool_name = str(fn.get("name") or "tool")
-        args = json.dumps({"input": last_user})
-        reply.tool_args = [args[i:i + 8] for i in range(0, len(args), 8)]
-        reply.finish_reason = "tool_calls"
-        return reply
-    wants_reasoning = caps.get("reasoning") and body.get("reasoning_effort") != "none"
-    if wants_reasoning:
-        reply.reasoning = _WORD.findall(f"The user wrote: {last_user.strip() or '(nothing)'}. "
-                                        f"A short, friendly answer will do.")
-    if forced_tokens is not None:
+    if caps.get("reasoning") and req.body.get("reasoning_effort") != "none":
+        said = req.last_user.strip() or "(nothing)"
+        choice.reasoning = _WORD.findall(f"The user wrote: {said}. "
+                                         f"A short, friendly answer will do.")
+    structured = _structured(req)
+    if structured is not None:
+        choice.content = _pieces(structured)
+    elif forced_tokens is not None:
         words = ["lorem ", "ipsum ", "dolor ", "sit ", "amet, "]
-        reply.content = [words[i % 5] for i in range(forced_tokens)]
+        choice.content = [words[i % 5] for i in range(forced_tokens)]
     else:
-        said = last_user.strip() or "(nothing)"
-        reply.content = _WORD.findall(f"Hello from the NanoGPT emulator ({model['id']}). "
-                                      f"You said: {said}")
-    limit = body.get("max_tokens") or body.get("max_completion_tokens")
+        choice.content = _WORD.findall(_text_answer(req, model) + _suffix(index))
+    limit = req.body.get("max_tokens") or req.body.get("max_completion_tokens")
     if isinstance(limit, int) and not isinstance(limit, bool) and limit > 0 \
-            and len(reply.content) > limit:
-        reply.content = reply.content[:limit]
-        reply.finish_reason = "length"
-    return reply
+            and len(choice.content) > limit:
+        choice.content = choice.content[:limit]
+        choice.finish_reason = "length"
+    return choice
+
+
+def _suffix(index: int) -> str:
+    return f" (choice {index + 1})" if index else ""
+
+
+def _text_answer(req: _Request, model: dict[str, Any]) -> str:
+    last = req.messages[-1] if req.messages else {}
+    if last.get("role") == "tool":
+        results = []
+        for m in reversed(req.messages):
+            if m.get("role") != "tool":
+                break
+            results.append(_text_of(m.get("content")).strip() or "(empty)")
+        return "The tool returned: " + "; ".join(reversed(results))
+    said = req.last_user.strip() or "(nothing)"
+    return f"Hello from the NanoGPT emulator ({model['id']}). You said: {said}"
+
+
+def _structured(req: _Request) -> str | None:
+    fmt = req.body.get("response_format")
+    if not isinstance(fmt, dict):
+        return None
+    text = req.last_user.strip() or "example"
+    if fmt.get("type") == "json_schema":
+        spec = fmt.get("json_schema")
+        schema = spec.get("schema") if isinstance(spec, dict) else None
+        return json.dumps(instance(schema if isinstance(schema, dict) else {"type": "object"},
+                                   text))
+    if fmt.get("type") == "json_object":
+        schema = _schema_in_prompt(req)
+        return json.dumps(instance(schema, text) if schema else {"answer": text})
+    return None
+
+
+def _schema_in_prompt(req: _Request) -> dict[str, Any] | None:
+    """A JSON schema written into the conversation (as JSON mode asks the prompt to carry
+    one), or None. Only the first 64 KiB of each message and 50 candidate objects are tried."""
+    decoder = json.JSONDecoder()
+    for m in reversed(req.messages):
+        text = _text_of(m.get("content"))[:65536]
+        start = text.find("{")
+        for _ in range(50):
+            if start < 0:
+                break
+            try:
+                found, _end = decoder.raw_decode(text, start)
+            except ValueError:
+                found = None
+            if isinstance(found, dict) and isinstance(found.get("properties"), dict):
+                return found
+            start = text.find("{", start + 1)
+    return None
+
+
+def _tools(req: _Request, model: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The callable functions of the request, by name (empty when no call is allowed)."""
+    tools = req.body.get("tools")
+    if not isinstance(tools, list) or not model["capabilities"].get("tool_calling"):
+        return {}
+    if req.body.get("tool_choice") == "none":
+        return {}
+    found: dict[str, dict[str, Any]] = {}
+    for t in tools:
+        fn = t.get("function") if isinstance(t, dict) else None
+        if isinstance(fn, dict) and isinstance(fn.get("name"), str):
+            found.setdefault(fn["name"], fn)
+    return found
+
+
+def _tool_calls(req: _Request, model: dict[str, Any], index: int) -> list[ToolCall]:
+    tools = _tools(req, model)
+    if not tools:
+        return []
+    choice = req.body.get("tool_choice")
+    named = None
+    if isinstance(choice, dict):
+        fn = choice.get("function")
+        named = fn.get("name") if isinstance(fn, dict) else None
+    answered = bool(req.messages) and req.messages[-1].get("role") == "tool"
+    if answered and named is None and choice != "required":
+        return []  # the tool's result is in: answer in text
+    if isinstance(named, str) and named in tools:
+        chosen = [named]
+    else:
+        mentioned = sorted((n for n in tools if n in req.last_user), key=req.last_user.find)
+        chosen = mentioned or [next(iter(tools))]
+        parallel = (model["capabilities"].get("parallel_tool_calls")
+                    and req.body.get("parallel_tool_calls") is not False)
+        if not parallel:
+            chosen = chosen[:1]
+    text = req.last_user.strip() or "example"
+    prefix = "call_emu_" if index == 0 else f"call_emu_{index}_"
+    return [ToolCall(f"{prefix}{i}", name, _arguments(tools[name].get("parameters"), text))
+            for i, name in enumerate(chosen)]
+
+
+def _arguments(schema: Any, text: str) -> str:
+    """Arguments for a call: an instance of the tool's schema. A tool without a schema (any
+    arguments allowed) gets ``{"input": <last user text>}``."""
+    if not isinstance(schema, dict) or not schema:
+        return json.dumps({"input": text})
+    return json.dumps(instance(schema, text))
 
 
 def price(reply: Reply, model: dict[str, Any]) -> dict[str, Any]:
@@ -92,4 +279,4 @@ def usage(reply: Reply) -> dict[str, Any]:
     return {"prompt_tokens": reply.prompt_tokens, "completion_tokens": reply.completion_tokens,
             "total_tokens": reply.prompt_tokens + reply.completion_tokens,
             "prompt_tokens_details": {"cached_tokens": 0},
-            "completion_tokens_details": {"reasoning_tokens": len(reply.reasoning)}}
+            "completion_tokens_details": {"reasoning_tokens": reply.reasoning_tokens}}

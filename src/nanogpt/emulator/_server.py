@@ -1,149 +1,62 @@
 """The emulator: a real HTTP/1.1 server on loopback that speaks NanoGPT's wire format.
 
 It runs an aiohttp server on its own event loop in a background thread, so both blocking and
-asyncio code can talk to it over real sockets. Streams go out chunked, frame by frame, like the
-real service, with its quirks (a ``: keep-alive`` comment and a ``retry:`` line up front, usage
-on a last chunk whose ``choices`` is empty).
-
-Faults are chosen per request, either queued from Python (``emu.inject(Fault(...))``) or sent
-by the client in an ``X-Emulator-Fault`` header holding the fault as JSON. Counters record every
-request and the peak number in flight.
+asyncio code can talk to it over real sockets. This module owns that lifecycle and the
+middleware every request passes: it bounds the request (body size, read time), records it
+(``_records``), picks its fault (queued from Python with ``emu.inject(Fault(...))``, or sent by
+the client in an ``X-Emulator-Fault`` header, see ``_faults``), and turns any error, including
+unknown paths and wrong methods, into a JSON answer with an ``X-Request-ID``. The endpoints are
+in ``_handlers``; streams use NanoGPT's documented format unless ``quirks=True`` (``_framing``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
+import errno
+import ipaddress
 import json
+import logging
 import socket
-import struct
 import threading
-import time
+from collections import deque
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any
 
 from aiohttp import web
 
-from . import _catalog, _replies
+from ._errors import REASONS, json_error
+from ._faults import FAULT_HEADER, TOKENS_HEADER, Fault, FaultError, FaultQueue
+from ._handlers import Aborted, Handlers
+from ._handlers import RequestKeys as K
+from ._records import DEFAULT_KEEP, RecordedRequest, Recorder, kept_body
 
-__all__ = ["Emulator", "Fault", "RecordedRequest"]
+__all__ = ["FAULT_HEADER", "TOKENS_HEADER", "Emulator", "Fault", "RecordedRequest",
+           "is_loopback", "url_host"]
 
-FAULT_HEADER = "X-Emulator-Fault"
-_RID = web.RequestKey("rid", str)
-_JSON = web.RequestKey("json", object)
-_FAULT = web.RequestKey("fault", object)
-_REC = web.RequestKey("record", object)
-TOKENS_HEADER = "X-Emulator-Tokens"
+MAX_BODY_BYTES = 20 * 1024 * 1024  # a larger request body is refused with 413, unread
+READ_TIMEOUT = 30.0  # seconds a client has to send a request head, or the rest of its body
+_RESOURCE_ERRNOS = {errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM}
+_WILDCARDS = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}
 
-_REASONS = {400: "Bad request", 401: "Invalid or missing API key", 402: "Insufficient balance",
-            403: "Forbidden", 404: "Not found", 408: "Request timeout", 409: "Conflict",
-            413: "Payload too large", 429: "Rate limit exceeded", 500: "Internal server error",
-            502: "Bad gateway", 503: "Service unavailable", 504: "Gateway timeout"}
-_TYPES = {400: "invalid_request_error", 401: "authentication_error", 402: "insufficient_quota",
-          403: "permission_error", 404: "not_found_error", 429: "rate_limit_error"}
+log = logging.getLogger("nanogpt.emulator")
 
 
-@dataclass
-class Fault:
-    """What to do wrong with a request. Leave a field at its default to behave normally."""
-
-    status: int | None = None  # answer with this status and an error body
-    retry_after: float | str | None = None  # Retry-After header (seconds or an HTTP date)
-    retry_after_ms: int | None = None  # retry-after-ms header
-    error_shape: str = "openai"  # openai | legacy | flat | anthropic | text
-    code: str | None = None  # error code in the body
-    message: str | None = None  # error message in the body
-    delay: float = 0.0  # seconds to wait before answering (normally or with the fault)
-    stall: float | None = None  # go silent this long before any answer byte
-    reset: bool = False  # reset the connection before any answer byte
-    non_json: bool = False  # 200 with a body that is not JSON (non-streaming)
-    body: str | None = None  # answer with exactly this body (status `status` or 200)
-    reset_after_chunks: int | None = None  # stream N frames, then reset the connection (RST)
-    cut_after_chunks: int | None = None  # stream N frames, then close the connection (FIN)
-    stall_after_chunks: int | None = None  # stream N frames, then go silent for `stall` (or 60s)
-    error_frame_after: int | None = None  # stream N frames, then an error frame and [DONE]
-    garbage_after: int | None = None  # stream N frames, then a frame that is not JSON
-    raw_frame_after: int | None = None  # stream N frames, then the bytes of `raw_frame`
-    raw_frame: str | bytes = ""
-    hold_after_done: float | None = None  # keep the body open this long after [DONE]
-    # (sending a ": keep-alive" comment every 0.1 s meanwhile)
-    trickle: float | None = None  # send a whole-body answer 16 bytes at a time, this apart
-    no_done: bool = False  # end the stream body without [DONE]
-    crlf: bool = False  # end stream lines with CRLF
-    redirect_to: str | None = None  # answer with a redirect to this URL
-    redirect_status: int = 307
-
-    @classmethod
-    def from_json(cls, text: str) -> Fault:
-        data = json.loads(text)
-        names = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in names})
+def is_loopback(host: str) -> bool:
+    """Whether a server bound to ``host`` can only be reached from this machine."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False  # a name that may resolve to anything
 
 
-@dataclass
-class _Rule:
-    fault: Fault
-    remaining: int | None
-    path: str | None
-
-
-@dataclass
-class RecordedRequest:
-    method: str
-    path: str
-    host: str
-    headers: dict[str, str]
-    body: Any
-    fault: Fault | None
-    peer: tuple[str, int] | None = None  # the client's address: one per connection
-    started: bool = False  # a 2xx answer began: from here on, a re-send could be billed twice
-    at: float = field(default_factory=time.monotonic)
-
-    @property
-    def api_key(self) -> str | None:
-        auth = self.headers.get("authorization", "")
-        if auth.lower().startswith("bearer "):
-            return auth[7:].strip() or None
-        return self.headers.get("x-api-key") or None
-
-
-def _error_body(status: int, shape: str, code: str | None, message: str | None) -> bytes:
-    msg = message or _REASONS.get(status, f"HTTP {status}")
-    if shape == "text":
-        return f"<html><body><h1>{status} {msg}</h1></body></html>".encode()
-    if shape == "legacy":
-        body: dict[str, Any] = {"error": msg, "status": status}
-        if code:
-            body["code"] = code
-        if status == 402:
-            body["requiredBalance"] = 0.01
-    elif shape == "flat":
-        body = {"error": status, "message": msg}
-    elif shape == "anthropic":
-        body = {"type": "error", "error": {"type": _TYPES.get(status, "api_error"),
-                                           "message": msg}}
-    else:
-        body = {"error": {"message": msg, "type": _TYPES.get(status, "api_error"),
-                          "code": code, "param": None}}
-    return json.dumps(body).encode()
-
-
-def _reset(request: web.Request) -> None:
-    """Close the connection with a TCP reset (SO_LINGER 0), like a dying proxy."""
-    transport = request.transport
-    if transport is None:
-        return
-    sock = transport.get_extra_info("socket")
-    if sock is not None:
-        with contextlib.suppress(OSError):
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-    transport.abort()
-
-
-class _Aborted(Exception):
-    """Raised inside a handler after the connection was reset on purpose."""
+def url_host(host: str) -> str:
+    """``host`` as it goes in a URL a client can use: wildcards become loopback, IPv6 gets
+    brackets."""
+    host = _WILDCARDS.get(host.strip("[]"), host.strip("[]"))
+    return f"[{host}]" if ":" in host else host
 
 
 class Emulator:
@@ -151,25 +64,37 @@ class Emulator:
 
     >>> with Emulator() as emu:
     ...     client = NanoGPT(api_key="sk-nano-test", base_url=emu.base_url)
+
+    It defends itself against the clients it serves (any local process can reach it): it keeps
+    the last ``keep_requests`` requests (``True``: 1000; ``False``: none, counters only),
+    refuses bodies over ``max_body_bytes`` with 413, closes a connection that has not sent a
+    whole request head within ``read_timeout`` seconds (or the rest of a body, 408), checks
+    what fault headers ask for, and logs running out of file descriptors once.
     """
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, *,
-                 balance: str = "129.46956147", keep_requests: bool = True) -> None:
+                 balance: str = "129.46956147", keep_requests: int | bool = True,
+                 max_body_bytes: int = MAX_BODY_BYTES,
+                 read_timeout: float = READ_TIMEOUT, quirks: bool = False) -> None:
         self.host = host
+        self.quirks = quirks  # stream quirks on every stream (see _framing), not only on faults
         self._port = port
         self.balance = balance
-        self.keep_requests = keep_requests  # False for long runs: counters only
-        self.requests: list[RecordedRequest] = []
-        self.request_count = 0
-        self.peers: set[tuple[str, int]] = set()  # one per client connection seen
-        self.in_flight = 0
-        self.peak_in_flight = 0
-        self._rules: list[_Rule] = []
-        self._lock = threading.Lock()
+        if isinstance(keep_requests, bool):
+            keep_requests = DEFAULT_KEEP if keep_requests else 0
+        self.keep_requests = keep_requests
+        self.max_body_bytes = max_body_bytes
+        self.read_timeout = read_timeout
+        self.resource_errors = 0  # accepts that failed for want of file descriptors or memory
+        self._record = Recorder(keep_requests)
+        self._faults = FaultQueue()
+        self._handlers = Handlers(self)
         self._seq = 0
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._runner: web.AppRunner | None = None
+        self._listener: asyncio.AbstractServer | None = None
+        self._silent: set[asyncio.Protocol] = set()  # connections yet to send a request head
         self._sock: socket.socket | None = None
 
     # lifecycle ------------------------------------------------------------------------------
@@ -182,23 +107,46 @@ class Emulator:
 
     @property
     def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        """``http://HOST:PORT``, usable by a client: brackets around IPv6, and loopback in
+        place of a wildcard (``0.0.0.0``, ``::``)."""
+        return f"http://{url_host(self.host)}:{self.port}"
 
     @property
     def base_url(self) -> str:
         """The ``base_url`` to give a client: ``http://127.0.0.1:PORT/api/v1``."""
         return f"{self.url}/api/v1"
 
+    @property
+    def exposed(self) -> bool:
+        """True when other machines may reach the server (bound to a non-loopback address)."""
+        return not is_loopback(self.host)
+
+    @property
+    def exposure_warning(self) -> str | None:
+        """A line to print when the server is reachable from other machines, else None."""
+        if not self.exposed:
+            return None
+        return (f"warning: listening on {self.host}: the emulator is reachable from the "
+                "network, and it accepts any key and any fault a client asks for; use "
+                "--host 127.0.0.1 unless you mean it")
+
     def start(self) -> Emulator:
         if self._thread is not None:
             return self
-        sock = socket.socket(socket.AF_INET6 if ":" in self.host else socket.AF_INET)
+        host = self.host.strip("[]")
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        sock = socket.socket(family)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((self.host, self._port))
-        sock.listen(512)
+        try:
+            sock.bind((host, self._port))
+            sock.listen(512)
+        except BaseException:
+            sock.close()
+            raise
         sock.setblocking(False)
         self._sock = sock
         loop = asyncio.new_event_loop()
+        loop.set_exception_handler(self._on_loop_error)
         self._loop = loop
         ready = threading.Event()
 
@@ -214,35 +162,75 @@ class Emulator:
         asyncio.run_coroutine_threadsafe(self._serve(sock), loop).result(10)
         return self
 
+    def _on_loop_error(self, loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+        """Running out of descriptors makes asyncio log a traceback on every failed accept
+        (once a second, for as long as it lasts): log it once, count the rest."""
+        exc = context.get("exception")
+        if isinstance(exc, OSError) and exc.errno in _RESOURCE_ERRNOS:
+            self.resource_errors += 1
+            if self.resource_errors == 1:
+                log.warning("nanogpt emulator: cannot accept connections: %s (%s); new "
+                            "clients wait until some close. Logged once; see "
+                            "Emulator.resource_errors.", exc.strerror,
+                            errno.errorcode.get(exc.errno or 0, exc.errno))
+            return
+        loop.default_exception_handler(context)
+
     async def _serve(self, sock: socket.socket) -> None:
-        app = web.Application(middlewares=[self._middleware], client_max_size=64 * 1024 * 1024)
-        api = "/api"
-        for prefix in (f"{api}/v1", f"{api}/v1legacy"):
-            app.router.add_post(f"{prefix}/chat/completions", self._chat)
-            app.router.add_get(f"{prefix}/models", self._models)
-        app.router.add_get(f"{api}/subscription/v1/models", self._models)
-        app.router.add_get(f"{api}/paid/v1/models", self._models)
-        app.router.add_get(f"{api}/personalized/v1/models", self._models)
-        app.router.add_post(f"{api}/check-balance", self._balance)
+        app = web.Application(middlewares=[self._middleware],
+                              client_max_size=self.max_body_bytes)
+        self._handlers.add_routes(app)
+        # keepalive_timeout closes a kept-alive connection whose next request head does not
+        # come in time; _guarded does the same for a new connection's first request head
         runner = web.AppRunner(app, access_log=None, handler_cancellation=True,
-                               shutdown_timeout=0.5)
+                               shutdown_timeout=0.5, keepalive_timeout=self.read_timeout)
         await runner.setup()
-        await web.SockSite(runner, sock).start()
+        assert runner.server is not None
         self._runner = runner
+        loop = asyncio.get_running_loop()
+        self._listener = await loop.create_server(self._guarded(runner.server), sock=sock)
+
+    def _guarded(self, make: Callable[[], asyncio.Protocol]) -> Callable[[], asyncio.Protocol]:
+        """aiohttp's protocol factory, plus a guard: a connection whose first request head
+        is not complete after ``read_timeout`` is closed, so that half-sent requests cannot
+        pile up and take every file descriptor (aiohttp closes such connections only from
+        3.14 on)."""
+        loop = asyncio.get_running_loop()
+
+        def factory() -> asyncio.Protocol:
+            protocol = make()
+            self._silent.add(protocol)
+            loop.call_later(self.read_timeout, self._drop_if_silent, protocol)
+            return protocol
+
+        return factory
+
+    def _drop_if_silent(self, protocol: asyncio.Protocol) -> None:
+        if protocol in self._silent:
+            self._silent.discard(protocol)
+            transport = getattr(protocol, "transport", None)
+            if transport is not None and not transport.is_closing():
+                transport.close()
+
+    async def _shutdown(self) -> None:
+        if self._listener is not None:
+            self._listener.close()
+        if self._runner is not None:
+            await self._runner.cleanup()
 
     def stop(self) -> None:
         loop, thread = self._loop, self._thread
         if loop is None or thread is None:
             return
-        if self._runner is not None:
-            with contextlib.suppress(Exception):  # best effort on shutdown
-                asyncio.run_coroutine_threadsafe(self._runner.cleanup(), loop).result(10)
+        with contextlib.suppress(Exception):  # best effort on shutdown
+            asyncio.run_coroutine_threadsafe(self._shutdown(), loop).result(10)
         loop.call_soon_threadsafe(loop.stop)
         thread.join(10)
         if self._sock is not None:
             self._sock.close()
-        self._loop = self._thread = self._runner = None
+        self._loop = self._thread = self._runner = self._listener = None
         self._sock = None
+        self._silent.clear()
 
     def __enter__(self) -> Emulator:
         return self.start()
@@ -253,323 +241,149 @@ class Emulator:
     # faults and counters --------------------------------------------------------------------
 
     def inject(self, fault: Fault | None = None, *, times: int | None = 1,
-               path: str | None = None, **fields: Any) -> Fault:
+               path: str | None = None, stream: bool | None = None, **fields: Any) -> Fault:
         """Queue a fault for the next ``times`` requests (``None``: all) whose path contains
-        ``path``. Fields may be given as keywords: ``emu.inject(status=429, retry_after=0)``."""
+        ``path``. Fields may be given as keywords: ``emu.inject(status=429, retry_after=0)``.
+
+        A fault hits the next matching request of any kind: a mid-stream fault such as
+        ``reset_after_chunks`` also cuts a whole-body chat answer half-way. ``stream=True``
+        keeps it for streamed chat requests (``stream=False``: whole-body chat requests);
+        other requests pass it by."""
         fault = fault if fault is not None else Fault(**fields)
-        with self._lock:
-            self._rules.append(_Rule(fault, times, path))
+        self._faults.add(fault, times, path, stream)
         return fault
 
     def clear_faults(self) -> None:
-        with self._lock:
-            self._rules.clear()
+        self._faults.clear()
 
     def reset_stats(self) -> None:
-        with self._lock:
-            self.requests.clear()
-            self.request_count = 0
-            self.peers.clear()
-            self.peak_in_flight = self.in_flight
+        self._record.reset()
 
     def count(self, path: str | None = None) -> int:
-        """How many requests arrived (whose path contains ``path``)."""
-        if path is None and not self.keep_requests:
-            return self.request_count
-        with self._lock:
-            return sum(1 for r in self.requests if path is None or path in r.path)
+        """How many requests arrived (on routes whose path contains ``path``)."""
+        return self._record.count(path)
 
-    def _take_fault(self, request: web.Request) -> Fault | None:
-        header = request.headers.get(FAULT_HEADER)
-        if header:
-            return Fault.from_json(header)
-        with self._lock:
-            for rule in self._rules:
-                if rule.path is None or rule.path in request.path_qs:
-                    if rule.remaining is not None:
-                        rule.remaining -= 1
-                        if rule.remaining <= 0:
-                            self._rules.remove(rule)
-                    return rule.fault
-        return None
+    @property
+    def requests(self) -> deque[RecordedRequest]:
+        """The last ``keep_requests`` requests, oldest first."""
+        return self._record.requests
+
+    @property
+    def request_count(self) -> int:
+        return self._record.request_count
+
+    @property
+    def peers(self) -> set[tuple[str, int]]:
+        """Client addresses seen (one per connection; at most 10,000 are remembered)."""
+        return self._record.peers
+
+    @property
+    def in_flight(self) -> int:
+        return self._record.in_flight
+
+    @property
+    def peak_in_flight(self) -> int:
+        return self._record.peak_in_flight
 
     # the server -----------------------------------------------------------------------------
+
+    def _next_rid(self) -> str:
+        with self._record.lock:
+            self._seq += 1
+            return f"emu-{self._seq:06d}"
+
+    async def _read_body(self, request: web.Request, rid: str
+                         ) -> tuple[bytes, web.Response | None]:
+        """The body, or the error answer when it is too large (413) or too slow (408)."""
+        too_large = json_error(rid, 413, f"Request body is larger than {self.max_body_bytes} "
+                               "bytes", code="payload_too_large")
+        length = request.content_length
+        if length is not None and length > self.max_body_bytes:
+            too_large.force_close()  # the body stays unread: the connection cannot go on
+            return b"", too_large
+        try:
+            return await asyncio.wait_for(request.read(), self.read_timeout), None
+        except web.HTTPRequestEntityTooLarge:
+            too_large.force_close()
+            return b"", too_large
+        except asyncio.TimeoutError:
+            slow = json_error(rid, 408, "Request body not received in time",
+                              code="request_timeout")
+            slow.force_close()
+            return b"", slow
 
     @web.middleware
     async def _middleware(self, request: web.Request,
                           handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
                           ) -> web.StreamResponse:
-        raw = await request.read()
+        self._silent.discard(request.protocol)  # a whole request head arrived
+        rid = self._next_rid()
+        raw, refused = await self._read_body(request, rid)
+        parsed: Any = None
+        parsed_ok = False
+        if raw:
+            try:
+                parsed, parsed_ok = json.loads(raw), True
+            except ValueError:
+                parsed = raw
+        fault: Fault | None = None
+        bad_fault: str | None = None
+        if refused is None:
+            try:
+                fault = self._take_fault(request, parsed)
+            except FaultError as e:
+                bad_fault = str(e)
+        peer = request.transport.get_extra_info("peername") if request.transport else None
+        record = RecordedRequest(
+            request.method, request.path_qs, request.host,
+            {k.lower(): v for k, v in request.headers.items()}, kept_body(raw, parsed, parsed_ok),
+            fault, tuple(peer[:2]) if peer else None, body_size=len(raw) or
+            (request.content_length or 0))
+        resource = request.match_info.route.resource
+        self._record.add(record, resource.canonical if resource is not None else "(unrouted)")
+        del raw  # only the record's bounded copy outlives the request
+        request[K.rid] = rid
+        request[K.record] = record
+        request[K.json] = parsed
+        request[K.fault] = fault
         try:
-            body = json.loads(raw) if raw else None
-        except ValueError:
-            body = raw
-        fault = self._take_fault(request)
-        with self._lock:
-            self._seq += 1
-            rid = f"emu-{self._seq:06d}"
-            peer = request.transport.get_extra_info("peername") if request.transport else None
-            record = RecordedRequest(
-                request.method, request.path_qs, request.host,
-                {k.lower(): v for k, v in request.headers.items()}, body, fault,
-                tuple(peer[:2]) if peer else None)
-            self.request_count += 1
-            if record.peer is not None:
-                self.peers.add(record.peer)
-            if self.keep_requests:
-                self.requests.append(record)
-            self.in_flight += 1
-            self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
-        request[_RID] = rid
-        request[_REC] = record
-        request[_JSON] = body
-        request[_FAULT] = fault
-        try:
-            early = await self._before(request, fault)
+            if refused is not None:
+                return refused
+            if bad_fault is not None:
+                return json_error(rid, 400, bad_fault, code="invalid_emulator_fault")
+            early = await self._handlers.before(request, fault)
             resp = early if early is not None else await handler(request)
             if not resp.prepared:
                 resp.headers.setdefault("X-Request-ID", rid)
             return resp
-        except _Aborted:
+        except web.HTTPException as e:  # unknown path, wrong method: JSON like the rest
+            return self._http_error(rid, request, e)
+        except FaultError as e:
+            return json_error(rid, 400, str(e), code="invalid_emulator_fault")
+        except (Aborted, ConnectionError):  # reset on purpose, or the client went away
             return web.Response(status=499)
+        except Exception:  # a bug here, or a request nobody foresaw: still JSON, and logged
+            log.exception("nanogpt emulator: error answering %s %s", request.method,
+                          request.path)
+            return json_error(rid, 500, "The emulator failed to answer this request",
+                              code="emulator_error")
         finally:
-            with self._lock:
-                self.in_flight -= 1
-
-    async def _before(self, request: web.Request, fault: Fault | None
-                      ) -> web.StreamResponse | None:
-        """Faults that strike before the answer starts."""
-        if fault is None:
-            return None
-        if fault.delay:
-            await asyncio.sleep(fault.delay)
-        if fault.stall is not None and fault.stall_after_chunks is None:
-            await asyncio.sleep(fault.stall)
-        if fault.reset:
-            _reset(request)
-            raise _Aborted
-        if fault.redirect_to:
-            return web.Response(status=fault.redirect_status,
-                                headers={"Location": fault.redirect_to})
-        if fault.body is not None:
-            if not fault.status or fault.status < 300:
-                cast(RecordedRequest, request[_REC]).started = True
-            return await self._send(request, fault, fault.status or 200, fault.body.encode(),
-                                    {"Content-Type": "application/json"})
-        if fault.status is not None:
-            headers = {"X-Request-ID": request[_RID]}
-            if fault.retry_after is not None:
-                headers["Retry-After"] = str(fault.retry_after)
-            if fault.retry_after_ms is not None:
-                headers["retry-after-ms"] = str(fault.retry_after_ms)
-            headers["Content-Type"] = ("text/html" if fault.error_shape == "text"
-                                       else "application/json")
-            return await self._send(request, fault, fault.status, _error_body(
-                fault.status, fault.error_shape, fault.code, fault.message), headers)
-        return None
-
-    async def _send(self, request: web.Request, fault: Fault | None, status: int, body: bytes,
-                    headers: dict[str, str]) -> web.StreamResponse:
-        """A whole answer; with ``fault.trickle``, 16 bytes at a time."""
-        headers = {"X-Request-ID": request[_RID], **headers}
-        if fault is None or not fault.trickle:
-            return web.Response(status=status, body=body, headers=headers)
-        resp = web.StreamResponse(status=status, headers={**headers,
-                                                          "Content-Length": str(len(body))})
-        await resp.prepare(request)
-        for i in range(0, len(body), 16):
-            await resp.write(body[i:i + 16])
-            await asyncio.sleep(fault.trickle)
-        return resp
+            self._record.done()
 
     @staticmethod
-    def _key(request: web.Request) -> str | None:
-        auth = request.headers.get("Authorization", "")
-        if auth.lower().startswith("bearer "):
-            key = auth[7:].strip()
-            if key:
-                return key
-        return request.headers.get("x-api-key", "").strip() or None
+    def _http_error(rid: str, request: web.Request, e: web.HTTPException) -> web.Response:
+        if e.status < 400:
+            raise e
+        headers = {"Allow": e.headers["Allow"]} if "Allow" in e.headers else None
+        message = (f"{REASONS.get(e.status, e.reason)}: {request.method} {request.path}"
+                   if e.status in (404, 405) else e.reason)
+        return json_error(rid, e.status, message, headers=headers)
 
-    def _error(self, request: web.Request, status: int, message: str, *,
-               code: str | None = None, param: str | None = None) -> web.Response:
-        body = {"error": {"message": message, "type": _TYPES.get(status, "api_error"),
-                          "code": code, "param": param}}
-        return web.json_response(body, status=status, headers={"X-Request-ID": request[_RID]})
-
-    def _unauthorized(self, request: web.Request) -> web.Response:
-        return self._error(request, 401, "Invalid or missing API key. Pass it as "
-                                         "'Authorization: Bearer <key>'.",
-                           code="invalid_api_key")
-
-    async def _models(self, request: web.Request) -> web.Response:
-        path = request.path
-        if "/personalized/" in path and self._key(request) is None:
-            return self._unauthorized(request)
-        detailed = request.query.get("detailed", "false").lower() == "true"
-        models = _catalog.MODELS
-        if "/subscription/" in path:
-            models = [m for m in models if m["_subscription"]]
-        elif "/paid/" in path:
-            models = [m for m in models if not m["_subscription"]]
-        data = [_catalog.public(m, detailed) for m in models]
-        return web.json_response({"object": "list", "data": data},
-                                 headers={"X-Request-ID": request[_RID]})
-
-    async def _balance(self, request: web.Request) -> web.Response:
-        if self._key(request) is None:
-            return self._unauthorized(request)
-        return web.json_response(
-            {"usd_balance": self.balance, "nano_balance": "26.71801147",
-             "nanoDepositAddress": "nano_1emulatorx9deposit3address7for8tests"},
-            headers={"X-Request-ID": request[_RID]})
-
-    def _check(self, request: web.Request, body: Any) -> web.Response | None:
-        """The server-side checks NanoGPT makes before reaching a model."""
-        if not isinstance(body, dict):
-            return self._error(request, 400, "Request body must be a JSON object")
-        if not isinstance(body.get("model"), str) or not body["model"]:
-            return self._error(request, 400, "model is required", param="model")
-        messages = body.get("messages")
-        if not isinstance(messages, list) or not messages:
-            return self._error(request, 400, "messages must be a non-empty array",
-                               param="messages")
-        ranges = {"temperature": (0, 2), "top_p": (0, 1), "min_p": (0, 1),
-                  "frequency_penalty": (-2, 2), "presence_penalty": (-2, 2)}
-        for name, (lo, hi) in ranges.items():
-            v = body.get(name)
-            if v is not None and (not isinstance(v, (int, float)) or not lo <= v <= hi):
-                return self._error(request, 400, f"{name} must be between {lo} and {hi}",
-                                   param=name)
-        if _catalog.lookup(body["model"]) is None:
-            return self._error(request, 404, f"Model {body['model']!r} not found",
-                               code="model_not_found", param="model")
-        return None
-
-    async def _chat(self, request: web.Request) -> web.StreamResponse:
-        if self._key(request) is None:
-            return self._unauthorized(request)
-        body: Any = request[_JSON]
-        problem = self._check(request, body)
-        if problem is not None:
-            return problem
-        model = _catalog.lookup(body["model"])
-        assert model is not None
-        forced = request.headers.get(TOKENS_HEADER)
-        reply = _replies.make_reply(body, model,
-                                    forced_tokens=int(forced) if forced else None)
-        legacy = request.path.startswith("/api/v1legacy/")
-        fault = cast("Fault | None", request[_FAULT])
-        cast(RecordedRequest, request[_REC]).started = True  # the answer starts here
-        if body.get("stream"):
-            try:
-                return await self._stream(request, body, model, reply, fault, legacy)
-            except ConnectionError:  # the client went away mid-stream
-                raise _Aborted from None
-        if fault is not None and fault.non_json:
-            return web.Response(status=200, text="<html>upstream says hi</html>",
-                                content_type="text/html",
-                                headers={"X-Request-ID": request[_RID]})
-        reasoning_key = "reasoning_content" if legacy else "reasoning"
-        message: dict[str, Any] = {"role": "assistant", "content": "".join(reply.content)}
-        if reply.reasoning:
-            message[reasoning_key] = "".join(reply.reasoning)
-        if reply.tool_name:
-            message["content"] = None
-            message["tool_calls"] = [{"id": "call_emu_0", "type": "function", "function": {
-                "name": reply.tool_name, "arguments": "".join(reply.tool_args)}}]
-        payload = {
-            "id": f"chatcmpl-{request[_RID]}", "object": "chat.completion",
-            "created": 1767225600, "model": model["id"],
-            "choices": [{"index": 0, "message": message, "finish_reason": reply.finish_reason,
-                         "logprobs": None}],
-            "usage": _replies.usage(reply),
-            "x_nanogpt_pricing": _replies.price(reply, model),
-            "provider": "nanogpt-emulator",  # a field the typed objects do not declare
-        }
-        data = json.dumps(payload).encode()
-        if fault is not None and fault.reset_after_chunks is not None:
-            # a body cut off half-way: headers and part of the JSON, then a reset
-            resp = web.StreamResponse(status=200, headers={"X-Request-ID": request[_RID],
-                                                           "Content-Type": "application/json",
-                                                           "Content-Length": str(len(data))})
-            await resp.prepare(request)
-            await resp.write(data[: len(data) // 2])
-            _reset(request)
-            raise _Aborted
-        return await self._send(request, fault, 200, data, {"Content-Type": "application/json"})
-
-    async def _stream(self, request: web.Request, body: dict[str, Any], model: dict[str, Any],
-                      reply: _replies.Reply, fault: Fault | None,
-                      legacy: bool) -> web.StreamResponse:
-        rid = request[_RID]
-        resp = web.StreamResponse(status=200, headers={
-            "Content-Type": "text/event-stream", "Cache-Control": "no-cache",
-            "X-Request-ID": rid})
-        resp.enable_chunked_encoding()
-        await resp.prepare(request)
-        eol = b"\r\n" if fault is not None and fault.crlf else b"\n"
-        base = {"id": f"chatcmpl-{rid}", "object": "chat.completion.chunk",
-                "created": 1767225600, "model": model["id"], "provider": "nanogpt-emulator"}
-        reasoning_key = "reasoning_content" if legacy else "reasoning"
-
-        def frame(delta: dict[str, Any], finish: str | None = None, **extra: Any) -> bytes:
-            obj = dict(base, choices=[{"index": 0, "delta": delta, "finish_reason": finish}],
-                       **extra)
-            return b"data: " + json.dumps(obj, separators=(",", ":")).encode() + eol + eol
-
-        frames: list[bytes] = [frame({"role": "assistant", "content": ""})]
-        frames += [frame({reasoning_key: r}) for r in reply.reasoning]
-        if reply.tool_name:
-            frames.append(frame({"tool_calls": [{"index": 0, "id": "call_emu_0",
-                                                 "type": "function", "function": {
-                                                     "name": reply.tool_name,
-                                                     "arguments": ""}}]}))
-            frames += [frame({"tool_calls": [{"index": 0, "function": {"arguments": a}}]})
-                       for a in reply.tool_args]
-        frames += [frame({"content": c}) for c in reply.content]
-        include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
-        pricing = _replies.price(reply, model)
-        if include_usage:
-            frames.append(frame({}, reply.finish_reason))
-            last = dict(base, choices=[], usage=_replies.usage(reply), x_nanogpt_pricing=pricing)
-            frames.append(b"data: " + json.dumps(last).encode() + eol + eol)
-        else:
-            frames.append(frame({}, reply.finish_reason, x_nanogpt_pricing=pricing))
-
-        # quirks of the real service: a comment and a retry line before the first frame
-        await resp.write(b": keep-alive" + eol + eol + b"retry: 3000" + eol + eol)
-        for n, data in enumerate(frames):
-            if fault is not None:
-                if fault.reset_after_chunks == n:
-                    await asyncio.sleep(0.05)  # let the client take what was sent first
-                    _reset(request)
-                    raise _Aborted
-                if fault.cut_after_chunks == n:
-                    assert request.transport is not None
-                    request.transport.close()
-                    raise _Aborted
-                if fault.stall_after_chunks == n:
-                    await asyncio.sleep(fault.stall if fault.stall is not None else 60.0)
-                if fault.error_frame_after == n:
-                    err = dict(base, choices=[{"index": 0, "delta": {}, "finish_reason": "error"}],
-                               error={"status": 500, "message": fault.message or
-                                      "Upstream provider error", "code": fault.code or
-                                      "upstream_error"})
-                    await resp.write(b"data: " + json.dumps(err).encode() + eol + eol)
-                    await resp.write(b"data: [DONE]" + eol + eol)
-                    return resp
-                if fault.garbage_after == n:
-                    await resp.write(b"data: {\"id\": oops not json" + eol + eol)
-                if fault.raw_frame_after == n:
-                    raw = fault.raw_frame
-                    await resp.write(raw.encode() if isinstance(raw, str) else raw)
-            await resp.write(data)
-        if fault is None or not fault.no_done:
-            await resp.write(b"data: [DONE]" + eol + eol)
-        if fault is not None and fault.hold_after_done:
-            until = time.monotonic() + fault.hold_after_done
-            while time.monotonic() < until:
-                await asyncio.sleep(0.1)
-                await resp.write(b": keep-alive" + eol + eol)
-        return resp
+    def _take_fault(self, request: web.Request, body: Any) -> Fault | None:
+        header = request.headers.get(FAULT_HEADER)
+        if header:
+            return Fault.from_header(header)
+        stream = None
+        if request.path.endswith("/chat/completions"):
+            stream = isinstance(body, dict) and body.get("stream") is True
+        return self._faults.take(request.path_qs, stream)
