@@ -3,10 +3,12 @@ the same way in both clients and on every error class that carries it."""
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from conftest import USER
-from nanogpt import APIConnectionError, StreamError, StreamTimeoutError, Timeout
+from nanogpt import APIConnectionError, APITimeoutError, StreamError, StreamTimeoutError, Timeout
 from nanogpt.emulator import Fault
 from rawserver import RawConn, RawServer
 
@@ -71,3 +73,34 @@ def test_errors_before_the_answer_are_not_answer_cuts(make_client, emu) -> None:
         with pytest.raises(APIConnectionError) as info:
             client.chat.completions.create(model=MODEL, messages=USER)
         assert info.value.answer_cut is False
+
+
+def _head_then(head: bytes, body: bytes):
+    def handler(conn: RawConn) -> None:
+        conn.read_request()
+        conn.send(head)
+        time.sleep(0.2)  # the client has the head (and may hand it over) before the body
+        conn.send(body)
+        conn.sock.close()
+
+    return handler
+
+
+def test_malformed_body_after_the_head_never_hangs(make_client) -> None:
+    """aiohttp stops the read timer on a malformed chunk and never fails the body's reader:
+    the call must still end, as a cut answer with what had arrived."""
+    head = (b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n"
+            b"transfer-encoding: chunked\r\n\r\n")
+    with RawServer(_head_then(head, b"%x\r\n%s\r\n" % (len(EVENT), EVENT) + BAD_CHUNK)) as srv:
+        client = make_client(base_url=srv.base_url, timeout=Timeout(idle=30, read=30))
+        with pytest.raises(StreamError) as info:
+            for _ in client.chat.completions.create(model=MODEL, messages=USER, stream=True):
+                pass
+        assert info.value.answer_cut is True and info.value.partial_text == "Hel"
+    head = head.replace(b"text/event-stream", b"application/json")
+    with RawServer(_head_then(head, b"5\r\n{\"id\"\r\n" + BAD_CHUNK)) as srv:
+        client = make_client(base_url=srv.base_url, timeout=Timeout(idle=30, read=30))
+        with pytest.raises(APIConnectionError) as info2:
+            client.chat.completions.create(model=MODEL, messages=USER)
+        assert info2.value.answer_cut is True
+        assert not isinstance(info2.value, APITimeoutError)

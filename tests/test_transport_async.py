@@ -14,7 +14,7 @@ import pytest
 
 import nanogpt
 from conftest import KEY, USER
-from nanogpt import InternalServerError, Timeout
+from nanogpt import InternalServerError, StreamError, StreamTimeoutError, Timeout
 from nanogpt.emulator import Fault
 from rawserver import RawConn, RawServer, http_response
 
@@ -172,3 +172,34 @@ def test_client_used_in_a_forked_child_starts_fresh() -> None:
     assert after == "ok"
     assert len(served) == 3
     assert served[0] == served[2] != served[1]  # the child had a connection of its own
+
+
+def test_stream_with_a_malformed_chunk_after_the_head_ends() -> None:
+    """aiohttp stops the read timer on a malformed chunk and never fails the body's reader:
+    without a watch on the connection, ``async for`` would wait for ever, ``idle`` or not."""
+    event = (b'data: {"id":"x","object":"chat.completion.chunk","created":1,"model":"m",'
+             b'"choices":[{"index":0,"delta":{"content":"Hel"}}]}\n\n')
+
+    def handler(conn: RawConn) -> None:
+        conn.read_request()
+        conn.send(b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n"
+                  b"transfer-encoding: chunked\r\n\r\n")
+        time.sleep(0.1)
+        conn.send(b"%x\r\n%s\r\nZZZ\r\n" % (len(event), event))
+        conn.sock.close()
+
+    async def main(url: str) -> StreamError:
+        async with nanogpt.AsyncNanoGPT(KEY, base_url=url, max_retries=0,
+                                        timeout=Timeout(idle=1)) as c:
+            stream = await c.chat.completions.create(model=MODEL, messages=USER, stream=True)
+            try:
+                async for _ in stream:
+                    pass
+            except StreamError as e:
+                return e
+            raise AssertionError("no error")
+
+    with RawServer(handler) as srv:
+        error = _run(main(srv.base_url))
+    assert error.partial_text == "Hel" and error.answer_cut is True
+    assert not isinstance(error, StreamTimeoutError)

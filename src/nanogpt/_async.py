@@ -19,6 +19,7 @@ import functools
 import os
 import re
 import time
+import weakref
 from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, TypeVar
 
@@ -232,6 +233,7 @@ class AsyncNanoGPT(ClientBase):
         """The body of a 2xx answer (never retried once it started); frees the slot."""
         import aiohttp
 
+        watch = _watch_body(resp)
         try:
             reading = _read_limited(resp, self._core.max_response_bytes)
             left = plan.remaining()
@@ -244,6 +246,8 @@ class AsyncNanoGPT(ClientBase):
                                              request_id=resp.headers.get("x-request-id")
                                              ) from None
         finally:
+            if watch is not None:
+                watch.content = None
             resp.release()
             if state.slots is not None:
                 state.slots.release()
@@ -275,6 +279,7 @@ class AsyncNanoGPT(ClientBase):
         content = resp.content
         readany = content.readany
         failed: list[TransportFailure] = []
+        watch = _watch_body(resp)
 
         async def read_raw() -> bytes:
             if failed:
@@ -304,6 +309,8 @@ class AsyncNanoGPT(ClientBase):
             return True
 
         def close(reusable: bool) -> None:
+            if watch is not None:
+                watch.content = None
             try:
                 if reusable:
                     resp.release()
@@ -352,6 +359,7 @@ async def _error_body(resp: aiohttp.ClientResponse, limit: int, left: float | No
     when it cannot be had (the status says enough)."""
     import aiohttp
 
+    watch = _watch_body(resp)
     try:
         reading = _read_limited(resp, limit)
         return (await (asyncio.wait_for(reading, left) if left is not None
@@ -359,7 +367,55 @@ async def _error_body(resp: aiohttp.ClientResponse, limit: int, left: float | No
     except (aiohttp.ClientError, asyncio.TimeoutError, OSError, UndecodableBody):
         return b""
     finally:
+        if watch is not None:
+            watch.content = None
         resp.release()
+
+
+class _BodyWatch:
+    """Fails a body's reader when its connection closes before the body ended.
+
+    aiohttp, on a malformed chunk after the head was handed over, closes the connection but
+    never tells the body's reader, and stops the read timer: a stream would then wait for
+    ever (``idle`` included), a whole body until ``read``. One watch per connection, set to
+    the body being read; the callback also takes the future's exception, which nobody else
+    may ask for (asyncio would log it)."""
+
+    __slots__ = ("content",)
+
+    def __init__(self) -> None:
+        self.content: aiohttp.StreamReader | None = None
+
+    def __call__(self, closed: asyncio.Future[None]) -> None:
+        if not closed.cancelled():
+            closed.exception()
+        content, self.content = self.content, None
+        if content is not None and not content.is_eof() and content.exception() is None:
+            import aiohttp
+
+            content.set_exception(aiohttp.ClientPayloadError(
+                "the connection closed before the body ended (malformed body?)"))
+
+
+_BODY_WATCHES: weakref.WeakKeyDictionary[object, _BodyWatch] = weakref.WeakKeyDictionary()
+
+
+def _watch_body(resp: aiohttp.ClientResponse) -> _BodyWatch | None:
+    """Watch the connection of ``resp`` while its body is read (see ``_BodyWatch``); the
+    caller sets ``.content`` back to None when done."""
+    connection = resp.connection
+    protocol = connection.protocol if connection is not None else None
+    if protocol is None:
+        return None  # the body is already complete, or the connection gone: nothing to wait
+    watch = _BODY_WATCHES.get(protocol)
+    if watch is None:
+        closed = protocol.closed
+        if closed is None:
+            return None
+        watch = _BODY_WATCHES[protocol] = _BodyWatch()
+        closed.add_done_callback(watch)
+    watch.content = resp.content
+    return watch
 
 
 def _salvage(content: aiohttp.StreamReader) -> bytes:
