@@ -128,7 +128,9 @@ class AsyncNanoGPT(ClientBase):
     async def close(self) -> None:
         """Close pooled connections. The client may still be used afterwards."""
         state, self._state = self._state, None
-        if state is not None and not state.session.closed:
+        if state is not None and state.generation != _fork_generation:
+            _disown(state.session)  # the parent's (we are a forked child): not ours to close
+        elif state is not None and not state.session.closed:
             await state.session.close()
 
     async def __aenter__(self) -> AsyncNanoGPT:
