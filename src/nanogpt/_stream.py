@@ -416,7 +416,7 @@ class AsyncStream(_StreamBase):
         self._task, self._on_task_done = task, on_task_done
 
     def _unwatch(self) -> None:
-        task, callback = getattr(self, "_task", None), self._on_task_done
+        task, callback = getattr(self, "_task", None), getattr(self, "_on_task_done", None)
         if task is not None and callback is not None:
             self._task = self._on_task_done = None
             task.remove_done_callback(callback)
