@@ -75,12 +75,23 @@ _BODY_PARSE_ERROR = re.compile(r"chunk (size|ext|data)|after chunk", re.IGNORECA
 
 def _body_had_started(exc: BaseException) -> bool:
     """aiohttp parses a head and the start of its body together; when the body is malformed
-    it drops the head and fails the request as if no answer had come. Its message (the only
-    trace left) says whether the parser was already in the body."""
+    it drops the head and fails the request as if no answer had come. What is left says
+    whether the parser was already in the body: the error class with aiohttp's Python parser
+    (a payload error among the causes), the message with its C parser (a bare BadHttpMessage
+    about a chunk)."""
     import aiohttp
+    from aiohttp.http_exceptions import PayloadEncodingError
 
-    return isinstance(exc, aiohttp.ClientResponseError) and bool(
-        _BODY_PARSE_ERROR.search(str(exc.message)))
+    if not isinstance(exc, aiohttp.ClientResponseError):
+        return False
+    cause = exc.__cause__
+    for _ in range(3):  # aiohttp's wrapper, then the parser's own error
+        if cause is None:
+            break
+        if isinstance(cause, PayloadEncodingError):
+            return True
+        cause = cause.__cause__
+    return bool(_BODY_PARSE_ERROR.search(str(exc.message)))
 
 
 _fork_generation = 0
