@@ -144,6 +144,8 @@ class RawServer:
     def stop(self) -> None:
         self._stopped = True
         with contextlib.suppress(OSError):
+            self._sock.shutdown(socket.SHUT_RDWR)  # wakes the blocked accept() (close does not)
+        with contextlib.suppress(OSError):
             self._sock.close()
         with self._lock:
             conns, self._conns = self._conns, []

@@ -2,7 +2,13 @@
 
 aiohttp is chosen by measurement (about 14x the ``openai`` SDK's async throughput at 50
 concurrent requests) and imported on first use. The session and the concurrency semaphore belong
-to one event loop; a client used from a new loop (``asyncio.run`` twice) makes new ones.
+to one event loop; a client used from a new loop (``asyncio.run`` twice) makes new ones, and so
+does a client used in a forked child (which must not touch the parent's sockets or loop).
+
+Bodies are taken from aiohttp undecoded (``auto_decompress=False``) and the session asks for
+``identity``: a coded body is decoded here, never beyond ``max_response_bytes``
+(``_decompress``). aiohttp's exceptions are never put in our messages by ``repr`` (it shows
+every request header); credential headers are masked besides (``_redact``).
 """
 
 from __future__ import annotations
@@ -10,12 +16,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-from collections.abc import Callable, Mapping
+import os
+import re
+import time
+import weakref
+from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, TypeVar
 
 from ._client import ClientBase, Request, lower_headers
-from ._errors import APITimeoutError
+from ._decompress import BoundedDecoder, UndecodableBody, decoder_for
+from ._errors import APIResponseValidationError, APITimeoutError
 from ._plan import CallPlan, TransportFailure
+from ._redact import mask_credentials
 from ._resources import AsyncChat, AsyncModels
 from ._stream import DRAIN_TIMEOUT, AsyncStream
 from ._types import Balance
@@ -27,6 +39,20 @@ if TYPE_CHECKING:
 __all__ = ["AsyncNanoGPT"]
 
 T = TypeVar("T")
+_STREAM_PIECE = 65536  # a coded stream is decoded at most this much per read
+
+
+def _describe(exc: BaseException) -> str:
+    """What went wrong, from the exception's type and ``str``, never its ``repr``: aiohttp's
+    repr of a response error carries the request headers (keys, proxy tokens)."""
+    import aiohttp
+
+    if isinstance(exc, aiohttp.ClientResponseError):
+        text = f"{exc.status}, {exc.message}"  # its str() adds the URL, which we name anyway
+    else:
+        text = str(exc)
+    text = " ".join(text.split())[:300]
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 def _failure(exc: BaseException) -> TransportFailure:
@@ -34,22 +60,61 @@ def _failure(exc: BaseException) -> TransportFailure:
     import aiohttp
 
     if isinstance(exc, aiohttp.ConnectionTimeoutError):
-        return TransportFailure(f"connect timed out: {exc}", sent=False, timeout=True)
+        return TransportFailure(f"connect timed out: {_describe(exc)}", sent=False,
+                                timeout=True)
     if isinstance(exc, aiohttp.ClientConnectorError):
-        return TransportFailure(f"could not connect: {exc}", sent=False)
+        return TransportFailure(f"could not connect: {_describe(exc)}", sent=False)
     if isinstance(exc, (asyncio.TimeoutError, aiohttp.ServerTimeoutError)):
         return TransportFailure("timed out waiting for the server", sent=True, timeout=True)
-    return TransportFailure(f"connection broken: {exc!r}", sent=True)
+    return TransportFailure(f"connection broken: {_describe(exc)}", sent=True)
+
+
+# llhttp's words for a malformed chunk: the head had been parsed, the body had begun
+_BODY_PARSE_ERROR = re.compile(r"chunk (size|ext|data)|after chunk", re.IGNORECASE)
+
+
+def _body_had_started(exc: BaseException) -> bool:
+    """aiohttp parses a head and the start of its body together; when the body is malformed
+    it drops the head and fails the request as if no answer had come. What is left says
+    whether the parser was already in the body: the error class with aiohttp's Python parser
+    (a payload error among the causes), the message with its C parser (a bare BadHttpMessage
+    about a chunk)."""
+    import aiohttp
+    from aiohttp.http_exceptions import PayloadEncodingError
+
+    if not isinstance(exc, aiohttp.ClientResponseError):
+        return False
+    cause = exc.__cause__
+    for _ in range(3):  # aiohttp's wrapper, then the parser's own error
+        if cause is None:
+            break
+        if isinstance(cause, PayloadEncodingError):
+            return True
+        cause = cause.__cause__
+    return bool(_BODY_PARSE_ERROR.search(str(exc.message)))
+
+
+_fork_generation = 0
+
+
+def _forked() -> None:
+    global _fork_generation
+    _fork_generation += 1
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forked)
 
 
 class _LoopState:
-    __slots__ = ("loop", "session", "slots")
+    __slots__ = ("generation", "loop", "session", "slots")
 
     def __init__(self, loop: asyncio.AbstractEventLoop, session: aiohttp.ClientSession,
                  slots: asyncio.Semaphore | None) -> None:
         self.loop = loop
         self.session = session
         self.slots = slots
+        self.generation = _fork_generation
 
 
 class AsyncNanoGPT(ClientBase):
@@ -74,7 +139,9 @@ class AsyncNanoGPT(ClientBase):
     async def close(self) -> None:
         """Close pooled connections. The client may still be used afterwards."""
         state, self._state = self._state, None
-        if state is not None and not state.session.closed:
+        if state is not None and state.generation != _fork_generation:
+            _disown(state.session)  # the parent's (we are a forked child): not ours to close
+        elif state is not None and not state.session.closed:
             await state.session.close()
 
     async def __aenter__(self) -> AsyncNanoGPT:
@@ -88,6 +155,9 @@ class AsyncNanoGPT(ClientBase):
     def _loop_state(self) -> _LoopState:
         loop = asyncio.get_running_loop()
         state = self._state
+        if state is not None and state.generation != _fork_generation:
+            _disown(state.session)  # made before a fork: the parent's, leave it alone
+            state = self._state = None
         if state is not None and state.loop is loop and not state.session.closed:
             return state
         if state is not None and state.loop is not loop:
@@ -100,7 +170,10 @@ class AsyncNanoGPT(ClientBase):
         import aiohttp
 
         connector = aiohttp.TCPConnector(limit=0, ttl_dns_cache=300)
-        session = aiohttp.ClientSession(connector=connector, auto_decompress=True,
+        # bodies come undecoded and are decoded here, bounded (aiohttp would decompress a
+        # whole small gzip body into memory before any size check); identity is asked for
+        session = aiohttp.ClientSession(connector=connector, auto_decompress=False,
+                                        headers={"Accept-Encoding": "identity"},
                                         skip_auto_headers=("User-Agent",))
         # aiohttp re-sends an idempotent request once on a dropped keep-alive connection; our
         # plan owns every retry (and counts it), so that is turned off where aiohttp allows it
@@ -116,6 +189,7 @@ class AsyncNanoGPT(ClientBase):
         import aiohttp
 
         state = self._loop_state()
+        mask_credentials(req.headers)  # so that no aiohttp repr can show a key
         plan = self._core.plan(req)
         limit = self._core.max_response_bytes
         timeout = _client_timeout(req.timeout.connect, req.read_timeout, req.stream)
@@ -134,6 +208,7 @@ class AsyncNanoGPT(ClientBase):
             try:
                 try:
                     left = plan.bound(None)
+                    started = time.monotonic()
                     sending = state.session.request(
                         plan.method, plan.url, data=req.body, headers=plan.headers,
                         allow_redirects=False, timeout=timeout)
@@ -141,21 +216,15 @@ class AsyncNanoGPT(ClientBase):
                                   else sending)
                 except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
                     outcome = _failure(exc)
+                    if _body_had_started(exc):
+                        raise self._answer_cut(req, outcome) from None
                 else:
                     if resp.status < 300:
                         plan.succeeded()
                         held = True
                         return resp, state, plan
-                    try:
-                        reading = _read_limited(resp, limit)
-                        left = plan.remaining()
-                        body = (await (asyncio.wait_for(reading, max(left, 0.001))
-                                       if left is not None else reading))[:limit]
-                    except (aiohttp.ClientError, asyncio.TimeoutError, OSError):
-                        body = b""  # the status says enough
-                    finally:
-                        resp.release()
-                    outcome = (resp.status, resp.headers, body)
+                    outcome = (resp.status, resp.headers,
+                               await _error_body(resp, limit, _time_left(req, plan, started)))
             finally:
                 if not held and slots is not None:
                     slots.release()
@@ -166,11 +235,18 @@ class AsyncNanoGPT(ClientBase):
             if delay:
                 await asyncio.sleep(delay)
 
+    def _answer_cut(self, req: Request, failure: TransportFailure) -> Exception:
+        """A 2xx whose body broke before any of it could be handed over."""
+        if req.stream:
+            return self._core.stream_core({}).interrupted(failure)
+        return self._core.answer_cut(failure)
+
     async def _read_answer(self, resp: aiohttp.ClientResponse, state: _LoopState,
                            plan: CallPlan) -> bytes:
         """The body of a 2xx answer (never retried once it started); frees the slot."""
         import aiohttp
 
+        watch = _watch_body(resp)
         try:
             reading = _read_limited(resp, self._core.max_response_bytes)
             left = plan.remaining()
@@ -178,7 +254,13 @@ class AsyncNanoGPT(ClientBase):
                           else reading)
         except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
             raise self._core.answer_cut(_failure(exc)) from None
+        except UndecodableBody as e:
+            raise APIResponseValidationError(str(e), status_code=resp.status,
+                                             request_id=resp.headers.get("x-request-id")
+                                             ) from None
         finally:
+            if watch is not None:
+                watch.content = None
             resp.release()
             if state.slots is not None:
                 state.slots.release()
@@ -197,13 +279,22 @@ class AsyncNanoGPT(ClientBase):
         if not self._core.is_event_stream(headers):
             body = await self._read_answer(resp, state, plan)
             raise self._core.not_a_stream(resp.status, headers, body)
+        try:
+            decoder = decoder_for(headers.get("content-encoding"))
+        except UndecodableBody as e:
+            resp.close()
+            if state.slots is not None:
+                state.slots.release()
+            raise self._core.stream_core(headers).interrupted(
+                TransportFailure(str(e), sent=True)) from None
         # RuntimeError: aiohttp's "Connection closed." once the session was closed under it
         errors = (aiohttp.ClientError, asyncio.TimeoutError, OSError, RuntimeError)
         content = resp.content
         readany = content.readany
         failed: list[TransportFailure] = []
+        watch = _watch_body(resp)
 
-        async def read() -> bytes:
+        async def read_raw() -> bytes:
             if failed:
                 raise failed[0]
             try:
@@ -217,6 +308,8 @@ class AsyncNanoGPT(ClientBase):
                     return leftover
                 raise failed[0] from None
 
+        read = read_raw if decoder is None else _decoding(read_raw, decoder)
+
         async def to_end() -> None:
             while await read():
                 pass
@@ -229,6 +322,8 @@ class AsyncNanoGPT(ClientBase):
             return True
 
         def close(reusable: bool) -> None:
+            if watch is not None:
+                watch.content = None
             try:
                 if reusable:
                     resp.release()
@@ -239,6 +334,101 @@ class AsyncNanoGPT(ClientBase):
                     state.slots.release()
 
         return AsyncStream(read, drain, close, self._core.stream_core(headers), headers)
+
+
+def _decoding(read_raw: Callable[[], Awaitable[bytes]],
+              decoder: BoundedDecoder) -> Callable[[], Awaitable[bytes]]:
+    """A coded stream's ``read``: at most ``_STREAM_PIECE`` decoded bytes per call."""
+
+    async def read() -> bytes:
+        try:
+            while True:
+                out = decoder.read(_STREAM_PIECE)
+                if out:
+                    return out
+                raw = await read_raw()
+                if not raw:
+                    decoder.finish()
+                    return b""
+                decoder.feed(raw)
+        except UndecodableBody as e:
+            raise TransportFailure(str(e), sent=True) from None
+
+    return read
+
+
+def _time_left(req: Request, plan: CallPlan, started: float) -> float | None:
+    """How long an error body may take: what is left of ``read`` for this attempt (counted
+    from the send, as for a non-streamed answer) and of ``total``. A stream request's error
+    body is bounded so too, not by ``idle`` alone (a trickled body never goes idle)."""
+    read = req.timeout.read
+    ends = [t for t in (None if read is None else read - (time.monotonic() - started),
+                        plan.remaining()) if t is not None]
+    return max(min(ends), 0.001) if ends else None
+
+
+async def _error_body(resp: aiohttp.ClientResponse, limit: int, left: float | None) -> bytes:
+    """The body of an error answer, at most ``limit`` bytes and ``left`` seconds; ``b""``
+    when it cannot be had (the status says enough)."""
+    import aiohttp
+
+    watch = _watch_body(resp)
+    try:
+        reading = _read_limited(resp, limit)
+        return (await (asyncio.wait_for(reading, left) if left is not None
+                       else reading))[:limit]
+    except (aiohttp.ClientError, asyncio.TimeoutError, OSError, UndecodableBody):
+        return b""
+    finally:
+        if watch is not None:
+            watch.content = None
+        resp.release()
+
+
+class _BodyWatch:
+    """Fails a body's reader when its connection closes before the body ended.
+
+    aiohttp, on a malformed chunk after the head was handed over, closes the connection but
+    never tells the body's reader, and stops the read timer: a stream would then wait for
+    ever (``idle`` included), a whole body until ``read``. One watch per connection, set to
+    the body being read; the callback also takes the future's exception, which nobody else
+    may ask for (asyncio would log it)."""
+
+    __slots__ = ("content",)
+
+    def __init__(self) -> None:
+        self.content: aiohttp.StreamReader | None = None
+
+    def __call__(self, closed: asyncio.Future[None]) -> None:
+        if not closed.cancelled():
+            closed.exception()
+        content, self.content = self.content, None
+        if content is not None and not content.is_eof() and content.exception() is None:
+            import aiohttp
+
+            content.set_exception(aiohttp.ClientPayloadError(
+                "the connection closed before the body ended (malformed body?)"))
+
+
+_BODY_WATCHES: weakref.WeakKeyDictionary[object, _BodyWatch] = weakref.WeakKeyDictionary()
+
+
+def _watch_body(resp: aiohttp.ClientResponse) -> _BodyWatch | None:
+    """Watch the connection of ``resp`` while its body is read (see ``_BodyWatch``); the
+    caller sets ``.content`` back to None when done."""
+    connection = resp.connection
+    protocol = connection.protocol if connection is not None else None
+    if protocol is None:
+        return None  # the body is already complete, or the connection gone: nothing to wait
+    watch = _BODY_WATCHES.get(protocol)
+    if watch is None:
+        closed = protocol.closed
+        if closed is None:
+            return None
+        watch = _BODY_WATCHES[protocol] = _BodyWatch()
+        closed.add_done_callback(watch)
+    watch.content = resp.content
+    return watch
 
 
 def _salvage(content: aiohttp.StreamReader) -> bytes:
@@ -259,8 +449,26 @@ def _abandon(session: aiohttp.ClientSession) -> None:
             connector._close()
 
 
+def _disown(session: aiohttp.ClientSession) -> None:
+    """In a forked child, forget a session made in the parent without touching it. Its
+    connections are the parent's sockets, and its event loop's epoll set is shared with the
+    parent: closing anything here (now, or from a finalizer later) could cut the parent's
+    connections or unregister them from the parent's loop. The connector is marked closed so
+    that its finalizer does nothing; the child's copies of the descriptors close with it."""
+    connector = session.connector
+    session.detach()
+    if connector is not None:
+        connector._closed = True
+
+
 async def _read_limited(resp: aiohttp.ClientResponse, limit: int) -> bytes:
-    """The body, or its first ``limit + 1`` bytes when it is longer."""
+    """The (decoded) body, or its first ``limit + 1`` bytes when it is longer. Raises
+    ``UndecodableBody`` for a content coding that cannot be decoded."""
+    coding = resp.headers.get("Content-Encoding")
+    if coding is not None:
+        decoder = decoder_for(coding)
+        if decoder is not None:
+            return await _read_decoded(resp, decoder, limit)
     length = resp.content_length
     if length is not None and length <= limit:
         return await resp.read()  # the common case, and the cheapest
@@ -269,6 +477,19 @@ async def _read_limited(resp: aiohttp.ClientResponse, limit: int) -> bytes:
         data += piece
         if len(data) > limit:
             break
+    return bytes(data)
+
+
+async def _read_decoded(resp: aiohttp.ClientResponse, decoder: BoundedDecoder,
+                        limit: int) -> bytes:
+    """Decode while reading, never asking the decoder for more than ``limit + 1`` bytes."""
+    data = bytearray()
+    async for piece in resp.content.iter_any():
+        decoder.feed(piece)
+        data += decoder.read(limit + 1 - len(data))
+        if len(data) > limit:
+            return bytes(data)
+    decoder.finish()
     return bytes(data)
 
 

@@ -70,7 +70,8 @@ class APIConnectionError(NanoGPTError):
         super().__init__(message)
         self.url = url
         self.answer_cut = answer_cut
-        """True when the answer had started arriving: the call may be billed."""
+        """True when the answer had started arriving (a 2xx head came): the call may be
+        billed. Always True on a :class:`StreamError`."""
 
 
 class APITimeoutError(APIConnectionError):
@@ -92,13 +93,15 @@ class StreamError(NanoGPTError):
     """A stream failed after it started: an error frame, a cut connection, or no ``[DONE]``.
 
     ``partial_text`` and ``partial_reasoning`` hold what had arrived (choice 0). The request is
-    never retried by this package: the model may already have been paid for.
+    never retried by this package: the model may already have been paid for. ``answer_cut`` is
+    always True (the answer had started), as on ``APIConnectionError``.
     """
 
     def __init__(self, message: str, *, partial_text: str = "", partial_reasoning: str = "",
                  code: Any = None, status: int | None = None,
                  request_id: str | None = None) -> None:
         super().__init__(message)
+        self.answer_cut = True  # after super(): StreamTimeoutError's other base sets False
         self.partial_text = partial_text
         self.partial_reasoning = partial_reasoning
         self.code = code
@@ -107,7 +110,7 @@ class StreamError(NanoGPTError):
 
 
 class StreamTimeoutError(StreamError, APITimeoutError):
-    """The stream stayed silent for longer than the idle timeout."""
+    """The stream stayed silent for longer than the idle timeout. ``answer_cut`` is True."""
 
 
 class APIStatusError(NanoGPTError):

@@ -7,9 +7,11 @@ Per chunk the hot path is: split lines (``_sse``), one msgspec decode straight i
 
 from __future__ import annotations
 
+import sys
+import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 
@@ -27,6 +29,9 @@ from ._types import (
     ToolCall,
     Usage,
 )
+
+if TYPE_CHECKING:
+    import asyncio
 
 __all__ = ["Accumulator", "AsyncStream", "Stream", "StreamCore"]
 
@@ -369,7 +374,14 @@ class Stream(_StreamBase):
 
 
 class AsyncStream(_StreamBase):
-    """The asyncio twin of :class:`Stream`: ``async for chunk in stream``."""
+    """The asyncio twin of :class:`Stream`: ``async for chunk in stream``.
+
+    Use it as an async context manager (``async with await create(..., stream=True) as s``),
+    or call ``close()``, to give the connection back early. Unmanaged, it is given back when
+    dropped, and also when the task running ``async for`` over it ends by cancellation or an
+    error while it is open: that task's traceback keeps the stream alive (for as long as
+    anything holds the task), so garbage collection alone would keep its concurrency slot.
+    """
 
     def __init__(self, read: Callable[[], Awaitable[bytes]],
                  drain: Callable[[], Awaitable[bool]], close: Callable[[bool], None],
@@ -377,9 +389,43 @@ class AsyncStream(_StreamBase):
         super().__init__(close, core, headers)
         self._read = read
         self._drain = drain
+        self._task: asyncio.Task[Any] | None = None
+        self._on_task_done: Callable[[asyncio.Task[Any]], None] | None = None
 
     def __aiter__(self) -> AsyncIterator[ChatCompletionChunk]:
+        if not self._closed:
+            self._watch_current_task()
         return self
+
+    def _watch_current_task(self) -> None:
+        """Release this stream when the task iterating it fails or is cancelled. The callback
+        holds the stream only weakly, and is removed when the stream closes, so a long-lived
+        task that reads many streams gathers no callbacks."""
+        task = sys.modules["asyncio"].current_task()
+        if task is None or task is self._task:
+            return
+        self._unwatch()
+        ref = weakref.ref(self)
+
+        def on_task_done(task: asyncio.Task[Any]) -> None:
+            stream = ref()
+            if stream is not None and not stream._closed and _ended_badly(task):
+                stream._close_sync()
+
+        task.add_done_callback(on_task_done)
+        self._task, self._on_task_done = task, on_task_done
+
+    def _unwatch(self) -> None:
+        task, callback = getattr(self, "_task", None), getattr(self, "_on_task_done", None)
+        if task is not None and callback is not None:
+            self._task = self._on_task_done = None
+            task.remove_done_callback(callback)
+
+    def _close_sync(self) -> None:
+        try:
+            super()._close_sync()
+        finally:
+            self._unwatch()
 
     async def __anext__(self) -> ChatCompletionChunk:
         pos = self._pos
@@ -422,3 +468,9 @@ class AsyncStream(_StreamBase):
 
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
+
+
+def _ended_badly(task: asyncio.Task[Any]) -> bool:
+    """Cancelled, or failed; read without marking the task's exception as retrieved (asyncio
+    would then no longer log an exception nobody awaited)."""
+    return task.cancelled() or getattr(task, "_exception", None) is not None

@@ -1,0 +1,74 @@
+"""No credential header reaches an error: a key in ``extra_headers`` and a proxy token in
+``default_headers`` stay out of str(), repr() and the traceback (causes and contexts included,
+even suppressed ones) when a server answers with a malformed response."""
+
+from __future__ import annotations
+
+import traceback
+from collections.abc import Iterator
+
+import pytest
+
+from conftest import USER
+from nanogpt import NanoGPTError
+from nanogpt._redact import is_credential_header, mask_credentials
+from rawserver import RawConn, RawServer
+
+EXTRA_KEY = "sk-extra-0f1e2d3c4b5a69788796a5b4c3d2e1f0"
+PROXY_TOKEN = "proxy-tok-9a8b7c6d5e4f30211203f4e5d6c7b8a9"
+COOKIE = "sess-1122334455667788"
+
+MALFORMED = {
+    "bad-status-line": b"HTTP/1.1 2x0 OK\r\ncontent-length: 2\r\n\r\n{}",
+    "bad-header": b"HTTP/1.1 200 OK\r\nbad header line\r\ncontent-length: 2\r\n\r\n{}",
+    "duplicate-length": b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\ncontent-length: 3\r\n\r\n{}",
+    "bad-chunk": (b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n"
+                  b"transfer-encoding: chunked\r\n\r\n5\r\n{\"a\":\r\nZZZ\r\n"),
+}
+
+
+def _chain(error: BaseException) -> Iterator[BaseException]:
+    seen: set[int] = set()
+    todo = [error]
+    while todo:
+        e = todo.pop()
+        if id(e) in seen:
+            continue
+        seen.add(id(e))
+        yield e
+        todo += [x for x in (e.__cause__, e.__context__) if x is not None]
+
+
+@pytest.mark.parametrize("answer", list(MALFORMED), ids=list(MALFORMED))
+def test_credential_headers_never_reach_an_error(make_client, answer) -> None:
+    response = MALFORMED[answer]
+
+    def handler(conn: RawConn) -> None:
+        conn.read_request()
+        conn.send(response)
+
+    with RawServer(handler) as srv:
+        client = make_client(base_url=srv.base_url, max_retries=0,
+                             default_headers={"Proxy-Authorization": "Bearer " + PROXY_TOKEN})
+        headers = {"X-Api-Key": EXTRA_KEY, "Cookie": "session=" + COOKIE}
+        with pytest.raises(NanoGPTError) as info:
+            client.chat.completions.create(model="m", messages=USER, extra_headers=headers)
+    error = info.value
+    texts = ["".join(traceback.format_exception(error))]
+    for e in _chain(error):
+        texts += [str(e), repr(e), repr(vars(e)) if hasattr(e, "__dict__") else ""]
+    text = "\n".join(texts)
+    for secret in (EXTRA_KEY, PROXY_TOKEN, COOKIE):
+        assert secret not in text, f"{secret} leaked:\n{text}"
+
+
+def test_which_headers_count_as_credentials() -> None:
+    for name in ("Authorization", "proxy-authorization", "X-API-Key", "api-key", "Cookie",
+                 "X-Auth-Token", "X-Session-Id", "X-Client-Secret", "X-Amz-Signature"):
+        assert is_credential_header(name), name
+    for name in ("accept", "content-type", "user-agent", "x-request-id", "x-title"):
+        assert not is_credential_header(name), name
+    headers = {"x-api-key": "abc", "accept": "text/plain"}
+    mask_credentials(headers)
+    assert headers == {"x-api-key": "abc", "accept": "text/plain"}  # still sent as is
+    assert repr(headers) == "{'x-api-key': '***', 'accept': 'text/plain'}"
