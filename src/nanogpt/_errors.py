@@ -239,6 +239,6 @@ def error_from_response(status: int, headers: Mapping[str, str], raw: bytes, *,
 
 
 class ConcurrencyDeadlockError(NanoGPTError, RuntimeError):
-    """A call would wait for a concurrency slot while the same thread (or task) already holds
-    every slot, so the wait could never end: usually an earlier stream is still open. Close it
-    (``with ... as stream:``) before the next call, or raise ``max_concurrency``."""
+    """A call would wait, with no ``total`` timeout, for a concurrency slot while the same
+    thread (or task) already holds every slot, so the wait could never end: usually an earlier
+    stream is still open. Close it (``with ... as stream:``) before the next call."""

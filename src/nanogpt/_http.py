@@ -344,8 +344,8 @@ class ConnectionPool:
                 conn.close()
                 raise failure(exc, sent=False) from None
             conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            conn.response_class = FinalResponse
         conn.sock.settimeout(read_timeout)
-        conn.response_class = FinalResponse
         guard = WATCHDOG.arm(conn.sock, deadline) if deadline is not None else None
         try:
             try:

@@ -310,9 +310,13 @@ class _StreamBase:
 class Stream(_StreamBase):
     """A streamed chat completion: iterate for chunks; then ``.text``, ``.usage``, ``.cost``...
 
-    Use it as a context manager, or call ``close()``, to give the connection back early. A
+    Use it as a context manager (``with client.chat.completions.create(..., stream=True) as
+    s:``), or call ``close()``, to give the connection and its concurrency slot back early. A
     stream dropped without closing is released when it is garbage-collected (it holds no
-    reference cycle, so in CPython that is at once).
+    reference cycle, so in CPython that is at once), but a stream still bound to a name is not
+    dropped: ``s = create(stream=True)`` in a loop that breaks out of ``for chunk in s`` keeps
+    the previous stream's slot while the next ``create`` waits. When that thread holds every
+    slot, the wait is refused with ``ConcurrencyDeadlockError``.
     """
 
     def __init__(self, read: Callable[[], bytes], drain: Callable[[], bool],
@@ -369,7 +373,10 @@ class Stream(_StreamBase):
 
 
 class AsyncStream(_StreamBase):
-    """The asyncio twin of :class:`Stream`: ``async for chunk in stream``."""
+    """The asyncio twin of :class:`Stream`: ``async for chunk in stream``. Use it as an async
+    context manager (``async with await client.chat.completions.create(..., stream=True) as
+    s:``) or ``await s.close()``: an unclosed stream keeps its concurrency slot (see
+    :class:`Stream`; here the slot counts against the task that opened it)."""
 
     def __init__(self, read: Callable[[], Awaitable[bytes]],
                  drain: Callable[[], Awaitable[bool]], close: Callable[[bool], None],

@@ -63,6 +63,8 @@ class NanoGPT(ClientBase):
 
     def _after_fork(self) -> None:
         """In a forked child: the parent's sockets, slots and locks are not this process's."""
+        if self._generation == fork_generation():
+            return  # another thread of this child was first
         old, self._http = self._http, None
         if old is not None and old.generation != fork_generation():
             old.forget()
