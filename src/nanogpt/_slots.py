@@ -15,8 +15,8 @@ one more from the same thread is therefore refused too, rather than waited on.
 
 Fork: a child process starts with one thread, so slots taken by the parent's other threads would
 never be given back there. ``fork_generation()`` changes in every child (``os.register_at_fork``);
-:class:`ThreadSlots` then starts over with every slot free, and releases of slots taken before
-the fork are ignored.
+the client then makes new :class:`ThreadSlots` with every slot free, and releasing a slot of the
+old ones (a stream opened before the fork, closed in the child) does nothing.
 """
 
 from __future__ import annotations
@@ -71,21 +71,18 @@ class ThreadSlots:
 
     def __init__(self, size: int) -> None:
         self.size = size
-        self._start()
-
-    def _start(self) -> None:
         self._lock = threading.Lock()
         self._cond = threading.Condition(self._lock)
-        self._value = self.size
+        self._value = size  # free slots (named as in threading.Semaphore)
         self._waiting = 0
-        self._held: dict[int, int] = {}  # thread ident -> slots it holds
+        # who holds slots: the Thread object, not its ident, which a new thread may reuse
+        self._held: dict[threading.Thread, int] = {}
         self._generation = _generation
 
-    def acquire(self, timeout: float | None) -> int:
-        """Take a slot, waiting at most ``timeout`` seconds (``None``: no limit)."""
-        if self._generation != _generation:
-            self._start()  # a forked child: the parent's threads hold nothing here
-        me = threading.get_ident()
+    def acquire(self, timeout: float | None) -> threading.Thread:
+        """Take a slot, waiting at most ``timeout`` seconds (``None``: no limit). In a forked
+        child, make new slots instead (the owner does: see the module docstring)."""
+        me = threading.current_thread()
         with self._lock:
             if not self._value:
                 self._wait(me, timeout)
@@ -93,7 +90,7 @@ class ThreadSlots:
             self._held[me] = self._held.get(me, 0) + 1
         return me
 
-    def _wait(self, me: int, timeout: float | None) -> None:
+    def _wait(self, me: threading.Thread, timeout: float | None) -> None:
         """Wait for a free slot (the lock is held)."""
         mine = self._held.get(me, 0) >= self.size
         if mine and timeout is None:
@@ -109,9 +106,9 @@ class ThreadSlots:
         finally:
             self._waiting -= 1
 
-    def release(self, owner: int) -> None:
+    def release(self, owner: threading.Thread) -> None:
         if self._generation != _generation:
-            return  # taken before a fork: these slots were started over in this process
+            return  # a forked child: these slots are the parent's, and this one was made anew
         with self._lock:
             left = self._held[owner] - 1
             if left:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 from ._client import ClientBase, Request, lower_headers
 from ._errors import APITimeoutError
-from ._plan import TransportFailure
+from ._plan import CallPlan, TransportFailure
 from ._resources import Chat, Models
 from ._slots import ThreadSlots, fork_generation
 from ._stream import DRAIN_TIMEOUT, Stream
@@ -27,7 +27,7 @@ __all__ = ["NanoGPT"]
 
 T = TypeVar("T")
 _READ_SIZE = 65536
-Slot = tuple[ThreadSlots, int] | None  # the slots a call took one from, and its owner
+Slot = tuple[ThreadSlots, threading.Thread] | None  # the slots a call took one from, and its owner
 
 
 def _free(slot: Slot) -> None:
@@ -101,9 +101,9 @@ class NanoGPT(ClientBase):
                 http = self._http
         return http
 
-    def _exchange(self, req: Request) -> tuple[Response, Slot]:
-        """Send under the retry plan; returns a 2xx response, and its concurrency slot (held:
-        give it back with ``_free``)."""
+    def _exchange(self, req: Request) -> tuple[Response, Slot, CallPlan]:
+        """Send under the retry plan; returns a 2xx response, its concurrency slot (held: give
+        it back with ``_free``) and the plan (its deadlines)."""
         if self._generation != fork_generation():
             self._after_fork()
         plan = self._core.plan(req)
@@ -131,7 +131,7 @@ class NanoGPT(ClientBase):
                     if resp.status < 300:
                         plan.succeeded()
                         held = True
-                        return resp, slot
+                        return resp, slot, plan
                     if req.stream:  # an error body is read whole: bounded like any other
                         resp.rearm(plan.attempt_deadline(req.body_timeout))
                     try:
@@ -160,13 +160,14 @@ class NanoGPT(ClientBase):
         return self._core.check_size(resp.status, resp.headers, body)
 
     def _call(self, req: Request, decode: Callable[[int, Mapping[str, str], bytes], T]) -> T:
-        resp, slot = self._exchange(req)
+        resp, slot, _ = self._exchange(req)
         return decode(resp.status, resp.headers, self._read_answer(resp, slot))
 
     def _open_stream(self, req: Request) -> Stream:
-        resp, slot = self._exchange(req)
+        resp, slot, plan = self._exchange(req)
         headers = lower_headers(resp.headers.items())
-        if not self._core.is_event_stream(headers):  # read under the deadline still armed
+        if not self._core.is_event_stream(headers):  # a whole body: bounded like any other
+            resp.rearm(plan.attempt_deadline(req.body_timeout))
             raise self._core.not_a_stream(resp.status, headers, self._read_answer(resp, slot))
         if not resp.streaming(req.timeout.idle):  # `total` ends where the stream starts
             resp.release(reusable=False)
