@@ -378,6 +378,9 @@ class ConnectionPool:
                 conn.close()
 
     def close(self) -> None:
+        if self.generation != fork_generation():
+            self.forget()
+            return
         with self._lock:
             self._closed = True
             idle, self._idle = self._idle, {}
