@@ -93,12 +93,26 @@ def trickle(sock: socket.socket, head: bytes, every: float = 0.05) -> None:
         return
 
 
+@pytest.fixture
+def new_client() -> Iterator[Callable[..., nanogpt.NanoGPT]]:
+    """Blocking clients, closed after the test."""
+    made: list[nanogpt.NanoGPT] = []
+
+    def make(base_url: str, **kw: object) -> nanogpt.NanoGPT:
+        made.append(nanogpt.NanoGPT(KEY, base_url=base_url, **kw))  # type: ignore[arg-type]
+        return made[-1]
+
+    yield make
+    for c in made:
+        c.close()
+
+
 # 1xx interim answers --------------------------------------------------------------------------
 
 @pytest.mark.timeout(60)
-def test_interim_answers_are_skipped_and_never_handed_to_another_call() -> None:
+def test_interim_answers_are_skipped_and_never_handed_to_another_call(new_client) -> None:
     with running(lambda conn: echo(conn, interim=INTERIM, pause=0.002)) as srv:
-        client = nanogpt.NanoGPT(KEY, base_url=srv.base_url, max_retries=0)
+        client = new_client(srv.base_url, max_retries=0)
         wrong: list[tuple[str, str]] = []
         errors: list[BaseException] = []
 
@@ -118,15 +132,14 @@ def test_interim_answers_are_skipped_and_never_handed_to_another_call() -> None:
             t.start()
         for t in threads:
             t.join()
-        client.close()
         assert errors == [] and wrong == []
         assert srv.count("POST") == 40
 
 
 @pytest.mark.timeout(60)
-def test_interim_answers_before_a_stream_are_skipped() -> None:
+def test_interim_answers_before_a_stream_are_skipped(new_client) -> None:
     with running(lambda conn: echo(conn, interim=INTERIM)) as srv:
-        client = nanogpt.NanoGPT(KEY, base_url=srv.base_url, max_retries=0)
+        client = new_client(srv.base_url, max_retries=0)
         with client.chat.completions.create(model=MODEL, messages=[{"role": "user",
                                                                     "content": "x"}],
                                             stream=True) as s:
@@ -135,14 +148,14 @@ def test_interim_answers_before_a_stream_are_skipped() -> None:
 
 
 @pytest.mark.timeout(60)
-def test_an_unasked_101_is_a_broken_connection_not_an_answer() -> None:
+def test_an_unasked_101_is_a_broken_connection_not_an_answer(new_client) -> None:
     def handler(conn: RawConn) -> None:
         if conn.read_request() is not None:
             conn.send(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: h2c\r\n\r\n")
             time.sleep(0.2)
 
     with running(handler) as srv:
-        client = nanogpt.NanoGPT(KEY, base_url=srv.base_url)
+        client = new_client(srv.base_url)
         with pytest.raises(nanogpt.APIConnectionError, match="101"):
             ask(client, "x")
         assert srv.count("POST") == 1  # sent: never re-sent
@@ -161,9 +174,9 @@ def refuse_early(status: int) -> Callable[[RawConn], None]:
 
 
 @pytest.mark.timeout(60)
-def test_an_early_413_before_a_large_body_is_reported_as_413_and_not_retried() -> None:
+def test_an_early_413_before_a_large_body_is_reported_as_413_and_not_retried(new_client) -> None:
     with running(refuse_early(413)) as srv:
-        client = nanogpt.NanoGPT(KEY, base_url=srv.base_url, max_retries=2)
+        client = new_client(srv.base_url, max_retries=2)
         with pytest.raises(nanogpt.APIStatusError) as info:
             ask(client, "x" * (20 * 1024 * 1024))
         assert info.value.status_code == 413
@@ -172,9 +185,9 @@ def test_an_early_413_before_a_large_body_is_reported_as_413_and_not_retried() -
 
 
 @pytest.mark.timeout(60)
-def test_an_early_503_before_a_large_body_is_a_503_and_follows_the_retry_rules() -> None:
+def test_an_early_503_before_a_large_body_is_a_503_and_follows_the_retry_rules(new_client) -> None:
     with running(refuse_early(503)) as srv:
-        client = nanogpt.NanoGPT(KEY, base_url=srv.base_url, max_retries=1,
+        client = new_client(srv.base_url, max_retries=1,
                                  retry_base_delay=0.001, retry_max_delay=0.01)
         with pytest.raises(nanogpt.InternalServerError) as info:
             ask(client, "x" * (20 * 1024 * 1024))
@@ -185,14 +198,14 @@ def test_an_early_503_before_a_large_body_is_a_503_and_follows_the_retry_rules()
 # the error body of a stream request ---------------------------------------------------------
 
 @pytest.mark.timeout(60)
-def test_a_trickled_error_body_of_a_stream_request_is_bounded_by_read() -> None:
+def test_a_trickled_error_body_of_a_stream_request_is_bounded_by_read(new_client) -> None:
     def handler(conn: RawConn) -> None:
         if conn.read_request() is not None:
             trickle(conn.sock, b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: text/plain"
                                b"\r\ncontent-length: 100000\r\n\r\n")
 
     with running(handler) as srv:
-        client = nanogpt.NanoGPT(KEY, base_url=srv.base_url, max_retries=0,
+        client = new_client(srv.base_url, max_retries=0,
                                  timeout=Timeout(connect=2, read=1, idle=5, total=None))
         with pytest.raises(nanogpt.InternalServerError) as info:
             client.chat.completions.create(model=MODEL, stream=True,
@@ -244,9 +257,9 @@ def forked(child: Callable[[], int]) -> Iterator[Callable[[], int]]:
 
 @needs_fork
 @pytest.mark.timeout(120)
-def test_a_forked_child_and_its_parent_never_get_each_others_answers() -> None:
+def test_a_forked_child_and_its_parent_never_get_each_others_answers(new_client) -> None:
     with running(lambda conn: echo(conn, pause=0.001)) as srv:
-        client = nanogpt.NanoGPT(KEY, base_url=srv.base_url, max_retries=0)
+        client = new_client(srv.base_url, max_retries=0)
         assert ask(client, "before the fork") == "before the fork"  # one pooled connection
 
         def child() -> int:
@@ -272,7 +285,7 @@ def test_a_forked_child_and_its_parent_never_get_each_others_answers() -> None:
 
 @needs_fork
 @pytest.mark.timeout(120)
-def test_deadlines_still_fire_in_a_forked_child() -> None:
+def test_deadlines_still_fire_in_a_forked_child(new_client) -> None:
     def handler(conn: RawConn) -> None:
         req = conn.read_request()
         if req is not None and asked(req.body) == "slow":
@@ -281,7 +294,7 @@ def test_deadlines_still_fire_in_a_forked_child() -> None:
             conn.send(http_response(200, completion(asked(req.body))))
 
     with running(handler) as srv:
-        client = nanogpt.NanoGPT(KEY, base_url=srv.base_url, max_retries=0)
+        client = new_client(srv.base_url, max_retries=0)
         assert ask(client, "warm") == "warm"  # the parent's deadline watchdog is running
 
         def child() -> int:
@@ -299,9 +312,9 @@ def test_deadlines_still_fire_in_a_forked_child() -> None:
 
 @needs_fork
 @pytest.mark.timeout(120)
-def test_a_forked_child_gets_the_slots_its_parents_threads_held() -> None:
+def test_a_forked_child_gets_the_slots_its_parents_threads_held(new_client) -> None:
     with running(echo) as srv:
-        client = nanogpt.NanoGPT(KEY, base_url=srv.base_url, max_retries=0, max_concurrency=1)
+        client = new_client(srv.base_url, max_retries=0, max_concurrency=1)
         holding, done = threading.Event(), threading.Event()
 
         def hold_a_stream() -> None:
