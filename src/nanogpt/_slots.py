@@ -80,8 +80,8 @@ class ThreadSlots:
         self._generation = _generation
 
     def acquire(self, timeout: float | None) -> threading.Thread:
-        """Take a slot, waiting at most ``timeout`` seconds (``None``: no limit). In a forked
-        child, make new slots instead (the owner does: see the module docstring)."""
+        """Take a slot, waiting at most ``timeout`` seconds (``None``: no limit). Not for use
+        in a forked child: the client makes new slots there (see the module docstring)."""
         me = threading.current_thread()
         with self._lock:
             if not self._value:
