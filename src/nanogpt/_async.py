@@ -25,10 +25,11 @@ from typing import TYPE_CHECKING, TypeVar
 
 from ._client import ClientBase, Request, lower_headers
 from ._decompress import BoundedDecoder, UndecodableBody, decoder_for
-from ._errors import APIResponseValidationError, APITimeoutError
+from ._errors import APIResponseValidationError
 from ._plan import CallPlan, TransportFailure
 from ._redact import mask_credentials
 from ._resources import AsyncChat, AsyncModels
+from ._slots import TaskSlots
 from ._stream import DRAIN_TIMEOUT, AsyncStream
 from ._types import Balance
 
@@ -110,7 +111,7 @@ class _LoopState:
     __slots__ = ("generation", "loop", "session", "slots")
 
     def __init__(self, loop: asyncio.AbstractEventLoop, session: aiohttp.ClientSession,
-                 slots: asyncio.Semaphore | None) -> None:
+                 slots: TaskSlots | None) -> None:
         self.loop = loop
         self.session = session
         self.slots = slots
@@ -180,7 +181,7 @@ class AsyncNanoGPT(ClientBase):
         if hasattr(session, "_retry_connection"):
             session._retry_connection = False
         n = self._core.max_concurrency
-        state = self._state = _LoopState(loop, session, asyncio.Semaphore(n) if n else None)
+        state = self._state = _LoopState(loop, session, TaskSlots(n) if n else None)
         return state
 
     async def _exchange(self, req: Request
@@ -198,12 +199,7 @@ class AsyncNanoGPT(ClientBase):
             outcome: TransportFailure | tuple[int, Mapping[str, str], bytes]
             left = plan.bound(None)  # what is left of the total timeout; raises when none
             if slots is not None:  # waiting for a slot counts against `total`
-                try:
-                    await (asyncio.wait_for(slots.acquire(), left) if left is not None
-                           else slots.acquire())
-                except asyncio.TimeoutError:
-                    raise APITimeoutError("the total timeout ran out while waiting for a free "
-                                          "concurrency slot (max_concurrency)") from None
+                await slots.acquire(left)
             held = False
             try:
                 try:
@@ -275,6 +271,7 @@ class AsyncNanoGPT(ClientBase):
         import aiohttp
 
         resp, state, plan = await self._exchange(req)
+        owner = asyncio.current_task()  # the task that holds the slot, whoever closes
         headers = lower_headers(resp.headers.items())
         if not self._core.is_event_stream(headers):
             body = await self._read_answer(resp, state, plan)
@@ -331,7 +328,7 @@ class AsyncNanoGPT(ClientBase):
                     resp.close()
             finally:
                 if state.slots is not None:
-                    state.slots.release()
+                    state.slots.release(owner)
 
         return AsyncStream(read, drain, close, self._core.stream_core(headers), headers)
 

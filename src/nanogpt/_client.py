@@ -73,6 +73,12 @@ class Request:
     def read_timeout(self) -> float | None:
         return self.timeout.idle if self.stream else self.timeout.read
 
+    @property
+    def body_timeout(self) -> float | None:
+        """What bounds reading a whole body: ``read``, also an error body (or a JSON answer)
+        to a stream request, whose ``idle`` only bounds each silence."""
+        return self.timeout.read
+
     def __repr__(self) -> str:
         return f"Request({self.method} {self.path}, stream={self.stream})"
 

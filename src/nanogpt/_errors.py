@@ -24,6 +24,7 @@ __all__ = [
     "APITimeoutError",
     "AuthenticationError",
     "BadRequestError",
+    "ConcurrencyDeadlockError",
     "ConflictError",
     "InsufficientBalanceError",
     "InternalServerError",
@@ -238,3 +239,9 @@ def error_from_response(status: int, headers: Mapping[str, str], raw: bytes, *,
     if cls is RateLimitError:
         return RateLimitError(msg, retry_after=retry_after, **kw)
     return cls(msg, **kw)
+
+
+class ConcurrencyDeadlockError(NanoGPTError, RuntimeError):
+    """A call would wait, with no ``total`` timeout, for a concurrency slot while the same
+    thread (or task) already holds every slot, so the wait could never end: usually an earlier
+    stream is still open. Close it (``with ... as stream:``) before the next call."""

@@ -6,13 +6,21 @@ where urllib3's ``read1`` spends about 5.2 us. Owning the connection also tells 
 whether a request left: ``connect()`` is called on its own, so a failure there is "not sent".
 
 Thread-safe: a connection is used by one thread at a time and returned to the idle list only
-when its response was read to the end.
+when its final response was read to the end. Interim answers (``102 Processing``, ``103 Early
+Hints``, however many) are skipped, so the answer read is always the one to this request.
+
+A request whose body could not be sent (a proxy refused it with 413 and closed before reading
+it) still reports the server's answer when one is already waiting on the socket.
+
+Fork: a pool belongs to the process that made it (``generation``); a forked child gets a new one
+from the client, and the deadline watchdog starts over in the child (its thread is the parent's).
 """
 
 from __future__ import annotations
 
 import contextlib
 import http.client
+import os
 import select
 import socket
 import ssl
@@ -23,6 +31,7 @@ from collections.abc import Mapping
 from urllib.parse import urlsplit
 
 from ._plan import TransportFailure
+from ._slots import fork_generation
 
 __all__ = ["ConnectionPool", "Response"]
 
@@ -67,10 +76,18 @@ class Watchdog:
     disarming cost a lock each; the thread only wakes when a deadline is near."""
 
     def __init__(self) -> None:
+        self._start()
+
+    def _start(self) -> None:
         self._cv = threading.Condition()
         self._active: set[Guard] = set()
         self._next = float("inf")  # when the thread will next look (may be stale: harmless)
         self._thread: threading.Thread | None = None
+
+    def restart_in_child(self) -> None:
+        """After ``fork()``: the thread is the parent's (gone here, though its object still
+        looks started) and the lock may have been held by it; the guards are the parent's."""
+        self._start()
 
     def arm(self, sock: socket.socket, deadline: float) -> Guard:
         guard = Guard(sock, deadline)
@@ -101,13 +118,37 @@ class Watchdog:
 
 
 WATCHDOG = Watchdog()
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=WATCHDOG.restart_in_child)
+
+MAX_INTERIM = 32  # interim (1xx) answers skipped before one request's final answer
+
+
+class FinalResponse(http.client.HTTPResponse):
+    """http.client skips only ``100 Continue`` and would take a ``102`` or ``103`` for the
+    answer, leaving the real one on the connection for the next request to read. This skips
+    every interim answer (status 1xx, headers and all). A ``101 Switching Protocols``, never
+    asked for, is an error."""
+
+    def _read_status(self) -> tuple[str, int, str]:
+        for _ in range(MAX_INTERIM):
+            version, status, reason = super()._read_status()  # type: ignore[misc]
+            if status >= 200:
+                return version, status, reason
+            if status == 101:
+                raise http.client.HTTPException("unexpected 101 Switching Protocols")
+            http.client.parse_headers(self.fp)  # the interim answer's headers: not needed
+        raise http.client.HTTPException(f"more than {MAX_INTERIM} interim (1xx) answers")
 
 
 def _dropped(conn: http.client.HTTPConnection) -> bool:
     """An idle connection the server closed (or wrote to) is readable: do not reuse it."""
     sock = conn.sock
-    if sock is None:
-        return True
+    return sock is None or _readable(sock)
+
+
+def _readable(sock: socket.socket) -> bool:
+    """Bytes (or the end, or an error) wait on ``sock`` now."""
     try:
         if hasattr(select, "poll"):  # no FD_SETSIZE limit
             poller = select.poll()
@@ -165,6 +206,14 @@ class Response:
         self.release(reusable=len(data) <= limit)
         return data
 
+    def rearm(self, deadline: float | None) -> None:
+        """From now on reading must end by ``deadline`` (instead of the request's)."""
+        if self._disarm():
+            return  # it struck already: the socket is shut, reading will fail
+        conn = self._conn
+        if deadline is not None and conn is not None and conn.sock is not None:
+            self._guard = WATCHDOG.arm(conn.sock, deadline)
+
     def streaming(self, idle: float | None) -> bool:
         """The answer has started: no deadline from here, only ``idle`` between reads.
         Returns False when the deadline had struck just before (the socket is shut)."""
@@ -212,9 +261,30 @@ class Response:
             conn.close()
 
 
+def _early_answer(conn: http.client.HTTPConnection, exc: OSError) -> http.client.HTTPResponse:
+    """Sending failed. A server that refuses a request early (413 for a large body, or any
+    error) may have answered and closed before reading the body: that answer, if it is already
+    waiting, is the truth, not the broken pipe. Otherwise the send's own failure stands."""
+    sock = conn.sock
+    if sock is None or not _readable(sock):
+        raise exc
+    try:
+        resp = conn.getresponse()
+    except ERRORS:
+        raise exc from None
+    if resp.status < 400:  # only a refusal explains a body the server did not take
+        resp.close()
+        raise exc
+    resp.will_close = True  # the request was cut short: this connection is done
+    return resp
+
+
 class ConnectionPool:
+    """Idle keep-alive connections per origin, for the process that made the pool."""
+
     def __init__(self, maxsize: int = 50) -> None:
         self.maxsize = maxsize
+        self.generation = fork_generation()
         self._idle: dict[Origin, deque[http.client.HTTPConnection]] = {}
         self._lock = threading.Lock()
         self._ssl: ssl.SSLContext | None = None
@@ -236,6 +306,9 @@ class ConnectionPool:
         return None
 
     def _put(self, origin: Origin, conn: http.client.HTTPConnection) -> None:
+        if self.generation != fork_generation():
+            conn.close()  # a forked child's copy of a parent connection
+            return
         with self._lock:
             idle = self._idle.setdefault(origin, deque())
             if not self._closed and len(idle) < self.maxsize:
@@ -271,11 +344,16 @@ class ConnectionPool:
                 conn.close()
                 raise failure(exc, sent=False) from None
             conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            conn.response_class = FinalResponse
         conn.sock.settimeout(read_timeout)
         guard = WATCHDOG.arm(conn.sock, deadline) if deadline is not None else None
         try:
-            conn.request(method, target, body=body, headers=dict(headers))
-            resp = conn.getresponse()
+            try:
+                conn.request(method, target, body=body, headers=dict(headers))
+            except OSError as exc:
+                resp = _early_answer(conn, exc)
+            else:
+                resp = conn.getresponse()
         except ERRORS as exc:
             struck = False
             if guard is not None:
@@ -290,7 +368,19 @@ class ConnectionPool:
             raise
         return Response(self, origin, conn, resp, guard)
 
+    def forget(self) -> None:
+        """In a forked child: close this process's copies of the idle sockets (the parent's
+        stay open) without the lock, which a thread of the parent may have held."""
+        self._closed = True
+        idle, self._idle = self._idle, {}
+        for conns in idle.values():
+            for conn in conns:
+                conn.close()
+
     def close(self) -> None:
+        if self.generation != fork_generation():
+            self.forget()
+            return
         with self._lock:
             self._closed = True
             idle, self._idle = self._idle, {}

@@ -315,9 +315,13 @@ class _StreamBase:
 class Stream(_StreamBase):
     """A streamed chat completion: iterate for chunks; then ``.text``, ``.usage``, ``.cost``...
 
-    Use it as a context manager, or call ``close()``, to give the connection back early. A
+    Use it as a context manager (``with client.chat.completions.create(..., stream=True) as
+    s:``), or call ``close()``, to give the connection and its concurrency slot back early. A
     stream dropped without closing is released when it is garbage-collected (it holds no
-    reference cycle, so in CPython that is at once).
+    reference cycle, so in CPython that is at once), but a stream still bound to a name is not
+    dropped: ``s = create(stream=True)`` in a loop that breaks out of ``for chunk in s`` keeps
+    the previous stream's slot while the next ``create`` waits. When that thread holds every
+    slot, the wait is refused with ``ConcurrencyDeadlockError``.
     """
 
     def __init__(self, read: Callable[[], bytes], drain: Callable[[], bool],
@@ -377,10 +381,11 @@ class AsyncStream(_StreamBase):
     """The asyncio twin of :class:`Stream`: ``async for chunk in stream``.
 
     Use it as an async context manager (``async with await create(..., stream=True) as s``),
-    or call ``close()``, to give the connection back early. Unmanaged, it is given back when
-    dropped, and also when the task running ``async for`` over it ends by cancellation or an
-    error while it is open: that task's traceback keeps the stream alive (for as long as
-    anything holds the task), so garbage collection alone would keep its concurrency slot.
+    or call ``await s.close()``, to give the connection back early; its concurrency slot counts
+    against the task that opened it. Unmanaged, it is given back when dropped, and also when
+    the task running ``async for`` over it ends by cancellation or an error while it is open:
+    that task's traceback keeps the stream alive (for as long as anything holds the task), so
+    garbage collection alone would keep its concurrency slot.
     """
 
     def __init__(self, read: Callable[[], Awaitable[bytes]],

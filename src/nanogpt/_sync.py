@@ -1,4 +1,9 @@
-"""``NanoGPT``: the blocking client. A thin shell that moves bytes (``_http``, on http.client)."""
+"""``NanoGPT``: the blocking client. A thin shell that moves bytes (``_http``, on http.client).
+
+The connection pool and the concurrency slots belong to one process: in a forked child (gunicorn
+``--preload``, celery prefork, multiprocessing) the first call makes new ones, so the child
+never reads from the parent's sockets nor waits for slots its parent's threads took.
+"""
 
 from __future__ import annotations
 
@@ -9,8 +14,9 @@ from typing import TYPE_CHECKING, TypeVar
 
 from ._client import ClientBase, Request, lower_headers
 from ._errors import APITimeoutError
-from ._plan import TransportFailure
+from ._plan import CallPlan, TransportFailure
 from ._resources import Chat, Models
+from ._slots import ThreadSlots, fork_generation
 from ._stream import DRAIN_TIMEOUT, Stream
 from ._types import Balance
 
@@ -21,6 +27,12 @@ __all__ = ["NanoGPT"]
 
 T = TypeVar("T")
 _READ_SIZE = 65536
+Slot = tuple[ThreadSlots, threading.Thread] | None  # the slots a call took one from, and its owner
+
+
+def _free(slot: Slot) -> None:
+    if slot is not None:
+        slot[0].release(slot[1])
 
 
 class NanoGPT(ClientBase):
@@ -32,15 +44,31 @@ class NanoGPT(ClientBase):
     >>> r.choices[0].message.content, r.cost
 
     Safe to share between threads; at most ``max_concurrency`` requests are in flight at once.
+    A thread that already holds every slot (its earlier streams still open) gets
+    ``ConcurrencyDeadlockError`` instead of waiting forever.
     """
 
     def _start_shell(self) -> None:
-        n = self._core.max_concurrency
-        self._slots = threading.BoundedSemaphore(n) if n else None
         self._http: ConnectionPool | None = None
-        self._lock = threading.Lock()
+        self._start_process()
         self.chat = Chat(self)
         self.models = Models(self)
+
+    def _start_process(self) -> None:
+        """What belongs to this process: the slots, the pool's lock (and then the pool)."""
+        n = self._core.max_concurrency
+        self._slots = ThreadSlots(n) if n else None
+        self._lock = threading.Lock()
+        self._generation = fork_generation()
+
+    def _after_fork(self) -> None:
+        """In a forked child: the parent's sockets, slots and locks are not this process's."""
+        if self._generation == fork_generation():
+            return  # another thread of this child was first
+        old, self._http = self._http, None
+        if old is not None and old.generation != fork_generation():
+            old.forget()
+        self._start_process()
 
     # public ---------------------------------------------------------------------------------
 
@@ -73,23 +101,19 @@ class NanoGPT(ClientBase):
                 http = self._http
         return http
 
-    def _acquire(self, timeout: float | None = None) -> None:
-        if self._slots is not None and not self._slots.acquire(timeout=timeout):
-            raise APITimeoutError("the total timeout ran out while waiting for a free "
-                                  "concurrency slot (max_concurrency)")
-
-    def _release(self) -> None:
-        if self._slots is not None:
-            self._slots.release()
-
-    def _exchange(self, req: Request) -> Response:
-        """Send under the retry plan; returns a 2xx response whose concurrency slot is held."""
+    def _exchange(self, req: Request) -> tuple[Response, Slot, CallPlan]:
+        """Send under the retry plan; returns a 2xx response, its concurrency slot (held: give
+        it back with ``_free``) and the plan (its deadlines)."""
+        if self._generation != fork_generation():
+            self._after_fork()
         plan = self._core.plan(req)
         pool = self._pool()
+        slots = self._slots
         limit = self._core.max_response_bytes
         while True:
             outcome: TransportFailure | tuple[int, Mapping[str, str], bytes]
-            self._acquire(plan.bound(None))  # waiting for a slot counts against `total`
+            # waiting for a slot counts against `total`
+            slot = (slots, slots.acquire(plan.bound(None))) if slots is not None else None
             held = False
             try:
                 try:
@@ -107,7 +131,9 @@ class NanoGPT(ClientBase):
                     if resp.status < 300:
                         plan.succeeded()
                         held = True
-                        return resp
+                        return resp, slot, plan
+                    if req.stream:  # an error body is read whole: bounded like any other
+                        resp.rearm(plan.attempt_deadline(req.body_timeout))
                     try:
                         body = resp.read(limit)[:limit]
                     except TransportFailure:
@@ -115,7 +141,7 @@ class NanoGPT(ClientBase):
                     outcome = (resp.status, resp.headers, body)
             finally:
                 if not held:
-                    self._release()
+                    _free(slot)
             if isinstance(outcome, TransportFailure):
                 delay = plan.after_failure(outcome)
             else:
@@ -123,28 +149,29 @@ class NanoGPT(ClientBase):
             if delay:
                 time.sleep(delay)
 
-    def _read_answer(self, resp: Response) -> bytes:
+    def _read_answer(self, resp: Response, slot: Slot) -> bytes:
         """The body of a 2xx answer (never retried once it started); frees the slot."""
         try:
             body = resp.read(self._core.max_response_bytes)
         except TransportFailure as f:
             raise self._core.answer_cut(f) from None
         finally:
-            self._release()
+            _free(slot)
         return self._core.check_size(resp.status, resp.headers, body)
 
     def _call(self, req: Request, decode: Callable[[int, Mapping[str, str], bytes], T]) -> T:
-        resp = self._exchange(req)
-        return decode(resp.status, resp.headers, self._read_answer(resp))
+        resp, slot, _ = self._exchange(req)
+        return decode(resp.status, resp.headers, self._read_answer(resp, slot))
 
     def _open_stream(self, req: Request) -> Stream:
-        resp = self._exchange(req)
+        resp, slot, plan = self._exchange(req)
         headers = lower_headers(resp.headers.items())
-        if not self._core.is_event_stream(headers):  # read under the deadline still armed
-            raise self._core.not_a_stream(resp.status, headers, self._read_answer(resp))
+        if not self._core.is_event_stream(headers):  # a whole body: bounded like any other
+            resp.rearm(plan.attempt_deadline(req.body_timeout))
+            raise self._core.not_a_stream(resp.status, headers, self._read_answer(resp, slot))
         if not resp.streaming(req.timeout.idle):  # `total` ends where the stream starts
             resp.release(reusable=False)
-            self._release()
+            _free(slot)
             raise APITimeoutError("the total timeout ran out as the stream started")
         read1 = resp.read1
 
@@ -158,6 +185,6 @@ class NanoGPT(ClientBase):
             try:
                 resp.release(reusable)
             finally:
-                self._release()
+                _free(slot)
 
         return Stream(read, drain, close, self._core.stream_core(headers), headers)
