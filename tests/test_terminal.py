@@ -273,3 +273,16 @@ def test_odd_numbers_in_an_answer_do_not_end_the_conversation(env, emu) -> None:
     p.expect("› ")
     p.sendeof()
     p.expect(pexpect.EOF)
+
+
+def test_crlf_line_ends_are_line_ends_and_a_lone_cr_is_shown(env, emu) -> None:
+    # "\r\n" is only the other convention for line ends (shown as \x0d on every line by the
+    # first pass); a lone "\r" returns to the start of the line and hides what came before
+    from nanogpt.cli._safe import visible
+
+    assert visible("a\r\nb\rc") == "a\nb\\x0dc"
+    emu.inject(Fault(body=completion_body("one\r\n\r\n- two\r\n- rm -rf ~\rls\r\n")),
+               path="/chat")
+    out = shown(on_terminal(env, "chat", "-m", "openai/gpt-5-mini", "--no-stream", "hi"))
+    assert "one" in out and "two" in out and "one\\x0d" not in out and "two\\x0d" not in out
+    assert "rm -rf ~\\x0dls" in out

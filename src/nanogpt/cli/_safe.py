@@ -36,14 +36,14 @@ def _escape(ch: str) -> str:
 def visible(text: str, *, name: bool = False) -> str:
     """``text`` with nothing a terminal would act on.
 
-    Free text (an answer, a reasoning trace) keeps line breaks, tabs and every printable
-    character, invisible ones like the zero-width joiner of emoji sequences included. A
-    ``name`` (a model id or name, a one-line message) must read as what it is: every
-    character that is not printable is escaped, so line breaks, zero-width and bidi controls
-    (the Cf category), odd spaces and unassigned code points show as ``\\uXXXX``; so do the
-    printable characters that draw as nothing (``\\u034f``, ``\\u3164``, ``\\ufe0f``...) and
-    spaces at either end (``\\x20``), which would make ``openai/gpt-5-mini `` pass for the
-    real id.
+    Free text (an answer, a reasoning trace) keeps line breaks (CRLF becomes LF), tabs and
+    every printable character, invisible ones like the zero-width joiner of emoji sequences
+    included. A ``name`` (a model id or name, a one-line message) must read as what it is:
+    every character that is not printable is escaped, so line breaks, zero-width and bidi
+    controls (the Cf category), odd spaces and unassigned code points show as ``\\uXXXX``;
+    so do the printable characters that draw as nothing (``\\u034f``, ``\\u3164``,
+    ``\\ufe0f``...) and spaces at either end (``\\x20``), which would make
+    ``openai/gpt-5-mini `` pass for the real id.
     """
     if name:
         if text.isprintable() and not _BLANK.search(text) and text.strip(" ") == text:
@@ -53,7 +53,9 @@ def visible(text: str, *, name: bool = False) -> str:
         lead = len(shown) - len(shown.lstrip(" "))
         trail = len(shown) - len(shown.rstrip(" ")) if lead < len(shown) else 0
         return "\\x20" * lead + shown[lead:len(shown) - trail] + "\\x20" * trail
-    return _CONTROLS.sub(lambda m: _escape(m.group()), text)
+    # a CR that ends a line is just the other convention for line ends; a lone CR moves
+    # back over the line, so that what follows hides what came before: shown
+    return _CONTROLS.sub(lambda m: _escape(m.group()), text.replace("\r\n", "\n"))
 
 
 def visible_json(text: str) -> str:
