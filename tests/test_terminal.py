@@ -286,3 +286,18 @@ def test_crlf_line_ends_are_line_ends_and_a_lone_cr_is_shown(env, emu) -> None:
     out = shown(on_terminal(env, "chat", "-m", "openai/gpt-5-mini", "--no-stream", "hi"))
     assert "one" in out and "two" in out and "one\\x0d" not in out and "two\\x0d" not in out
     assert "rm -rf ~\\x0dls" in out
+
+
+def test_emoji_codes_in_server_text_are_not_turned_into_emoji(env, emu) -> None:
+    # rich would print "openai/gpt-5-mini:white_check_mark:" as "openai/gpt-5-mini✅"
+    with urllib.request.urlopen(emu.base_url + "/models?detailed=true", timeout=10) as r:
+        data = json.loads(r.read())
+    real = next(m for m in data["data"] if m["id"] == "openai/gpt-5-mini")
+    data["data"].append({**real, "id": "openai/gpt-5-mini:white_check_mark:",
+                         "name": "GPT-5 Mini :lock: official"})
+    emu.inject(Fault(body=json.dumps(data)), path="/models", times=None)
+    out = on_terminal(env, "models", "--search", "gpt-5-mini")
+    assert "openai/gpt-5-mini:white_check_mark:" in out and ":lock: official" in out
+    assert "\u2705" not in out and "\U0001f512" not in out
+    out = on_terminal(env, "chat", "-m", "deepseek/deepseek-r1", ":red_circle: hi")
+    assert "The user wrote: :red_circle: hi" in shown(out) and "\U0001f534" not in out

@@ -35,8 +35,9 @@ def console() -> Console:
     if _console is None:
         from rich.console import Console
 
-        # markup off: model output, catalog names and server messages are printed as they are
-        _console = Console(highlight=False, markup=False)
+        # markup and emoji codes off: model output, catalog names and server messages are
+        # printed as they are (":white_check_mark:" in an id is not a check mark)
+        _console = Console(highlight=False, markup=False, emoji=False)
     return _console
 
 
@@ -45,7 +46,7 @@ def err_console() -> Console:
     if _err_console is None:
         from rich.console import Console
 
-        _err_console = Console(stderr=True, highlight=False, markup=False)
+        _err_console = Console(stderr=True, highlight=False, markup=False, emoji=False)
     return _err_console
 
 
