@@ -449,3 +449,16 @@ def test_echoed_urls_never_show_a_token_or_an_odd_password(env, url, secret) -> 
     with pytest.raises(InvalidParameterError) as e:
         NanoGPT(KEY, base_url=url)
     assert secret not in str(e.value)
+
+
+@pytest.mark.parametrize("var", ["NANOGPT_CONFIG_DIR", "NANOGPT_CACHE_DIR"])
+def test_a_shared_directory_like_tmp_is_refused_without_advising_chmod(env, tmp_path,
+                                                                       var) -> None:
+    # the first pass advised 'chmod 700 /tmp', which breaks the system for everyone
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o1777)
+    line = one_line_error(nanogpt(env, "models", **{var: str(shared)}), "refusing",
+                          str(shared), "shared by all users", var)
+    assert "chmod" not in line
+    assert stat.S_IMODE(shared.stat().st_mode) == 0o1777

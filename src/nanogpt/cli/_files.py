@@ -71,6 +71,12 @@ def _refuse_unless_private(st: os.stat_result, path: Path, *, directory: bool = 
             f"refusing to use {path}: the {what} belongs to another user (uid {st.st_uid}); "
             f"remove it, or point NANOGPT_CONFIG_DIR / NANOGPT_CACHE_DIR elsewhere")
     forbidden = 0o077 if secret else 0o022
+    if st.st_mode & forbidden and st.st_mode & stat.S_ISVTX:
+        # a shared directory like /tmp: chmod would break it for everyone
+        raise click.ClickException(
+            f"refusing to use {path}: it is a directory shared by all users (mode "
+            f"{stat.S_IMODE(st.st_mode):04o}); point NANOGPT_CONFIG_DIR / NANOGPT_CACHE_DIR "
+            f"at a directory of your own")
     if st.st_mode & forbidden:
         mode = stat.S_IMODE(st.st_mode)
         fixed = 0o700 if directory else 0o600
