@@ -462,3 +462,15 @@ def test_a_shared_directory_like_tmp_is_refused_without_advising_chmod(env, tmp_
                           str(shared), "shared by all users", var)
     assert "chmod" not in line
     assert stat.S_IMODE(shared.stat().st_mode) == 0o1777
+
+
+def test_a_base_url_with_a_query_is_refused_at_config_set_and_not_echoed(env, cfg, emu) -> None:
+    # the API's paths land in the query: every call is a 404 (and a token there was echoed)
+    sent = emu.count()
+    for url in (emu.base_url + "?token=SECRET123", emu.base_url + "#SECRET123"):
+        one_line_error(nanogpt(env, "config", "set", "base_url", url), "query", "fragment")
+        for r in (nanogpt(env, "--base-url", url, "chat", "hi"),
+                  nanogpt(env, "balance", NANOGPT_BASE_URL=url)):
+            line = one_line_error(r, "must not have a query")
+            assert "SECRET123" not in line
+    assert emu.count() == sent and not (cfg / "config.json").exists()

@@ -139,7 +139,9 @@ def check_base_url(url: str, *, allow_insecure_http: bool, name: str = "base_url
     """The URL, trimmed, if it is one this client can use; else InvalidParameterError.
 
     Everything is checked that would otherwise fail later on every call (a port out of range,
-    an unclosed ``[``, text that is not UTF-8). An echoed URL never shows its password.
+    an unclosed ``[``, text that is not UTF-8, a query or fragment that the paths would land
+    in). An echoed URL never shows its password; a query (which may hold a token) is not
+    echoed.
     """
     if not isinstance(url, str):
         raise InvalidParameterError(name, "must be a URL string")
@@ -163,6 +165,9 @@ def check_base_url(url: str, *, allow_insecure_http: bool, name: str = "base_url
                                           f"got {shown!r}")
     if parts.username or parts.password:
         raise InvalidParameterError(name, "must not carry credentials; pass api_key instead")
+    if "?" in url or "#" in url:  # the API's paths go after the base: a query would swallow them
+        raise InvalidParameterError(name, "must not have a query (?...) or a fragment (#...): "
+                                          "the API's paths are added after it")
     if parts.scheme == "http" and not allow_insecure_http and not is_loopback(parts.hostname):
         raise InvalidParameterError(
             name, f"plain http:// to {parts.hostname} would send your API key unencrypted; "
