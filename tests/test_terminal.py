@@ -301,3 +301,12 @@ def test_emoji_codes_in_server_text_are_not_turned_into_emoji(env, emu) -> None:
     assert "\u2705" not in out and "\U0001f512" not in out
     out = on_terminal(env, "chat", "-m", "deepseek/deepseek-r1", ":red_circle: hi")
     assert "The user wrote: :red_circle: hi" in shown(out) and "\U0001f534" not in out
+
+
+def test_a_megabyte_error_message_is_one_short_line_that_keeps_its_end(env, emu) -> None:
+    emu.inject(Fault(status=400, message="x" * 2_000_000 + "THE END"), path="/chat")
+    r = subprocess.run([sys.executable, "-m", "nanogpt", "chat", "-m", "openai/gpt-5-mini",
+                        "hi"], capture_output=True, env=env, timeout=60, text=True)
+    assert r.returncode == 1 and len(r.stderr.splitlines()) == 1
+    assert len(r.stderr) < 5000
+    assert "characters ...] " in r.stderr and "THE END (request id emu-" in r.stderr

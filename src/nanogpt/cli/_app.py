@@ -147,11 +147,20 @@ def one_line(e: BaseException) -> tuple[str, int]:
 
     The line can carry a server's words (``error.message``) or a bad value the user gave:
     it goes through ``_safe.visible``, so no control sequence reaches the terminal and a
-    line break in a message cannot make it two lines."""
+    line break in a message cannot make it two lines. A server can also make its words
+    megabytes long: the middle of a long line is left out, so that the advice at its end
+    still shows."""
     from ._safe import visible
 
     line, code = _explain(e)
-    return visible(line, name=True), code
+    line = visible(line, name=True)
+    if len(line) > _LONGEST_LINE:
+        cut = len(line) - _LONGEST_LINE
+        line = f"{line[:_LONGEST_LINE - 500]} [... {cut} characters ...] {line[-500:]}"
+    return line, code
+
+
+_LONGEST_LINE = 2000
 
 
 def _explain(e: BaseException) -> tuple[str, int]:
