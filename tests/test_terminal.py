@@ -241,7 +241,7 @@ def test_a_charge_with_a_huge_exponent_is_not_written_out_in_full(env, emu) -> N
                         "--no-stream", "hi"], capture_output=True, env=env, timeout=60, text=True)
     assert r.returncode == 0 and r.stdout == "hi\n"
     assert len(r.stderr) < 10_000
-    assert "openai/gpt-5-mini · 2 tokens · $1E+20000000 · " in r.stderr
+    assert "openai/gpt-5-mini · 2 tokens · $1e+20000000 · " in r.stderr
 
 
 def streamed(text: str, usage: dict[str, object], pricing: dict[str, object]) -> str:

@@ -149,13 +149,15 @@ class Session:
 
     def _count(self, tokens: int | None, cost: Decimal | None) -> None:
         """Add an answer to the session's totals. The server writes the numbers: one that
-        the sum cannot hold (``1e999999999`` overflows a Decimal) is left out and counted as
-        unpriced, rather than ending the session after a paid answer."""
+        the sum cannot hold (``1e999999999`` overflows a Decimal; ``NaN`` would stick) is left
+        out and counted as unpriced, rather than ending the session after a paid answer."""
         if tokens is not None:
             self.tokens += tokens
         if cost is None:
             return
         try:
+            if not cost.is_finite():
+                raise ArithmeticError(cost)
             self.cost += cost
         except ArithmeticError:
             self.unpriced += 1

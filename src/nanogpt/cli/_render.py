@@ -163,10 +163,10 @@ def total_tokens(usage: Usage | None) -> int | None:
 def dollars(cost: Decimal) -> str:
     """A charge as ``$0.000019``. The server chooses the number: ``1e999999999`` written out
     in full is a billion digits (a 1 GB line, or a MemoryError), so a charge that far from
-    a cent keeps its exponent."""
-    if cost.is_finite() and -30 <= cost.adjusted() <= 30:
+    a cent keeps its exponent, and one with more digits than a price has is rounded."""
+    if cost.is_finite() and -30 <= cost.adjusted() <= 30 and len(cost.as_tuple().digits) <= 40:
         return f"${cost:f}"
-    return f"${cost}"
+    return f"${cost:.6g}"
 
 
 def stats_line(model: str, tokens: int | None, cost: Decimal | None, seconds: float) -> str:
