@@ -106,7 +106,9 @@ def read_private(path: Path, *, secret: bool = False) -> str | None:
         return _utf8(raw, path)
     cloexec = getattr(os, "O_CLOEXEC", 0)
     try:
-        dir_fd = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY | cloexec)
+        # O_PATH (Linux): a directory we may search but not list opens too
+        dir_fd = os.open(path.parent, getattr(os, "O_PATH", os.O_RDONLY) | os.O_DIRECTORY
+                         | cloexec)
     except FileNotFoundError:
         return None
     try:
