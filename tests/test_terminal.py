@@ -310,3 +310,23 @@ def test_a_megabyte_error_message_is_one_short_line_that_keeps_its_end(env, emu)
     assert r.returncode == 1 and len(r.stderr.splitlines()) == 1
     assert len(r.stderr) < 5000
     assert "characters ...] " in r.stderr and "THE END (request id emu-" in r.stderr
+
+
+def test_escape_sequences_split_across_chunks_are_not_obeyed(env, emu) -> None:
+    # held in review (a guard): ESC at the end of one chunk, the rest of the sequence in the
+    # next, in reasoning and in the answer
+    def frame(delta: dict[str, str]) -> str:
+        return "data: " + json.dumps({"id": "c1", "object": "chat.completion.chunk",
+                                      "created": 1, "model": "m", "choices": [
+                                          {"index": 0, "delta": delta,
+                                           "finish_reason": None}]}) + "\n\n"
+
+    frames = "".join(frame(d) for d in (
+        {"reasoning": "think \x1b"}, {"reasoning": "]0;pwned\x07 on"},
+        {"content": "answer \x1b"}, {"content": "]52;c;cm0gLXJmIH4=\x07 and \x1b"},
+        {"content": "[2J done \xc2"}, {"content": "\x9b2J"})) + "data: [DONE]\n\n"
+    emu.inject(Fault(raw_frame_after=1, raw_frame=frames), path="/chat")
+    out = on_terminal(env, "chat", "-m", "deepseek/deepseek-r1", "hi")
+    assert "think \\x1b]0;pwned\\x07 on" in shown(out)
+    assert "answer \\x1b]52;c;cm0gLXJmIH4=\\x07 and \\x1b[2J done" in shown(out)
+    assert_nothing_obeyed(out)
