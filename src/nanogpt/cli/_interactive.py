@@ -64,7 +64,9 @@ def fuzzy(query: str, models: list[Model]) -> list[Model]:
 def _error(message: str) -> None:
     con = console()
     con.print("error:", style="red", end=" ")
-    con.print(visible(message, name=True))
+    # one line: the terminal may wrap it, but no line break is put into it (a long path in
+    # the message moved where rich broke the line)
+    con.print(visible(message, name=True), soft_wrap=True)
 
 
 def _price(v: float | None) -> str:
