@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import stat
 import subprocess
 import sys
+import tempfile
 import threading
 from pathlib import Path
 
@@ -345,3 +347,130 @@ def test_a_config_that_is_not_an_object_is_refused_not_overwritten(env, cfg, tex
     for args in (("config", "set", "model", "a/b"), ("config", "list"), ("chat", "hi")):
         one_line_error(nanogpt(env, *args), "config.json", f"holds {kind}", "fix it")
     assert (cfg / "config.json").read_text() == text
+
+
+# found in review -------------------------------------------------------------------------------
+
+def test_a_key_file_that_is_not_utf8_is_refused_without_quoting_it(env, cfg, tmp_path) -> None:
+    cfg.mkdir(mode=0o700)
+    (cfg / "key").write_bytes(b"sk-nano-SECRETKEY-\xff\n")
+    (cfg / "key").chmod(0o600)
+    for args in (("balance",), ("chat", "hi")):
+        line = one_line_error(nanogpt(env, *args, NANOGPT_API_KEY=""), str(cfg / "key"),
+                              "not UTF-8")
+        assert "SECRETKEY" not in line and "unexpected error" not in line
+    (cfg / "config.json").write_bytes(b'{"model": "caf\xe9"}')
+    (cfg / "config.json").chmod(0o600)
+    one_line_error(nanogpt(env, "config", "list"), "config.json", "not UTF-8", "fix or delete")
+
+
+def test_a_cache_file_that_is_not_utf8_is_fetched_again(env, emu, tmp_path) -> None:
+    assert nanogpt(env, "models").returncode == 0
+    cached = next((tmp_path / "cache").glob("models-*.json"))
+    cached.write_bytes(b"[\xff]")
+    fetched = emu.count("/models")
+    r = nanogpt(env, "models")
+    assert r.returncode == 0 and "openai/gpt-5-mini" in r.stdout, r.stderr
+    assert emu.count("/models") == fetched + 1
+
+
+# another user swaps the directory a symlink names, over and over; the victim reads its config
+FLIPPER = """
+import os, sys
+shared, good, evil = sys.argv[1:4]
+i = 0
+while True:
+    tmp = f"{shared}/.flip{i}"
+    os.symlink(good if i % 2 else evil, tmp)
+    os.rename(tmp, f"{shared}/nanogpt")
+    i += 1
+"""
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0
+                    or not shutil.which("setpriv"),
+                    reason="running a process as another user needs root and setpriv")
+def test_what_is_read_is_what_was_checked(monkeypatch) -> None:
+    # a config dir in a shared place (NANOGPT_CONFIG_DIR=/tmp/..., with symlinks followed
+    # there): a check by path, then a read by path, could read the other user's config,
+    # whose base_url receives the key
+    import click
+
+    from nanogpt.cli import _settings
+
+    root = Path(tempfile.mkdtemp(prefix="nanogpt-race-"))
+    try:
+        root.chmod(0o755)
+        shared, good, evil = root / "shared", root / "good", root / "evil"
+        shared.mkdir(mode=0o1777)
+        shared.chmod(0o1777)
+        for d, url in ((good, "https://good.example/v1"), (evil, "http://127.0.0.1:9/v1")):
+            d.mkdir(mode=0o700)
+            (d / "config.json").write_text(json.dumps({"base_url": url}))
+            (d / "config.json").chmod(0o600)
+        for p in (evil, evil / "config.json"):
+            os.chown(p, 65534, 65534)
+        flipper = subprocess.Popen(["setpriv", "--reuid=65534", "--regid=65534",
+                                    "--clear-groups", sys.executable, "-c", FLIPPER,
+                                    str(shared), str(good), str(evil)])
+        try:
+            monkeypatch.setenv("NANOGPT_CONFIG_DIR", str(shared / "nanogpt"))
+            seen = {"good": 0, "evil": 0, "refused": 0, "absent": 0}
+            for _ in range(20000):
+                try:
+                    url = _settings.load_config().get("base_url")
+                except click.ClickException:
+                    seen["refused"] += 1
+                    continue
+                except OSError:  # the link is being replaced
+                    continue
+                seen["absent" if url is None else "good" if "good" in url else "evil"] += 1
+        finally:
+            flipper.kill()
+            flipper.wait()
+        assert seen["refused"] > 0 and seen["good"] > 0, seen  # the race was on
+        assert seen["evil"] == 0, seen
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.mark.parametrize("url,secret", [
+    ("ftp://TOKEN1234@host/x", "TOKEN1234"),  # a token as the user name
+    ("https://user:pa55/word@host/v1", "pa55"),  # parsed as host "user", port "pa55"
+    ("https://user:pa55#word@host/v1", "pa55"),
+    ("https://user:pa55?word@host:99999/v1", "pa55"),
+])
+def test_echoed_urls_never_show_a_token_or_an_odd_password(env, url, secret) -> None:
+    for r in (nanogpt(env, "--base-url", url, "chat", "hi"),
+              nanogpt(env, "chat", "hi", NANOGPT_BASE_URL=url),
+              nanogpt(env, "config", "set", "base_url", url)):
+        line = one_line_error(r, "***@host")
+        assert secret not in line
+    with pytest.raises(InvalidParameterError) as e:
+        NanoGPT(KEY, base_url=url)
+    assert secret not in str(e.value)
+
+
+@pytest.mark.parametrize("var", ["NANOGPT_CONFIG_DIR", "NANOGPT_CACHE_DIR"])
+def test_a_shared_directory_like_tmp_is_refused_without_advising_chmod(env, tmp_path,
+                                                                       var) -> None:
+    # the first pass advised 'chmod 700 /tmp', which breaks the system for everyone
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o1777)
+    line = one_line_error(nanogpt(env, "models", **{var: str(shared)}), "refusing",
+                          str(shared), "shared by all users", var)
+    assert "chmod" not in line
+    assert stat.S_IMODE(shared.stat().st_mode) == 0o1777
+
+
+def test_a_base_url_with_a_query_is_refused_at_config_set_and_not_echoed(env, cfg, emu) -> None:
+    # the API's paths land in the query: every call is a 404 (and a token there was echoed)
+    sent = emu.count()
+    for url in (emu.base_url + "?token=SECRET123", emu.base_url + "#SECRET123"):
+        one_line_error(nanogpt(env, "config", "set", "base_url", url), "query", "fragment")
+        for r in (nanogpt(env, "--base-url", url, "chat", "hi"),
+                  nanogpt(env, "balance", NANOGPT_BASE_URL=url)):
+            line = one_line_error(r, "must not have a query")
+            assert "SECRET123" not in line
+    assert emu.count() == sent and not (cfg / "config.json").exists()

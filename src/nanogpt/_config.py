@@ -139,7 +139,9 @@ def check_base_url(url: str, *, allow_insecure_http: bool, name: str = "base_url
     """The URL, trimmed, if it is one this client can use; else InvalidParameterError.
 
     Everything is checked that would otherwise fail later on every call (a port out of range,
-    an unclosed ``[``, text that is not UTF-8). An echoed URL never shows its password.
+    an unclosed ``[``, text that is not UTF-8, a query or fragment that the paths would land
+    in). An echoed URL never shows its password; a query (which may hold a token) is not
+    echoed.
     """
     if not isinstance(url, str):
         raise InvalidParameterError(name, "must be a URL string")
@@ -153,12 +155,19 @@ def check_base_url(url: str, *, allow_insecure_http: bool, name: str = "base_url
         parts = urlsplit(url)
         parts.port  # noqa: B018 - raises ValueError when out of range or not a number
     except ValueError as e:
-        raise InvalidParameterError(name, f"is not a valid URL ({e}), got {shown!r}") from None
+        # urllib quotes a port that is not a number, and that "port" can be the start of a
+        # password holding a "/" (https://me:pa55/word@host): never quoted
+        why = "its port is not a number" if "Port could not be cast" in str(e) else str(e)
+        raise InvalidParameterError(name, f"is not a valid URL ({why}), got {shown!r}") \
+            from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise InvalidParameterError(name, f"must be an http(s) URL like {DEFAULT_BASE_URL}, "
                                           f"got {shown!r}")
     if parts.username or parts.password:
         raise InvalidParameterError(name, "must not carry credentials; pass api_key instead")
+    if "?" in url or "#" in url:  # the API's paths go after the base: a query would swallow them
+        raise InvalidParameterError(name, "must not have a query (?...) or a fragment (#...): "
+                                          "the API's paths are added after it")
     if parts.scheme == "http" and not allow_insecure_http and not is_loopback(parts.hostname):
         raise InvalidParameterError(
             name, f"plain http:// to {parts.hostname} would send your API key unencrypted; "
@@ -167,23 +176,26 @@ def check_base_url(url: str, *, allow_insecure_http: bool, name: str = "base_url
 
 
 def redact_url(url: str) -> str:
-    """``url`` without the password of its ``user:password@`` part, for error messages.
+    """``url`` without the secret of its ``user:password@`` part, for error messages.
 
-    Works on text that does not parse as a URL too: it is what error messages echo."""
+    Works on text that does not parse as a URL too: it is what error messages echo. So the
+    last ``@`` decides, not the parser: a password with an unencoded ``/``, ``?`` or ``#``
+    (``https://me:pa/ss@host``) parses as a host and a path, yet is a password all the
+    same. A user name alone (``https://TOKEN@host``) is hidden too: tokens travel there.
+    An ``@`` in a path or query, with no ``:`` before it, is left as it is."""
     scheme, sep, rest = url.partition("://")
     if not sep:
         scheme, rest = "", url
-    end = len(rest)
-    for stop in "/?#":
-        i = rest.find(stop)
-        if i >= 0:
-            end = min(end, i)
-    authority = rest[:end]
-    at = authority.rfind("@")
-    user, colon, _ = authority[:max(at, 0)].partition(":")
-    if at < 0 or not colon:
+    at = rest.rfind("@")
+    if at < 0:
         return url
-    return f"{scheme}{sep}{user}:***@{authority[at + 1:]}{rest[end:]}"
+    userinfo, host = rest[:at], rest[at + 1:]
+    user, colon, _ = userinfo.partition(":")
+    if colon:
+        return f"{scheme}{sep}{user}:***@{host}"
+    if any(c in userinfo for c in "/?#\\"):
+        return url
+    return f"{scheme}{sep}***@{host}"
 
 
 def resolve_base_urls(base_url: str | None, fallback_base_urls: list[str] | tuple[str, ...] | None,

@@ -14,7 +14,7 @@ from typing import Any
 import click
 
 from . import _settings
-from ._app import App, one_line
+from ._app import App, one_line, show_traceback
 
 __all__ = ["cli", "main"]
 
@@ -36,10 +36,9 @@ def cli(ctx: click.Context, base_url: str | None, offline: bool, verbose: int) -
     if offline and base_url:
         raise click.UsageError("--offline talks to the built-in emulator; drop --base-url")
     if verbose:
-        import logging
+        from ._app import start_debug_log
 
-        logging.basicConfig(level=logging.DEBUG, stream=sys.stderr,
-                            format="%(asctime)s %(name)s %(levelname)s %(message)s")
+        start_debug_log()
     app = App(base_url=base_url, offline=offline, verbose=verbose)
     ctx.obj = app
     ctx.call_on_close(app.close)
@@ -240,9 +239,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     except Exception as e:
         if _state["verbose"]:
-            import traceback
-
-            traceback.print_exc()
+            show_traceback()
         line, code = one_line(e)
         click.echo(f"nanogpt: {line}", err=True)
         return code

@@ -112,16 +112,55 @@ def _flag(param: str) -> str:
     return "--" + base.replace("_", "-") if base in flags else param
 
 
+def show_traceback() -> None:
+    """The traceback of the exception being handled, on stderr (``-v``). Its last line
+    quotes the error, and so the server's words: made visible like everything else from
+    the server (line breaks kept), even when stderr is a file someone will ``cat``."""
+    import sys
+    import traceback
+
+    from ._safe import visible
+
+    sys.stderr.write(visible(traceback.format_exc()))
+    sys.stderr.flush()
+
+
+def start_debug_log() -> None:
+    """Debug logs on stderr (``-v``), each record made visible: a log line can quote what a
+    server sent (a failure, a URL from a redirect)."""
+    import logging
+    import sys
+
+    from ._safe import visible
+
+    class VisibleFormatter(logging.Formatter):
+        def format(self, record: logging.LogRecord) -> str:
+            return visible(super().format(record))
+
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(VisibleFormatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
+    logging.basicConfig(level=logging.DEBUG, handlers=[handler])
+
+
 def one_line(e: BaseException) -> tuple[str, int]:
     """What went wrong and how to fix it, in one line; and the exit code.
 
     The line can carry a server's words (``error.message``) or a bad value the user gave:
     it goes through ``_safe.visible``, so no control sequence reaches the terminal and a
-    line break in a message cannot make it two lines."""
+    line break in a message cannot make it two lines. A server can also make its words
+    megabytes long: the middle of a long line is left out, so that the advice at its end
+    still shows."""
     from ._safe import visible
 
     line, code = _explain(e)
-    return visible(line, name=True), code
+    line = visible(line, name=True)
+    if len(line) > _LONGEST_LINE:
+        cut = len(line) - _LONGEST_LINE
+        line = f"{line[:_LONGEST_LINE - 500]} [... {cut} characters ...] {line[-500:]}"
+    return line, code
+
+
+_LONGEST_LINE = 2000
 
 
 def _explain(e: BaseException) -> tuple[str, int]:

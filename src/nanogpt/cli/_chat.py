@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from . import _settings
-from ._render import Answer, show_stats, show_stream, show_text, stats_line
+from ._render import Answer, show_stats, show_stream, show_text, stats_line, total_tokens
 from ._safe import visible_json
 
 if TYPE_CHECKING:
@@ -107,7 +107,7 @@ def run_chat(app: App, prompt: str, opts: dict[str, Any]) -> None:
         r = client.chat.completions.create(model=model, messages=messages, **params)
         reasoning = r.choices[0].message.reasoning if r.choices else None
         show_text(r.text, reasoning, hide_reasoning=bool(opts.get("hide_reasoning")))
-        show_stats(stats_line(model, r.usage.total_tokens if r.usage else None, r.cost,
+        show_stats(stats_line(model, total_tokens(r.usage), r.cost,
                               time.monotonic() - started), always=app.verbose > 0)
         return
     stream = client.chat.completions.create(model=model, messages=messages, stream=True,
@@ -115,6 +115,5 @@ def run_chat(app: App, prompt: str, opts: dict[str, Any]) -> None:
     answer = Answer()
     with stream:
         show_stream(stream, hide_reasoning=bool(opts.get("hide_reasoning")), answer=answer)
-    usage = stream.usage
-    show_stats(stats_line(model, usage.total_tokens if usage else None, stream.cost,
+    show_stats(stats_line(model, total_tokens(stream.usage), stream.cost,
                           time.monotonic() - started), always=app.verbose > 0)

@@ -56,8 +56,14 @@ def check_private(path: Path, *, directory: bool = False, secret: bool = False) 
         st = os.stat(path)
     except FileNotFoundError:
         return False
+    _refuse_unless_private(st, path, directory=directory, secret=secret)
+    return True
+
+
+def _refuse_unless_private(st: os.stat_result, path: Path, *, directory: bool = False,
+                           secret: bool = False) -> None:
     if not _POSIX:  # pragma: no cover
-        return True
+        return
     what = "directory" if directory else "file"
     mine = os.geteuid()
     if st.st_uid not in (mine, 0):
@@ -65,6 +71,12 @@ def check_private(path: Path, *, directory: bool = False, secret: bool = False) 
             f"refusing to use {path}: the {what} belongs to another user (uid {st.st_uid}); "
             f"remove it, or point NANOGPT_CONFIG_DIR / NANOGPT_CACHE_DIR elsewhere")
     forbidden = 0o077 if secret else 0o022
+    if st.st_mode & forbidden and st.st_mode & stat.S_ISVTX:
+        # a shared directory like /tmp: chmod would break it for everyone
+        raise click.ClickException(
+            f"refusing to use {path}: it is a directory shared by all users (mode "
+            f"{stat.S_IMODE(st.st_mode):04o}); point NANOGPT_CONFIG_DIR / NANOGPT_CACHE_DIR "
+            f"at a directory of your own")
     if st.st_mode & forbidden:
         mode = stat.S_IMODE(st.st_mode)
         fixed = 0o700 if directory else 0o600
@@ -72,18 +84,57 @@ def check_private(path: Path, *, directory: bool = False, secret: bool = False) 
         raise click.ClickException(
             f"refusing to use {path}: {who} (mode {mode:04o}); fix it with "
             f"'chmod {fixed:o} {shlex.quote(str(path))}'")
-    return True
 
 
 def read_private(path: Path, *, secret: bool = False) -> str | None:
-    """The text of a file this user alone controls (its directory too); None if absent."""
-    check_private(path.parent, directory=True)
-    if not check_private(path, secret=secret):
-        return None
+    """The text of a file this user alone controls (its directory too); None if absent.
+
+    What is checked is what is read: the directory is opened, then the file is opened inside
+    that open directory, and both are checked with ``fstat`` on what was opened. A check by
+    path followed by a read by path could read another directory than the one checked (one
+    swapped in meanwhile through a symlink, or a rename in a shared parent). Text that is not
+    UTF-8 is refused without quoting it: the file may hold the key.
+    """
+    if not _POSIX or os.open not in os.supports_dir_fd:  # pragma: no cover
+        check_private(path.parent, directory=True)
+        if not check_private(path, secret=secret):
+            return None
+        try:
+            raw = path.read_bytes()
+        except FileNotFoundError:
+            return None
+        return _utf8(raw, path)
+    cloexec = getattr(os, "O_CLOEXEC", 0)
     try:
-        return path.read_text(encoding="utf-8")
+        # O_PATH (Linux): a directory we may search but not list opens too
+        dir_fd = os.open(path.parent, getattr(os, "O_PATH", os.O_RDONLY) | os.O_DIRECTORY
+                         | cloexec)
     except FileNotFoundError:
         return None
+    try:
+        _refuse_unless_private(os.fstat(dir_fd), path.parent, directory=True)
+        try:
+            fd = os.open(path.name, os.O_RDONLY | os.O_NONBLOCK | cloexec, dir_fd=dir_fd)
+        except FileNotFoundError:
+            return None
+    finally:
+        os.close(dir_fd)
+    with os.fdopen(fd, "rb") as f:
+        _refuse_unless_private(os.fstat(f.fileno()), path, secret=secret)
+        return _utf8(f.read(), path)
+
+
+class NotText(click.ClickException, ValueError):
+    """A private file that is not UTF-8 text (a ValueError too, like a bad cache entry)."""
+
+
+def _utf8(raw: bytes, path: Path) -> str:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise NotText(
+            f"cannot read {path}: byte {e.start} is not UTF-8 text; fix or delete the "
+            f"file") from None
 
 
 def write_private(path: Path, data: str | bytes, *, make_dir: bool = True,

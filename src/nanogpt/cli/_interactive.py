@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from . import _files, _settings
-from ._render import Answer, console, show_stream, stats_line
+from ._render import Answer, console, dollars, show_stream, stats_line, total_tokens
 from ._safe import visible
 
 if TYPE_CHECKING:
@@ -64,7 +64,9 @@ def fuzzy(query: str, models: list[Model]) -> list[Model]:
 def _error(message: str) -> None:
     con = console()
     con.print("error:", style="red", end=" ")
-    con.print(visible(message, name=True))
+    # one line: the terminal may wrap it, but no line break is put into it (a long path in
+    # the message moved where rich broke the line)
+    con.print(visible(message, name=True), soft_wrap=True)
 
 
 def _price(v: float | None) -> str:
@@ -83,6 +85,7 @@ class Session:
         self.cost = Decimal(0)
         self.tokens = 0
         self.answers = 0
+        self.unpriced = 0  # answers whose charge could not be added up
 
     # the loop ---------------------------------------------------------------------------
 
@@ -114,7 +117,7 @@ class Session:
 
     def ask(self, text: str) -> None:
         from .. import NanoGPTError
-        from ._app import one_line
+        from ._app import one_line, show_traceback
 
         con = console()
         messages = ([{"role": "system", "content": self.system}] if self.system else [])
@@ -134,22 +137,32 @@ class Session:
         except Exception as e:  # NanoGPTError or not: one line, and the session goes on
             _error(one_line(e)[0])
             if not isinstance(e, NanoGPTError) and self.app.verbose:
-                import traceback
-
-                traceback.print_exc()
+                show_traceback()
         if not answer.text:
             return
         self.messages += [{"role": "user", "content": text},
                           {"role": "assistant", "content": answer.text}]
         self.answers += 1
-        usage = stream.usage if stream is not None else None
+        tokens = total_tokens(stream.usage) if stream is not None else None
         cost = stream.cost if stream is not None else None
-        if cost is not None:
+        self._count(tokens, cost)
+        con.print(stats_line(self.model, tokens, cost, time.monotonic() - started),
+                  style="dim")
+
+    def _count(self, tokens: int | None, cost: Decimal | None) -> None:
+        """Add an answer to the session's totals. The server writes the numbers: one that
+        the sum cannot hold (``1e999999999`` overflows a Decimal; ``NaN`` would stick) is left
+        out and counted as unpriced, rather than ending the session after a paid answer."""
+        if tokens is not None:
+            self.tokens += tokens
+        if cost is None:
+            return
+        try:
+            if not cost.is_finite():
+                raise ArithmeticError(cost)
             self.cost += cost
-        if usage is not None:
-            self.tokens += usage.total_tokens
-        con.print(stats_line(self.model, usage.total_tokens if usage else None, cost,
-                             time.monotonic() - started), style="dim")
+        except ArithmeticError:
+            self.unpriced += 1
 
     # slash commands ----------------------------------------------------------------------
 
@@ -240,8 +253,10 @@ class Session:
 
     def cmd_cost(self, rest: str) -> None:
         n = self.answers
-        console().print(f"this session: ${self.cost:f} over {n} answer{'s' * (n != 1)}, "
-                        f"{self.tokens} tokens")
+        odd = f" (and {self.unpriced} charge{'s' * (self.unpriced != 1)} too odd to add)" \
+            if self.unpriced else ""
+        console().print(f"this session: {dollars(self.cost)}{odd} over {n} "
+                        f"answer{'s' * (n != 1)}, {self.tokens} tokens")
 
     def cmd_clear(self, rest: str) -> None:
         self.messages = []

@@ -19,7 +19,7 @@ from ._safe import visible
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from .. import ChatCompletionChunk
+    from .. import ChatCompletionChunk, Usage
 
 
 def stdout_is_terminal() -> bool:
@@ -35,8 +35,9 @@ def console() -> Console:
     if _console is None:
         from rich.console import Console
 
-        # markup off: model output, catalog names and server messages are printed as they are
-        _console = Console(highlight=False, markup=False)
+        # markup and emoji codes off: model output, catalog names and server messages are
+        # printed as they are (":white_check_mark:" in an id is not a check mark)
+        _console = Console(highlight=False, markup=False, emoji=False)
     return _console
 
 
@@ -45,13 +46,17 @@ def err_console() -> Console:
     if _err_console is None:
         from rich.console import Console
 
-        _err_console = Console(stderr=True, highlight=False, markup=False)
+        _err_console = Console(stderr=True, highlight=False, markup=False, emoji=False)
     return _err_console
 
 
 class SafeMarkdown:
     """Markdown of server text, made visible before parsing and again after rendering.
-    Rendered from the current text only when rich refreshes (not once per chunk)."""
+    Rendered from the current text only when rich refreshes (not once per chunk).
+
+    Links are written as ``text (url)``, not as terminal hyperlinks (OSC 8): a hyperlink
+    shows its text and hides its target, so ``[https://nano-gpt.com/topup](https://evil)``
+    would read as the real site and open the other one."""
 
     def __init__(self, text: str = "") -> None:
         self.parts: list[str] = [text] if text else []
@@ -60,9 +65,12 @@ class SafeMarkdown:
         from rich.markdown import Markdown
         from rich.segment import Segment
 
-        for seg in console.render(Markdown(visible("".join(self.parts))), options):
+        md = Markdown(visible("".join(self.parts)), hyperlinks=False)
+        for seg in console.render(md, options):
             if seg.control is None and seg.text and not seg.text.isprintable():
                 seg = Segment(visible(seg.text), seg.style)
+            if seg.style is not None and seg.style.link:  # no hyperlink, whatever the version
+                seg = Segment(seg.text, seg.style.update_link(None), seg.control)
             yield seg
 
 
@@ -140,12 +148,33 @@ def show_text(text: str, reasoning: str | None, *, hide_reasoning: bool) -> None
     con.print(SafeMarkdown(text))
 
 
+def total_tokens(usage: Usage | None) -> int | None:
+    """The token count of an answer, or None: a count the server wrote oddly ("n/a", a
+    list) must not turn a finished, paid-for answer into an error."""
+    if usage is None:
+        return None
+    try:
+        n = usage.total_tokens
+    except (ValueError, TypeError, OverflowError):
+        return None
+    return n if isinstance(n, int) and not isinstance(n, bool) else None
+
+
+def dollars(cost: Decimal) -> str:
+    """A charge as ``$0.000019``. The server chooses the number: ``1e999999999`` written out
+    in full is a billion digits (a 1 GB line, or a MemoryError), so a charge that far from
+    a cent keeps its exponent, and one with more digits than a price has is rounded."""
+    if cost.is_finite() and -30 <= cost.adjusted() <= 30 and len(cost.as_tuple().digits) <= 40:
+        return f"${cost:f}"
+    return f"${cost:.6g}"
+
+
 def stats_line(model: str, tokens: int | None, cost: Decimal | None, seconds: float) -> str:
     bits = [visible(model, name=True)]
     if tokens is not None:
         bits.append(f"{tokens} tokens")
     if cost is not None:
-        bits.append(f"${cost:f}")
+        bits.append(dollars(cost))
     bits.append(f"{seconds:.1f}s")
     return " · ".join(bits)
 
