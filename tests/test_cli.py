@@ -475,3 +475,21 @@ def test_unwritable_config_dir_is_one_line_with_advice(run, tmp_path) -> None:
     r = run("--offline", "login", input=KEY + "\n",
             NANOGPT_CONFIG_DIR=str(blocker / "sub"), NANOGPT_API_KEY="")
     assert_one_line_error(r, "NANOGPT_CONFIG_DIR")
+
+
+def test_the_default_model_is_the_cheapest_chat_model_whatever_its_category() -> None:
+    """The real catalog tags chat models "flagship", "mini", "reasoning": all qualify; only
+    categories that are not chat (images, audio, embeddings) are left out."""
+    from nanogpt._client import models_from_dicts
+    from nanogpt.cli._chat import cheapest
+
+    def entry(id: str, price: float, category: str | None) -> dict[str, object]:
+        e: dict[str, object] = {"id": id, "context_length": 32000,
+                                "pricing": {"prompt": price, "completion": price}}
+        if category is not None:
+            e["category"] = category
+        return e
+
+    models = models_from_dicts([entry("a/flagship", 3.0, "flagship"), entry("a/mini", 0.1, "mini"),
+                                entry("a/none", 0.2, None), entry("a/img", 0.01, "image")])
+    assert cheapest(models) == "a/mini"

@@ -38,11 +38,18 @@ def sampling_params(app: App, opts: dict[str, Any]) -> dict[str, Any]:
     return params
 
 
+# catalog categories that are not chat models; the service's own chat categories ("flagship",
+# "mini", "reasoning", ...) and models with no category all qualify
+_NOT_CHAT = frozenset({"image", "images", "video", "audio", "speech", "tts", "stt",
+                       "transcription", "embedding", "embeddings"})
+
+
 def cheapest(models: list[Model]) -> str:
-    """A sensible cheap default: the lowest-priced text model with a usable context."""
+    """A sensible cheap default: the lowest-priced chat model with a usable context."""
     priced = [m for m in models
               if m.pricing.prompt is not None and m.pricing.completion is not None
-              and (m.context_length or 0) >= 16000 and m.category in (None, "text")]
+              and (m.context_length or 0) >= 16000
+              and (m.category or "").lower() not in _NOT_CHAT]
     if not priced:
         raise click.ClickException("no model to default to: pass -m MODEL, or set one with "
                                    "'nanogpt config set model MODEL'")
