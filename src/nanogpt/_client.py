@@ -33,7 +33,7 @@ from ._errors import (
 from ._params import build_chat_body
 from ._plan import CallPlan, HostPool, RetryPolicy, TransportFailure
 from ._stream import StreamCore
-from ._types import DECODE_ERRORS, Balance, ChatCompletion, Model
+from ._types import DECODE_ERRORS, Balance, ChatCompletion, Model, loads, model_from_dict, salvage
 
 __all__ = ["Catalog", "ClientCore", "Request"]
 
@@ -219,7 +219,10 @@ class ClientCore:
     def decode_completion(self, status: int, headers: Mapping[str, str],
                           body: bytes) -> ChatCompletion:
         try:
-            completion = _decode_completion(body)
+            try:
+                completion = _decode_completion(body)
+            except DECODE_ERRORS as e:
+                completion = salvage(body, ChatCompletion, e)
         except DECODE_ERRORS as e:
             raise self._invalid("a chat completion JSON object", status, headers, body, e) from None
         completion.__dict__["_raw_json"] = body
@@ -237,7 +240,10 @@ class ClientCore:
     def decode_models(self, catalog: str, status: int, headers: Mapping[str, str],
                       body: bytes) -> list[Model]:
         try:
-            items = _decode_model_list(body).data
+            try:
+                items = _decode_model_list(body).data
+            except DECODE_ERRORS as e:
+                items = salvage(body, _ModelList, e).data
         except DECODE_ERRORS as e:
             raise self._invalid("a model list", status, headers, body, e) from None
         models = models_from_dicts(items)
@@ -252,7 +258,7 @@ class ClientCore:
 
     def decode_balance(self, status: int, headers: Mapping[str, str], body: bytes) -> Balance:
         try:
-            raw = msgspec.json.decode(body)
+            raw = loads(body)
             if not isinstance(raw, dict):
                 raise msgspec.ValidationError("not an object")
             return Balance(raw)
@@ -270,19 +276,9 @@ def lower_headers(items: Any) -> dict[str, str]:
 
 
 def models_from_dicts(items: list[Any]) -> list[Model]:
-    """Typed models from catalog entries; an entry that does not fit is kept with its id."""
-    models = []
-    for item in items:
-        if not isinstance(item, dict):
-            continue  # not a model at all (null, a string): nothing to keep
-        try:
-            m = msgspec.convert(item, Model, strict=False)
-        except (msgspec.ValidationError, TypeError):
-            # one odd entry must not hide the catalog: keep it, details in .raw
-            m = Model(id=str(item.get("id") or "?"))
-        m.__dict__["_raw_dict"] = item
-        models.append(m)
-    return models
+    """Typed models from catalog entries; an entry with odd fields is kept (see
+    :func:`~nanogpt._types.model_from_dict`), one that is not an object is skipped."""
+    return [model_from_dict(item) for item in items if isinstance(item, dict)]
 
 
 class ClientBase:

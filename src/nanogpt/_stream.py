@@ -26,6 +26,7 @@ from ._types import (
     Pricing,
     ToolCall,
     Usage,
+    salvage,
 )
 
 __all__ = ["Accumulator", "AsyncStream", "Stream", "StreamCore"]
@@ -81,9 +82,9 @@ class Accumulator:
                 self.finish_reasons[c.index] = c.finish_reason
                 if c.finish_reason == "error":
                     failed = True
-        if chunk._usage is not None:
+        if isinstance(chunk._usage, dict):
             self.usage_raw = chunk._usage
-        if chunk._pricing is not None:
+        if isinstance(chunk._pricing, dict):
             self.pricing_raw = chunk._pricing
         if not self.id:
             self.id, self.model, self.created = chunk.id, chunk.model, chunk.created
@@ -173,7 +174,10 @@ class StreamCore:
                 self.done = True
                 break
             try:
-                chunk = _decode_chunk(raw)
+                try:
+                    chunk = _decode_chunk(raw)
+                except DECODE_ERRORS as e:
+                    chunk = salvage(raw, ChatCompletionChunk, e)
             except DECODE_ERRORS as e:
                 snippet = raw[:200].decode("utf-8", "replace")
                 self.error = self.fail(f"malformed chunk in stream ({e}): {snippet!r}")

@@ -143,7 +143,7 @@ class Session:
         if cost is not None:
             self.cost += cost
         if usage is not None:
-            self.tokens += usage.total_tokens
+            self.tokens += usage.total_tokens or 0
         con.print(stats_line(self.model, usage.total_tokens if usage else None, cost,
                              time.monotonic() - started), style="dim")
 
