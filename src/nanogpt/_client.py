@@ -30,7 +30,7 @@ from ._errors import (
     InvalidParameterError,
     error_from_response,
 )
-from ._params import build_chat_body
+from ._params import build_chat_body, check_headers
 from ._plan import CallPlan, HostPool, RetryPolicy, TransportFailure
 from ._stream import StreamCore
 from ._types import DECODE_ERRORS, Balance, ChatCompletion, Model, loads, model_from_dict, salvage
@@ -104,8 +104,8 @@ class ClientCore:
         self.max_concurrency = max_concurrency
         self.headers = {"user-agent": f"nanogpt-python/{__version__}",
                         "accept": "application/json"}
-        if default_headers:
-            self.headers.update({k.lower(): v for k, v in default_headers.items()})
+        if default_headers is not None:
+            self.headers.update(check_headers(default_headers, "default_headers"))
         self.models_cache_ttl = models_cache_ttl
         if isinstance(max_response_bytes, bool) or not isinstance(max_response_bytes, int) \
                 or max_response_bytes < 1:
@@ -143,8 +143,8 @@ class ClientCore:
         if stream:
             headers["accept"] = "text/event-stream"
             headers["accept-encoding"] = "identity"
-        if extra_headers:
-            headers.update({k.lower(): v for k, v in extra_headers.items()})
+        if extra_headers is not None:
+            headers.update(check_headers(extra_headers, "extra_headers"))
         return Request(method=method, path=path, headers=headers, body=payload, stream=stream,
                        idempotent=(method == "GET") if idempotent is None else idempotent,
                        api_root=api_root,
