@@ -8,7 +8,7 @@ to decode.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -32,6 +32,7 @@ from ._errors import (
 )
 from ._params import build_chat_body, check_headers
 from ._plan import CallPlan, HostPool, RetryPolicy, TransportFailure
+from ._plan import retry_statuses as checked_retry_statuses
 from ._stream import StreamCore
 from ._types import DECODE_ERRORS, Balance, ChatCompletion, Model, loads, model_from_dict, salvage
 
@@ -86,7 +87,8 @@ class ClientCore:
                  default_headers: Mapping[str, str] | None, allow_insecure_http: bool,
                  retry_base_delay: float, retry_max_delay: float, max_retry_after: float,
                  failover_cooldown: float, models_cache_ttl: float,
-                 max_response_bytes: int = 64 * 1024 * 1024) -> None:
+                 max_response_bytes: int = 64 * 1024 * 1024,
+                 retry_statuses: Iterable[int] | None = None) -> None:
         self.api_key: Secret | None = resolve_api_key(api_key)
         self.allow_insecure_http = allow_insecure_http
         self.base_urls = resolve_base_urls(base_url, fallback_base_urls,
@@ -99,7 +101,8 @@ class ClientCore:
                                             or max_concurrency < 1):
             raise InvalidParameterError("max_concurrency", "must be an integer >= 1, or None")
         self.policy = RetryPolicy(max_retries=max_retries, base_delay=retry_base_delay,
-                                  max_delay=retry_max_delay, max_retry_after=max_retry_after)
+                                  max_delay=retry_max_delay, max_retry_after=max_retry_after,
+                                  statuses=checked_retry_statuses(retry_statuses))
         self.timeout = Timeout.coerce(timeout if timeout is not None else DEFAULT_TIMEOUT)
         self.max_concurrency = max_concurrency
         self.headers = {"user-agent": f"nanogpt-python/{__version__}",
@@ -293,7 +296,8 @@ class ClientBase:
                  allow_insecure_http: bool = False, retry_base_delay: float = 0.5,
                  retry_max_delay: float = 8.0, max_retry_after: float = 60.0,
                  failover_cooldown: float = 30.0, models_cache_ttl: float = 600.0,
-                 max_response_bytes: int = 64 * 1024 * 1024) -> None:
+                 max_response_bytes: int = 64 * 1024 * 1024,
+                 retry_statuses: Iterable[int] | None = None) -> None:
         try:  # wrap the key first, so that no frame of a traceback holds it in the clear
             key = resolve_api_key(api_key)
         finally:
@@ -304,7 +308,8 @@ class ClientBase:
             default_headers=default_headers, allow_insecure_http=allow_insecure_http,
             retry_base_delay=retry_base_delay, retry_max_delay=retry_max_delay,
             max_retry_after=max_retry_after, failover_cooldown=failover_cooldown,
-            models_cache_ttl=models_cache_ttl, max_response_bytes=max_response_bytes)
+            models_cache_ttl=models_cache_ttl, max_response_bytes=max_response_bytes,
+            retry_statuses=retry_statuses)
         self._start_shell()
 
     def _start_shell(self) -> None:
