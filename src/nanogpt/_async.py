@@ -238,7 +238,8 @@ class AsyncNanoGPT(ClientBase):
                 if state.slots is not None:
                     state.slots.release()
 
-        return AsyncStream(read, drain, close, self._core.stream_core(headers), headers)
+        return AsyncStream(read, drain, close, self._core.stream_core(headers, req.timeout),
+                           headers)
 
 
 def _salvage(content: aiohttp.StreamReader) -> bytes:

@@ -72,7 +72,9 @@ class Request:
 
     @property
     def read_timeout(self) -> float | None:
-        return self.timeout.idle if self.stream else self.timeout.read
+        """The bound on each wait for bytes: ``read`` for a whole answer; for a stream,
+        ``idle`` or a shorter ``first_event``/``stream_total`` (see ``Timeout``)."""
+        return self.timeout.stream_read if self.stream else self.timeout.read
 
     def __repr__(self) -> str:
         return f"Request({self.method} {self.path}, stream={self.stream})"
@@ -269,8 +271,13 @@ class ClientCore:
             raise self._invalid("a balance object", status, headers, body, e) from None
 
     @staticmethod
-    def stream_core(headers: Mapping[str, str]) -> StreamCore:
-        return StreamCore(headers.get("x-request-id"))
+    def stream_core(headers: Mapping[str, str], timeout: Timeout | None = None) -> StreamCore:
+        """The core of a stream that starts now (its ``first_event``/``stream_total`` clocks
+        start here)."""
+        if timeout is None:
+            return StreamCore(headers.get("x-request-id"))
+        return StreamCore(headers.get("x-request-id"), first_event=timeout.first_event,
+                          stream_total=timeout.stream_total)
 
 
 def lower_headers(items: Any) -> dict[str, str]:

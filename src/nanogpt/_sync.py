@@ -142,7 +142,7 @@ class NanoGPT(ClientBase):
         headers = lower_headers(resp.headers.items())
         if not self._core.is_event_stream(headers):  # read under the deadline still armed
             raise self._core.not_a_stream(resp.status, headers, self._read_answer(resp))
-        if not resp.streaming(req.timeout.idle):  # `total` ends where the stream starts
+        if not resp.streaming(req.read_timeout):  # `total` ends where the stream starts
             resp.release(reusable=False)
             self._release()
             raise APITimeoutError("the total timeout ran out as the stream started")
@@ -160,4 +160,4 @@ class NanoGPT(ClientBase):
             finally:
                 self._release()
 
-        return Stream(read, drain, close, self._core.stream_core(headers), headers)
+        return Stream(read, drain, close, self._core.stream_core(headers, req.timeout), headers)
