@@ -235,6 +235,6 @@ def test_a_sent_post_is_never_failed_over() -> None:
 def test_retry_statuses_setting() -> None:
     assert retry_statuses(None) == DEFAULT_RETRY_STATUSES == {408, 429, 503}
     assert retry_statuses([503, 504]) == {503, 504}
-    for bad in ([400], [401], [402], [404], [200], ["503"], [True], 503, "503"):
+    for bad in ([400], [401], [402], [404], [200], ["503"], [True], 503, "503", [[503]], 5.0):
         with pytest.raises(InvalidParameterError):
             retry_statuses(bad)  # type: ignore[arg-type]

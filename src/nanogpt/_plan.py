@@ -103,9 +103,13 @@ def retry_statuses(value: Iterable[int] | None) -> frozenset[int]:
     """The ``retry_statuses`` client setting, checked (``None``: the default)."""
     if value is None:
         return DEFAULT_RETRY_STATUSES
-    if isinstance(value, (str, bytes, int)) or not isinstance(value, Iterable):
-        raise InvalidParameterError("retry_statuses", "must be a collection of status codes")
-    out = frozenset(value)
+    try:
+        if isinstance(value, (str, bytes, int)):
+            raise TypeError
+        out = frozenset(value)
+    except TypeError:  # not iterable, or holds unhashable things
+        raise InvalidParameterError("retry_statuses",
+                                    "must be a collection of status codes") from None
     bad = sorted(str(v) for v in out if isinstance(v, bool) or not isinstance(v, int)
                  or v not in _RETRYABLE_AT_ALL)
     if bad:
