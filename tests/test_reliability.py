@@ -193,7 +193,8 @@ def test_failover_reaches_a_healthy_host(kind: str, loop_thread: Any) -> None:
         opts: dict[str, Any] = dict(base_url=bases[0], fallback_base_urls=[bases[1],
                                                                           healthy.base_url],
                                     retry_base_delay=0.001, retry_max_delay=0.01,
-                                    failover_cooldown=0.05)
+                                    failover_cooldown=0.05,
+                                    retry_statuses={408, 429, 500, 502, 503, 504})
         n = 200
         if kind == "sync":
             with nanogpt.NanoGPT(KEY, **opts) as c:

@@ -29,7 +29,7 @@ def _failures(client, emu):
     """Provoke every kind of error; yield each exception."""
     chat = client.chat.completions.create
     for fault in (Fault(status=401), Fault(status=402, error_shape="legacy"),
-                  Fault(status=500), Fault(reset=True), Fault(non_json=True),
+                  Fault(status=503), Fault(reset=True), Fault(non_json=True),
                   Fault(error_frame_after=2), Fault(no_done=True)):
         emu.inject(fault, times=None)
         try:

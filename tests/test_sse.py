@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -145,3 +146,100 @@ def test_stream_core_on_garbage_frames_only_raises_stream_errors(payload, step) 
     for i in range(0, len(raw), step):
         core.feed(raw[i:i + step])
     assert core.error is None or isinstance(core.error, NanoGPTError)
+
+
+# linear work: counted, never timed ----------------------------------------------------------
+
+class CountingBytes(bytes):
+    """A chunk that counts the bytes the decoder scans or copies through it."""
+
+    touched = 0
+
+    def _count(self, n: int) -> None:
+        CountingBytes.touched += n
+
+    def __contains__(self, item: object) -> bool:
+        self._count(len(self))
+        return bytes.__contains__(self, item)  # type: ignore[operator]
+
+    def __add__(self, other: bytes) -> bytes:  # type: ignore[override]
+        self._count(len(self) + len(other))
+        return bytes(self) + other
+
+    def __radd__(self, other: bytes) -> bytes:
+        self._count(len(self) + len(other))
+        return other + bytes(self)
+
+    def split(self, *args, **kw):  # type: ignore[no-untyped-def]
+        self._count(len(self))
+        return bytes.split(self, *args, **kw)
+
+    def replace(self, *args, **kw):  # type: ignore[no-untyped-def]
+        self._count(len(self))
+        return bytes.replace(self, *args, **kw)
+
+
+def test_a_long_line_in_small_reads_costs_work_linear_in_its_size(monkeypatch) -> None:
+    """A 1 MiB line in 64-byte reads: every byte is scanned and copied a bounded number of
+    times (it used to be re-copied and re-scanned on every read: quadratic)."""
+    import nanogpt._sse as sse
+
+    joined: list[int] = []
+    real_join = b"".join
+
+    def counting_join(parts):  # type: ignore[no-untyped-def]
+        out = real_join(parts)
+        joined.append(len(out))
+        return out
+
+    monkeypatch.setattr(sse, "_join", counting_join, raising=False)
+    CountingBytes.touched = 0
+    size, step = 1 << 20, 64
+    line = b"data: " + b"x" * (size - 6)
+    d = SSEDecoder()
+    for i in range(0, size, step):
+        assert d.feed(CountingBytes(line[i:i + step])) == []
+    [ev] = d.feed(CountingBytes(b"\n\n"))
+    assert len(ev.data) == size - 6
+    work = CountingBytes.touched + sum(joined)
+    assert work <= 4 * size, f"{work} bytes of work for a {size}-byte line"
+
+
+def test_an_event_of_many_short_data_lines_is_measured_once_per_line(monkeypatch) -> None:
+    """The event-size bound must not re-measure every pending data line on each read."""
+    import builtins
+
+    import nanogpt._sse as sse
+
+    calls = [0]
+
+    def counting_len(obj):  # type: ignore[no-untyped-def]
+        calls[0] += 1
+        return builtins.len(obj)
+
+    monkeypatch.setattr(sse, "len", counting_len, raising=False)
+    d = SSEDecoder()
+    lines = 5000
+    for _ in range(lines):
+        assert d.feed(b"data: x\n") == []
+    [ev] = d.feed(b"\n")
+    assert ev.data == b"\n".join([b"x"] * lines)
+    assert calls[0] <= 10 * lines
+
+
+def test_limits_still_hold_for_lines_and_events_fed_in_pieces() -> None:
+    d = SSEDecoder(max_line=1000)
+    d.feed(b"data: ")
+    with pytest.raises(SSEError, match="line longer"):
+        for _ in range(100):
+            d.feed(b"x" * 64)
+    e = SSEDecoder(max_line=1000)
+    with pytest.raises(SSEError, match="event larger"):
+        for _ in range(100):
+            e.feed(b"data: " + b"y" * 50 + b"\n")
+
+
+def test_a_line_over_many_reads_with_crlf_and_bom_splits() -> None:
+    pieces = [b"\xef", b"\xbb", b"\xbf", b"da", b"ta", b": ", b"ab", b"c\r", b"\n", b"\r",
+              b"\ndata: ", b"x" * 10, b"y" * 10, b"\r\n\r\n"]
+    assert datas(decode(*pieces)) == [b"abc", b"x" * 10 + b"y" * 10]

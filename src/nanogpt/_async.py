@@ -330,7 +330,8 @@ class AsyncNanoGPT(ClientBase):
                 if state.slots is not None:
                     state.slots.release(owner)
 
-        return AsyncStream(read, drain, close, self._core.stream_core(headers), headers)
+        return AsyncStream(read, drain, close, self._core.stream_core(headers, req.timeout),
+                           headers)
 
 
 def _decoding(read_raw: Callable[[], Awaitable[bytes]],

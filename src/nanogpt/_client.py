@@ -8,7 +8,7 @@ to decode.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -30,10 +30,11 @@ from ._errors import (
     InvalidParameterError,
     error_from_response,
 )
-from ._params import build_chat_body
+from ._params import build_chat_body, check_headers
 from ._plan import CallPlan, HostPool, RetryPolicy, TransportFailure
+from ._plan import retry_statuses as checked_retry_statuses
 from ._stream import StreamCore
-from ._types import DECODE_ERRORS, Balance, ChatCompletion, Model
+from ._types import DECODE_ERRORS, Balance, ChatCompletion, Model, loads, model_from_dict, salvage
 
 __all__ = ["Catalog", "ClientCore", "Request"]
 
@@ -71,7 +72,9 @@ class Request:
 
     @property
     def read_timeout(self) -> float | None:
-        return self.timeout.idle if self.stream else self.timeout.read
+        """The bound on each wait for bytes: ``read`` for a whole answer; for a stream,
+        ``idle`` or a shorter ``first_event``/``stream_total`` (see ``Timeout``)."""
+        return self.timeout.stream_read if self.stream else self.timeout.read
 
     @property
     def body_timeout(self) -> float | None:
@@ -92,7 +95,8 @@ class ClientCore:
                  default_headers: Mapping[str, str] | None, allow_insecure_http: bool,
                  retry_base_delay: float, retry_max_delay: float, max_retry_after: float,
                  failover_cooldown: float, models_cache_ttl: float,
-                 max_response_bytes: int = 64 * 1024 * 1024) -> None:
+                 max_response_bytes: int = 64 * 1024 * 1024,
+                 retry_statuses: Iterable[int] | None = None) -> None:
         self.api_key: Secret | None = resolve_api_key(api_key)
         self.allow_insecure_http = allow_insecure_http
         self.base_urls = resolve_base_urls(base_url, fallback_base_urls,
@@ -105,13 +109,14 @@ class ClientCore:
                                             or max_concurrency < 1):
             raise InvalidParameterError("max_concurrency", "must be an integer >= 1, or None")
         self.policy = RetryPolicy(max_retries=max_retries, base_delay=retry_base_delay,
-                                  max_delay=retry_max_delay, max_retry_after=max_retry_after)
+                                  max_delay=retry_max_delay, max_retry_after=max_retry_after,
+                                  statuses=checked_retry_statuses(retry_statuses))
         self.timeout = Timeout.coerce(timeout if timeout is not None else DEFAULT_TIMEOUT)
         self.max_concurrency = max_concurrency
         self.headers = {"user-agent": f"nanogpt-python/{__version__}",
                         "accept": "application/json"}
-        if default_headers:
-            self.headers.update({k.lower(): v for k, v in default_headers.items()})
+        if default_headers is not None:
+            self.headers.update(check_headers(default_headers, "default_headers"))
         self.models_cache_ttl = models_cache_ttl
         if isinstance(max_response_bytes, bool) or not isinstance(max_response_bytes, int) \
                 or max_response_bytes < 1:
@@ -149,8 +154,8 @@ class ClientCore:
         if stream:
             headers["accept"] = "text/event-stream"
             headers["accept-encoding"] = "identity"
-        if extra_headers:
-            headers.update({k.lower(): v for k, v in extra_headers.items()})
+        if extra_headers is not None:
+            headers.update(check_headers(extra_headers, "extra_headers"))
         return Request(method=method, path=path, headers=headers, body=payload, stream=stream,
                        idempotent=(method == "GET") if idempotent is None else idempotent,
                        api_root=api_root,
@@ -225,7 +230,10 @@ class ClientCore:
     def decode_completion(self, status: int, headers: Mapping[str, str],
                           body: bytes) -> ChatCompletion:
         try:
-            completion = _decode_completion(body)
+            try:
+                completion = _decode_completion(body)
+            except DECODE_ERRORS as e:
+                completion = salvage(body, ChatCompletion, e)
         except DECODE_ERRORS as e:
             raise self._invalid("a chat completion JSON object", status, headers, body, e) from None
         completion.__dict__["_raw_json"] = body
@@ -243,7 +251,10 @@ class ClientCore:
     def decode_models(self, catalog: str, status: int, headers: Mapping[str, str],
                       body: bytes) -> list[Model]:
         try:
-            items = _decode_model_list(body).data
+            try:
+                items = _decode_model_list(body).data
+            except DECODE_ERRORS as e:
+                items = salvage(body, _ModelList, e).data
         except DECODE_ERRORS as e:
             raise self._invalid("a model list", status, headers, body, e) from None
         models = models_from_dicts(items)
@@ -258,7 +269,7 @@ class ClientCore:
 
     def decode_balance(self, status: int, headers: Mapping[str, str], body: bytes) -> Balance:
         try:
-            raw = msgspec.json.decode(body)
+            raw = loads(body)
             if not isinstance(raw, dict):
                 raise msgspec.ValidationError("not an object")
             return Balance(raw)
@@ -266,8 +277,13 @@ class ClientCore:
             raise self._invalid("a balance object", status, headers, body, e) from None
 
     @staticmethod
-    def stream_core(headers: Mapping[str, str]) -> StreamCore:
-        return StreamCore(headers.get("x-request-id"))
+    def stream_core(headers: Mapping[str, str], timeout: Timeout | None = None) -> StreamCore:
+        """The core of a stream that starts now (its ``first_event``/``stream_total`` clocks
+        start here)."""
+        if timeout is None:
+            return StreamCore(headers.get("x-request-id"))
+        return StreamCore(headers.get("x-request-id"), first_event=timeout.first_event,
+                          stream_total=timeout.stream_total)
 
 
 def lower_headers(items: Any) -> dict[str, str]:
@@ -276,19 +292,9 @@ def lower_headers(items: Any) -> dict[str, str]:
 
 
 def models_from_dicts(items: list[Any]) -> list[Model]:
-    """Typed models from catalog entries; an entry that does not fit is kept with its id."""
-    models = []
-    for item in items:
-        if not isinstance(item, dict):
-            continue  # not a model at all (null, a string): nothing to keep
-        try:
-            m = msgspec.convert(item, Model, strict=False)
-        except (msgspec.ValidationError, TypeError):
-            # one odd entry must not hide the catalog: keep it, details in .raw
-            m = Model(id=str(item.get("id") or "?"))
-        m.__dict__["_raw_dict"] = item
-        models.append(m)
-    return models
+    """Typed models from catalog entries; an entry with odd fields is kept (see
+    :func:`~nanogpt._types.model_from_dict`), one that is not an object is skipped."""
+    return [model_from_dict(item) for item in items if isinstance(item, dict)]
 
 
 class ClientBase:
@@ -303,7 +309,8 @@ class ClientBase:
                  allow_insecure_http: bool = False, retry_base_delay: float = 0.5,
                  retry_max_delay: float = 8.0, max_retry_after: float = 60.0,
                  failover_cooldown: float = 30.0, models_cache_ttl: float = 600.0,
-                 max_response_bytes: int = 64 * 1024 * 1024) -> None:
+                 max_response_bytes: int = 64 * 1024 * 1024,
+                 retry_statuses: Iterable[int] | None = None) -> None:
         try:  # wrap the key first, so that no frame of a traceback holds it in the clear
             key = resolve_api_key(api_key)
         finally:
@@ -314,7 +321,8 @@ class ClientBase:
             default_headers=default_headers, allow_insecure_http=allow_insecure_http,
             retry_base_delay=retry_base_delay, retry_max_delay=retry_max_delay,
             max_retry_after=max_retry_after, failover_cooldown=failover_cooldown,
-            models_cache_ttl=models_cache_ttl, max_response_bytes=max_response_bytes)
+            models_cache_ttl=models_cache_ttl, max_response_bytes=max_response_bytes,
+            retry_statuses=retry_statuses)
         self._start_shell()
 
     def _start_shell(self) -> None:

@@ -71,26 +71,49 @@ class Timeout:
     * ``idle``: for a stream, the longest silence between bytes (the wait for the first byte
       included; keep-alive comments count as bytes).
     * ``total``: the whole call, retries and their waits included, until the answer has
-      arrived (for a stream: until it starts; ``idle`` then takes over). No retry is started
-      that could not finish in time.
+      arrived (for a stream: until it starts; the bounds below then take over). No retry is
+      started that could not finish in time.
+    * ``first_event``: for a stream, the longest wait from its start (the 2xx answer) to its
+      first chunk. Keep-alive comments do not count: a stream that only ever sends them ends
+      with ``StreamTimeoutError``. 600 s by default, like ``read``: a model that has produced
+      nothing in ten minutes is stuck, and nothing has been streamed yet that would be lost.
+    * ``stream_total``: for a stream, the longest time from its start to its end, however
+      steadily it flows; "no stream lives longer than N s". Off by default: cutting a long
+      answer that is still arriving throws away tokens already paid for.
+
+    ``first_event`` and ``stream_total`` are checked each time bytes arrive, and each wait for
+    bytes is bounded by the smallest of ``idle``, ``first_event`` and ``stream_total``, so a
+    stream ends at most that long after its bound has passed.
+
+    A single number ``t`` means ``connect=min(t, 10)``, ``read=idle=total=first_event=t`` and
+    no ``stream_total``.
     """
 
     connect: float | None = 10.0
     read: float | None = 600.0
     idle: float | None = 120.0
     total: float | None = None
+    first_event: float | None = 600.0
+    stream_total: float | None = None
 
     @classmethod
     def coerce(cls, value: Timeout | float | int | None) -> Timeout:
         if isinstance(value, Timeout):
             return value
         if value is None:
-            return cls(None, None, None, None)
+            return cls(None, None, None, None, None, None)
         if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
             raise InvalidParameterError("timeout", "must be a positive number of seconds or "
                                                    "a nanogpt.Timeout")
         v = float(value)
-        return cls(connect=min(v, 10.0), read=v, idle=v, total=v)
+        return cls(connect=min(v, 10.0), read=v, idle=v, total=v, first_event=v)
+
+    @property
+    def stream_read(self) -> float | None:
+        """The longest single wait for bytes in a stream: ``idle``, shortened to
+        ``first_event`` or ``stream_total`` when they are shorter."""
+        bounds = [t for t in (self.idle, self.first_event, self.stream_total) if t is not None]
+        return min(bounds) if bounds else None
 
 
 DEFAULT_TIMEOUT = Timeout()

@@ -119,8 +119,11 @@ class APIStatusError(NanoGPTError):
 
     def __init__(self, message: str, *, status_code: int, body: Any = None,
                  request_id: str | None = None, code: Any = None, type: str | None = None,
-                 param: str | None = None, headers: Mapping[str, str] | None = None) -> None:
+                 param: str | None = None, headers: Mapping[str, str] | None = None,
+                 retry_after: float | None = None) -> None:
         super().__init__(message)
+        self.retry_after = retry_after
+        """The server's ``Retry-After`` in seconds (429, 503, 408), when it said one."""
         self.message = message
         self.status_code = status_code
         self.body = body
@@ -169,8 +172,7 @@ class RateLimitError(APIStatusError):
     """429. ``retry_after`` is the server's wait in seconds, when it said one."""
 
     def __init__(self, message: str, *, retry_after: float | None = None, **kw: Any) -> None:
-        super().__init__(message, **kw)
-        self.retry_after = retry_after
+        super().__init__(message, retry_after=retry_after, **kw)
 
 
 class InternalServerError(APIStatusError):
@@ -234,11 +236,8 @@ def error_from_response(status: int, headers: Mapping[str, str], raw: bytes, *,
     if cls is None:
         cls = InternalServerError if status >= 500 else APIStatusError
     msg = message or f"HTTP {status}"
-    kw: dict[str, Any] = dict(status_code=status, body=body, request_id=request_id, code=code,
-                              type=etype, param=param, headers=headers)
-    if cls is RateLimitError:
-        return RateLimitError(msg, retry_after=retry_after, **kw)
-    return cls(msg, **kw)
+    return cls(msg, status_code=status, body=body, request_id=request_id, code=code, type=etype,
+               param=param, headers=headers, retry_after=retry_after)
 
 
 class ConcurrencyDeadlockError(NanoGPTError, RuntimeError):

@@ -1,8 +1,11 @@
-"""Chat parameters: their names, the documented ranges, and body building. No I/O.
+"""Chat parameters: their names, the documented ranges, and body building; request headers.
+No I/O.
 
 The body holds exactly what the caller set: a parameter left out, or given as ``None``, is not
 sent. Values are checked against NanoGPT's documented ranges before anything goes on the wire,
-and a wrong one raises :class:`~nanogpt.InvalidParameterError` naming the parameter.
+and a wrong one raises :class:`~nanogpt.InvalidParameterError` naming the parameter. Headers
+(``default_headers``, ``extra_headers``) are checked the same way for both clients, so that a
+bad one is refused before anything is sent instead of failing inside an HTTP library.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from typing import Any, Literal, TypedDict
 
 from ._errors import InvalidParameterError
 
-__all__ = ["ChatParams", "build_chat_body"]
+__all__ = ["ChatParams", "build_chat_body", "check_headers"]
 
 ReasoningEffort = Literal["none", "minimal", "low", "medium", "high", "xhigh"]
 
@@ -238,3 +241,46 @@ def build_chat_body(model: Any, messages: Any, params: Mapping[str, Any], *, str
             raise _fail("extra_body", "must not hold 'stream': pass stream=True to create()")
         body.update(extra_body)
     return body
+
+
+# headers ----------------------------------------------------------------------------------
+
+# RFC 9110 section 5.6.2: a field name is a token
+_TOKEN_CHARS = frozenset("!#$%&'*+-.^_`|~0123456789"
+                         "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
+# a field value: visible ASCII, space and tab. Never CR, LF or NUL (they would end the header
+# and start another on the wire: header injection, obs-fold). Non-ASCII is refused too: the two
+# clients' HTTP libraries encode it differently (Latin-1 and UTF-8), and servers read it as
+# opaque bytes.
+_VALUE_CHARS = frozenset("\t" + "".join(map(chr, range(0x20, 0x7F))))
+
+
+def check_headers(headers: Any, param: str) -> dict[str, str]:
+    """``headers`` as a dict with lower-case names, each checked before anything is sent.
+
+    A refused header is named in the error; its value never is (it may be a secret)."""
+    if not isinstance(headers, Mapping):
+        raise InvalidParameterError(param, "must be a mapping of header names to values")
+    out: dict[str, str] = {}
+    for name, value in headers.items():
+        if not isinstance(name, str) or not name or not _TOKEN_CHARS.issuperset(name):
+            shown = repr(name[:40]) if isinstance(name, str) else type(name).__name__
+            raise InvalidParameterError(param, f"{shown} is not a valid header name (letters, "
+                                               f"digits and !#$%&'*+-.^_`|~ only)")
+        if not isinstance(value, str):
+            raise InvalidParameterError(param, f"header {name!r}: the value must be a string, "
+                                               f"got {type(value).__name__}")
+        if not _VALUE_CHARS.issuperset(value):
+            raise InvalidParameterError(param, f"header {name!r}: {_value_problem(value)}; "
+                                               f"the value is not shown")
+        out[name.lower()] = value
+    return out
+
+
+def _value_problem(value: str) -> str:
+    if any(c in value for c in "\r\n\x00"):
+        return "the value contains a line break or NUL, which would inject headers"
+    if not value.isascii():
+        return ("the value contains non-ASCII characters; encode it to ASCII first (for "
+                "example percent-encoding or base64)")
+    return "the value contains control characters"

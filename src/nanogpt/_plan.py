@@ -14,12 +14,25 @@ A shell (sync or async) asks the plan where to send, sends, and reports what hap
         sleep(plan.after_status(status, headers, body))  # raises when the call must end
 
 Money rules held here:
-* only 408, 429, 500, 502, 503, 504 are retried, and only before any answer byte;
+* a status is retried only before any answer byte, and only when it is in the call's set: for a
+  call that may be billed (a chat POST) ``RetryPolicy.statuses``, by default 408, 429 and 503,
+  the answers that mean "not processed"; 500, 502 and 504 are not, since the model may have run
+  behind them (a gateway timeout whose origin got the POST). Read-only calls (model lists, the
+  balance) also retry 500, 502 and 504;
 * a connection failure is retried only when the request never left (connect failed), or when the
   call is idempotent (a GET, or a read-only POST such as the balance);
 * a Retry-After longer than ``max_retry_after`` (the daily-limit 429 runs to midnight UTC) is not
   slept on: the error is raised at once with ``retry_after`` set;
 * a POST is never re-sent to follow a 301/302/303 redirect.
+
+Failover: every connection failure (but a read timeout) and every 502, 503 or 504 marks the
+host as failed, whether or not the call goes on, so that the next calls go elsewhere for
+``cooldown`` seconds. When the request was certainly not processed (the connection failed before
+it left, or the host answered a retryable 502/503/504) and another base URL is healthy and not yet
+tried in this call, the call moves there at once: no sleep on the sick host's Retry-After (it
+speaks for that host only), and it is not counted as a retry, so it happens with
+``max_retries=0`` too. Each host is tried at most once that way per call; after that, ordinary
+retries (counted, with their waits) take over.
 """
 
 from __future__ import annotations
@@ -27,7 +40,7 @@ from __future__ import annotations
 import logging
 import random
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import NoReturn
 from urllib.parse import urljoin, urlsplit
@@ -37,6 +50,7 @@ from ._errors import (
     APIConnectionError,
     APIStatusError,
     APITimeoutError,
+    InvalidParameterError,
     error_from_response,
 )
 
@@ -44,8 +58,13 @@ __all__ = ["CallPlan", "HostPool", "RetryPolicy", "TransportFailure", "parse_ret
 
 log = logging.getLogger("nanogpt")
 
-RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
+# retried for calls that may be billed: the statuses that mean "not processed"
+DEFAULT_RETRY_STATUSES = frozenset({408, 429, 503})
+# retried for idempotent calls (model lists, the balance): also the ones that may hide a run
+IDEMPOTENT_RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 FAILOVER_STATUSES = frozenset({502, 503, 504})
+# what retry_statuses may hold: never a status that says the request itself is wrong
+_RETRYABLE_AT_ALL = frozenset({408, 425, 429, *range(500, 600)})
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 MAX_REDIRECTS = 5
 _AUTH_HEADERS = ("authorization", "x-api-key")
@@ -62,15 +81,42 @@ class TransportFailure(Exception):
 
 @dataclass(frozen=True)
 class RetryPolicy:
+    """How a client retries. ``statuses``: the statuses retried for a call that may be billed
+    (see the module docstring); idempotent calls retry those and ``IDEMPOTENT_RETRY_STATUSES``."""
+
     max_retries: int = 2
     base_delay: float = 0.5
     max_delay: float = 8.0
     max_retry_after: float = 60.0
+    statuses: frozenset[int] = DEFAULT_RETRY_STATUSES
+
+    def retries_status(self, status: int, idempotent: bool) -> bool:
+        return status in self.statuses or (idempotent and status in IDEMPOTENT_RETRY_STATUSES)
 
     def backoff(self, retry_number: int, rand: float) -> float:
         """Exponential backoff with jitter: half fixed, half random."""
         d: float = min(self.max_delay, self.base_delay * 2.0 ** retry_number)
         return d * (0.5 + rand / 2)
+
+
+def retry_statuses(value: Iterable[int] | None) -> frozenset[int]:
+    """The ``retry_statuses`` client setting, checked (``None``: the default)."""
+    if value is None:
+        return DEFAULT_RETRY_STATUSES
+    try:
+        if isinstance(value, (str, bytes, int)):
+            raise TypeError
+        out = frozenset(value)
+    except TypeError:  # not iterable, or holds unhashable things
+        raise InvalidParameterError("retry_statuses",
+                                    "must be a collection of status codes") from None
+    bad = sorted(str(v) for v in out if isinstance(v, bool) or not isinstance(v, int)
+                 or v not in _RETRYABLE_AT_ALL)
+    if bad:
+        raise InvalidParameterError(
+            "retry_statuses", f"may hold only 408, 425, 429 and 5xx statuses, got "
+                              f"{', '.join(bad)} (a 4xx says the request itself is refused)")
+    return out
 
 
 def parse_retry_after(headers: Mapping[str, str], now: Callable[[], float] = time.time
@@ -126,6 +172,16 @@ class HostPool:
             if t is None or now - t >= self.cooldown:
                 return base
         return min(candidates, key=lambda b: self._failed_at.get(b, 0.0))
+
+    def healthy(self, avoid: frozenset[str] | set[str]) -> str | None:
+        """The first base URL not in ``avoid`` that has not failed lately, or None."""
+        now = self._clock()
+        for base in self.base_urls:
+            if base not in avoid:
+                t = self._failed_at.get(base)
+                if t is None or now - t >= self.cooldown:
+                    return base
+        return None
 
     def mark_failed(self, base: str) -> None:
         self._failed_at[base] = self._clock()
@@ -194,21 +250,49 @@ class CallPlan:
     def succeeded(self) -> None:
         self.pool.mark_ok(self.base)
 
-    def _next_attempt(self, *, failover: bool) -> None:
-        """Start over from a base URL (the same, or the next one on failover)."""
-        self.retries += 1
-        if failover and not self.redirects:  # a redirect target failing says nothing of base
+    def _host_failed(self) -> None:
+        """The host of this attempt looks sick: remember it (a redirect target's failure says
+        nothing of the base URL)."""
+        if not self.redirects:
             self.pool.mark_failed(self.base)
             self._tried.add(self.base)
-            self.base = self.pool.pick(avoid=self._tried)
+
+    def _fail_over(self) -> bool:
+        """Move to a healthy base URL not yet tried in this call, if there is one. Not a retry:
+        only called when the request was certainly not processed."""
+        if self.redirects:
+            return False
+        base = self.pool.healthy(avoid=self._tried | {self.base})
+        if base is None:
+            return False
+        self._start(base)
+        return True
+
+    def _next_attempt(self, *, failover: bool) -> None:
+        """A retry (counted): from the same base URL, or the next one on failover."""
+        self.retries += 1
+        base = self.base
+        if failover and not self.redirects:
+            base = self.pool.pick(avoid=self._tried | {self.base})
+        self._start(base)
+
+    def _start(self, base: str) -> None:
+        self.base = base
         self.redirects = 0
         self.headers = self._headers
-        self.url = self._url_for(self.base)
+        self.url = self._url_for(base)
 
     def after_failure(self, failure: TransportFailure) -> float:
         """The connection failed. Returns the delay before the next attempt, or raises."""
         cls = APITimeoutError if failure.timeout else APIConnectionError
         error = cls(f"{failure} ({self.method} {self.url})", url=self.url)
+        if not (failure.sent and failure.timeout):  # a slow answer says little of the host
+            self._host_failed()
+        failed = self.url
+        if not failure.sent and self._fail_over():
+            log.debug("%s %s failed (%s); failing over to %s", self.method, failed, failure,
+                      self.url)
+            return 0.0
         may_retry = not failure.sent or self.idempotent
         delay = self.policy.backoff(self.retries, self._rand())
         if not may_retry or self.retries >= self.policy.max_retries or self._out_of_time(delay):
@@ -217,7 +301,6 @@ class CallPlan:
                               f"re-sending it could be billed twice",)
             # the failure's traceback runs through the transport's frames: not worth showing
             raise error from failure.with_traceback(None)
-        failed = self.url
         self._next_attempt(failover=True)
         log.debug("retry %d/%d of %s %s in %.2fs after %s; next %s", self.retries,
                   self.policy.max_retries, self.method, failed, delay, failure, self.url)
@@ -231,8 +314,16 @@ class CallPlan:
         if status in REDIRECT_STATUSES and headers.get("location"):
             return self._redirect(status, headers["location"], headers, body)
         retry_after = parse_retry_after(headers) if status in (408, 429, 503) else None
-        if status not in RETRY_STATUSES:
-            raise error_from_response(status, headers, body)
+        retryable = self.policy.retries_status(status, self.idempotent)
+        if status in FAILOVER_STATUSES:
+            self._host_failed()  # also when the call ends here: the next calls go elsewhere
+            failed = self.url
+            if retryable and self._fail_over():  # its Retry-After speaks for that host only
+                log.debug("%s %s answered %d; failing over to %s", self.method, failed, status,
+                          self.url)
+                return 0.0
+        if not retryable:
+            raise error_from_response(status, headers, body, retry_after=retry_after)
         if retry_after is not None and retry_after > self.policy.max_retry_after:
             self._give_up(status, headers, body, retry_after)
         if self.retries >= self.policy.max_retries:

@@ -8,6 +8,7 @@ Per chunk the hot path is: split lines (``_sse``), one msgspec decode straight i
 from __future__ import annotations
 
 import sys
+import time
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from decimal import Decimal
@@ -28,6 +29,7 @@ from ._types import (
     Pricing,
     ToolCall,
     Usage,
+    salvage,
 )
 
 if TYPE_CHECKING:
@@ -86,9 +88,9 @@ class Accumulator:
                 self.finish_reasons[c.index] = c.finish_reason
                 if c.finish_reason == "error":
                     failed = True
-        if chunk._usage is not None:
+        if isinstance(chunk._usage, dict):
             self.usage_raw = chunk._usage
-        if chunk._pricing is not None:
+        if isinstance(chunk._pricing, dict):
             self.pricing_raw = chunk._pricing
         if not self.id:
             self.id, self.model, self.created = chunk.id, chunk.model, chunk.created
@@ -139,16 +141,55 @@ class Accumulator:
 
 
 class StreamCore:
-    """Bytes in, chunks out; remembers whether ``[DONE]`` came and what failed. No I/O."""
+    """Bytes in, chunks out; remembers whether ``[DONE]`` came and what failed. No I/O.
 
-    __slots__ = ("acc", "done", "error", "request_id", "sse")
+    It also holds the stream's clocks (``Timeout.first_event`` and ``stream_total``, from when
+    the core is made): ``deadline`` is the nearest one, or None, and a shell's stream calls
+    :meth:`check_deadline` after each read while it is set, keep-alive reads included. That is
+    one clock read per read, and none once the first chunk came when ``stream_total`` is off.
+    """
 
-    def __init__(self, request_id: str | None = None) -> None:
+    __slots__ = ("_clock", "_end_by", "_first_by", "_first_event", "_stream_total", "acc",
+                 "deadline", "done", "error", "request_id", "sse")
+
+    def __init__(self, request_id: str | None = None, *, first_event: float | None = None,
+                 stream_total: float | None = None,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.sse = SSEDecoder()
         self.acc = Accumulator()
         self.done = False
         self.error: StreamError | None = None
         self.request_id = request_id
+        self._clock = clock
+        self._first_event = first_event
+        self._stream_total = stream_total
+        now = clock() if first_event is not None or stream_total is not None else 0.0
+        self._first_by = None if first_event is None else now + first_event
+        self._end_by = None if stream_total is None else now + stream_total
+        self.deadline = self._nearest()
+
+    def _nearest(self) -> float | None:
+        ends = [t for t in (self._first_by, self._end_by) if t is not None]
+        return min(ends) if ends else None
+
+    def check_deadline(self, got_chunk: bool) -> None:
+        """After a read (while ``deadline`` is set): raises ``StreamTimeoutError``, with the
+        partial answer, once the stream has run past ``first_event`` without a chunk or past
+        ``stream_total``."""
+        if got_chunk and self._first_by is not None:
+            self._first_by = None  # the first chunk came: that clock is done
+            self.deadline = self._nearest()
+            if self.deadline is None:
+                return
+        if self.finished or self.deadline is None or self._clock() < self.deadline:
+            return
+        if self._first_by is not None and self._first_by <= self.deadline:
+            what = (f"no chunk within first_event={self._first_event:g}s of the stream's start "
+                    f"(only keep-alive comments or nothing)")
+        else:
+            what = f"the stream ran longer than stream_total={self._stream_total:g}s"
+        self.error = self.fail(f"{what}; the answer is incomplete", timeout=True)
+        raise self.error
 
     @property
     def finished(self) -> bool:
@@ -178,7 +219,10 @@ class StreamCore:
                 self.done = True
                 break
             try:
-                chunk = _decode_chunk(raw)
+                try:
+                    chunk = _decode_chunk(raw)
+                except DECODE_ERRORS as e:
+                    chunk = salvage(raw, ChatCompletionChunk, e)
             except DECODE_ERRORS as e:
                 snippet = raw[:200].decode("utf-8", "replace")
                 self.error = self.fail(f"malformed chunk in stream ({e}): {snippet!r}")
@@ -248,7 +292,10 @@ class _StreamBase:
             self._close_sync()
             self._core.end_of_body()  # raises unless [DONE] came
             return None
-        chunks = self._core.feed(data)
+        core = self._core
+        chunks = core.feed(data)
+        if core.deadline is not None:
+            core.check_deadline(bool(chunks))  # raises once first_event or stream_total passed
         if not chunks:
             return None
         self._buf, self._pos = chunks, 1

@@ -169,7 +169,7 @@ class NanoGPT(ClientBase):
         if not self._core.is_event_stream(headers):  # a whole body: bounded like any other
             resp.rearm(plan.attempt_deadline(req.body_timeout))
             raise self._core.not_a_stream(resp.status, headers, self._read_answer(resp, slot))
-        if not resp.streaming(req.timeout.idle):  # `total` ends where the stream starts
+        if not resp.streaming(req.read_timeout):  # `total` ends where the stream starts
             resp.release(reusable=False)
             _free(slot)
             raise APITimeoutError("the total timeout ran out as the stream started")
@@ -187,4 +187,4 @@ class NanoGPT(ClientBase):
             finally:
                 _free(slot)
 
-        return Stream(read, drain, close, self._core.stream_core(headers), headers)
+        return Stream(read, drain, close, self._core.stream_core(headers, req.timeout), headers)

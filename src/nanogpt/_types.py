@@ -9,8 +9,10 @@ many provider-specific extras.
 
 from __future__ import annotations
 
+import contextlib
+import math
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 import msgspec
 
@@ -36,16 +38,91 @@ __all__ = [
 DECODE_ERRORS = (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError,
                  RecursionError)
 
+T = TypeVar("T")
+
+
+def loads(data: bytes) -> Any:
+    """Untrusted JSON to builtins. A number msgspec cannot hold (an integer of more than 4300
+    digits, a float beyond 1.8e308) becomes ``None`` instead of failing the whole document.
+    Raises ``msgspec.DecodeError`` (or another of ``DECODE_ERRORS``) for what is not JSON."""
+    try:
+        return msgspec.json.decode(data)
+    except msgspec.ValidationError:  # only a number out of range gets here
+        return _loads_odd_numbers(data)
+
+
+def salvage(data: bytes, type_: type[T], error: Exception) -> T:
+    """A second try after a typed decode of ``data`` failed with ``error``: when what failed
+    was a number out of range (in a field we do not declare, or in ``usage``), decode with
+    such numbers as ``None``. Raises ``error`` when that does not help."""
+    if not isinstance(error, msgspec.ValidationError):
+        raise error
+    try:
+        return msgspec.convert(_loads_odd_numbers(data), type_, strict=False)
+    except (*DECODE_ERRORS, TypeError):
+        raise error from None
+
+
+def _loads_odd_numbers(data: bytes) -> Any:
+    import json
+
+    try:
+        return json.loads(data, parse_int=_int_or_none, parse_float=_float_or_none,
+                          parse_constant=_none)
+    except (ValueError, RecursionError) as e:  # JSONDecodeError, UnicodeDecodeError
+        raise msgspec.DecodeError(f"not JSON: {e}") from None
+
+
+def _int_or_none(text: str) -> int | None:
+    try:
+        return int(text)
+    except ValueError:  # more digits than Python converts
+        return None
+
+
+def _float_or_none(text: str) -> float | None:
+    v = float(text)
+    return v if math.isfinite(v) else None
+
+
+def _none(text: str) -> None:
+    return None
+
 
 def _to_decimal(v: Any) -> Decimal | None:
+    """A finite ``Decimal`` from a JSON number or numeric string; ``None`` for anything else."""
     if v is None or isinstance(v, bool):
         return None
-    if isinstance(v, float):
-        return Decimal(repr(v))
     try:
-        return Decimal(str(v))
-    except ArithmeticError:
+        if isinstance(v, float):
+            d = Decimal(repr(v))
+        elif isinstance(v, (int, Decimal)):
+            d = Decimal(v)
+        elif isinstance(v, str) and len(v) <= 100:
+            d = Decimal(v.strip())
+        else:
+            return None
+    except (ArithmeticError, ValueError):
         return None
+    return d if d.is_finite() else None
+
+
+def _to_count(v: Any) -> int | None:
+    """A token count from a JSON value: a whole number >= 0 (also as ``12.0`` or ``"12"``);
+    ``None`` for anything else (``"n/a"``, ``[1]``, negative, fractional, out of range)."""
+    if isinstance(v, bool):
+        return None
+    if isinstance(v, int):
+        return v if v >= 0 else None
+    if isinstance(v, float):
+        return int(v) if math.isfinite(v) and v >= 0 and v.is_integer() else None
+    if isinstance(v, str) and 0 < len(v) <= 30 and v.isascii() and v.isdigit():
+        return int(v)
+    return None
+
+
+def _to_str(v: Any) -> str | None:
+    return v if isinstance(v, str) else None
 
 
 class _Extras:
@@ -85,22 +162,32 @@ class _Extras:
 
 
 class Usage(_Extras):
-    """Token counts. Extra provider fields (cached tokens, search queries, ...) by attribute."""
+    """Token counts. Extra provider fields (cached tokens, search queries, ...) by attribute.
+
+    A count the server sent in a form that is not a whole number >= 0 (``"n/a"``, ``[1]``,
+    ``1e999``, ``null``) reads as ``None``: a finished, paid-for answer is never lost to its
+    usage. An absent ``prompt_tokens`` or ``completion_tokens`` reads as 0.
+    """
 
     __slots__ = ()
 
-    @property
-    def prompt_tokens(self) -> int:
-        return int(self._d.get("prompt_tokens") or 0)
+    def _count(self, key: str) -> int | None:
+        return _to_count(self._d[key]) if key in self._d else 0
 
     @property
-    def completion_tokens(self) -> int:
-        return int(self._d.get("completion_tokens") or 0)
+    def prompt_tokens(self) -> int | None:
+        return self._count("prompt_tokens")
 
     @property
-    def total_tokens(self) -> int:
-        t = self._d.get("total_tokens")
-        return int(t) if t is not None else self.prompt_tokens + self.completion_tokens
+    def completion_tokens(self) -> int | None:
+        return self._count("completion_tokens")
+
+    @property
+    def total_tokens(self) -> int | None:
+        if self._d.get("total_tokens") is not None:
+            return _to_count(self._d["total_tokens"])
+        p, c = self.prompt_tokens, self.completion_tokens
+        return p + c if p is not None and c is not None else None
 
     @property
     def reasoning_tokens(self) -> int | None:
@@ -109,7 +196,7 @@ class Usage(_Extras):
             details = self._d.get("completion_tokens_details")
             if isinstance(details, dict):
                 v = details.get("reasoning_tokens")
-        return int(v) if v is not None else None
+        return _to_count(v)
 
     @property
     def cached_tokens(self) -> int | None:
@@ -120,11 +207,12 @@ class Usage(_Extras):
                 v = details.get("cached_tokens")
         if v is None:
             v = self._d.get("cache_read_input_tokens")
-        return int(v) if v is not None else None
+        return _to_count(v)
 
 
 class Pricing(_Extras):
-    """NanoGPT's ``x_nanogpt_pricing``: what this request was really charged."""
+    """NanoGPT's ``x_nanogpt_pricing``: what this request was really charged. A value in an
+    unexpected form (not a finite number, not a string) reads as ``None``."""
 
     __slots__ = ()
 
@@ -134,7 +222,7 @@ class Pricing(_Extras):
 
     @property
     def currency(self) -> str | None:
-        return self._d.get("currency")
+        return _to_str(self._d.get("currency"))
 
     @property
     def cost(self) -> Decimal | None:
@@ -148,15 +236,15 @@ class Pricing(_Extras):
 
     @property
     def input_tokens(self) -> int | None:
-        return self._d.get("inputTokens")
+        return _to_count(self._d.get("inputTokens"))
 
     @property
     def output_tokens(self) -> int | None:
-        return self._d.get("outputTokens")
+        return _to_count(self._d.get("outputTokens"))
 
     @property
     def payment_source(self) -> str | None:
-        return self._d.get("paymentSource")
+        return _to_str(self._d.get("paymentSource"))
 
 
 class _Top(msgspec.Struct, dict=True):
@@ -169,9 +257,14 @@ class _Top(msgspec.Struct, dict=True):
         cached = d.get("_raw_dict")
         if cached is None:
             src = d.get("_raw_json")
-            cached = msgspec.json.decode(src) if src is not None else msgspec.to_builtins(self)
+            cached = None
+            if src is not None:
+                with contextlib.suppress(*DECODE_ERRORS):  # the same bytes decoded before
+                    cached = loads(src)
+            if not isinstance(cached, dict):
+                cached = msgspec.to_builtins(self)
             d["_raw_dict"] = cached
-        return cached  # type: ignore[no-any-return]
+        return cached
 
     def __getattr__(self, name: str) -> Any:
         if name.startswith("_"):
@@ -227,21 +320,23 @@ class _Reply(_Top):
     model: str = ""
     system_fingerprint: str | None = None
     error: Any = None
-    _usage: dict[str, Any] | None = msgspec.field(default=None, name="usage")
-    _pricing: dict[str, Any] | None = msgspec.field(default=None, name="x_nanogpt_pricing")
+    # kept as sent (any JSON value); read as dicts only: a server that sends something else
+    # there must not cost the caller a finished answer
+    _usage: Any = msgspec.field(default=None, name="usage")
+    _pricing: Any = msgspec.field(default=None, name="x_nanogpt_pricing")
 
     @property
     def usage(self) -> Usage | None:
-        return Usage(self._usage) if self._usage is not None else None
+        return Usage(self._usage) if isinstance(self._usage, dict) else None
 
     @property
     def pricing(self) -> Pricing | None:
-        return Pricing(self._pricing) if self._pricing is not None else None
+        return Pricing(self._pricing) if isinstance(self._pricing, dict) else None
 
     @property
     def cost(self) -> Decimal | None:
         """What NanoGPT charged for this call, in USD, when it said."""
-        return Pricing(self._pricing).cost if self._pricing is not None else None
+        return Pricing(self._pricing).cost if isinstance(self._pricing, dict) else None
 
 
 class ChatCompletion(_Reply):
@@ -323,6 +418,45 @@ class Model(_Top):
     icon_url: str | None = None
 
 
+def model_from_dict(item: dict[str, Any]) -> Model:
+    """A catalog entry as a :class:`Model`. A field in a form the class cannot take
+    (``context_length: "n/a"``, a price of ``[1]``) is left at its default rather than losing
+    the entry; the entry as sent stays in ``.raw``."""
+    try:
+        m = msgspec.convert(item, Model, strict=False)
+    except (msgspec.ValidationError, TypeError):
+        try:
+            m = msgspec.convert(_fitting_fields(item, Model), Model, strict=False)
+        except (msgspec.ValidationError, TypeError):  # pragma: no cover - fields fit one by one
+            m = Model(id=str(item.get("id") or "?")[:200])
+    m.__dict__["_raw_dict"] = item
+    return m
+
+
+def _fitting_fields(item: dict[str, Any], type_: type[msgspec.Struct]) -> dict[str, Any]:
+    """The fields of ``item`` that convert to ``type_`` one by one (nested structs field by
+    field too); an ``id`` that is not a string becomes one."""
+    out: dict[str, Any] = {}
+    for f in msgspec.structs.fields(type_):
+        if f.encode_name not in item:
+            continue
+        value = item[f.encode_name]
+        nested = f.type if isinstance(f.type, type) and issubclass(f.type, msgspec.Struct) \
+            else None
+        if nested is not None:
+            out[f.encode_name] = _fitting_fields(value, nested) if isinstance(value, dict) \
+                else {}
+            continue
+        try:
+            msgspec.convert(value, f.type, strict=False)
+        except (msgspec.ValidationError, TypeError):
+            continue
+        out[f.encode_name] = value
+    if type_ is Model and not isinstance(out.get("id"), str):
+        out["id"] = str(item.get("id") or "?")[:200]
+    return out
+
+
 class Balance(Decimal):
     """The USD balance, as a ``Decimal``; ``nano_balance`` and ``nano_deposit_address`` too."""
 
@@ -333,10 +467,10 @@ class Balance(Decimal):
     def __new__(cls, raw: dict[str, Any]) -> Balance:
         usd = _to_decimal(raw.get("usd_balance"))
         if usd is None or not usd.is_finite():
-            raise ValueError(f"usd_balance is not a number: {raw.get('usd_balance')!r}")
+            raise ValueError("usd_balance is not a finite number")
         self = super().__new__(cls, usd)
         self.nano_balance = _to_decimal(raw.get("nano_balance"))
-        self.nano_deposit_address = raw.get("nanoDepositAddress")
+        self.nano_deposit_address = _to_str(raw.get("nanoDepositAddress"))
         self.raw = raw
         return self
 
