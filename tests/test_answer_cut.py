@@ -104,3 +104,18 @@ def test_malformed_body_after_the_head_never_hangs(make_client) -> None:
             client.chat.completions.create(model=MODEL, messages=USER)
         assert info2.value.answer_cut is True
         assert not isinstance(info2.value, APITimeoutError)
+
+
+def test_total_running_out_as_a_stream_starts_is_an_answer_cut(emu, monkeypatch) -> None:
+    """The sync client's deadline can strike between the 2xx head and the first read: the
+    head had come, so the call may be billed and is reported as started."""
+    import nanogpt
+    from nanogpt import _http
+
+    monkeypatch.setattr(_http.Response, "streaming", lambda self, idle: False)
+    client = nanogpt.NanoGPT("sk-test", base_url=emu.base_url)
+    with pytest.raises(APITimeoutError) as info:
+        client.chat.completions.create(model=MODEL, messages=USER, stream=True)
+    client.close()
+    assert info.value.answer_cut
+    assert emu.count("/api/v1/chat/completions") == 1

@@ -172,7 +172,10 @@ class NanoGPT(ClientBase):
         if not resp.streaming(req.read_timeout):  # `total` ends where the stream starts
             resp.release(reusable=False)
             _free(slot)
-            raise APITimeoutError("the total timeout ran out as the stream started")
+            # the 2xx head had come: the call may be billed, so say the answer had started
+            raise APITimeoutError("the total timeout ran out as the stream started; not "
+                                  "retried, since the request may already be billed",
+                                  answer_cut=True)
         read1 = resp.read1
 
         def read() -> bytes:
