@@ -169,6 +169,20 @@ def client(make_client: Callable[..., Any]) -> Any:
     return make_client()
 
 
+def cli_env(tmp_path: Any, emu: Emulator, **extra: str) -> dict[str, str]:
+    """The environment for running the command line in a test: this process's, less every
+    NANOGPT_ and colour variable, with private config and cache folders under ``tmp_path``,
+    the test key and the emulator's base URL; ``extra`` on top."""
+    import os
+
+    e = {k: v for k, v in os.environ.items()
+         if not k.startswith("NANOGPT_") and k not in ("NO_COLOR", "FORCE_COLOR")}
+    e.update(NANOGPT_CONFIG_DIR=str(tmp_path / "config"), NANOGPT_CACHE_DIR=str(tmp_path / "cache"),
+             NANOGPT_API_KEY=KEY, NANOGPT_BASE_URL=emu.base_url, COLUMNS="120")
+    e.update(extra)
+    return e
+
+
 def dead_url() -> str:
     """A loopback base URL where nothing listens: connections are refused."""
     import socket

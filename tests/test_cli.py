@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import KEY
+from conftest import KEY, cli_env
 from nanogpt.emulator import Emulator, Fault
 
 Run = Callable[..., subprocess.CompletedProcess[str]]
@@ -23,11 +23,7 @@ ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 
 @pytest.fixture
 def env(tmp_path: Path, emu: Emulator) -> dict[str, str]:
-    e = {k: v for k, v in os.environ.items()
-         if not k.startswith("NANOGPT_") and k not in ("NO_COLOR", "FORCE_COLOR")}
-    e.update(NANOGPT_CONFIG_DIR=str(tmp_path / "config"), NANOGPT_CACHE_DIR=str(tmp_path / "cache"),
-             NANOGPT_API_KEY=KEY, NANOGPT_BASE_URL=emu.base_url, COLUMNS="120")
-    return e
+    return cli_env(tmp_path, emu)
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ body replaces any answer, so every path is driven over a real socket.
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 import sys
@@ -18,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import KEY
+from conftest import cli_env
 from nanogpt.emulator import Emulator, Fault
 
 pexpect = pytest.importorskip("pexpect")
@@ -36,12 +35,7 @@ OBEYED = ("\x1b]", "\x1b[2J", "\x07", "\x9b", "\x7f", "\x1b\\", "\u200b")
 
 @pytest.fixture
 def env(tmp_path: Path, emu: Emulator) -> dict[str, str]:
-    e = {k: v for k, v in os.environ.items()
-         if not k.startswith("NANOGPT_") and k not in ("NO_COLOR", "FORCE_COLOR")}
-    e.update(NANOGPT_CONFIG_DIR=str(tmp_path / "config"),
-             NANOGPT_CACHE_DIR=str(tmp_path / "cache"), NANOGPT_API_KEY=KEY,
-             NANOGPT_BASE_URL=emu.base_url, COLUMNS="200", TERM="xterm")
-    return e
+    return cli_env(tmp_path, emu, COLUMNS="200", TERM="xterm")
 
 
 def on_terminal(env: dict[str, str], *args: str) -> str:
