@@ -256,3 +256,50 @@ def test_a_malformed_schema_is_answered_not_crashed(emu: Emulator) -> None:
     fmt = {"type": "json_schema", "json_schema": {"name": "x", "schema": odd}}
     status, headers, _ = post(emu, {**PROMPT, "response_format": fmt})
     assert status in (200, 400) and headers["content-type"].startswith("application/json")
+
+
+# hostile bodies (review of issue 10) ----------------------------------------------------
+
+DEEP_SCHEMA: dict[str, Any] = {"type": "integer"}
+for _ in range(400):
+    DEEP_SCHEMA = {"type": "object", "properties": {"x": DEEP_SCHEMA}, "required": ["x"]}
+
+
+@pytest.mark.parametrize("body", [
+    b"[" * 100_000 + b"]" * 100_000,  # deeper than the JSON parser's recursion
+    {**PROMPT, "messages": [{"role": "user", "content": [7, {"type": "text", "text": 5}]}]},
+    {**PROMPT, "stream": True, "stream_options": "yes"},
+    {**PROMPT, "response_format": {"type": "json_schema", "json_schema": {
+        "name": "x", "schema": DEEP_SCHEMA}}},
+    {**PROMPT, "tools": [{"type": "function", "function": {"name": "f",
+                                                           "parameters": DEEP_SCHEMA}}]},
+    {**PROMPT, "response_format": {"type": "json_object"}, "messages": [
+        {"role": "user", "content": '{"properties": {"a": ' + "[" * 50_000}]},
+], ids=["deep-json", "odd-parts", "odd-stream-options", "deep-schema", "deep-tool-schema",
+        "deep-schema-in-prompt"])
+def test_odd_bodies_get_a_json_answer_not_a_crash(emu: Emulator, body: Any) -> None:
+    status, headers, data = post(emu, body)
+    assert status in (200, 400), data
+    assert headers["content-type"].startswith(("application/json", "text/event-stream"))
+    assert "x-request-id" in headers
+
+
+def test_tool_calls_share_one_budget_and_are_capped(emu: Emulator) -> None:
+    """Every tool named in the prompt is called (up to a cap); their arguments together
+    are bounded, not each on its own."""
+    big = {"type": "object", "properties": {"s": {"type": "string", "minLength": 60_000}},
+           "required": ["s"]}
+    tools = [{"type": "function", "function": {"name": f"t{i}", "parameters": big}}
+             for i in range(40)]
+    said = " ".join(f"t{i}" for i in range(40))
+    status, _, data = post(emu, {**PROMPT, "tools": tools,
+                                 "messages": [{"role": "user", "content": said}]})
+    assert status == 400 and json.loads(data)["error"]["code"] == "invalid_json_schema"
+    small = {"type": "object", "properties": {"s": {"type": "string"}}, "required": ["s"]}
+    tools = [{"type": "function", "function": {"name": f"t{i}", "parameters": small}}
+             for i in range(40)]
+    status, _, data = post(emu, {**PROMPT, "tools": tools,
+                                 "messages": [{"role": "user", "content": said}]})
+    assert status == 200
+    calls = json.loads(data)["choices"][0]["message"]["tool_calls"]
+    assert 1 < len(calls) <= 16

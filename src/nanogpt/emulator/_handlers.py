@@ -232,7 +232,8 @@ class Handlers:
                       ) -> web.StreamResponse:
         rid = request[K.rid]
         framing = Framing.of(fault, self.settings.quirks)
-        include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
+        options = body.get("stream_options")
+        include_usage = isinstance(options, dict) and options.get("include_usage") is True
         chunks = _chat.chunks(rid, model, reply, key, include_usage=include_usage,
                               usage_chunk=framing.usage_chunk)
         resp = web.StreamResponse(status=200, headers={

@@ -324,7 +324,7 @@ class Emulator:
         if raw:
             try:
                 parsed, parsed_ok = json.loads(raw), True
-            except ValueError:
+            except (ValueError, RecursionError):  # not JSON, or nested too deep to parse
                 parsed = raw
         fault: Fault | None = None
         bad_fault: str | None = None

@@ -1,0 +1,92 @@
+"""A short string that a regular expression matches, for JSON schema ``pattern``.
+
+Pydantic writes ``pattern`` for constrained strings (``Field(pattern=r"^\\d{5}$")``), and a
+client validates the answer against it. This walks the parse tree of the expression (Python's
+own regex parser) and takes the smallest choice at every step: the first branch, the fewest
+repeats (at least one, so that ``\\d*`` still says something), the first character of a class.
+Only constructs whose result matches by construction are handled: literals, classes, ``.``,
+groups, alternation, repeats and the anchors ``^``/``$``. Anything else (look-arounds,
+backreferences, ``\\b``, negated classes) gives ``None``, and the caller falls back to plain
+text. The expression is never run, so a hostile pattern cannot make it backtrack for long.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from typing import Any
+
+__all__ = ["example"]
+
+# Python's regex parser: re._parser from 3.11, sre_parse before (same interface)
+_parser: Any = importlib.import_module("re._parser" if sys.version_info >= (3, 11)
+                                       else "sre_parse")
+
+MAX_PATTERN = 1000  # longer patterns are not parsed
+MAX_EXAMPLE = 1000  # characters an example may have
+
+_CATEGORIES = {"CATEGORY_DIGIT": "0", "CATEGORY_WORD": "a", "CATEGORY_SPACE": " "}
+_ANCHORS = {"AT_BEGINNING", "AT_BEGINNING_STRING", "AT_END", "AT_END_STRING"}
+
+
+class _Unsupported(Exception):
+    pass
+
+
+def example(pattern: str) -> str | None:
+    """A string ``pattern`` matches (``re.search`` and ``re.fullmatch``), or None."""
+    if len(pattern) > MAX_PATTERN:
+        return None
+    try:
+        out = _seq(_parser.parse(pattern))
+    except (_Unsupported, Exception):  # unsupported construct, or not a Python regex
+        return None
+    return out if len(out) <= MAX_EXAMPLE else None
+
+
+def _name(op: Any) -> str:
+    return str(getattr(op, "name", op))
+
+
+def _seq(items: Any) -> str:
+    return "".join(_one(_name(op), av) for op, av in items)
+
+
+def _one(op: str, av: Any) -> str:
+    if op == "LITERAL":
+        return chr(av)
+    if op == "ANY":
+        return "a"
+    if op == "IN":
+        return _in(av)
+    if op == "SUBPATTERN":
+        return _seq(av[-1])
+    if op == "BRANCH":
+        return _seq(av[1][0])
+    if op in ("MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT"):
+        lo, hi, item = av
+        count = max(lo, 1) if hi else 0  # x{0} repeats nothing
+        count = min(count, hi)
+        if count > MAX_EXAMPLE:
+            raise _Unsupported
+        return str(_seq(item) * count)
+    if op == "AT" and _name(av) in _ANCHORS:
+        return ""
+    if op == "ATOMIC_GROUP":
+        return _seq(av)
+    raise _Unsupported(op)
+
+
+def _in(items: Any) -> str:
+    for op, av in items:
+        name = _name(op)
+        if name == "NEGATE":
+            raise _Unsupported(name)
+        if name == "LITERAL":
+            return chr(av)
+        if name == "RANGE":
+            return chr(av[0])
+        if name == "CATEGORY" and _name(av) in _CATEGORIES:
+            return _CATEGORIES[_name(av)]
+        raise _Unsupported(name)
+    raise _Unsupported("empty class")
