@@ -159,6 +159,16 @@ def test_a_schema_without_a_finite_instance_is_refused_as_too_large(schema: Any)
         instance(schema)
 
 
+def test_a_tool_without_parameters_is_called_with_no_arguments(plain: Emulator) -> None:
+    """OpenAI: "omitting parameters defines a function with an empty parameter list", so an
+    application may call ``now(**arguments)``."""
+    r = chat(plain, tools=[tool("now")])
+    assert r.json()["choices"][0]["message"]["tool_calls"][0]["function"]["arguments"] == "{}"
+    empty = {"type": "object", "properties": {}}
+    r = chat(plain, tools=[tool("now", empty)])
+    assert r.json()["choices"][0]["message"]["tool_calls"][0]["function"]["arguments"] == "{}"
+
+
 def test_an_optional_self_reference_is_answered_through_the_server(plain: Emulator) -> None:
     fmt = {"type": "json_schema", "json_schema": {"name": "item", "schema": LINKED}}
     r = chat(plain, response_format=fmt)

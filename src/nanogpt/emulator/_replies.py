@@ -279,8 +279,12 @@ def _tool_calls(req: _Request, model: dict[str, Any], index: int) -> list[ToolCa
 
 
 def _arguments(req: _Request, name: str, schema: Any, text: str) -> str:
-    """Arguments for a call: an instance of the tool's schema. A tool without a schema (any
-    arguments allowed) gets ``{"input": <last user text>}``."""
+    """Arguments for a call: an instance of the tool's schema. A tool without ``parameters``
+    takes none (OpenAI's rule: "omitting parameters defines a function with an empty parameter
+    list"), so it gets ``{}``; the empty schema ``{}`` allows any arguments, and gets
+    ``{"input": <last user text>}``."""
+    if schema is None:
+        return "{}"
     if not isinstance(schema, dict) or not schema:
         return json.dumps({"input": text})
     return req.json_of(f"tool:{name}", schema, text)
