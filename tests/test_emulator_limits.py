@@ -69,6 +69,10 @@ def test_a_huge_token_header_is_refused_not_generated(emu: Emulator, stream: boo
 @pytest.mark.parametrize("fault", [
     {"delay": 1e9}, {"stall": 1e9}, {"hold_after_done": 1e9}, {"trickle": 1e9},
     {"status": 99999}, {"stall_after_chunks": 1e12}, {"reset": "yes"}, [1, 2], "not json{",
+    # values the answer would send as headers, which aiohttp refuses only when sending (the
+    # client then got no answer at all), and a status that is not a whole number
+    {"status": 429, "retry_after": "1\r\nSet-Cookie: a=b"},
+    {"redirect_to": "http://127.0.0.1/\r\nX-Evil: 1"}, {"status": 200.5},
 ])
 def test_fault_headers_beyond_the_limits_are_refused(emu: Emulator, fault: Any) -> None:
     header = fault if isinstance(fault, str) else json.dumps(fault)
@@ -303,3 +307,38 @@ def test_tool_calls_share_one_budget_and_are_capped(emu: Emulator) -> None:
     assert status == 200
     calls = json.loads(data)["choices"][0]["message"]["tool_calls"]
     assert 1 < len(calls) <= 16
+
+
+def raw_exchange(emu: Emulator, data: bytes) -> bytes:
+    """Send ``data`` on a new connection; everything the server answers until it closes."""
+    with socket.create_connection((emu.host, emu.port), timeout=30) as sock:
+        sock.sendall(data)
+        out = b""
+        while chunk := sock.recv(65536):
+            out += chunk
+        return out
+
+
+@pytest.mark.parametrize("head", [
+    b"X-Big: " + b"a" * 10_000 + b"\r\n",  # a header line over aiohttp's 8 KiB
+    b"".join(b"X-H%d: v\r\n" % i for i in range(1000)),  # too many headers
+], ids=["long-header", "many-headers"])
+def test_an_unparsable_request_gets_json_with_a_request_id_and_is_logged_once(
+        head: bytes, caplog: pytest.LogCaptureFixture) -> None:
+    request = (b"POST " + CHAT.encode() + b" HTTP/1.1\r\nHost: x\r\n" + head
+               + b"Content-Length: 2\r\nConnection: close\r\n\r\n{}")
+    with Emulator() as emu:
+        check_unparsable(emu, request)
+    logged = [r for r in caplog.records if r.name.startswith(("nanogpt", "aiohttp"))]
+    assert len(logged) == 1 and "Logged once" in logged[0].getMessage()
+
+
+def check_unparsable(emu: Emulator, request: bytes) -> None:
+    for _ in range(3):
+        answer = raw_exchange(emu, request)
+        status_line, _, rest = answer.partition(b"\r\n")
+        headers, _, body = rest.partition(b"\r\n\r\n")
+        assert b" 400 " in status_line
+        assert b"x-request-id: emu-" in headers.lower()
+        assert json.loads(body)["error"]["code"] == "bad_request"
+    assert emu.bad_requests == 3
