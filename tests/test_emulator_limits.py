@@ -342,3 +342,49 @@ def check_unparsable(emu: Emulator, request: bytes) -> None:
         assert b"x-request-id: emu-" in headers.lower()
         assert json.loads(body)["error"]["code"] == "bad_request"
     assert emu.bad_requests == 3
+
+
+def test_a_long_prompt_makes_a_bounded_stream(emu: Emulator) -> None:
+    """The answer quotes the prompt: a prompt of a million characters (a body may hold 20 MiB)
+    made a stream of a million frames, ~100 MB built in memory at once."""
+    said = "word " * 200_000
+    status, _, data = post(emu, {**PROMPT, "stream": True,
+                                 "messages": [{"role": "user", "content": said}]})
+    assert status == 200 and data.count(b"data: ") < 1000
+    assert b"\\u2026" in data  # the quote ends in an ellipsis
+    schema = {"type": "object", "properties": {"s": {"type": "string", "minLength": 90_000}},
+              "required": ["s"]}
+    fmt = {"type": "json_schema", "json_schema": {"name": "x", "schema": schema}}
+    status, _, data = post(emu, {**PROMPT, "stream": True, "n": 4, "response_format": fmt})
+    assert status == 200 and data.count(b"data: ") < 4 * 300
+
+
+def test_other_clients_are_served_while_a_long_stream_is_written(emu: Emulator) -> None:
+    """A stream of 100,000 frames to a fast reader never waited for the socket, so the
+    event loop served nobody else until it ended."""
+    import threading
+
+    seen: list[str] = []
+    head = threading.Event()
+
+    def read_stream() -> None:
+        conn = http.client.HTTPConnection(emu.host, emu.port, timeout=60)
+        conn.request("POST", CHAT, body=json.dumps({**PROMPT, "stream": True}),
+                     headers={**AUTH, "X-Emulator-Tokens": "100000"})
+        r = conn.getresponse()
+        head.set()
+        while r.read(65536):
+            pass
+        seen.append("stream done")
+        conn.close()
+
+    reader = threading.Thread(target=read_stream)
+    reader.start()
+    assert head.wait(30)
+    conn = http.client.HTTPConnection(emu.host, emu.port, timeout=60)
+    conn.request("GET", "/api/v1/models")
+    assert conn.getresponse().status == 200
+    seen.append("models answered")
+    conn.close()
+    reader.join(60)
+    assert seen == ["models answered", "stream done"]

@@ -15,8 +15,10 @@ one:
 - with ``response_format`` ``json_schema`` it answers JSON that validates against the schema;
   with ``json_object`` a JSON object: an instance of a JSON schema the conversation spells out,
   if there is one (JSON mode asks the prompt to carry it), else ``{"answer": <user text>}``;
-- otherwise it greets and echoes the last user message. Models with ``reasoning`` think first
-  (hidden by ``reasoning: {"exclude": true}`` or the ``:reasoning-exclude`` model suffix).
+- otherwise it greets and echoes the last user message (at most ``MAX_ECHO`` characters of it,
+  as with a quoted tool result: a body may hold 20 MiB, and every word is a stream frame).
+  Models with ``reasoning`` think first (hidden by ``reasoning: {"exclude": true}`` or the
+  ``:reasoning-exclude`` model suffix).
 
 ``n`` choices differ only by a suffix on choices after the first (tool arguments and structured
 output are made once per reply, from one ``_schema.Budget``).
@@ -39,7 +41,9 @@ MAX_CHOICES = 16  # the most choices `n` may ask for
 MAX_CALLS = 16  # the most tool calls one choice makes
 MAX_NAMED_TOOLS = 128  # tools whose names are looked for in the prompt
 MENTION_CHARS = 4096  # characters of the last user message searched for tool names
-_FRAGMENT = 8  # characters of tool-call arguments or JSON content per stream frame
+_FRAGMENT = 8  # characters of tool-call arguments or JSON content per stream frame...
+MAX_PIECES = 256  # ...unless that makes more frames than this: then longer fragments
+MAX_ECHO = 2000  # characters of the user's message (or a tool's result) the answer quotes
 
 
 def _text_of(content: Any) -> str:
@@ -56,7 +60,17 @@ def count_tokens(text: str) -> int:
 
 
 def _pieces(text: str) -> list[str]:
-    return [text[i:i + _FRAGMENT] for i in range(0, len(text), _FRAGMENT)]
+    """``text`` cut the way a stream sends it: at most ``MAX_PIECES`` frames, since every
+    frame costs the server a JSON object of ~200 bytes."""
+    size = max(_FRAGMENT, -(-len(text) // MAX_PIECES))
+    return [text[i:i + size] for i in range(0, len(text), size)]
+
+
+def _quote(text: str) -> str:
+    """``text`` as an answer quotes it: at most ``MAX_ECHO`` characters, so that a long
+    prompt (a body may hold 20 MiB) does not make an answer of millions of frames."""
+    text = text.strip()
+    return text if len(text) <= MAX_ECHO else text[:MAX_ECHO] + "…"
 
 
 @dataclass
@@ -159,7 +173,7 @@ def _choice(req: _Request, model: dict[str, Any], forced_tokens: int | None,
     choice = Choice()
     caps = model["capabilities"]
     if caps.get("reasoning") and req.body.get("reasoning_effort") != "none":
-        said = req.last_user.strip() or "(nothing)"
+        said = _quote(req.last_user) or "(nothing)"
         choice.reasoning = _WORD.findall(f"The user wrote: {said}. "
                                          f"A short, friendly answer will do.")
     structured = _structured(req)
@@ -190,8 +204,8 @@ def _text_answer(req: _Request, model: dict[str, Any]) -> str:
             if m.get("role") != "tool":
                 break
             results.append(_text_of(m.get("content")).strip() or "(empty)")
-        return "The tool returned: " + "; ".join(reversed(results))
-    said = req.last_user.strip() or "(nothing)"
+        return "The tool returned: " + _quote("; ".join(reversed(results)))
+    said = _quote(req.last_user) or "(nothing)"
     return f"Hello from the NanoGPT emulator ({model['id']}). You said: {said}"
 
 
