@@ -388,3 +388,33 @@ def test_other_clients_are_served_while_a_long_stream_is_written(emu: Emulator) 
     conn.close()
     reader.join(60)
     assert seen == ["models answered", "stream done"]
+
+
+def test_the_record_can_be_read_while_requests_arrive() -> None:
+    """``emu.requests`` and ``emu.peers`` were the live containers: iterating them while the
+    server thread appended raised "deque mutated during iteration"."""
+    import threading
+
+    with Emulator() as emu:
+        done = threading.Event()
+
+        def load() -> None:
+            while not done.is_set():
+                conn = http.client.HTTPConnection(emu.host, emu.port, timeout=30)
+                conn.request("GET", "/api/v1/models")
+                conn.getresponse().read()
+                conn.close()
+
+        workers = [threading.Thread(target=load) for _ in range(2)]
+        for w in workers:
+            w.start()
+        try:
+            while emu.count() < 300:
+                for _ in emu.requests:
+                    pass
+                for _ in emu.peers:
+                    pass
+        finally:
+            done.set()
+            for w in workers:
+                w.join(30)

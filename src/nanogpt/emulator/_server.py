@@ -307,8 +307,10 @@ class Emulator:
 
     @property
     def requests(self) -> deque[RecordedRequest]:
-        """The last ``keep_requests`` requests, oldest first."""
-        return self._record.requests
+        """The last ``keep_requests`` requests, oldest first: a copy, so that a test may
+        iterate it while other requests arrive (the live one changes under the iteration)."""
+        with self._record.lock:
+            return deque(self._record.requests)
 
     @property
     def request_count(self) -> int:
@@ -316,8 +318,10 @@ class Emulator:
 
     @property
     def peers(self) -> set[tuple[str, int]]:
-        """Client addresses seen (one per connection; at most 10,000 are remembered)."""
-        return self._record.peers
+        """Client addresses seen (one per connection; at most 10,000 are remembered): a
+        copy, like ``requests``."""
+        with self._record.lock:
+            return set(self._record.peers)
 
     @property
     def in_flight(self) -> int:
