@@ -147,6 +147,25 @@ def test_real_world_schemas_get_valid_instances(schema: Any) -> None:
     assert instance(schema, "some text") == value
 
 
+@pytest.mark.parametrize("pattern", [
+    r"^\d{5}(-\d{4})?$", r"^[A-Z][a-z]+ [A-Z][a-z]+$", r"^(?:\+1)?\d{10}$", r"v\d+\.\d+",
+    r"^[\w.-]+@[\w-]+\.[a-z]{2,}$", "^(red|green|blue)$", r"^\S+$", "^(a+)+$", "x{3,}y*z?",
+    "[^a-z]+", r"^[^\s@]+@[^\s@]+$", r"[^\d\W]",
+])
+def test_patterns_get_a_matching_string(pattern: str) -> None:
+    import re
+
+    value = instance({"type": "string", "pattern": pattern}, "some text")
+    assert re.search(pattern, value), value
+
+
+@pytest.mark.parametrize("pattern", [
+    r"^(?=.*\d)\w+$", r"(a)\1", r"\bword\b", "(", "a{100000}", "x" * 5000,
+])
+def test_patterns_beyond_the_generator_fall_back_to_text(pattern: str) -> None:
+    assert isinstance(instance({"type": "string", "pattern": pattern}, "some text"), str)
+
+
 @pytest.mark.parametrize("schema", [
     {"$defs": {"A": {"type": "object", "properties": {"b": {"$ref": "#/$defs/A"}},
                      "required": ["b"]}}, "$ref": "#/$defs/A"},  # no finite instance

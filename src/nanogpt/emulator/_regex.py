@@ -4,9 +4,9 @@ Pydantic writes ``pattern`` for constrained strings (``Field(pattern=r"^\\d{5}$"
 client validates the answer against it. This walks the parse tree of the expression (Python's
 own regex parser) and takes the smallest choice at every step: the first branch, the fewest
 repeats (at least one, so that ``\\d*`` still says something), the first character of a class.
-Only constructs whose result matches by construction are handled: literals, classes, ``.``,
-groups, alternation, repeats and the anchors ``^``/``$``. Anything else (look-arounds,
-backreferences, ``\\b``, negated classes) gives ``None``, and the caller falls back to plain
+Only constructs whose result matches by construction are handled: literals, classes (negated
+ones too), ``.``, groups, alternation, repeats and the anchors ``^``/``$``. Anything else
+(look-arounds, backreferences, ``\\b``) gives ``None``, and the caller falls back to plain
 text. The expression is never run, so a hostile pattern cannot make it backtrack for long.
 """
 
@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import importlib
 import sys
+from collections.abc import Callable
 from typing import Any
 
 __all__ = ["example"]
@@ -25,7 +26,12 @@ _parser: Any = importlib.import_module("re._parser" if sys.version_info >= (3, 1
 MAX_PATTERN = 1000  # longer patterns are not parsed
 MAX_EXAMPLE = 1000  # characters an example may have
 
-_CATEGORIES = {"CATEGORY_DIGIT": "0", "CATEGORY_WORD": "a", "CATEGORY_SPACE": " "}
+_CATEGORIES = {"CATEGORY_DIGIT": "0", "CATEGORY_WORD": "a", "CATEGORY_SPACE": " ",
+               "CATEGORY_NOT_DIGIT": "a", "CATEGORY_NOT_WORD": "-", "CATEGORY_NOT_SPACE": "a"}
+_TESTS: dict[str, Callable[[str], bool]] = {
+    "CATEGORY_DIGIT": str.isdigit, "CATEGORY_SPACE": str.isspace,
+    "CATEGORY_WORD": lambda c: c.isalnum() or c == "_"}
+_CANDIDATES = "aA0-_ x.Z9"  # tried in turn for a negated class
 _ANCHORS = {"AT_BEGINNING", "AT_BEGINNING_STRING", "AT_END", "AT_END_STRING"}
 
 
@@ -78,10 +84,14 @@ def _one(op: str, av: Any) -> str:
 
 
 def _in(items: Any) -> str:
+    if items and _name(items[0][0]) == "NEGATE":
+        rest = items[1:]
+        for c in _CANDIDATES:
+            if not any(_member(c, _name(op), av) for op, av in rest):
+                return c
+        raise _Unsupported("negated class")
     for op, av in items:
         name = _name(op)
-        if name == "NEGATE":
-            raise _Unsupported(name)
         if name == "LITERAL":
             return chr(av)
         if name == "RANGE":
@@ -90,3 +100,19 @@ def _in(items: Any) -> str:
             return _CATEGORIES[_name(av)]
         raise _Unsupported(name)
     raise _Unsupported("empty class")
+
+
+def _member(c: str, op: str, av: Any) -> bool:
+    """Whether class item ``op``/``av`` matches ``c``."""
+    if op == "LITERAL":
+        return bool(ord(c) == av)
+    if op == "RANGE":
+        return bool(av[0] <= ord(c) <= av[1])
+    if op == "CATEGORY":
+        name = _name(av)
+        negated = "_NOT_" in name
+        test = _TESTS.get(name.replace("_NOT_", "_"))
+        if test is None:
+            raise _Unsupported(name)
+        return test(c) != negated
+    raise _Unsupported(op)
