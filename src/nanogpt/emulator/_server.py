@@ -310,7 +310,8 @@ class Emulator:
         """The last ``keep_requests`` requests, oldest first: a copy, so that a test may
         iterate it while other requests arrive (the live one changes under the iteration)."""
         with self._record.lock:
-            return deque(self._record.requests)
+            live = self._record.requests
+            return deque(live, maxlen=live.maxlen)
 
     @property
     def request_count(self) -> int:
