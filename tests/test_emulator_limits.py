@@ -419,3 +419,12 @@ def test_the_record_can_be_read_while_requests_arrive() -> None:
             done.set()
             for w in workers:
                 w.join(30)
+
+
+@pytest.mark.parametrize("times", [0, -1, 1.5, True])
+def test_inject_refuses_a_count_that_is_not_positive(emu: Emulator, times: Any) -> None:
+    """``times=0`` queued a fault that hit the next request anyway."""
+    with pytest.raises(ValueError):
+        emu.inject(status=500, times=times)
+    status, _, _ = post(emu, PROMPT)
+    assert status == 200

@@ -291,6 +291,10 @@ class Emulator:
         ``reset_after_chunks`` also cuts a whole-body chat answer half-way. ``stream=True``
         keeps it for streamed chat requests (``stream=False``: whole-body chat requests);
         other requests pass it by."""
+        if times is not None and (isinstance(times, bool) or not isinstance(times, int)
+                                  or times < 1):
+            # times=0 used to hit the next request anyway (the count only ran down after it)
+            raise ValueError(f"times must be a positive whole number or None, not {times!r}")
         fault = fault if fault is not None else Fault(**fields)
         self._faults.add(fault, times, path, stream)
         return fault
