@@ -117,6 +117,9 @@ REAL_WORLD: list[Any] = [
                                       "pick": {"type": "string", "pattern": "^(yes|no)$"},
                                       "hex": {"type": "string", "pattern": "^#[0-9a-f]{6}$"}},
      "required": ["zip", "key", "pick", "hex"]},
+    # Field(pattern=..., min_length=...): the open-ended repeat grows to the length
+    {"type": "string", "pattern": r"^\d+$", "minLength": 4, "maxLength": 6},
+    {"type": "string", "pattern": "^(ab|cd)+-x*$", "minLength": 9},
     # set[int], set of enum members, set of models: uniqueItems with several items
     {"type": "array", "items": {"type": "integer"}, "minItems": 3, "uniqueItems": True},
     {"type": "array", "items": {"enum": ["a", "b", "c"]}, "minItems": 2, "uniqueItems": True},

@@ -39,12 +39,16 @@ class _Unsupported(Exception):
     pass
 
 
-def example(pattern: str) -> str | None:
-    """A string ``pattern`` matches (``re.search`` and ``re.fullmatch``), or None."""
+def example(pattern: str, min_length: int = 0) -> str | None:
+    """A string ``pattern`` matches (``re.search`` and ``re.fullmatch``), or None. Open-ended
+    repeats grow to reach ``min_length`` where they can (``^\\d+$`` with ``minLength: 4``)."""
     if len(pattern) > MAX_PATTERN:
         return None
     try:
-        out = _seq(_parser.parse(pattern))
+        tree = _parser.parse(pattern)
+        out = _seq(tree)
+        if len(out) < min_length:
+            out = _seq(tree, [min(min_length, MAX_EXAMPLE) - len(out)])
     except (_Unsupported, Exception):  # unsupported construct, or not a Python regex
         return None
     return out if len(out) <= MAX_EXAMPLE else None
@@ -54,11 +58,13 @@ def _name(op: Any) -> str:
     return str(getattr(op, "name", op))
 
 
-def _seq(items: Any) -> str:
-    return "".join(_one(_name(op), av) for op, av in items)
+def _seq(items: Any, grow: list[int] | None = None) -> str:
+    """The smallest match of ``items``; ``grow[0]`` characters more, taken by the first
+    repeats that allow more (and counted down)."""
+    return "".join(_one(_name(op), av, grow) for op, av in items)
 
 
-def _one(op: str, av: Any) -> str:
+def _one(op: str, av: Any, grow: list[int] | None = None) -> str:
     if op == "LITERAL":
         return chr(av)
     if op == "ANY":
@@ -66,20 +72,25 @@ def _one(op: str, av: Any) -> str:
     if op == "IN":
         return _in(av)
     if op == "SUBPATTERN":
-        return _seq(av[-1])
+        return _seq(av[-1], grow)
     if op == "BRANCH":
-        return _seq(av[1][0])
+        return _seq(av[1][0], grow)
     if op in ("MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT"):
         lo, hi, item = av
         count = max(lo, 1) if hi else 0  # x{0} repeats nothing
         count = min(count, hi)
+        unit = _seq(item)
+        if grow and grow[0] > 0 and unit and hi > count:
+            more = min(hi - count, -(-grow[0] // len(unit)))
+            count += more
+            grow[0] -= more * len(unit)
         if count > MAX_EXAMPLE:
             raise _Unsupported
-        return str(_seq(item) * count)
+        return str(unit * count)
     if op == "AT" and _name(av) in _ANCHORS:
         return ""
     if op == "ATOMIC_GROUP":
-        return _seq(av)
+        return _seq(av, grow)
     raise _Unsupported(op)
 
 

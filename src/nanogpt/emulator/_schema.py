@@ -202,7 +202,7 @@ class _Gen:
         value = _FORMATS.get(fmt, "") if isinstance(fmt, str) else ""
         pattern = schema.get("pattern")
         if not value and isinstance(pattern, str):
-            value = example(pattern) or ""
+            value = example(pattern, _int(schema.get("minLength"))) or ""
             if value:
                 self.spend(len(value))
                 return value  # padding or a suffix would break the pattern
