@@ -184,7 +184,7 @@ def test_stream_reasoning_content_on_legacy_path(make_client, emu) -> None:
 
 
 def test_stream_tool_call_fragments_are_joined(client) -> None:
-    tools = [{"type": "function", "function": {"name": "lookup"}}]
+    tools = [{"type": "function", "function": {"name": "lookup", "parameters": {}}}]
     s = client.chat.completions.create(model=MODEL, messages=USER, tools=tools, stream=True)
     fragments = sum(1 for c in s if c.choices and c.choices[0].delta.tool_calls)
     assert fragments > 2

@@ -69,6 +69,10 @@ def test_a_huge_token_header_is_refused_not_generated(emu: Emulator, stream: boo
 @pytest.mark.parametrize("fault", [
     {"delay": 1e9}, {"stall": 1e9}, {"hold_after_done": 1e9}, {"trickle": 1e9},
     {"status": 99999}, {"stall_after_chunks": 1e12}, {"reset": "yes"}, [1, 2], "not json{",
+    # values the answer would send as headers, which aiohttp refuses only when sending (the
+    # client then got no answer at all), and a status that is not a whole number
+    {"status": 429, "retry_after": "1\r\nSet-Cookie: a=b"},
+    {"redirect_to": "http://127.0.0.1/\r\nX-Evil: 1"}, {"status": 200.5},
 ])
 def test_fault_headers_beyond_the_limits_are_refused(emu: Emulator, fault: Any) -> None:
     header = fault if isinstance(fault, str) else json.dumps(fault)
@@ -256,3 +260,171 @@ def test_a_malformed_schema_is_answered_not_crashed(emu: Emulator) -> None:
     fmt = {"type": "json_schema", "json_schema": {"name": "x", "schema": odd}}
     status, headers, _ = post(emu, {**PROMPT, "response_format": fmt})
     assert status in (200, 400) and headers["content-type"].startswith("application/json")
+
+
+# hostile bodies (review of issue 10) ----------------------------------------------------
+
+DEEP_SCHEMA: dict[str, Any] = {"type": "integer"}
+for _ in range(400):
+    DEEP_SCHEMA = {"type": "object", "properties": {"x": DEEP_SCHEMA}, "required": ["x"]}
+
+
+@pytest.mark.parametrize("body", [
+    b"[" * 100_000 + b"]" * 100_000,  # deeper than the JSON parser's recursion
+    {**PROMPT, "messages": [{"role": "user", "content": [7, {"type": "text", "text": 5}]}]},
+    {**PROMPT, "stream": True, "stream_options": "yes"},
+    {**PROMPT, "response_format": {"type": "json_schema", "json_schema": {
+        "name": "x", "schema": DEEP_SCHEMA}}},
+    {**PROMPT, "tools": [{"type": "function", "function": {"name": "f",
+                                                           "parameters": DEEP_SCHEMA}}]},
+    {**PROMPT, "response_format": {"type": "json_object"}, "messages": [
+        {"role": "user", "content": '{"properties": {"a": ' + "[" * 50_000}]},
+], ids=["deep-json", "odd-parts", "odd-stream-options", "deep-schema", "deep-tool-schema",
+        "deep-schema-in-prompt"])
+def test_odd_bodies_get_a_json_answer_not_a_crash(emu: Emulator, body: Any) -> None:
+    status, headers, data = post(emu, body)
+    assert status in (200, 400), data
+    assert headers["content-type"].startswith(("application/json", "text/event-stream"))
+    assert "x-request-id" in headers
+
+
+def test_tool_calls_share_one_budget_and_are_capped(emu: Emulator) -> None:
+    """Every tool named in the prompt is called (up to a cap); their arguments together
+    are bounded, not each on its own."""
+    big = {"type": "object", "properties": {"s": {"type": "string", "minLength": 60_000}},
+           "required": ["s"]}
+    tools = [{"type": "function", "function": {"name": f"t{i}", "parameters": big}}
+             for i in range(40)]
+    said = " ".join(f"t{i}" for i in range(40))
+    status, _, data = post(emu, {**PROMPT, "tools": tools,
+                                 "messages": [{"role": "user", "content": said}]})
+    assert status == 400 and json.loads(data)["error"]["code"] == "invalid_json_schema"
+    small = {"type": "object", "properties": {"s": {"type": "string"}}, "required": ["s"]}
+    tools = [{"type": "function", "function": {"name": f"t{i}", "parameters": small}}
+             for i in range(40)]
+    status, _, data = post(emu, {**PROMPT, "tools": tools,
+                                 "messages": [{"role": "user", "content": said}]})
+    assert status == 200
+    calls = json.loads(data)["choices"][0]["message"]["tool_calls"]
+    assert 1 < len(calls) <= 16
+
+
+def raw_exchange(emu: Emulator, data: bytes) -> bytes:
+    """Send ``data`` on a new connection; everything the server answers until it closes."""
+    with socket.create_connection((emu.host, emu.port), timeout=30) as sock:
+        sock.sendall(data)
+        out = b""
+        while chunk := sock.recv(65536):
+            out += chunk
+        return out
+
+
+@pytest.mark.parametrize("head", [
+    b"X-Big: " + b"a" * 10_000 + b"\r\n",  # a header line over aiohttp's 8 KiB
+    b"".join(b"X-H%d: v\r\n" % i for i in range(1000)),  # too many headers
+], ids=["long-header", "many-headers"])
+def test_an_unparsable_request_gets_json_with_a_request_id_and_is_logged_once(
+        head: bytes, caplog: pytest.LogCaptureFixture) -> None:
+    request = (b"POST " + CHAT.encode() + b" HTTP/1.1\r\nHost: x\r\n" + head
+               + b"Content-Length: 2\r\nConnection: close\r\n\r\n{}")
+    with Emulator() as emu:
+        check_unparsable(emu, request)
+    logged = [r for r in caplog.records if r.name.startswith(("nanogpt", "aiohttp"))]
+    assert len(logged) == 1 and "Logged once" in logged[0].getMessage()
+
+
+def check_unparsable(emu: Emulator, request: bytes) -> None:
+    for _ in range(3):
+        answer = raw_exchange(emu, request)
+        status_line, _, rest = answer.partition(b"\r\n")
+        headers, _, body = rest.partition(b"\r\n\r\n")
+        assert b" 400 " in status_line
+        assert b"x-request-id: emu-" in headers.lower()
+        assert json.loads(body)["error"]["code"] == "bad_request"
+    assert emu.bad_requests == 3
+
+
+def test_a_long_prompt_makes_a_bounded_stream(emu: Emulator) -> None:
+    """The answer quotes the prompt: a prompt of a million characters (a body may hold 20 MiB)
+    made a stream of a million frames, ~100 MB built in memory at once."""
+    said = "word " * 200_000
+    status, _, data = post(emu, {**PROMPT, "stream": True,
+                                 "messages": [{"role": "user", "content": said}]})
+    assert status == 200 and data.count(b"data: ") < 1000
+    assert b"\\u2026" in data  # the quote ends in an ellipsis
+    schema = {"type": "object", "properties": {"s": {"type": "string", "minLength": 90_000}},
+              "required": ["s"]}
+    fmt = {"type": "json_schema", "json_schema": {"name": "x", "schema": schema}}
+    status, _, data = post(emu, {**PROMPT, "stream": True, "n": 4, "response_format": fmt})
+    assert status == 200 and data.count(b"data: ") < 4 * 300
+
+
+def test_other_clients_are_served_while_a_long_stream_is_written(emu: Emulator) -> None:
+    """A stream of 30,000 frames to a fast reader never waited for the socket, so the
+    event loop served nobody else until it ended."""
+    import threading
+
+    seen: list[str] = []
+    head = threading.Event()
+
+    def read_stream() -> None:
+        conn = http.client.HTTPConnection(emu.host, emu.port, timeout=60)
+        conn.request("POST", CHAT, body=json.dumps({**PROMPT, "stream": True}),
+                     headers={**AUTH, "X-Emulator-Tokens": "30000"})
+        r = conn.getresponse()
+        head.set()
+        while r.read(65536):
+            pass
+        seen.append("stream done")
+        conn.close()
+
+    reader = threading.Thread(target=read_stream)
+    reader.start()
+    assert head.wait(30)
+    conn = http.client.HTTPConnection(emu.host, emu.port, timeout=60)
+    conn.request("GET", "/api/v1/models")
+    assert conn.getresponse().status == 200
+    seen.append("models answered")
+    conn.close()
+    reader.join(60)
+    assert seen == ["models answered", "stream done"]
+
+
+def test_the_record_can_be_read_while_requests_arrive() -> None:
+    """``emu.requests`` and ``emu.peers`` were the live containers: iterating them while the
+    server thread appended raised "deque mutated during iteration"."""
+    import threading
+    import time
+
+    with Emulator(keep_requests=100) as emu:
+        done = threading.Event()
+
+        def load() -> None:
+            while not done.is_set():
+                conn = http.client.HTTPConnection(emu.host, emu.port, timeout=30)
+                conn.request("GET", "/api/v1/models")
+                conn.getresponse().read()
+                conn.close()
+
+        workers = [threading.Thread(target=load) for _ in range(2)]
+        for w in workers:
+            w.start()
+        try:
+            while emu.count() < 200:
+                for _ in emu.requests:
+                    time.sleep(0.0001)  # slow readers: requests arrive meanwhile
+                for _ in emu.peers:
+                    time.sleep(0.0001)
+        finally:
+            done.set()
+            for w in workers:
+                w.join(30)
+
+
+@pytest.mark.parametrize("times", [0, -1, 1.5, True])
+def test_inject_refuses_a_count_that_is_not_positive(emu: Emulator, times: Any) -> None:
+    """``times=0`` queued a fault that hit the next request anyway."""
+    with pytest.raises(ValueError):
+        emu.inject(status=500, times=times)
+    status, _, _ = post(emu, PROMPT)
+    assert status == 200

@@ -12,7 +12,7 @@ import pytest
 import urllib3
 
 from nanogpt.emulator import INVALID_API_KEY, Emulator
-from nanogpt.emulator._schema import instance
+from nanogpt.emulator._schema import SchemaTooLarge, instance
 
 MODEL = "openai/gpt-5-mini"
 USER = [{"role": "user", "content": "hi there"}]
@@ -96,6 +96,109 @@ def test_a_pydantic_schema_with_refs_and_optionals_validates() -> None:
     value = instance(schema, "Ada")
     jsonschema.validate(value, schema)
     assert Person.model_validate(value).age == 18
+
+
+# schemas from real applications (review of issue 10) ---------------------------------------
+
+LINKED = {"$defs": {"Item": {"type": "object", "properties": {
+    "value": {"type": "integer"},
+    "next": {"anyOf": [{"$ref": "#/$defs/Item"}, {"type": "null"}]}},
+    "required": ["value", "next"], "additionalProperties": False}}, "$ref": "#/$defs/Item"}
+
+REAL_WORLD: list[Any] = [
+    # Optional self-reference, every field required (Pydantic; OpenAI strict mode)
+    LINKED,
+    {"type": "object", "properties": {"parent": {"type": ["object", "null"], "properties": {
+        "parent": {"$ref": "#/properties/parent"}}, "required": ["parent"]}},
+     "required": ["parent"]},
+    # Field(pattern=...): a zip code, a ticket key, alternatives, a class with a range
+    {"type": "object", "properties": {"zip": {"type": "string", "pattern": r"^\d{5}$"},
+                                      "key": {"type": "string", "pattern": r"^[A-Z]{3}-\d+$"},
+                                      "pick": {"type": "string", "pattern": "^(yes|no)$"},
+                                      "hex": {"type": "string", "pattern": "^#[0-9a-f]{6}$"}},
+     "required": ["zip", "key", "pick", "hex"]},
+    # Field(pattern=..., min_length=...): the open-ended repeat grows to the length
+    {"type": "string", "pattern": r"^\d+$", "minLength": 4, "maxLength": 6},
+    {"type": "string", "pattern": "^(ab|cd)+-x*$", "minLength": 9},
+    # set[int], set of enum members, set of models: uniqueItems with several items
+    {"type": "array", "items": {"type": "integer"}, "minItems": 3, "uniqueItems": True},
+    {"type": "array", "items": {"enum": ["a", "b", "c"]}, "minItems": 2, "uniqueItems": True},
+    {"type": "array", "items": {"type": "boolean"}, "minItems": 2, "uniqueItems": True},
+    {"type": "array", "minItems": 2, "uniqueItems": True, "items": {
+        "type": "object", "properties": {"a": {"type": "integer"}}, "required": ["a"]}},
+    # Field(multiple_of=0.1) on a float, a price in cents
+    {"type": "number", "multipleOf": 0.1, "minimum": 0.25},
+    {"type": "number", "multipleOf": 0.01, "minimum": 0.07},
+    # a tuple with more items than its prefix, a dict with a minimum size
+    {"type": "array", "prefixItems": [{"type": "integer"}], "minItems": 3,
+     "items": {"type": "string"}},
+    {"type": "object", "minProperties": 2, "additionalProperties": {"type": "integer"}},
+    # a default or example of the wrong type is not taken as the answer
+    {"type": "integer", "default": "x"},
+    {"type": "integer", "examples": ["x"]},
+    # a $ref by the schema's own $id
+    {"$id": "https://example.com/s", "$defs": {"A": {"type": "integer"}},
+     "$ref": "https://example.com/s#/$defs/A"},
+]
+
+
+@pytest.mark.parametrize("schema", REAL_WORLD)
+def test_real_world_schemas_get_valid_instances(schema: Any) -> None:
+    jsonschema = pytest.importorskip("jsonschema", reason="the compat extra is not installed")
+    value = instance(schema, "some text")
+    jsonschema.validate(value, schema, format_checker=jsonschema.FormatChecker())
+    assert instance(schema, "some text") == value
+
+
+@pytest.mark.parametrize("pattern", [
+    r"^\d{5}(-\d{4})?$", r"^[A-Z][a-z]+ [A-Z][a-z]+$", r"^(?:\+1)?\d{10}$", r"v\d+\.\d+",
+    r"^[\w.-]+@[\w-]+\.[a-z]{2,}$", "^(red|green|blue)$", r"^\S+$", "^(a+)+$", "x{3,}y*z?",
+    "[^a-z]+", r"^[^\s@]+@[^\s@]+$", r"[^\d\W]",
+])
+def test_patterns_get_a_matching_string(pattern: str) -> None:
+    import re
+
+    value = instance({"type": "string", "pattern": pattern}, "some text")
+    assert re.search(pattern, value), value
+
+
+@pytest.mark.parametrize("pattern", [
+    r"^(?=.*\d)\w+$", r"(a)\1", r"\bword\b", "(", "a{100000}", "x" * 5000,
+])
+def test_patterns_beyond_the_generator_fall_back_to_text(pattern: str) -> None:
+    assert isinstance(instance({"type": "string", "pattern": pattern}, "some text"), str)
+
+
+@pytest.mark.parametrize("schema", [
+    {"$defs": {"A": {"type": "object", "properties": {"b": {"$ref": "#/$defs/A"}},
+                     "required": ["b"]}}, "$ref": "#/$defs/A"},  # no finite instance
+    {"type": "object", "properties": {"self": {"$ref": "#"}}, "required": ["self"]},
+    {"$defs": {"A": {"type": "array", "items": {"$ref": "#/$defs/A"}, "minItems": 1}},
+     "$ref": "#/$defs/A"},
+])
+def test_a_schema_without_a_finite_instance_is_refused_as_too_large(schema: Any) -> None:
+    with pytest.raises(SchemaTooLarge):
+        instance(schema)
+
+
+def test_a_tool_without_parameters_is_called_with_no_arguments(plain: Emulator) -> None:
+    """OpenAI: "omitting parameters defines a function with an empty parameter list", so an
+    application may call ``now(**arguments)``."""
+    r = chat(plain, tools=[tool("now")])
+    assert r.json()["choices"][0]["message"]["tool_calls"][0]["function"]["arguments"] == "{}"
+    empty = {"type": "object", "properties": {}}
+    r = chat(plain, tools=[tool("now", empty)])
+    assert r.json()["choices"][0]["message"]["tool_calls"][0]["function"]["arguments"] == "{}"
+
+
+def test_an_optional_self_reference_is_answered_through_the_server(plain: Emulator) -> None:
+    fmt = {"type": "json_schema", "json_schema": {"name": "item", "schema": LINKED}}
+    r = chat(plain, response_format=fmt)
+    assert r.status == 200, r.data
+    value = json.loads(r.json()["choices"][0]["message"]["content"])
+    assert value["next"] is not None  # a few links, then null
+    r = chat(plain, tools=[tool("walk", LINKED)], tool_choice="required")
+    assert r.status == 200, r.data
 
 
 # tool calls -------------------------------------------------------------------------------

@@ -109,6 +109,10 @@ class Fault:
         return cls(**kept)
 
 
+_HEADER_VALUES = {"redirect_to"}  # string fields the answer sends as a header
+_INTEGERS = {"status", "redirect_status", "retry_after_ms", "reset_after_chunks",
+             "cut_after_chunks", "stall_after_chunks", "error_frame_after", "garbage_after",
+             "raw_frame_after"}
 _FLAGS = {"reset", "non_json", "no_done", "crlf", "keep_alive", "retry_line", "usage_chunk",
           "event_ids"}
 
@@ -121,9 +125,12 @@ def _check_field(name: str, value: Any) -> None:
         if isinstance(value, bool) or not isinstance(value, (int, float)) \
                 or not lo <= value <= hi:
             raise FaultError(f"{FAULT_HEADER}: {name} must be a number from {lo:g} to {hi:g}")
+        if name in _INTEGERS and not float(value).is_integer():
+            raise FaultError(f"{FAULT_HEADER}: {name} must be a whole number")
     elif name == "retry_after":
         if not isinstance(value, (int, float, str)) or isinstance(value, bool):
             raise FaultError(f"{FAULT_HEADER}: retry_after must be a number or a string")
+        _check_header_value(name, value)
     elif name == "line_end":
         if value not in ("\n", "\r\n", "\r"):
             raise FaultError(f"{FAULT_HEADER}: line_end must be one of \"\\n\", \"\\r\\n\", "
@@ -133,6 +140,15 @@ def _check_field(name: str, value: Any) -> None:
             raise FaultError(f"{FAULT_HEADER}: {name} must be true or false")
     elif not isinstance(value, str):
         raise FaultError(f"{FAULT_HEADER}: {name} must be a string")
+    elif name in _HEADER_VALUES:
+        _check_header_value(name, value)
+
+
+def _check_header_value(name: str, value: object) -> None:
+    """A value the answer sends as a header: no control characters (aiohttp refuses them
+    only when the answer is sent, and the client would get no answer at all)."""
+    if isinstance(value, str) and any(ord(c) < 32 or ord(c) == 127 for c in value):
+        raise FaultError(f"{FAULT_HEADER}: {name} must not hold control characters")
 
 
 def forced_tokens(header: str | None) -> int | None:

@@ -28,6 +28,7 @@ from ._schema import SchemaTooLarge
 __all__ = ["INVALID_API_KEY", "Aborted", "Handlers", "RequestKeys"]
 
 INVALID_API_KEY = "sk-nano-invalid"  # the one key the emulator refuses (401 invalid_api_key)
+YIELD_EVERY = 64  # stream frames written between turns given to other clients
 
 
 class RequestKeys:
@@ -232,7 +233,8 @@ class Handlers:
                       ) -> web.StreamResponse:
         rid = request[K.rid]
         framing = Framing.of(fault, self.settings.quirks)
-        include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
+        options = body.get("stream_options")
+        include_usage = isinstance(options, dict) and options.get("include_usage") is True
         chunks = _chat.chunks(rid, model, reply, key, include_usage=include_usage,
                               usage_chunk=framing.usage_chunk)
         resp = web.StreamResponse(status=200, headers={
@@ -247,6 +249,9 @@ class Handlers:
                                                         chunks[0]):
                 return resp
             await resp.write(framing.chunk(chunk, n))
+            if n % YIELD_EVERY == YIELD_EVERY - 1:
+                # a write to a fast reader does not give the loop up: let others in
+                await asyncio.sleep(0)
         if fault is None or not fault.no_done:
             await resp.write(framing.done())
         if fault is not None and fault.hold_after_done:

@@ -7,16 +7,21 @@ one:
   it calls a tool, with arguments that validate against the tool's ``parameters`` schema
   (see ``_schema``). It calls the tool that ``tool_choice`` names; otherwise every tool whose
   name the last user message mentions (several calls at once only when the model has
-  ``parallel_tool_calls`` and the request does not set ``parallel_tool_calls: false``); else
-  the first tool. When the last message is a ``tool`` result, it answers in text that quotes
-  the result (``finish_reason: "stop"``), unless ``tool_choice`` demands a call;
+  ``parallel_tool_calls`` and the request does not set ``parallel_tool_calls: false``; at most
+  ``MAX_CALLS``, looking at the first ``MAX_NAMED_TOOLS`` tools and the first ``MENTION_CHARS``
+  characters of the message); else the first tool. When the last message is a ``tool``
+  result, it answers in text that quotes the result (``finish_reason: "stop"``), unless
+  ``tool_choice`` demands a call;
 - with ``response_format`` ``json_schema`` it answers JSON that validates against the schema;
   with ``json_object`` a JSON object: an instance of a JSON schema the conversation spells out,
   if there is one (JSON mode asks the prompt to carry it), else ``{"answer": <user text>}``;
-- otherwise it greets and echoes the last user message. Models with ``reasoning`` think first
-  (hidden by ``reasoning: {"exclude": true}`` or the ``:reasoning-exclude`` model suffix).
+- otherwise it greets and echoes the last user message (at most ``MAX_ECHO`` characters of it,
+  as with a quoted tool result: a body may hold 20 MiB, and every word is a stream frame).
+  Models with ``reasoning`` think first (hidden by ``reasoning: {"exclude": true}`` or the
+  ``:reasoning-exclude`` model suffix).
 
-``n`` choices differ only by a suffix on choices after the first.
+``n`` choices differ only by a suffix on choices after the first (tool arguments and structured
+output are made once per reply, from one ``_schema.Budget``).
 """
 
 from __future__ import annotations
@@ -26,22 +31,27 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from ._schema import instance
+from ._schema import Budget, instance
 
 __all__ = ["MAX_CHOICES", "Choice", "Reply", "ToolCall", "count_tokens", "make_reply",
            "price", "usage"]
 
 _WORD = re.compile(r"\S+\s*")
 MAX_CHOICES = 16  # the most choices `n` may ask for
-_FRAGMENT = 8  # characters of tool-call arguments or JSON content per stream frame
+MAX_CALLS = 16  # the most tool calls one choice makes
+MAX_NAMED_TOOLS = 128  # tools whose names are looked for in the prompt
+MENTION_CHARS = 4096  # characters of the last user message searched for tool names
+_FRAGMENT = 8  # characters of tool-call arguments or JSON content per stream frame...
+MAX_PIECES = 256  # ...unless that makes more frames than this: then longer fragments
+MAX_ECHO = 2000  # characters of the user's message (or a tool's result) the answer quotes
 
 
 def _text_of(content: Any) -> str:
     if isinstance(content, str):
         return content
     if isinstance(content, list):  # content parts
-        return " ".join(p.get("text", "") for p in content
-                        if isinstance(p, dict) and p.get("type") == "text")
+        return " ".join(p["text"] for p in content if isinstance(p, dict)
+                        and p.get("type") == "text" and isinstance(p.get("text"), str))
     return ""
 
 
@@ -50,7 +60,17 @@ def count_tokens(text: str) -> int:
 
 
 def _pieces(text: str) -> list[str]:
-    return [text[i:i + _FRAGMENT] for i in range(0, len(text), _FRAGMENT)]
+    """``text`` cut the way a stream sends it: at most ``MAX_PIECES`` frames, since every
+    frame costs the server a JSON object of ~200 bytes."""
+    size = max(_FRAGMENT, -(-len(text) // MAX_PIECES))
+    return [text[i:i + size] for i in range(0, len(text), size)]
+
+
+def _quote(text: str) -> str:
+    """``text`` as an answer quotes it: at most ``MAX_ECHO`` characters, so that a long
+    prompt (a body may hold 20 MiB) does not make an answer of millions of frames."""
+    text = text.strip()
+    return text if len(text) <= MAX_ECHO else text[:MAX_ECHO] + "…"
 
 
 @dataclass
@@ -105,6 +125,15 @@ class _Request:
     last_user: str
     prompt_tokens: int
     body: dict[str, Any]
+    # instances of the request's schemas, made once for all choices within one budget
+    made: dict[str, str] = field(default_factory=dict)
+    budget: Budget = field(default_factory=Budget)
+
+    def json_of(self, key: str, schema: Any, text: str) -> str:
+        """``json.dumps(instance(schema, text))``, once per ``key`` and reply."""
+        if key not in self.made:
+            self.made[key] = json.dumps(instance(schema, text, self.budget))
+        return self.made[key]
 
     @classmethod
     def of(cls, body: dict[str, Any]) -> _Request:
@@ -144,7 +173,7 @@ def _choice(req: _Request, model: dict[str, Any], forced_tokens: int | None,
     choice = Choice()
     caps = model["capabilities"]
     if caps.get("reasoning") and req.body.get("reasoning_effort") != "none":
-        said = req.last_user.strip() or "(nothing)"
+        said = _quote(req.last_user) or "(nothing)"
         choice.reasoning = _WORD.findall(f"The user wrote: {said}. "
                                          f"A short, friendly answer will do.")
     structured = _structured(req)
@@ -175,8 +204,8 @@ def _text_answer(req: _Request, model: dict[str, Any]) -> str:
             if m.get("role") != "tool":
                 break
             results.append(_text_of(m.get("content")).strip() or "(empty)")
-        return "The tool returned: " + "; ".join(reversed(results))
-    said = req.last_user.strip() or "(nothing)"
+        return "The tool returned: " + _quote("; ".join(reversed(results)))
+    said = _quote(req.last_user) or "(nothing)"
     return f"Hello from the NanoGPT emulator ({model['id']}). You said: {said}"
 
 
@@ -188,27 +217,29 @@ def _structured(req: _Request) -> str | None:
     if fmt.get("type") == "json_schema":
         spec = fmt.get("json_schema")
         schema = spec.get("schema") if isinstance(spec, dict) else None
-        return json.dumps(instance(schema if isinstance(schema, dict) else {"type": "object"},
-                                   text))
+        return req.json_of("response_format", schema if isinstance(schema, dict)
+                           else {"type": "object"}, text)
     if fmt.get("type") == "json_object":
         schema = _schema_in_prompt(req)
-        return json.dumps(instance(schema, text) if schema else {"answer": text})
+        return req.json_of("response_format", schema, text) if schema else json.dumps(
+            {"answer": text})
     return None
 
 
 def _schema_in_prompt(req: _Request) -> dict[str, Any] | None:
     """A JSON schema written into the conversation (as JSON mode asks the prompt to carry
-    one), or None. Only the first 64 KiB of each message and 50 candidate objects are tried."""
+    one), or None. Only the first 64 KiB of each message and 50 candidate objects in all are
+    tried, so that a long conversation of braces costs little."""
     decoder = json.JSONDecoder()
+    tries = 50
     for m in reversed(req.messages):
         text = _text_of(m.get("content"))[:65536]
         start = text.find("{")
-        for _ in range(50):
-            if start < 0:
-                break
+        while start >= 0 and tries > 0:
+            tries -= 1
             try:
                 found, _end = decoder.raw_decode(text, start)
-            except ValueError:
+            except (ValueError, RecursionError):  # not JSON, or nested too deep to parse
                 found = None
             if isinstance(found, dict) and isinstance(found.get("properties"), dict):
                 return found
@@ -246,24 +277,31 @@ def _tool_calls(req: _Request, model: dict[str, Any], index: int) -> list[ToolCa
     if isinstance(named, str) and named in tools:
         chosen = [named]
     else:
-        mentioned = sorted((n for n in tools if n in req.last_user), key=req.last_user.find)
-        chosen = mentioned or [next(iter(tools))]
+        head = req.last_user[:MENTION_CHARS]
+        named_tools = list(tools)[:MAX_NAMED_TOOLS]
+        mentioned = sorted((n for n in named_tools if n and n in head), key=head.find)
+        chosen = mentioned[:MAX_CALLS] or [next(iter(tools))]
         parallel = (model["capabilities"].get("parallel_tool_calls")
                     and req.body.get("parallel_tool_calls") is not False)
         if not parallel:
             chosen = chosen[:1]
     text = req.last_user.strip() or "example"
     prefix = "call_emu_" if index == 0 else f"call_emu_{index}_"
-    return [ToolCall(f"{prefix}{i}", name, _arguments(tools[name].get("parameters"), text))
+    return [ToolCall(f"{prefix}{i}", name, _arguments(req, name, tools[name].get("parameters"),
+                                                      text))
             for i, name in enumerate(chosen)]
 
 
-def _arguments(schema: Any, text: str) -> str:
-    """Arguments for a call: an instance of the tool's schema. A tool without a schema (any
-    arguments allowed) gets ``{"input": <last user text>}``."""
+def _arguments(req: _Request, name: str, schema: Any, text: str) -> str:
+    """Arguments for a call: an instance of the tool's schema. A tool without ``parameters``
+    takes none (OpenAI's rule: "omitting parameters defines a function with an empty parameter
+    list"), so it gets ``{}``; the empty schema ``{}`` allows any arguments, and gets
+    ``{"input": <last user text>}``."""
+    if schema is None:
+        return "{}"
     if not isinstance(schema, dict) or not schema:
         return json.dumps({"input": text})
-    return json.dumps(instance(schema, text))
+    return req.json_of(f"tool:{name}", schema, text)
 
 
 def price(reply: Reply, model: dict[str, Any]) -> dict[str, Any]:

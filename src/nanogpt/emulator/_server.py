@@ -5,7 +5,8 @@ asyncio code can talk to it over real sockets. This module owns that lifecycle a
 middleware every request passes: it bounds the request (body size, read time), records it
 (``_records``), picks its fault (queued from Python with ``emu.inject(Fault(...))``, or sent by
 the client in an ``X-Emulator-Fault`` header, see ``_faults``), and turns any error, including
-unknown paths and wrong methods, into a JSON answer with an ``X-Request-ID``. The endpoints are
+unknown paths, wrong methods and requests too malformed to parse (a ``RequestHandler``
+subclass), into a JSON answer with an ``X-Request-ID``. The endpoints are
 in ``_handlers``; streams use NanoGPT's documented format unless ``quirks=True`` (``_framing``).
 """
 
@@ -24,6 +25,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
+from aiohttp.web_protocol import RequestHandler
 
 from ._errors import REASONS, json_error
 from ._faults import FAULT_HEADER, TOKENS_HEADER, Fault, FaultError, FaultQueue
@@ -69,7 +71,8 @@ class Emulator:
     the last ``keep_requests`` requests (``True``: 1000; ``False``: none, counters only),
     refuses bodies over ``max_body_bytes`` with 413, closes a connection that has not sent a
     whole request head within ``read_timeout`` seconds (or the rest of a body, 408), checks
-    what fault headers ask for, and logs running out of file descriptors once.
+    what fault headers ask for, and logs running out of file descriptors once, and requests it
+    cannot parse once (``resource_errors``, ``bad_requests`` count them all).
     """
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, *,
@@ -86,6 +89,7 @@ class Emulator:
         self.max_body_bytes = max_body_bytes
         self.read_timeout = read_timeout
         self.resource_errors = 0  # accepts that failed for want of file descriptors or memory
+        self.bad_requests = 0  # requests too malformed to parse (answered 400, logged once)
         self._record = Recorder(keep_requests)
         self._faults = FaultQueue()
         self._handlers = Handlers(self)
@@ -196,14 +200,52 @@ class Emulator:
         pile up and take every file descriptor (aiohttp closes such connections only from
         3.14 on)."""
         loop = asyncio.get_running_loop()
+        unparsable = self._unparsable
+
+        class Handler(RequestHandler):
+            """aiohttp answers a request it cannot parse (a header line over 8 KiB, too many
+            headers, bad framing) from ``handle_error``, before any middleware: in
+            text/plain, with a traceback logged for each one. Answer in JSON with a request
+            id instead, and log once."""
+
+            __slots__ = ()
+
+            def handle_error(self, request: web.BaseRequest, status: int = 500,
+                             exc: BaseException | None = None,
+                             message: str | None = None) -> web.StreamResponse:
+                return unparsable(self, request, status, exc, message)
 
         def factory() -> asyncio.Protocol:
             protocol = make()
+            if type(protocol) is RequestHandler:  # same layout: only the method differs
+                protocol.__class__ = Handler
             self._silent.add(protocol)
             loop.call_later(self.read_timeout, self._drop_if_silent, protocol)
             return protocol
 
         return factory
+
+    def _unparsable(self, protocol: asyncio.Protocol, request: web.BaseRequest,
+                    status: int = 500, exc: BaseException | None = None,
+                    message: str | None = None) -> web.StreamResponse:
+        """aiohttp's ``RequestHandler.handle_error``, for one connection: the JSON error the
+        other answers use, and a log line for the first such request only (any local client
+        can send thousands)."""
+        self._silent.discard(protocol)
+        self.bad_requests += 1
+        if self.bad_requests == 1:
+            log.warning("nanogpt emulator: answered %s to a request it could not read (%s). "
+                        "Logged once; see Emulator.bad_requests.", status,
+                        type(exc).__name__ if exc is not None else message)
+        if request.writer.output_size > 0:  # the answer had started: nothing more to say
+            raise ConnectionError("the answer had started")
+        reason = REASONS.get(status, "Bad request")
+        detail = getattr(exc, "message", None) if exc is not None else message
+        text = f"{reason}: {str(detail).strip()[:200]}" if detail else reason
+        resp = json_error(self._next_rid(), status, text, code="bad_request"
+                          if status < 500 else "emulator_error")
+        resp.force_close()
+        return resp
 
     def _drop_if_silent(self, protocol: asyncio.Protocol) -> None:
         if protocol in self._silent:
@@ -249,6 +291,10 @@ class Emulator:
         ``reset_after_chunks`` also cuts a whole-body chat answer half-way. ``stream=True``
         keeps it for streamed chat requests (``stream=False``: whole-body chat requests);
         other requests pass it by."""
+        if times is not None and (isinstance(times, bool) or not isinstance(times, int)
+                                  or times < 1):
+            # times=0 used to hit the next request anyway (the count only ran down after it)
+            raise ValueError(f"times must be a positive whole number or None, not {times!r}")
         fault = fault if fault is not None else Fault(**fields)
         self._faults.add(fault, times, path, stream)
         return fault
@@ -265,8 +311,11 @@ class Emulator:
 
     @property
     def requests(self) -> deque[RecordedRequest]:
-        """The last ``keep_requests`` requests, oldest first."""
-        return self._record.requests
+        """The last ``keep_requests`` requests, oldest first: a copy, so that a test may
+        iterate it while other requests arrive (the live one changes under the iteration)."""
+        with self._record.lock:
+            live = self._record.requests
+            return deque(live, maxlen=live.maxlen)
 
     @property
     def request_count(self) -> int:
@@ -274,8 +323,10 @@ class Emulator:
 
     @property
     def peers(self) -> set[tuple[str, int]]:
-        """Client addresses seen (one per connection; at most 10,000 are remembered)."""
-        return self._record.peers
+        """Client addresses seen (one per connection; at most 10,000 are remembered): a
+        copy, like ``requests``."""
+        with self._record.lock:
+            return set(self._record.peers)
 
     @property
     def in_flight(self) -> int:
@@ -324,7 +375,7 @@ class Emulator:
         if raw:
             try:
                 parsed, parsed_ok = json.loads(raw), True
-            except ValueError:
+            except (ValueError, RecursionError):  # not JSON, or nested too deep to parse
                 parsed = raw
         fault: Fault | None = None
         bad_fault: str | None = None
