@@ -117,9 +117,9 @@ class NanoGPT(ClientBase):
             held = False
             try:
                 try:
-                    # non-streamed: `read` bounds the whole attempt; a stream: `total` bounds
-                    # its start, then `idle` each silence
-                    deadline = plan.attempt_deadline(None if req.stream else req.timeout.read)
+                    # non-streamed: `read` bounds the whole attempt; a stream: `first_event`
+                    # (and `total`) its head, then `idle` each silence
+                    deadline = plan.attempt_deadline(req.head_timeout)
                     resp = pool.request(plan.method, plan.url, body=req.body,
                                         headers=plan.headers,
                                         connect_timeout=plan.bound(req.timeout.connect),
