@@ -19,6 +19,7 @@ import nanogpt
 from conftest import KEY, LoopThread, SyncProxy
 from nanogpt import Timeout
 from rawserver import RawConn, RawServer, http_response
+from test_transport_sync import forked, needs_fork
 
 MODEL = "openai/gpt-5-mini"
 
@@ -137,3 +138,53 @@ def test_a_stream_head_that_never_completes_ends_at_first_event(
         with pytest.raises(nanogpt.APITimeoutError), ask(client, "x", stream=True) as s:
             list(s)
         assert srv.count("POST") == 1  # it was sent: never re-sent
+
+
+# a stream open across fork() ------------------------------------------------------------------
+
+def _sse_chunk(text: str) -> bytes:
+    frame = json.dumps({"id": "s", "model": MODEL, "choices": [
+        {"index": 0, "delta": {"content": text}}]})
+    data = f"data: {frame}\n\n".encode()
+    return b"%x\r\n%s\r\n" % (len(data), data)
+
+
+@needs_fork
+@pytest.mark.timeout(120)
+def test_a_stream_open_at_fork_is_read_only_by_the_parent() -> None:
+    """The child shares the stream's socket: reading it there took chunks from the parent's
+    answer (and the parent then waited for the ones it lost). The child gets a StreamError."""
+    rest = threading.Event()
+
+    def handler(conn: RawConn) -> None:
+        if conn.read_request() is None:
+            return
+        conn.send(b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n"
+                  b"transfer-encoding: chunked\r\n\r\n" + _sse_chunk("<0>"))
+        rest.wait(30)
+        for i in range(1, 10):
+            conn.send(_sse_chunk(f"<{i}>"))
+        done = b"data: [DONE]\n\n"
+        conn.send(b"%x\r\n%s\r\n0\r\n\r\n" % (len(done), done))
+        with contextlib.suppress(OSError):
+            while conn.sock.recv(1024):
+                pass
+
+    with running(handler) as srv, nanogpt.NanoGPT(KEY, base_url=srv.base_url, max_retries=0,
+                                                  timeout=Timeout(idle=5)) as client:
+        stream = ask(client, "x", stream=True)
+        assert next(stream).choices[0].delta.content == "<0>"
+
+        def child() -> int:
+            try:
+                next(stream)
+            except nanogpt.StreamError as e:
+                return 0 if "fork" in str(e) else 1
+            return 2
+
+        with forked(child) as wait:
+            rest.set()
+            got = [chunk.choices[0].delta.content for chunk in stream]
+            assert wait() == 0
+        assert got == [f"<{i}>" for i in range(1, 10)]
+        assert srv.count("POST") == 1
