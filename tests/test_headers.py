@@ -83,3 +83,26 @@ def test_good_headers_reach_the_server(make_client: Callable[..., Any], emu: Emu
     assert rec.headers["x-team"] == "a b\tc" and rec.headers["x-odd_name~1"] == "!#$%&'*+"
     assert rec.headers["x-trace"] == "t-1"
     assert emu.count() == 1
+
+
+TRANSPORT_HEADERS = [{"Content-Length": "0"}, {"content-length": "5"},
+                     {"Transfer-Encoding": "chunked"}, {"Expect": "100-continue"},
+                     {"Connection": "close"}, {"Upgrade": "h2c"}, {"TE": "trailers"},
+                     {"Keep-Alive": "timeout=5"}, {"Trailer": "X-A"}]
+
+
+@pytest.mark.parametrize("headers", TRANSPORT_HEADERS, ids=lambda h: next(iter(h)))
+def test_framing_headers_are_refused_before_sending(make_client: Callable[..., Any],
+                                                   emu: Emulator, headers: dict[str, str]
+                                                   ) -> None:
+    """A caller's Content-Length (or Transfer-Encoding, Expect...) made the wire disagree with
+    the body sent: with ``Content-Length: 0`` both clients sent the JSON after an empty request,
+    where the server would read it as the start of the next one."""
+    client = make_client(timeout=5, max_retries=0)
+    with pytest.raises(InvalidParameterError) as info:
+        client.chat.completions.create(model="openai/gpt-5-nano", messages=USER,
+                                       extra_headers=headers)
+    assert "set by the HTTP library" in refused(info, "extra_headers")
+    with pytest.raises(InvalidParameterError):
+        make_client(default_headers=headers)
+    assert emu.count() == 0

@@ -6,6 +6,7 @@ slots still waits for the others."""
 from __future__ import annotations
 
 import asyncio
+import signal
 import threading
 import time
 
@@ -134,3 +135,57 @@ def test_async_a_task_holding_some_slots_waits_for_slots_held_by_others(emu) -> 
             assert emu.count("/chat") == 3
 
     asyncio.run(main())
+
+
+
+class _Interrupted(BaseException):
+    """What a signal handler raises here (as KeyboardInterrupt or a SIGTERM handler would)."""
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.skipif(not hasattr(signal, "pthread_kill"), reason="needs pthread_kill")
+def test_a_waiter_interrupted_as_it_is_woken_passes_the_slot_on(emu) -> None:
+    """The main thread waits for the only slot, then another thread does; the slot is given
+    back and main is interrupted as it wakes. That wakeup was main's: without passing it on,
+    the other thread waited for a free slot until its total timeout (without one, for ever)."""
+    client = nanogpt.NanoGPT(KEY, base_url=emu.base_url, max_concurrency=1,
+                             timeout=Timeout(connect=5, read=10, idle=10, total=8))
+    slots = client._slots
+    assert slots is not None
+    holding: list[nanogpt.Stream] = []
+    opened = threading.Thread(target=lambda: holding.append(open_stream(client)))
+    opened.start()
+    opened.join(10)
+    results: list[object] = []
+
+    def other() -> None:
+        try:
+            with open_stream(client) as s:
+                results.append(next(iter(s)).id)
+        except Exception as e:  # reported through results
+            results.append(e)
+
+    other_thread = threading.Thread(target=other)
+
+    def conductor(main: int) -> None:
+        while slots._waiting < 1:  # main waits first
+            time.sleep(0.005)
+        other_thread.start()
+        while slots._waiting < 2:
+            time.sleep(0.005)
+        holding[0].close()  # wakes main...
+        signal.pthread_kill(main, signal.SIGUSR1)  # ...which is interrupted as it wakes
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise _Interrupted
+
+    old = signal.signal(signal.SIGUSR1, interrupt)
+    try:
+        threading.Thread(target=conductor, args=(threading.get_ident(),)).start()
+        with pytest.raises(_Interrupted), open_stream(client):
+            pass
+    finally:
+        signal.signal(signal.SIGUSR1, old)
+    other_thread.join(30)
+    assert len(results) == 1 and isinstance(results[0], str), results
+    client.close()

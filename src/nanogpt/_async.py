@@ -9,6 +9,9 @@ Bodies are taken from aiohttp undecoded (``auto_decompress=False``) and the sess
 ``identity``: a coded body is decoded here, never beyond ``max_response_bytes``
 (``_decompress``). aiohttp's exceptions are never put in our messages by ``repr`` (it shows
 every request header); credential headers are masked besides (``_redact``).
+
+A pooled connection on which the server wrote while it was idle is closed, not reused (aiohttp
+would hand those bytes to the next call as its answer): ``_connector_class``.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from typing import TYPE_CHECKING, TypeVar
 from ._client import ClientBase, Request, lower_headers
 from ._decompress import BoundedDecoder, UndecodableBody, decoder_for
 from ._errors import APIResponseValidationError
+from ._http import readable
 from ._plan import CallPlan, TransportFailure
 from ._redact import mask_credentials
 from ._resources import AsyncChat, AsyncModels
@@ -170,7 +174,7 @@ class AsyncNanoGPT(ClientBase):
             _abandon(state.session)  # its loop has ended (asyncio.run called again)
         import aiohttp
 
-        connector = aiohttp.TCPConnector(limit=0, ttl_dns_cache=300)
+        connector = _connector_class()(limit=0, ttl_dns_cache=300)
         # bodies come undecoded and are decoded here, bounded (aiohttp would decompress a
         # whole small gzip body into memory before any size check); identity is asked for
         session = aiohttp.ClientSession(connector=connector, auto_decompress=False,
@@ -203,7 +207,9 @@ class AsyncNanoGPT(ClientBase):
             held = False
             try:
                 try:
-                    left = plan.bound(None)
+                    # until the head: `read`, or a stream's `first_event` (each byte of a head
+                    # or interim answer resets aiohttp's read timer), and `total`
+                    left = plan.bound(req.head_timeout)
                     started = time.monotonic()
                     sending = state.session.request(
                         plan.method, plan.url, data=req.body, headers=plan.headers,
@@ -436,6 +442,51 @@ def _salvage(content: aiohttp.StreamReader) -> bytes:
     data = b"".join(buffer)
     buffer.clear()
     return data
+
+
+_MAX_STALE = 64  # idle connections found spoken on, dropped before one call makes a new one
+
+
+@functools.lru_cache(maxsize=1)
+def _connector_class() -> type[aiohttp.TCPConnector]:
+    """aiohttp's connector, but an idle keep-alive connection that the server wrote to (an
+    answer nobody asked for: a duplicate, a late one, the end of a body longer than its
+    length) is closed instead of reused. aiohttp checks only that it is still connected, and
+    would hand those bytes to the next call as its answer. Like the blocking pool's check."""
+    import aiohttp
+
+    class FreshConnector(aiohttp.TCPConnector):
+        async def connect(self, req: aiohttp.ClientRequest, traces: list[aiohttp.tracing.Trace],
+                          timeout: aiohttp.ClientTimeout) -> aiohttp.connector.Connection:
+            for _ in range(_MAX_STALE):
+                conn = await super().connect(req, traces, timeout)
+                if not _spoken_on_while_idle(conn):
+                    return conn
+                conn.close()  # released with should_close: aiohttp closes it
+            return await super().connect(req, traces, timeout)
+
+    return FreshConnector
+
+
+# the protocols (connections) already handed to a call: only those can come back from the pool
+_USED: weakref.WeakSet[object] = weakref.WeakSet()
+
+
+def _spoken_on_while_idle(conn: aiohttp.connector.Connection) -> bool:
+    """A pooled connection that has bytes waiting (in aiohttp's parser, or still on the
+    socket) before this call sent anything. A new connection is never judged: what a server
+    says before being asked belongs to no other call."""
+    protocol = conn.protocol
+    if protocol is None:
+        return False
+    if protocol not in _USED:
+        _USED.add(protocol)
+        return False
+    if protocol.should_close:
+        return True
+    transport = protocol.transport
+    sock = transport.get_extra_info("socket") if transport is not None else None
+    return sock is not None and readable(sock)
 
 
 def _abandon(session: aiohttp.ClientSession) -> None:

@@ -77,6 +77,18 @@ class Request:
         return self.timeout.stream_read if self.stream else self.timeout.read
 
     @property
+    def head_timeout(self) -> float | None:
+        """The longest wait for the answer's head, from the send: ``read`` (for a whole answer,
+        its body too); for a stream, ``first_event`` (or a shorter ``stream_total``). Each byte
+        of a head resets ``idle``: without this, interim (1xx) answers without end or a head
+        trickled a byte at a time would hold a stream request for ever."""
+        if not self.stream:
+            return self.timeout.read
+        bounds = [t for t in (self.timeout.first_event, self.timeout.stream_total)
+                  if t is not None]
+        return min(bounds) if bounds else None
+
+    @property
     def body_timeout(self) -> float | None:
         """What bounds reading a whole body: ``read``, also an error body (or a JSON answer)
         to a stream request, whose ``idle`` only bounds each silence."""

@@ -77,6 +77,8 @@ class Timeout:
       first chunk. Keep-alive comments do not count: a stream that only ever sends them ends
       with ``StreamTimeoutError``. 600 s by default, like ``read``: a model that has produced
       nothing in ten minutes is stuck, and nothing has been streamed yet that would be lost.
+      It also bounds the wait for the answer's head, from the send (interim ``1xx`` answers
+      or a head trickled a byte at a time reset ``idle`` with every byte).
     * ``stream_total``: for a stream, the longest time from its start to its end, however
       steadily it flows; "no stream lives longer than N s". Off by default: cutting a long
       answer that is still arriving throws away tokens already paid for.

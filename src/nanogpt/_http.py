@@ -33,7 +33,7 @@ from urllib.parse import urlsplit
 from ._plan import TransportFailure
 from ._slots import fork_generation
 
-__all__ = ["ConnectionPool", "Response"]
+__all__ = ["ConnectionPool", "Response", "readable"]
 
 Origin = tuple[str, str, int]
 # what reading a response may raise (ValueError: a TLS socket closed under a reader)
@@ -144,10 +144,10 @@ class FinalResponse(http.client.HTTPResponse):
 def _dropped(conn: http.client.HTTPConnection) -> bool:
     """An idle connection the server closed (or wrote to) is readable: do not reuse it."""
     sock = conn.sock
-    return sock is None or _readable(sock)
+    return sock is None or readable(sock)
 
 
-def _readable(sock: socket.socket) -> bool:
+def readable(sock: socket.socket) -> bool:
     """Bytes (or the end, or an error) wait on ``sock`` now."""
     try:
         if hasattr(select, "poll"):  # no FD_SETSIZE limit
@@ -266,7 +266,7 @@ def _early_answer(conn: http.client.HTTPConnection, exc: OSError) -> http.client
     error) may have answered and closed before reading the body: that answer, if it is already
     waiting, is the truth, not the broken pipe. Otherwise the send's own failure stands."""
     sock = conn.sock
-    if sock is None or not _readable(sock):
+    if sock is None or not readable(sock):
         raise exc
     try:
         resp = conn.getresponse()

@@ -255,6 +255,16 @@ _TOKEN_CHARS = frozenset("!#$%&'*+-.^_`|~0123456789"
 _VALUE_CHARS = frozenset("\t" + "".join(map(chr, range(0x20, 0x7F))))
 
 
+# headers that frame the message or manage the connection: the HTTP library sets them from the
+# body it sends. A caller's value would make the wire disagree with itself (a Content-Length
+# of 0 before a JSON body: the server reads the body as the start of the next request, and the
+# next call on that connection gets the answer to it), or wait for ever (Expect: 100-continue
+# on a server that ignores it; Transfer-Encoding: chunked over a body that is not).
+_TRANSPORT_HEADERS = frozenset({"content-length", "transfer-encoding", "connection",
+                                "keep-alive", "proxy-connection", "te", "trailer", "upgrade",
+                                "expect"})
+
+
 def check_headers(headers: Any, param: str) -> dict[str, str]:
     """``headers`` as a dict with lower-case names, each checked before anything is sent.
 
@@ -267,6 +277,9 @@ def check_headers(headers: Any, param: str) -> dict[str, str]:
             shown = repr(name[:40]) if isinstance(name, str) else type(name).__name__
             raise InvalidParameterError(param, f"{shown} is not a valid header name (letters, "
                                                f"digits and !#$%&'*+-.^_`|~ only)")
+        if name.lower() in _TRANSPORT_HEADERS:
+            raise InvalidParameterError(param, f"header {name!r} is set by the HTTP library from "
+                                               f"the request it sends, and may not be given")
         if not isinstance(value, str):
             raise InvalidParameterError(param, f"header {name!r}: the value must be a string, "
                                                f"got {type(value).__name__}")

@@ -103,6 +103,12 @@ class ThreadSlots:
                 if left is not None and left <= 0:
                     raise _no_slot(self.size, "thread" if mine else None)
                 self._cond.wait(left)
+        except BaseException:
+            # interrupted (KeyboardInterrupt, a signal handler) perhaps just as a release woke
+            # this thread: pass that wakeup on, or another waiter sleeps beside a free slot
+            if self._value and self._waiting > 1:
+                self._cond.notify()
+            raise
         finally:
             self._waiting -= 1
 

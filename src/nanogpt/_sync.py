@@ -2,7 +2,8 @@
 
 The connection pool and the concurrency slots belong to one process: in a forked child (gunicorn
 ``--preload``, celery prefork, multiprocessing) the first call makes new ones, so the child
-never reads from the parent's sockets nor waits for slots its parent's threads took.
+never reads from the parent's sockets nor waits for slots its parent's threads took. A stream
+open at the fork stays the parent's: read in the child, it raises ``StreamError``.
 """
 
 from __future__ import annotations
@@ -28,6 +29,13 @@ __all__ = ["NanoGPT"]
 T = TypeVar("T")
 _READ_SIZE = 65536
 Slot = tuple[ThreadSlots, threading.Thread] | None  # the slots a call took one from, and its owner
+
+
+def _read_in_child() -> TransportFailure:
+    """A stream read in a forked child: its socket is the parent's, and every byte read here
+    is one the parent's reader never sees."""
+    return TransportFailure("the stream was opened before fork(): only the parent process may "
+                            "read it", sent=True)
 
 
 def _free(slot: Slot) -> None:
@@ -117,9 +125,9 @@ class NanoGPT(ClientBase):
             held = False
             try:
                 try:
-                    # non-streamed: `read` bounds the whole attempt; a stream: `total` bounds
-                    # its start, then `idle` each silence
-                    deadline = plan.attempt_deadline(None if req.stream else req.timeout.read)
+                    # non-streamed: `read` bounds the whole attempt; a stream: `first_event`
+                    # (and `total`) its head, then `idle` each silence
+                    deadline = plan.attempt_deadline(req.head_timeout)
                     resp = pool.request(plan.method, plan.url, body=req.body,
                                         headers=plan.headers,
                                         connect_timeout=plan.bound(req.timeout.connect),
@@ -177,12 +185,16 @@ class NanoGPT(ClientBase):
                                   "retried, since the request may already be billed",
                                   answer_cut=True)
         read1 = resp.read1
+        generation = fork_generation()
 
         def read() -> bytes:
+            if fork_generation() != generation:
+                raise _read_in_child()
             return read1(_READ_SIZE)
 
         def drain() -> bool:
-            return resp.drain(DRAIN_TIMEOUT)
+            # in a forked child, reading would take the parent's bytes (its socket is shared)
+            return fork_generation() == generation and resp.drain(DRAIN_TIMEOUT)
 
         def close(reusable: bool) -> None:
             try:
