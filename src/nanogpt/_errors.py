@@ -44,6 +44,22 @@ _EXCERPT = 500
 class NanoGPTError(Exception):
     """Root of every error this package raises on purpose."""
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Errors cross process boundaries by pickle (``multiprocessing``, a
+        ``ProcessPoolExecutor``, task queues), which by default rebuilds one as
+        ``cls(*args)``: the subclasses take other or keyword-only arguments, so that failed
+        with a ``TypeError`` in the receiving process. Rebuilt from the message and the
+        attributes instead, without calling ``__init__``."""
+        return (_rebuild, (type(self), self.args, dict(self.__dict__)))
+
+
+def _rebuild(cls: type[NanoGPTError], args: tuple[Any, ...],
+             state: dict[str, Any]) -> NanoGPTError:
+    error = cls.__new__(cls)
+    error.args = args
+    error.__dict__.update(state)
+    return error
+
 
 class InvalidParameterError(NanoGPTError, ValueError):
     """A request parameter is wrong; raised before anything is sent."""
