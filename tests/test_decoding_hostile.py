@@ -349,3 +349,24 @@ def test_a_lone_surrogate_in_a_mistyped_field_is_a_typed_error(
         client.close()
     finally:
         stop_now(srv)
+
+
+def test_a_retry_field_of_thousands_of_digits_is_ignored(make_client: Callable[..., Any]
+                                                         ) -> None:
+    payload = (b"retry: " + b"9" * 5000 + b"\n" + b"data: " + CHUNK.encode() + b"\n\n"
+               b"data: [DONE]\n\n")
+    response = (b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n"
+                b"content-length: %d\r\n\r\n" % len(payload) + payload)
+
+    def handler(conn: RawConn) -> None:
+        while conn.read_request() is not None:
+            conn.send(response)
+
+    srv = RawServer(handler).start()
+    try:
+        client = make_client(base_url=srv.base_url)
+        s = client.chat.completions.create(model="m", messages=USER, stream=True)
+        assert s.get_final_completion().choices[0].message.content == "hi"
+        client.close()
+    finally:
+        stop_now(srv)
