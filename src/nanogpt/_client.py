@@ -276,14 +276,14 @@ class ClientCore:
         except (*DECODE_ERRORS, ValueError) as e:
             raise self._invalid("a balance object", status, headers, body, e) from None
 
-    @staticmethod
-    def stream_core(headers: Mapping[str, str], timeout: Timeout | None = None) -> StreamCore:
+    def stream_core(self, headers: Mapping[str, str],
+                    timeout: Timeout | None = None) -> StreamCore:
         """The core of a stream that starts now (its ``first_event``/``stream_total`` clocks
-        start here)."""
+        start here); what it keeps is bounded by ``max_response_bytes``."""
         if timeout is None:
-            return StreamCore(headers.get("x-request-id"))
+            return StreamCore(headers.get("x-request-id"), max_kept=self.max_response_bytes)
         return StreamCore(headers.get("x-request-id"), first_event=timeout.first_event,
-                          stream_total=timeout.stream_total)
+                          stream_total=timeout.stream_total, max_kept=self.max_response_bytes)
 
 
 def lower_headers(items: Any) -> dict[str, str]:
