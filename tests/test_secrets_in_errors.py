@@ -72,3 +72,42 @@ def test_which_headers_count_as_credentials() -> None:
     mask_credentials(headers)
     assert headers == {"x-api-key": "abc", "accept": "text/plain"}  # still sent as is
     assert repr(headers) == "{'x-api-key': '***', 'accept': 'text/plain'}"
+
+
+def test_no_credential_header_follows_a_redirect_to_another_host(make_client) -> None:
+    """A 307 to another origin is followed without the key, and without any other header that
+    carries a credential (a proxy token or custom token from default_headers, a cookie or
+    session header from extra_headers): the other host gets none of them."""
+    received: list[dict[str, str]] = []
+    answer = b'{"choices": [{"index": 0, "message": {"content": "hi"}}]}'
+
+    def other_host(conn: RawConn) -> None:
+        req = conn.read_request()
+        if req is not None:
+            received.append(req.headers)
+            conn.send(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n"
+                      b"content-length: %d\r\n\r\n" % len(answer) + answer)
+
+    with RawServer(other_host) as target:
+        location = f"http://localhost:{target.port}/api/v1/chat/completions".encode()
+
+        def redirecting(conn: RawConn) -> None:
+            if conn.read_request() is not None:
+                conn.send(b"HTTP/1.1 307 Temporary Redirect\r\nlocation: " + location
+                          + b"\r\ncontent-length: 0\r\n\r\n")
+
+        with RawServer(redirecting) as srv:
+            client = make_client(base_url=srv.base_url, max_retries=0,
+                                 default_headers={"Proxy-Authorization": f"Bearer {PROXY_TOKEN}",
+                                                  "X-Gateway-Token": PROXY_TOKEN})
+            r = client.chat.completions.create(
+                model="m", messages=USER,
+                extra_headers={"cookie": f"s={COOKIE}", "X-Session-Id": COOKIE,
+                               "X-Other-Api-Key": EXTRA_KEY})
+            assert r.text == "hi"
+    assert len(received) == 1
+    sent = received[0]
+    assert sent.get("content-type") == "application/json"  # the request itself went on
+    assert [name for name in sent if is_credential_header(name)] == []
+    for secret in (PROXY_TOKEN, COOKIE, EXTRA_KEY, "Bearer "):
+        assert not any(secret in value for value in sent.values()), secret

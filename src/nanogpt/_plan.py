@@ -23,7 +23,8 @@ Money rules held here:
   call is idempotent (a GET, or a read-only POST such as the balance);
 * a Retry-After longer than ``max_retry_after`` (the daily-limit 429 runs to midnight UTC) is not
   slept on: the error is raised at once with ``retry_after`` set;
-* a POST is never re-sent to follow a 301/302/303 redirect.
+* a POST is never re-sent to follow a 301/302/303 redirect; a redirect to another host goes
+  without any credential-bearing header (``_redact.is_credential_header``).
 
 Failover: every connection failure (but a read timeout) and every 502, 503 or 504 marks the
 host as failed, whether or not the call goes on, so that the next calls go elsewhere for
@@ -53,6 +54,7 @@ from ._errors import (
     InvalidParameterError,
     error_from_response,
 )
+from ._redact import is_credential_header
 
 __all__ = ["CallPlan", "HostPool", "RetryPolicy", "TransportFailure", "parse_retry_after"]
 
@@ -67,7 +69,6 @@ FAILOVER_STATUSES = frozenset({502, 503, 504})
 _RETRYABLE_AT_ALL = frozenset({408, 425, 429, *range(500, 600)})
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 MAX_REDIRECTS = 5
-_AUTH_HEADERS = ("authorization", "x-api-key")
 
 
 class TransportFailure(Exception):
@@ -367,9 +368,10 @@ class CallPlan:
                                  f"request would travel unencrypted", status_code=status,
                                  headers=headers)
         if _origin(target) != _origin(self.url):
-            # never hand the key to another host
+            # never hand the key, or any other credential (a proxy token, a cookie, a custom
+            # token header from default_headers or extra_headers), to another host
             self.headers = {k: v for k, v in self.headers.items()
-                            if k.lower() not in _AUTH_HEADERS}
+                            if not is_credential_header(k)}
         self.url = target
         return 0.0
 
