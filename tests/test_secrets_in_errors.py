@@ -111,3 +111,48 @@ def test_no_credential_header_follows_a_redirect_to_another_host(make_client) ->
     assert [name for name in sent if is_credential_header(name)] == []
     for secret in (PROXY_TOKEN, COOKIE, EXTRA_KEY, "Bearer "):
         assert not any(secret in value for value in sent.values()), secret
+
+
+@pytest.mark.parametrize("location", [b"http://[::1/x", b"http://127.0.0.1:99999/x",
+                                      b"http://127.0.0.1:abc/x", b"/api/v1/a b",
+                                      b"/api/v1/\x7f\xff"],
+                         ids=["broken-ipv6", "port-out-of-range", "port-not-a-number",
+                              "space", "control-and-latin-1"])
+def test_a_redirect_to_an_invalid_url_is_a_typed_refusal(make_client, location) -> None:
+    def redirecting(conn: RawConn) -> None:
+        while conn.read_request() is not None:
+            conn.send(b"HTTP/1.1 307 Temporary Redirect\r\nlocation: " + location
+                      + b"\r\ncontent-length: 0\r\n\r\n")
+
+    with RawServer(redirecting) as srv:
+        client = make_client(base_url=srv.base_url, max_retries=2)
+        with pytest.raises(NanoGPTError) as info:
+            client.chat.completions.create(model="m", messages=USER)
+        assert getattr(info.value, "status_code", None) == 307  # nothing was sent elsewhere
+        assert srv.count("POST") == 1
+
+
+def test_a_password_in_a_redirect_is_neither_sent_nor_echoed(make_client) -> None:
+    password = "redirect-pw-5566778899"
+    received: list[dict[str, str]] = []
+
+    def other_host(conn: RawConn) -> None:
+        req = conn.read_request()
+        if req is not None:
+            received.append(req.headers)  # and hang up: the error names the URL
+
+    with RawServer(other_host) as target:
+        location = f"http://user:{password}@localhost:{target.port}/api/v1/x".encode()
+
+        def redirecting(conn: RawConn) -> None:
+            if conn.read_request() is not None:
+                conn.send(b"HTTP/1.1 307 Temporary Redirect\r\nlocation: " + location
+                          + b"\r\ncontent-length: 0\r\n\r\n")
+
+        with RawServer(redirecting) as srv:
+            client = make_client(base_url=srv.base_url, max_retries=0)
+            with pytest.raises(NanoGPTError) as info:
+                client.chat.completions.create(model="m", messages=USER)
+    assert len(received) == 1 and "authorization" not in received[0]
+    shown = "".join(traceback.format_exception(info.value)) + repr(info.value.__dict__)
+    assert password not in shown
