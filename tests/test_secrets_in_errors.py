@@ -7,9 +7,10 @@ from __future__ import annotations
 import traceback
 from collections.abc import Iterator
 
+import msgspec
 import pytest
 
-from conftest import USER
+from conftest import KEY, USER
 from nanogpt import NanoGPTError
 from nanogpt._redact import is_credential_header, mask_credentials
 from rawserver import RawConn, RawServer
@@ -156,3 +157,34 @@ def test_a_password_in_a_redirect_is_neither_sent_nor_echoed(make_client) -> Non
     assert len(received) == 1 and "authorization" not in received[0]
     shown = "".join(traceback.format_exception(info.value)) + repr(info.value.__dict__)
     assert password not in shown
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["answer", "stream"])
+def test_credentials_a_server_echoes_are_masked_in_errors(make_client, stream) -> None:
+    """A debugging proxy answers with the request's headers in its error message: the key
+    and every other credential sent are masked in what we raise (status errors, error frames
+    in a stream, excerpts of a malformed answer)."""
+    def echoing(conn: RawConn) -> None:
+        while (req := conn.read_request()) is not None:
+            echoed = "; ".join(f"{k}: {v}" for k, v in req.headers.items())
+            message = msgspec.json.encode({"error": {"message": f"denied ({echoed})"}})
+            if stream:
+                payload = b"data: " + message + b"\n\ndata: [DONE]\n\n"
+                conn.send(b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n"
+                          b"content-length: %d\r\n\r\n" % len(payload) + payload)
+            else:
+                conn.send(b"HTTP/1.1 403 Forbidden\r\ncontent-type: application/json\r\n"
+                          b"content-length: %d\r\n\r\n" % len(message) + message)
+
+    with RawServer(echoing) as srv:
+        client = make_client(KEY, base_url=srv.base_url, max_retries=0,
+                             default_headers={"Proxy-Authorization": f"Bearer {PROXY_TOKEN}"})
+        with pytest.raises(NanoGPTError) as info:
+            s = client.chat.completions.create(model="m", messages=USER, stream=stream,
+                                               extra_headers={"cookie": f"s={COOKIE}"})
+            for _ in s:
+                pass
+    shown = str(info.value) + repr(info.value) + "".join(traceback.format_exception(info.value))
+    assert "denied" in shown and "***" in shown
+    for secret in (KEY, PROXY_TOKEN, COOKIE):
+        assert secret not in shown

@@ -33,6 +33,7 @@ from ._errors import (
 from ._params import build_chat_body, check_headers
 from ._plan import CallPlan, HostPool, RetryPolicy, TransportFailure
 from ._plan import retry_statuses as checked_retry_statuses
+from ._redact import remember, scrub
 from ._stream import StreamCore
 from ._types import DECODE_ERRORS, Balance, ChatCompletion, Model, loads, model_from_dict, salvage
 
@@ -156,6 +157,7 @@ class ClientCore:
             headers["accept-encoding"] = "identity"
         if extra_headers is not None:
             headers.update(check_headers(extra_headers, "extra_headers"))
+        remember(headers)  # so that a server echoing them back has them masked in errors
         return Request(method=method, path=path, headers=headers, body=payload, stream=stream,
                        idempotent=(method == "GET") if idempotent is None else idempotent,
                        api_root=api_root,
@@ -222,7 +224,7 @@ class ClientCore:
     @staticmethod
     def _invalid(what: str, status: int, headers: Mapping[str, str], body: bytes,
                  err: Exception) -> APIResponseValidationError:
-        excerpt = body[:200].decode("utf-8", "replace")
+        excerpt = scrub(body[:200].decode("utf-8", "replace"))
         return APIResponseValidationError(
             f"expected {what}, got a body that is not ({err}): {excerpt!r}", status_code=status,
             body=body, request_id=headers.get("x-request-id"))

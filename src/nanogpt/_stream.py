@@ -18,6 +18,7 @@ import msgspec
 
 from ._errors import StreamError, StreamTimeoutError
 from ._plan import TransportFailure
+from ._redact import scrub
 from ._sse import SSEDecoder, SSEError
 from ._types import (
     DECODE_ERRORS,
@@ -261,7 +262,7 @@ class StreamCore:
             status = st if isinstance(st, int) else None
         elif isinstance(err, str):
             message = err
-        return self.fail(message, code=code, status=status)
+        return self.fail(scrub(message), code=code, status=status)
 
     def end_of_body(self) -> None:
         """The body ended: fine after ``[DONE]``, an error otherwise."""
