@@ -239,3 +239,22 @@ def test_a_gzip_stream_growing_the_answer_stays_bounded_in_memory(raw, loop_thre
     error, peak = _peak_while(lambda: loop_thread.run(consume()))
     assert isinstance(error, StreamError) and "max_response_bytes" in str(error), repr(error)
     assert peak < PEAK_ALLOWED, f"peak {peak / 2**20:.1f} MiB"
+
+
+def test_async_reads_a_gzip_answer_padded_with_zero_bytes() -> None:
+    """Zero bytes after a gzip member are padding (gzip(1) and Python's gzip read past them):
+    the paid answer is kept, not refused as a broken coding. Garbage there is still refused."""
+    answer = (b'{"id":"c","object":"chat.completion","created":1,"model":"m","choices":'
+              b'[{"index":0,"message":{"role":"assistant","content":"padded"},'
+              b'"finish_reason":"stop"}]}')
+
+    async def main(url: str) -> str:
+        async with nanogpt.AsyncNanoGPT(KEY, base_url=url, max_retries=0) as c:
+            r = await c.chat.completions.create(model="m", messages=USER)
+            return r.text
+
+    with RawServer(_answering(200, gzip.compress(answer) + bytes(16))) as srv:
+        assert asyncio.run(main(srv.base_url)) == "padded"
+    with RawServer(_answering(200, gzip.compress(answer) + b"\0garbage")) as srv, \
+            pytest.raises(APIResponseValidationError):
+        asyncio.run(main(srv.base_url))
