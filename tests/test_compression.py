@@ -258,3 +258,34 @@ def test_async_reads_a_gzip_answer_padded_with_zero_bytes() -> None:
     with RawServer(_answering(200, gzip.compress(answer) + b"\0garbage")) as srv, \
             pytest.raises(APIResponseValidationError):
         asyncio.run(main(srv.base_url))
+
+
+def test_decoding_a_gzip_stream_lets_other_tasks_run(raw, loop_thread) -> None:
+    """About 200 KiB of gzip, all received at once, decodes to 100 MiB of keep-alive comments
+    without any read having to wait: other tasks must still get turns meanwhile (counted, not
+    timed)."""
+    body = _gzip_of(b": " + b"k" * 1021 + b"\n", 100 * 1024)
+    srv = raw(_answering(200, body, content_type="text/event-stream"))
+
+    async def consume() -> int:
+        turns = 0
+        reading = True
+
+        async def other_task() -> None:
+            nonlocal turns
+            while reading:
+                turns += 1
+                await asyncio.sleep(0)
+
+        async with nanogpt.AsyncNanoGPT(KEY, base_url=srv.base_url) as client:
+            stream = await client.chat.completions.create(model="m", messages=USER,
+                                                          stream=True)
+            other = asyncio.create_task(other_task())
+            with pytest.raises(StreamError):
+                async for _ in stream:
+                    pass
+            reading = False
+            await other
+        return turns
+
+    assert loop_thread.run(consume()) > 100  # 1600 pieces of 64 KiB: a turn after each

@@ -338,13 +338,17 @@ class AsyncNanoGPT(ClientBase):
 
 def _decoding(read_raw: Callable[[], Awaitable[bytes]],
               decoder: BoundedDecoder) -> Callable[[], Awaitable[bytes]]:
-    """A coded stream's ``read``: at most ``_STREAM_PIECE`` decoded bytes per call."""
+    """A coded stream's ``read``: at most ``_STREAM_PIECE`` decoded bytes per call, and a turn
+    of the event loop for each. A few hundred KiB of gzip already received can decode to
+    hundreds of MiB (of keep-alive comments, say) without any read having to wait: without
+    the turn, every other task of the program would stand still meanwhile."""
 
     async def read() -> bytes:
         try:
             while True:
                 out = decoder.read(_STREAM_PIECE)
                 if out:
+                    await asyncio.sleep(0)
                     return out
                 raw = await read_raw()
                 if not raw:
