@@ -197,3 +197,95 @@ def test_decoder_reads_several_gzip_members_and_refuses_broken_or_short_ones() -
     assert broken is not None
     with pytest.raises(UndecodableBody):
         _drain(broken, b"\x1f\x8b\x08\x00garbage-garbage-garbage", 100, 100)
+
+
+def _growing_stream(events: int) -> bytes:
+    """An event stream whose answer grows 8000 characters an event, then ends well."""
+    frame = (b'data: {"choices": [{"index": 0, "delta": {"content": "' + b"a" * 8000
+             + b'"}}]}\n\n')
+    return frame * events + b"data: [DONE]\n\n"
+
+
+def test_a_streamed_answer_is_bounded_by_max_response_bytes(make_client, raw) -> None:
+    payload = _growing_stream(300)  # 2.4 M characters of text, each event small
+
+    def handler(conn: RawConn) -> None:
+        while conn.read_request() is not None:
+            conn.send(b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n"
+                      b"content-length: %d\r\n\r\n" % len(payload) + payload)
+
+    srv = raw(handler)
+    client = make_client(base_url=srv.base_url, max_response_bytes=LIMIT)
+    with pytest.raises(StreamError, match="max_response_bytes") as info:
+        for _ in client.chat.completions.create(model="m", messages=USER, stream=True):
+            pass
+    assert LIMIT < len(info.value.partial_text) <= LIMIT + 8000
+    assert srv.count("POST") == 1
+
+
+def test_a_gzip_stream_growing_the_answer_stays_bounded_in_memory(raw, loop_thread) -> None:
+    # 200 M characters of answer in about 250 KiB of gzip: decoded piece by piece (each event
+    # small), but kept as the answer it would take about 400 MiB
+    body = _gzip_of(_growing_stream(1)[:-len(b"data: [DONE]\n\n")], 25000)
+    srv = raw(_answering(200, body, content_type="text/event-stream"))
+
+    async def consume() -> None:
+        async with nanogpt.AsyncNanoGPT(KEY, base_url=srv.base_url,
+                                        max_response_bytes=LIMIT) as client:
+            async for _ in await client.chat.completions.create(model="m", messages=USER,
+                                                                stream=True):
+                pass
+
+    error, peak = _peak_while(lambda: loop_thread.run(consume()))
+    assert isinstance(error, StreamError) and "max_response_bytes" in str(error), repr(error)
+    assert peak < PEAK_ALLOWED, f"peak {peak / 2**20:.1f} MiB"
+
+
+def test_async_reads_a_gzip_answer_padded_with_zero_bytes() -> None:
+    """Zero bytes after a gzip member are padding (gzip(1) and Python's gzip read past them):
+    the paid answer is kept, not refused as a broken coding. Garbage there is still refused."""
+    answer = (b'{"id":"c","object":"chat.completion","created":1,"model":"m","choices":'
+              b'[{"index":0,"message":{"role":"assistant","content":"padded"},'
+              b'"finish_reason":"stop"}]}')
+
+    async def main(url: str) -> str:
+        async with nanogpt.AsyncNanoGPT(KEY, base_url=url, max_retries=0) as c:
+            r = await c.chat.completions.create(model="m", messages=USER)
+            return r.text
+
+    with RawServer(_answering(200, gzip.compress(answer) + bytes(16))) as srv:
+        assert asyncio.run(main(srv.base_url)) == "padded"
+    with RawServer(_answering(200, gzip.compress(answer) + b"\0garbage")) as srv, \
+            pytest.raises(APIResponseValidationError):
+        asyncio.run(main(srv.base_url))
+
+
+def test_decoding_a_gzip_stream_lets_other_tasks_run(raw, loop_thread) -> None:
+    """About 200 KiB of gzip, all received at once, decodes to 100 MiB of keep-alive comments
+    without any read having to wait: other tasks must still get turns meanwhile (counted, not
+    timed)."""
+    body = _gzip_of(b": " + b"k" * 1021 + b"\n", 100 * 1024)
+    srv = raw(_answering(200, body, content_type="text/event-stream"))
+
+    async def consume() -> int:
+        turns = 0
+        reading = True
+
+        async def other_task() -> None:
+            nonlocal turns
+            while reading:
+                turns += 1
+                await asyncio.sleep(0)
+
+        async with nanogpt.AsyncNanoGPT(KEY, base_url=srv.base_url) as client:
+            stream = await client.chat.completions.create(model="m", messages=USER,
+                                                          stream=True)
+            other = asyncio.create_task(other_task())
+            with pytest.raises(StreamError):
+                async for _ in stream:
+                    pass
+            reading = False
+            await other
+        return turns
+
+    assert loop_thread.run(consume()) > 100  # 1600 pieces of 64 KiB: a turn after each

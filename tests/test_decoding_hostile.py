@@ -305,3 +305,68 @@ def _read_usage(u: Usage) -> None:
     for name in USAGE_FIELDS:
         v = getattr(u, name)
         assert v is None or (isinstance(v, int) and not isinstance(v, bool) and v >= 0)
+
+
+# a lone surrogate in raw UTF-8 (ED A0 80) where the type check fails first: the second,
+# number-tolerant decode must read UTF-8 as strictly as msgspec does, and fail typed
+SURROGATE = b"\xed\xa0\x80"
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["answer", "stream"])
+def test_a_lone_surrogate_in_a_mistyped_field_is_a_typed_error(
+        make_client: Callable[..., Any], stream: bool) -> None:
+    from nanogpt import StreamError
+
+    odd = b'"tool_calls": "' + SURROGATE + b'"'
+    if stream:
+        frame = b'{"choices": [{"index": 0, "delta": {"content": "x", ' + odd + b"}}]}"
+        payload = (b"data: " + CHUNK.encode() + b"\n\ndata: " + frame + b"\n\n"
+                   b"data: [DONE]\n\n")
+        head = b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n"
+    else:
+        payload = b'{"choices": [{"index": 0, "message": {"content": "hi", ' + odd + b"}}]}"
+        head = b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n"
+    response = head + b"content-length: %d\r\n\r\n" % len(payload) + payload
+
+    def handler(conn: RawConn) -> None:
+        while conn.read_request() is not None:
+            conn.send(response)
+
+    srv = RawServer(handler).start()
+    try:
+        client = make_client(base_url=srv.base_url)
+        expected = StreamError if stream else APIResponseValidationError
+        with pytest.raises(expected) as info:
+            if stream:
+                for _ in client.chat.completions.create(model="m", messages=USER,
+                                                        stream=True):
+                    pass
+            else:
+                client.chat.completions.create(model="m", messages=USER)
+        if stream:
+            assert info.value.partial_text == "hi"
+        assert srv.count("POST") == 1
+        client.close()
+    finally:
+        stop_now(srv)
+
+
+def test_a_retry_field_of_thousands_of_digits_is_ignored(make_client: Callable[..., Any]
+                                                         ) -> None:
+    payload = (b"retry: " + b"9" * 5000 + b"\n" + b"data: " + CHUNK.encode() + b"\n\n"
+               b"data: [DONE]\n\n")
+    response = (b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n"
+                b"content-length: %d\r\n\r\n" % len(payload) + payload)
+
+    def handler(conn: RawConn) -> None:
+        while conn.read_request() is not None:
+            conn.send(response)
+
+    srv = RawServer(handler).start()
+    try:
+        client = make_client(base_url=srv.base_url)
+        s = client.chat.completions.create(model="m", messages=USER, stream=True)
+        assert s.get_final_completion().choices[0].message.content == "hi"
+        client.close()
+    finally:
+        stop_now(srv)

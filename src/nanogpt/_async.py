@@ -244,14 +244,16 @@ class AsyncNanoGPT(ClientBase):
         return self._core.answer_cut(failure)
 
     async def _read_answer(self, resp: aiohttp.ClientResponse, state: _LoopState,
-                           plan: CallPlan) -> bytes:
-        """The body of a 2xx answer (never retried once it started); frees the slot."""
+                           plan: CallPlan, read: float | None = None) -> bytes:
+        """The body of a 2xx answer (never retried once it started); frees the slot. It must
+        come within what is left of ``total`` and, when given, ``read`` seconds from now (a
+        whole body answering a stream request, whose own timer only bounds each silence)."""
         import aiohttp
 
         watch = _watch_body(resp)
         try:
             reading = _read_limited(resp, self._core.max_response_bytes)
-            left = plan.remaining()
+            left = _earliest(plan.remaining(), read)
             body = await (asyncio.wait_for(reading, max(left, 0.001)) if left is not None
                           else reading)
         except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
@@ -280,7 +282,7 @@ class AsyncNanoGPT(ClientBase):
         owner = asyncio.current_task()  # the task that holds the slot, whoever closes
         headers = lower_headers(resp.headers.items())
         if not self._core.is_event_stream(headers):
-            body = await self._read_answer(resp, state, plan)
+            body = await self._read_answer(resp, state, plan, req.body_timeout)
             raise self._core.not_a_stream(resp.status, headers, body)
         try:
             decoder = decoder_for(headers.get("content-encoding"))
@@ -342,13 +344,17 @@ class AsyncNanoGPT(ClientBase):
 
 def _decoding(read_raw: Callable[[], Awaitable[bytes]],
               decoder: BoundedDecoder) -> Callable[[], Awaitable[bytes]]:
-    """A coded stream's ``read``: at most ``_STREAM_PIECE`` decoded bytes per call."""
+    """A coded stream's ``read``: at most ``_STREAM_PIECE`` decoded bytes per call, and a turn
+    of the event loop for each. A few hundred KiB of gzip already received can decode to
+    hundreds of MiB (of keep-alive comments, say) without any read having to wait: without
+    the turn, every other task of the program would stand still meanwhile."""
 
     async def read() -> bytes:
         try:
             while True:
                 out = decoder.read(_STREAM_PIECE)
                 if out:
+                    await asyncio.sleep(0)
                     return out
                 raw = await read_raw()
                 if not raw:
@@ -359,6 +365,12 @@ def _decoding(read_raw: Callable[[], Awaitable[bytes]],
             raise TransportFailure(str(e), sent=True) from None
 
     return read
+
+
+def _earliest(*bounds: float | None) -> float | None:
+    """The smallest of the bounds that are set (``None``: none is)."""
+    set_bounds = [b for b in bounds if b is not None]
+    return min(set_bounds) if set_bounds else None
 
 
 def _time_left(req: Request, plan: CallPlan, started: float) -> float | None:

@@ -33,6 +33,7 @@ from ._errors import (
 from ._params import build_chat_body, check_headers
 from ._plan import CallPlan, HostPool, RetryPolicy, TransportFailure
 from ._plan import retry_statuses as checked_retry_statuses
+from ._redact import remember, scrub
 from ._stream import StreamCore
 from ._types import DECODE_ERRORS, Balance, ChatCompletion, Model, loads, model_from_dict, salvage
 
@@ -168,6 +169,7 @@ class ClientCore:
             headers["accept-encoding"] = "identity"
         if extra_headers is not None:
             headers.update(check_headers(extra_headers, "extra_headers"))
+        remember(headers)  # so that a server echoing them back has them masked in errors
         return Request(method=method, path=path, headers=headers, body=payload, stream=stream,
                        idempotent=(method == "GET") if idempotent is None else idempotent,
                        api_root=api_root,
@@ -234,7 +236,7 @@ class ClientCore:
     @staticmethod
     def _invalid(what: str, status: int, headers: Mapping[str, str], body: bytes,
                  err: Exception) -> APIResponseValidationError:
-        excerpt = body[:200].decode("utf-8", "replace")
+        excerpt = scrub(body[:200].decode("utf-8", "replace"))
         return APIResponseValidationError(
             f"expected {what}, got a body that is not ({err}): {excerpt!r}", status_code=status,
             body=body, request_id=headers.get("x-request-id"))
@@ -288,14 +290,14 @@ class ClientCore:
         except (*DECODE_ERRORS, ValueError) as e:
             raise self._invalid("a balance object", status, headers, body, e) from None
 
-    @staticmethod
-    def stream_core(headers: Mapping[str, str], timeout: Timeout | None = None) -> StreamCore:
+    def stream_core(self, headers: Mapping[str, str],
+                    timeout: Timeout | None = None) -> StreamCore:
         """The core of a stream that starts now (its ``first_event``/``stream_total`` clocks
-        start here)."""
+        start here); what it keeps is bounded by ``max_response_bytes``."""
         if timeout is None:
-            return StreamCore(headers.get("x-request-id"))
+            return StreamCore(headers.get("x-request-id"), max_kept=self.max_response_bytes)
         return StreamCore(headers.get("x-request-id"), first_event=timeout.first_event,
-                          stream_total=timeout.stream_total)
+                          stream_total=timeout.stream_total, max_kept=self.max_response_bytes)
 
 
 def lower_headers(items: Any) -> dict[str, str]:

@@ -96,7 +96,10 @@ class BoundedDecoder:
         return self._z
 
     def _after_member(self, rest: bytes) -> None:
-        """One gzip member (or the deflate stream) ended; a gzip body may hold several."""
+        """One gzip member (or the deflate stream) ended; a gzip body may hold several, and
+        zero bytes of padding after a member (read past, as gzip(1) and Python's gzip do)."""
+        if self._coding == "gzip":
+            rest = rest.lstrip(b"\0")  # what follows the member, all of it so far
         if rest and self._coding == "gzip":
             self._z = zlib.decompressobj(_GZIP)
             self._pending = rest

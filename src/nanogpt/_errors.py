@@ -44,6 +44,22 @@ _EXCERPT = 500
 class NanoGPTError(Exception):
     """Root of every error this package raises on purpose."""
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Errors cross process boundaries by pickle (``multiprocessing``, a
+        ``ProcessPoolExecutor``, task queues), which by default rebuilds one as
+        ``cls(*args)``: the subclasses take other or keyword-only arguments, so that failed
+        with a ``TypeError`` in the receiving process. Rebuilt from the message and the
+        attributes instead, without calling ``__init__``."""
+        return (_rebuild, (type(self), self.args, dict(self.__dict__)))
+
+
+def _rebuild(cls: type[NanoGPTError], args: tuple[Any, ...],
+             state: dict[str, Any]) -> NanoGPTError:
+    error = cls.__new__(cls)
+    error.args = args
+    error.__dict__.update(state)
+    return error
+
 
 class InvalidParameterError(NanoGPTError, ValueError):
     """A request parameter is wrong; raised before anything is sent."""
@@ -230,7 +246,10 @@ def parse_error_body(raw: bytes) -> tuple[Any, str | None, Any, str | None, str 
 def error_from_response(status: int, headers: Mapping[str, str], raw: bytes, *,
                         retry_after: float | None = None) -> APIStatusError:
     """Map a non-2xx response to the matching ``APIStatusError`` subclass."""
+    from ._redact import scrub  # (here: _redact depends on this module, through _config)
+
     body, message, code, etype, param = parse_error_body(raw)
+    message = scrub(message) if message else message  # a server may echo our headers
     request_id = headers.get("x-request-id")
     cls = _BY_STATUS.get(status)
     if cls is None:

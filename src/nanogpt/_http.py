@@ -162,13 +162,18 @@ def readable(sock: socket.socket) -> bool:
 class Response:
     """One answer on a connection of the pool."""
 
-    __slots__ = ("_conn", "_guard", "_origin", "_pool", "_resp", "headers", "status")
+    __slots__ = ("_conn", "_guard", "_origin", "_pool", "_resp", "_sock", "headers", "status")
 
     def __init__(self, pool: ConnectionPool, origin: Origin, conn: http.client.HTTPConnection,
-                 resp: http.client.HTTPResponse, guard: Guard | None) -> None:
+                 resp: http.client.HTTPResponse, guard: Guard | None,
+                 sock: socket.socket) -> None:
         self._pool = pool
         self._origin = origin
         self._conn: http.client.HTTPConnection | None = conn
+        # the socket the body is read from: http.client forgets it (``conn.sock = None``) as
+        # soon as a body runs until the connection closes, but the body still reads from it,
+        # and its deadline and ``idle`` must still be set on it
+        self._sock: socket.socket | None = sock
         self._resp = resp
         self._guard = guard
         self.status = resp.status
@@ -210,18 +215,17 @@ class Response:
         """From now on reading must end by ``deadline`` (instead of the request's)."""
         if self._disarm():
             return  # it struck already: the socket is shut, reading will fail
-        conn = self._conn
-        if deadline is not None and conn is not None and conn.sock is not None:
-            self._guard = WATCHDOG.arm(conn.sock, deadline)
+        sock = self._sock
+        if deadline is not None and sock is not None:
+            self._guard = WATCHDOG.arm(sock, deadline)
 
     def streaming(self, idle: float | None) -> bool:
         """The answer has started: no deadline from here, only ``idle`` between reads.
         Returns False when the deadline had struck just before (the socket is shut)."""
         if self._disarm():
             return False
-        conn = self._conn
-        if conn is not None and conn.sock is not None:
-            conn.sock.settimeout(idle)
+        if self._sock is not None:
+            self._sock.settimeout(idle)
         return True
 
     def read1(self, n: int = 65536) -> bytes:
@@ -233,12 +237,12 @@ class Response:
 
     def drain(self, timeout: float) -> bool:
         """Read to the end of the body within ``timeout`` seconds; True if the end came."""
-        conn = self._conn
-        if conn is None or conn.sock is None:
+        sock = self._sock
+        if self._conn is None or sock is None:
             return False
-        self._guard = WATCHDOG.arm(conn.sock, time.monotonic() + timeout)
+        self._guard = WATCHDOG.arm(sock, time.monotonic() + timeout)
         try:
-            conn.sock.settimeout(timeout)
+            sock.settimeout(timeout)
             while self._resp.read1(65536):
                 pass
         except ERRORS:
@@ -252,7 +256,7 @@ class Response:
         conn = self._conn
         if conn is None:
             return
-        self._conn = None
+        self._conn = self._sock = None
         resp = self._resp
         if reusable and resp.isclosed() and not resp.will_close:
             self._pool._put(self._origin, conn)
@@ -345,8 +349,9 @@ class ConnectionPool:
                 raise failure(exc, sent=False) from None
             conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             conn.response_class = FinalResponse
-        conn.sock.settimeout(read_timeout)
-        guard = WATCHDOG.arm(conn.sock, deadline) if deadline is not None else None
+        sock = conn.sock
+        sock.settimeout(read_timeout)
+        guard = WATCHDOG.arm(sock, deadline) if deadline is not None else None
         try:
             try:
                 conn.request(method, target, body=body, headers=dict(headers))
@@ -366,7 +371,7 @@ class ConnectionPool:
                 WATCHDOG.disarm(guard)
             conn.close()
             raise
-        return Response(self, origin, conn, resp, guard)
+        return Response(self, origin, conn, resp, guard, sock)
 
     def forget(self) -> None:
         """In a forked child: close this process's copies of the idle sockets (the parent's

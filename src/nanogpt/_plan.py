@@ -23,7 +23,8 @@ Money rules held here:
   call is idempotent (a GET, or a read-only POST such as the balance);
 * a Retry-After longer than ``max_retry_after`` (the daily-limit 429 runs to midnight UTC) is not
   slept on: the error is raised at once with ``retry_after`` set;
-* a POST is never re-sent to follow a 301/302/303 redirect.
+* a POST is never re-sent to follow a 301/302/303 redirect; a redirect to another host goes
+  without any credential-bearing header (``_redact.is_credential_header``).
 
 Failover: every connection failure (but a read timeout) and every 502, 503 or 504 marks the
 host as failed, whether or not the call goes on, so that the next calls go elsewhere for
@@ -43,7 +44,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import NoReturn
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urljoin, urlsplit, urlunsplit
 
 from ._config import is_loopback
 from ._errors import (
@@ -53,6 +54,7 @@ from ._errors import (
     InvalidParameterError,
     error_from_response,
 )
+from ._redact import is_credential_header
 
 __all__ = ["CallPlan", "HostPool", "RetryPolicy", "TransportFailure", "parse_retry_after"]
 
@@ -67,7 +69,6 @@ FAILOVER_STATUSES = frozenset({502, 503, 504})
 _RETRYABLE_AT_ALL = frozenset({408, 425, 429, *range(500, 600)})
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 MAX_REDIRECTS = 5
-_AUTH_HEADERS = ("authorization", "x-api-key")
 
 
 class TransportFailure(Exception):
@@ -346,17 +347,22 @@ class CallPlan:
 
     def _redirect(self, status: int, location: str, headers: Mapping[str, str],
                   body: bytes) -> float:
+        target = _redirect_target(self.url, location)
+        if target is None:
+            raise APIStatusError(
+                f"the server redirected to an invalid URL ({len(location)} characters; not "
+                f"shown, nor followed)", status_code=status,
+                request_id=headers.get("x-request-id"), headers=headers)
         if self.method != "GET" and status in (301, 302, 303):
             raise APIStatusError(
-                f"the server redirected a {self.method} with {status} to {location}; "
+                f"the server redirected a {self.method} with {status} to {target}; "
                 f"not followed, since that would re-send a request that may be billed",
                 status_code=status, body=body.decode("utf-8", "replace"),
                 request_id=headers.get("x-request-id"), headers=headers)
         if self.redirects >= MAX_REDIRECTS:
-            raise APIStatusError(f"too many redirects (last to {location})", status_code=status,
+            raise APIStatusError(f"too many redirects (last to {target})", status_code=status,
                                  request_id=headers.get("x-request-id"), headers=headers)
         self.redirects += 1
-        target = urljoin(self.url, location)
         parts = urlsplit(target)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise APIStatusError(f"redirect to an unsupported URL: {target}", status_code=status,
@@ -367,11 +373,29 @@ class CallPlan:
                                  f"request would travel unencrypted", status_code=status,
                                  headers=headers)
         if _origin(target) != _origin(self.url):
-            # never hand the key to another host
+            # never hand the key, or any other credential (a proxy token, a cookie, a custom
+            # token header from default_headers or extra_headers), to another host
             self.headers = {k: v for k, v in self.headers.items()
-                            if k.lower() not in _AUTH_HEADERS}
+                            if not is_credential_header(k)}
         self.url = target
         return 0.0
+
+
+def _redirect_target(base: str, location: str) -> str | None:
+    """Where a redirect leads, or None when ``location`` is no URL to send to: not ASCII,
+    spaces or control characters, a broken host or port (``urlsplit`` and ``.port`` raise a
+    bare ``ValueError`` for those). A ``user:password@`` the server put in it is dropped: it
+    would be echoed in errors and logs, and aiohttp would send it as Basic credentials."""
+    if not location.isascii() or any(c <= " " or c == "\x7f" for c in location):
+        return None
+    try:
+        parts = urlsplit(urljoin(base, location))
+        parts.port  # noqa: B018 - raises ValueError for a port that is not one
+    except ValueError:
+        return None
+    if "@" in parts.netloc:
+        parts = parts._replace(netloc=parts.netloc.rpartition("@")[2])
+    return urlunsplit(parts)
 
 
 def api_root(base_url: str) -> str:

@@ -18,6 +18,7 @@ __all__ = ["DEFAULT_MAX_LINE", "SSEDecoder", "SSEError", "ServerSentEvent"]
 
 DEFAULT_MAX_LINE = 16 * 1024 * 1024
 _BOM = b"\xef\xbb\xbf"
+_MAX_RETRY_DIGITS = 30  # a reconnection time beyond any use; a longer one is ignored
 _join = b"".join
 
 
@@ -177,8 +178,8 @@ class SSEDecoder:
         elif name == b"id":
             if b"\x00" not in value:
                 self.last_event_id = value.decode("utf-8", "replace")
-        elif name == b"retry" and value.isdigit():
-            self.retry = int(value)
+        elif name == b"retry" and value.isdigit() and len(value) <= _MAX_RETRY_DIGITS:
+            self.retry = int(value)  # more digits: ignored (int() refuses 4301 and up)
         # any other field is ignored, as the rules say
 
     def close(self) -> None:

@@ -18,6 +18,7 @@ import msgspec
 
 from ._errors import StreamError, StreamTimeoutError
 from ._plan import TransportFailure
+from ._redact import scrub
 from ._sse import SSEDecoder, SSEError
 from ._types import (
     DECODE_ERRORS,
@@ -54,10 +55,11 @@ class _ToolCallParts:
 
 
 class Accumulator:
-    """Joins chunks into the whole answer: text, reasoning and tool calls per choice."""
+    """Joins chunks into the whole answer: text, reasoning and tool calls per choice.
+    ``kept`` counts the characters it holds (what a stream's memory grows with)."""
 
-    __slots__ = ("_reasoning", "_text", "_tools", "created", "finish_reasons", "id", "model",
-                 "pricing_raw", "usage_raw")
+    __slots__ = ("_reasoning", "_text", "_tools", "created", "finish_reasons", "id", "kept",
+                 "model", "pricing_raw", "usage_raw")
 
     def __init__(self) -> None:
         self.id = ""
@@ -69,6 +71,7 @@ class Accumulator:
         self.finish_reasons: dict[int, str] = {}
         self.usage_raw: dict[str, Any] | None = None
         self.pricing_raw: dict[str, Any] | None = None
+        self.kept = 0
 
     def add(self, chunk: ChatCompletionChunk) -> bool:
         """Take one chunk; returns True when a choice finished with ``finish_reason: "error"``."""
@@ -76,11 +79,13 @@ class Accumulator:
         for c in chunk.choices:
             d = c.delta
             if d.content:
+                self.kept += len(d.content)
                 try:
                     self._text[c.index].append(d.content)
                 except KeyError:
                     self._text[c.index] = [d.content]
             if d.reasoning:
+                self.kept += len(d.reasoning)
                 self._reasoning.setdefault(c.index, []).append(d.reasoning)
             if d.tool_calls:
                 self._add_tools(c.index, d.tool_calls)
@@ -112,6 +117,7 @@ class Accumulator:
                 if f.name and not p.name:
                     p.name = f.name
                 if f.arguments:
+                    self.kept += len(f.arguments)
                     p.args.append(f.arguments)
 
     def text_of(self, choice: int = 0) -> str:
@@ -147,14 +153,19 @@ class StreamCore:
     the core is made): ``deadline`` is the nearest one, or None, and a shell's stream calls
     :meth:`check_deadline` after each read while it is set, keep-alive reads included. That is
     one clock read per read, and none once the first chunk came when ``stream_total`` is off.
+
+    What the stream keeps (text, reasoning, tool arguments: ``Accumulator.kept``) is bounded by
+    ``max_kept`` (the client's ``max_response_bytes``, counted in characters): a server, or a
+    small compressed body, could otherwise grow it without end while each event stays small.
     """
 
-    __slots__ = ("_clock", "_end_by", "_first_by", "_first_event", "_stream_total", "acc",
-                 "deadline", "done", "error", "request_id", "sse")
+    __slots__ = ("_clock", "_end_by", "_first_by", "_first_event", "_max_kept", "_stream_total",
+                 "acc", "deadline", "done", "error", "request_id", "sse")
 
     def __init__(self, request_id: str | None = None, *, first_event: float | None = None,
-                 stream_total: float | None = None,
+                 stream_total: float | None = None, max_kept: int | None = None,
                  clock: Callable[[], float] = time.monotonic) -> None:
+        self._max_kept = max_kept
         self.sse = SSEDecoder()
         self.acc = Accumulator()
         self.done = False
@@ -234,6 +245,11 @@ class StreamCore:
             if acc.add(chunk):
                 self.error = self._error_frame(None)
                 break
+            if self._max_kept is not None and acc.kept > self._max_kept:
+                self.error = self.fail(f"the streamed answer is larger than max_response_bytes="
+                                       f"{self._max_kept} (characters of text, reasoning and "
+                                       f"tool arguments)")
+                break
             out.append(chunk)
         return out
 
@@ -246,7 +262,7 @@ class StreamCore:
             status = st if isinstance(st, int) else None
         elif isinstance(err, str):
             message = err
-        return self.fail(message, code=code, status=status)
+        return self.fail(scrub(message), code=code, status=status)
 
     def end_of_body(self) -> None:
         """The body ended: fine after ``[DONE]``, an error otherwise."""

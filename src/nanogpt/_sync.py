@@ -14,7 +14,6 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, TypeVar
 
 from ._client import ClientBase, Request, lower_headers
-from ._errors import APITimeoutError
 from ._plan import CallPlan, TransportFailure
 from ._resources import Chat, Models
 from ._slots import ThreadSlots, fork_generation
@@ -180,10 +179,9 @@ class NanoGPT(ClientBase):
         if not resp.streaming(req.read_timeout):  # `total` ends where the stream starts
             resp.release(reusable=False)
             _free(slot)
-            # the 2xx head had come: the call may be billed, so say the answer had started
-            raise APITimeoutError("the total timeout ran out as the stream started; not "
-                                  "retried, since the request may already be billed",
-                                  answer_cut=True)
+            # the 2xx head had come: the answer had started (it may be billed), never retry
+            raise self._core.stream_core(headers).interrupted(TransportFailure(
+                "the total timeout ran out as the stream started", sent=True, timeout=True))
         read1 = resp.read1
         generation = fork_generation()
 

@@ -59,7 +59,7 @@ def salvage(data: bytes, type_: type[T], error: Exception) -> T:
         raise error
     try:
         return msgspec.convert(_loads_odd_numbers(data), type_, strict=False)
-    except (*DECODE_ERRORS, TypeError):
+    except (*DECODE_ERRORS, TypeError, UnicodeError):  # UnicodeEncodeError: a lone surrogate
         raise error from None
 
 
@@ -67,8 +67,9 @@ def _loads_odd_numbers(data: bytes) -> Any:
     import json
 
     try:
-        return json.loads(data, parse_int=_int_or_none, parse_float=_float_or_none,
-                          parse_constant=_none)
+        # strict UTF-8, as msgspec reads it (json.loads would let surrogates through)
+        return json.loads(data.decode("utf-8"), parse_int=_int_or_none,
+                          parse_float=_float_or_none, parse_constant=_none)
     except (ValueError, RecursionError) as e:  # JSONDecodeError, UnicodeDecodeError
         raise msgspec.DecodeError(f"not JSON: {e}") from None
 
