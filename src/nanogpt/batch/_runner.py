@@ -363,7 +363,7 @@ class _Runner:
                                  f"no catalog price or output cap for model {name!r}")
             return None
         while self._spent + self._reserved + worst > self.budget:
-            if self._reserved <= 0 or self._stopped():
+            if self._in_flight == 0 or self._stopped():
                 self._stop("budget", f"budget ${self.budget:g}: spent ${self._spent:.6f}; "
                                      f"row {row.id!r} (line {row.line}) could cost "
                                      f"${worst:.6f}")
@@ -443,9 +443,15 @@ class _Runner:
         self._settled.set()
         self._check_idle()
 
+    @property
+    def _in_flight(self) -> int:
+        """Rows sent and not yet settled (committed or cancelled)."""
+        s = self.summary
+        return s.sent - s.succeeded - s.failed - s.cancelled
+
     def _check_idle(self) -> None:
-        if self.summary.sent == self.summary.succeeded + self.summary.failed + (
-                self.summary.cancelled):
+        if self._in_flight == 0:
+            self._reserved = 0.0  # no float residue survives an idle moment
             self._idle.set()
 
     # writing rows that are not sent ---------------------------------------------------------
