@@ -311,3 +311,15 @@ def test_python_api_with_the_async_client(tmp_path: Path, emu: Emulator) -> None
     write_rows(inp, 1, start=1)
     with pytest.raises(BatchInputError, match="'r1' on lines 2 and 21"):
         run(inp, out, handle_sigint=False)
+
+
+def test_batch_benchmark_smoke_run(tmp_path: Path) -> None:
+    """benchmarks/batch.py --quick runs end to end (tiny counts; no timing is asserted)."""
+    root = Path(__file__).resolve().parent.parent
+    out = tmp_path / "bench.json"
+    r = subprocess.run([sys.executable, str(root / "benchmarks" / "batch.py"), "--quick",
+                        "--out", str(out)], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    data = json.loads(out.read_text())
+    assert data["rows_per_s"] > 0 and data["big_run_all_answered"]
+    assert data["resume_sent"] == 0 and data["resume_kept"] == data["big_rows"]

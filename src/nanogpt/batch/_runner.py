@@ -289,17 +289,28 @@ class _Runner:
 
     async def _run_rows(self) -> None:
         writer = asyncio.create_task(self._commit_loop())
+        work = asyncio.create_task(self._dispatch_and_settle())
         try:
-            await self._dispatch_rows()
-            await self._idle.wait()
+            # a commit that fails (disk full...) must end the run, not leave it waiting
+            await asyncio.wait({work, writer}, return_when=asyncio.FIRST_COMPLETED)
+            if writer.done():
+                work.cancel()
+                writer.result()
+            await work
         finally:
+            work.cancel()
             for task in list(self._tasks):
                 task.cancel()
             if self._tasks:
                 await asyncio.gather(*self._tasks, return_exceptions=True)
             self._wake.set()
             self._closing = True
-            await writer
+            if not writer.done():
+                await writer
+
+    async def _dispatch_and_settle(self) -> None:
+        await self._dispatch_rows()
+        await self._idle.wait()
 
     async def _dispatch_rows(self) -> None:
         assert self._ledger is not None and self._out is not None
