@@ -323,3 +323,51 @@ def test_batch_benchmark_smoke_run(tmp_path: Path) -> None:
     data = json.loads(out.read_text())
     assert data["rows_per_s"] > 0 and data["big_run_all_answered"]
     assert data["resume_sent"] == 0 and data["resume_kept"] == data["big_rows"]
+
+
+def test_a_second_ctrl_c_cancels_the_rows_in_flight_and_the_run_resumes(
+        tmp_path: Path, emu: Emulator) -> None:
+    n, concurrency = 60, 5
+    inp, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    write_rows(inp, n)
+    emu.inject(Fault(delay=0.01), times=20, path=CHAT)
+    emu.inject(Fault(delay=20), times=None, path=CHAT)  # then rows hang in flight
+    proc = subprocess.Popen(
+        batch_cli(tmp_path, emu, str(inp), "-o", str(out), "-m", MODEL, "--concurrency",
+                  str(concurrency), "--json"),
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=cli_env(tmp_path, emu))
+    try:
+        wait_for_lines(out, 20, proc)
+        proc.send_signal(signal.SIGINT)
+        # the first is seen once the rows not sent are written out (signals sent together
+        # may arrive as one)
+        wait_for_lines(out, n - concurrency, proc)
+        proc.send_signal(signal.SIGINT)
+        stdout, stderr = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, stderr
+    first = json.loads(stdout)
+    assert first["succeeded"] == 20 and first["cancelled"] > 0
+    emu.clear_faults()
+    r = run_cli(tmp_path, emu, str(inp), "-o", str(out), "-m", MODEL, "--json")
+    assert r.returncode == 0, r.stderr
+    assert summary_of(r)["kept"] == 20
+    assert_each_row_once_and_right(out, n)
+    assert emu.count(CHAT) <= n + concurrency
+
+
+def test_a_second_run_on_the_same_output_is_refused_while_one_runs(
+        tmp_path: Path, emu: Emulator) -> None:
+    from nanogpt.batch._ledger import Ledger, ledger_path
+
+    inp, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    write_rows(inp, 3)
+    held = Ledger(ledger_path(out))  # as a running batch holds it
+    try:
+        r = run_cli(tmp_path, emu, str(inp), "-o", str(out), "-m", MODEL)
+    finally:
+        held.close()
+    assert r.returncode != 0 and "another batch run" in r.stderr
+    assert emu.count(CHAT) == 0

@@ -22,6 +22,8 @@ import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
+from .._errors import NanoGPTError
+
 __all__ = ["Finished", "Ledger", "LedgerBusyError", "ledger_path"]
 
 _SCHEMA = """
@@ -57,8 +59,8 @@ class Finished:
     tokens: int | None = None
 
 
-class LedgerBusyError(RuntimeError):
-    """Another run holds this ledger."""
+class LedgerBusyError(NanoGPTError):
+    """Another run holds this ledger (raised before anything is sent)."""
 
 
 class Ledger:

@@ -220,6 +220,7 @@ class _Runner:
         self._wake = asyncio.Event()
         self._idle = asyncio.Event()
         self._settled = asyncio.Event()  # set whenever a row in flight settles
+        self._stopping = asyncio.Event()  # set when the run stops sending
         self._idle.set()
         self._slots = asyncio.Semaphore(concurrency)
         self._reserved = 0.0  # worst case of the rows in flight
@@ -248,6 +249,7 @@ class _Runner:
         return self.summary.stopped is not None
 
     def _stop(self, kind: str, reason: str) -> None:
+        self._stopping.set()
         if self.summary.stopped is None:
             self.summary.stopped = kind
             self.summary.stop_reason = reason
@@ -335,8 +337,7 @@ class _Runner:
     async def _dispatch(self, row: BatchRow, prior: Finished | None) -> None:
         """Send ``row`` when a slot, the rate and the budget allow; once the run has
         stopped, write it as not run instead."""
-        if not self._stopped():
-            await self._slots.acquire()
+        if await self._take_slot():
             worst = None if self._stopped() else await self._reserve(row)
             if worst is not None:
                 await self._pace()
@@ -346,6 +347,26 @@ class _Runner:
                 self._reserved -= worst
             self._slots.release()
         self._write_not_run(row)
+
+    async def _take_slot(self) -> bool:
+        """Wait for a free concurrency slot; False (and no slot) once the run stops, which
+        may happen while waiting (Ctrl-C with every slot busy)."""
+        if self._stopped():
+            return False
+        if not self._slots.locked():
+            await self._slots.acquire()
+            return True
+        acquire = asyncio.ensure_future(self._slots.acquire())
+        stop = asyncio.ensure_future(self._stopping.wait())
+        await asyncio.wait({acquire, stop}, return_when=asyncio.FIRST_COMPLETED)
+        stop.cancel()
+        if not acquire.done():
+            acquire.cancel()
+            return False
+        if self._stopped():
+            self._slots.release()
+            return False
+        return True
 
     def _start(self, row: BatchRow, prior: Finished | None, worst: float) -> None:
         if prior is None:
