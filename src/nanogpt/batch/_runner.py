@@ -121,7 +121,11 @@ def run(input: str | Path, output: str | Path, *, client: NanoGPT | AsyncNanoGPT
         handle_sigint: bool = True) -> BatchSummary:
     """Run a batch to the end and return its summary (see :func:`arun`). With
     ``handle_sigint`` (and on the main thread), Ctrl-C stops dispatching and a second one
-    cancels the rows in flight; the ledger keeps the run resumable either way."""
+    cancels the rows in flight; the ledger keeps the run resumable either way.
+
+    Pass a :class:`~nanogpt.NanoGPT` (or nothing); an :class:`~nanogpt.AsyncNanoGPT`
+    belongs with :func:`arun` in your own event loop, since this call runs a loop of its own
+    and the async client's connections are tied to the loop they were opened in."""
     return asyncio.run(arun(input, output, client=client, model=model, params=params,
                             concurrency=concurrency, max_rps=max_rps, budget=budget,
                             retry_failed=retry_failed, on_progress=on_progress,
