@@ -371,3 +371,21 @@ def test_a_second_run_on_the_same_output_is_refused_while_one_runs(
         held.close()
     assert r.returncode != 0 and "another batch run" in r.stderr
     assert emu.count(CHAT) == 0
+
+
+def test_an_empty_balance_stops_sending_instead_of_failing_every_row(
+        tmp_path: Path, emu: Emulator) -> None:
+    inp, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    write_rows(inp, 20)
+    emu.inject(Fault(status=402, message="Insufficient balance"), times=1, path=CHAT)
+    r = run_cli(tmp_path, emu, str(inp), "-o", str(out), "-m", MODEL, "--concurrency", "1",
+                "--json")
+    assert r.returncode == 1
+    s = summary_of(r)
+    assert s["stopped"] == "account" and "402" in s["stop_reason"]
+    assert (s["sent"], s["failed"], s["not_run"]) == (1, 1, 19)
+    assert emu.count(CHAT) == 1
+    r = run_cli(tmp_path, emu, str(inp), "-o", str(out), "-m", MODEL, "--retry-failed",
+                "--json")
+    assert r.returncode == 0 and summary_of(r)["sent"] == 20
+    assert_each_row_once_and_right(out, 20)

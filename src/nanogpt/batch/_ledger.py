@@ -57,6 +57,7 @@ class Finished:
     output: str
     cost: float | None = None
     tokens: int | None = None
+    status: int | None = None  # the HTTP status of an error row (not stored)
 
 
 class LedgerBusyError(NanoGPTError):

@@ -50,6 +50,7 @@ if TYPE_CHECKING:
 
 __all__ = ["BatchInputError", "BatchSummary", "arun", "run", "worst_case_cost"]
 
+_ACCOUNT_ERRORS = {401: "the key was refused (401)", 402: "the balance ran out (402)"}
 _YIELD_EVERY = 500  # rows scanned between two yields to the loop (progress, commits)
 
 
@@ -81,7 +82,7 @@ class BatchSummary:
     malformed: int = 0  # lines that are not rows, written as error rows
     not_run: int = 0  # rows not sent (budget or interruption), written as ``not_run`` rows
     cancelled: int = 0  # rows cancelled in flight (second interruption), not recorded
-    stopped: str | None = None  # "budget" or "interrupted" when the run stopped early
+    stopped: str | None = None  # "budget", "interrupted" or "account" (401/402): stopped early
     stop_reason: str | None = None
     cost: float = 0.0  # USD reported for the rows answered in this run
     job_cost: float = 0.0  # USD reported for every run of this job (this output), this one too
@@ -469,6 +470,7 @@ class _Runner:
                 s.cost_unreported += 1
         else:
             s.failed += 1
+            self._stop_on_account_error(finished)
         s.cost += finished.cost or 0.0
         s.job_cost += finished.cost or 0.0
         s.tokens += finished.tokens or 0
@@ -478,6 +480,14 @@ class _Runner:
         self._slots.release()
         self._settled.set()
         self._check_idle()
+
+    def _stop_on_account_error(self, finished: Finished) -> None:
+        """A bad key (401) or an empty balance (402) fails every row after it: stop sending
+        instead of turning the rest of the input into error rows."""
+        what = _ACCOUNT_ERRORS.get(finished.status or 0)
+        if what is not None:
+            self._stop("account", f"{what} on row {finished.id!r}: no more rows are sent; "
+                                  "fix it, then rerun with --retry-failed")
 
     @property
     def _in_flight(self) -> int:
@@ -603,7 +613,8 @@ def _answered(row: BatchRow, completion: ChatCompletion) -> Finished:
 def _failed(row: BatchRow, exc: Exception) -> Finished:
     status = exc.status_code if isinstance(exc, APIStatusError) else None
     kind = type(exc).__name__ if isinstance(exc, NanoGPTError) else "ClientError"
-    return Finished(row.id, row.digest, False, error_line(row.id, kind, str(exc), status))
+    return Finished(row.id, row.digest, False, error_line(row.id, kind, str(exc), status),
+                    status=status)
 
 
 def _duplicates_message(duplicates: list[tuple[str, int, int]]) -> str:
