@@ -166,7 +166,7 @@ def test_duplicate_ids_are_an_error_naming_both_lines_before_anything_is_sent(
     write_rows(inp, 5)
     write_rows(inp, 1, start=2)  # line 6 repeats r2 of line 3
     r = run_cli(tmp_path, emu, str(inp), "-o", str(out), "-m", MODEL)
-    assert r.returncode != 0
+    assert r.returncode == 2
     assert "'r2' on lines 3 and 6" in r.stderr
     assert emu.count(CHAT) == 0 and not out.exists()
 
@@ -256,7 +256,7 @@ def test_budget_stops_dispatching_before_it_could_be_passed(tmp_path: Path,
     budget = 0.0005  # room for a few dozen rows of this model's worst case
     r = run_cli(tmp_path, emu, str(inp), "-o", str(out), "-m", MODEL, "--budget", str(budget),
                 "--json")
-    assert r.returncode == 2
+    assert r.returncode == 3
     s = summary_of(r)
     assert s["stopped"] == "budget" and 0 < s["sent"] < 100
     assert s["not_run"] == 100 - s["sent"] and s["job_cost"] <= budget

@@ -170,7 +170,7 @@ def batch(app: App, /, input_path: Path, output_path: Path, **opts: Any) -> None
     Rows: {"id", "messages" | "prompt", ...params} or the Batch API form {"custom_id",
     "method", "url", "body"}. Crash-safe: run the same command again after a crash, Ctrl-C or
     a budget stop, and only rows without a recorded answer are sent. Exit code 0: all
-    answered; 1: some error rows; 2: budget stop; 130: interrupted.
+    answered; 1: some error rows; 2: bad input, nothing sent; 3: budget stop; 130: interrupted.
     """
     from ._batch import run_batch
 

@@ -5,9 +5,9 @@ The live run goes through an :class:`~nanogpt.AsyncNanoGPT` made with the same k
 URL as every other command. The progress bar (rich, on stderr) shows only on a terminal and
 never with ``--json``; the summary goes to stdout.
 
-Exit codes: 0 every row answered; 1 the run finished but some rows are error rows;
-2 the budget stopped it (rows not run); 130 interrupted (Ctrl-C). Every case is resumable by
-running the same command again.
+Exit codes: 0 every row answered; 1 some rows are error rows (or a 401/402 stopped the run);
+2 the input or an option is wrong (nothing sent); 3 the budget stopped it (rows not run);
+130 interrupted (Ctrl-C). Every case is resumable by running the same command again.
 """
 
 from __future__ import annotations
@@ -93,7 +93,7 @@ def exit_code(summary: BatchSummary) -> int:
     if summary.stopped == "interrupted" or summary.cancelled:
         return 130
     if summary.stopped == "budget":
-        return 2
+        return 3
     failed = summary.failed + summary.kept_failed + summary.malformed
     return 1 if failed else 0
 
