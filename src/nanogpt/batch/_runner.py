@@ -12,8 +12,9 @@ How a run goes:
 3. A finished row is committed to the ledger (a worker thread groups the commits) before its
    output line is written, before it counts, and before its concurrency slot is freed, so
    that a crash re-sends at most ``concurrency`` rows: those sent but not yet committed.
-4. Rows not sent because the budget ran out or the run was interrupted get an error row of
-   type ``not_run`` (not recorded: a rerun sends them).
+4. Rows not sent because the run stopped (the budget, an interruption, or a 401/402 that
+   would fail every later row too) get an error row of type ``not_run``, not recorded: a
+   rerun sends them.
 
 Stopping: ``request_stop()`` (the first Ctrl-C) stops dispatching and lets the rows in flight
 finish; a second request cancels them (they are not recorded; a rerun sends them again).
