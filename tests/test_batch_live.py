@@ -389,3 +389,23 @@ def test_an_empty_balance_stops_sending_instead_of_failing_every_row(
                 "--json")
     assert r.returncode == 0 and summary_of(r)["sent"] == 20
     assert_each_row_once_and_right(out, 20)
+
+
+@pytest.mark.timeout(30)
+def test_a_ledger_that_cannot_commit_ends_the_run_with_its_error(
+        tmp_path: Path, emu: Emulator, monkeypatch: pytest.MonkeyPatch) -> None:
+    import sqlite3
+
+    from nanogpt.batch._ledger import Ledger
+
+    def full_disk(self: Ledger, rows: Any) -> None:
+        raise sqlite3.OperationalError("database or disk is full")
+
+    monkeypatch.setattr(Ledger, "record", full_disk)
+    inp, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    write_rows(inp, 30)
+    with NanoGPT(KEY, base_url=emu.base_url) as client, pytest.raises(
+            sqlite3.OperationalError, match="disk is full"):
+        run(inp, out, client=client, model=MODEL, concurrency=5, handle_sigint=False)
+    assert not any("response" in row for row in read_output(out))  # nothing counted
+    assert emu.count(CHAT) <= 5 + 5  # it stopped sending: a slot is freed only by a commit
