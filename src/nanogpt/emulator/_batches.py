@@ -310,9 +310,9 @@ class BatchStore:
         now = time.monotonic()
         status = self._status(batch, now)
         t0 = batch.created_at
-        stamps: dict[str, int | None] = {"in_progress_at": None, "finalizing_at": None, "completed_at": None,
-                  "failed_at": None, "expired_at": None, "cancelling_at": None,
-                  "cancelled_at": None}
+        stamps: dict[str, int | None] = {
+            "in_progress_at": None, "finalizing_at": None, "completed_at": None,
+            "failed_at": None, "expired_at": None, "cancelling_at": None, "cancelled_at": None}
         if status not in ("validating", "failed") and batch.cancel_at is None:
             stamps["in_progress_at"] = t0
         if status in TERMINAL or status == "cancelling":
