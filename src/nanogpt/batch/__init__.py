@@ -8,23 +8,30 @@ cheap: the runner, asyncio and sqlite3 load on first use.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ._output import OutputWriter, error_line, response_line
 from ._rows import BatchRow, RowError, digest_of, find_duplicate_ids, read_rows
 
+if TYPE_CHECKING:
+    from ._runner import BatchInputError, BatchSummary, arun, run
+
 __all__ = [
+    "BatchInputError",
     "BatchRow",
+    "BatchSummary",
     "OutputWriter",
     "RowError",
+    "arun",
     "digest_of",
     "error_line",
     "find_duplicate_ids",
     "read_rows",
     "response_line",
+    "run",
 ]
 
-_LAZY: dict[str, str] = {}  # the runner joins here: run, arun, BatchSummary
+_LAZY = {name: "._runner" for name in ("run", "arun", "BatchSummary", "BatchInputError")}
 
 
 def __getattr__(name: str) -> Any:

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["BatchRow", "RowError", "digest_of", "find_duplicate_ids", "read_rows"]
+__all__ = ["BatchRow", "RowError", "digest_of", "find_duplicate_ids", "read_rows", "scan_ids"]
 
 CHAT_URL = "/v1/chat/completions"
 
@@ -88,9 +88,17 @@ def read_rows(path: Path, *, model: str | None = None,
 def find_duplicate_ids(path: Path) -> list[tuple[str, int, int]]:
     """Every id used twice in ``path``, as (id, first line, later line). Lines that are not
     rows are ignored here (``read_rows`` reports them)."""
+    return scan_ids(path)[0]
+
+
+def scan_ids(path: Path) -> tuple[list[tuple[str, int, int]], int]:
+    """One pass over ``path``: the duplicate ids (as :func:`find_duplicate_ids`) and the
+    number of non-blank lines (each becomes one output row)."""
     first: dict[str, int] = {}
     duplicates: list[tuple[str, int, int]] = []
+    count = 0
     for number, text in _lines(path):
+        count += 1
         try:
             row_id = _id_of(json.loads(text))
         except ValueError:
@@ -100,7 +108,7 @@ def find_duplicate_ids(path: Path) -> list[tuple[str, int, int]]:
         seen = first.setdefault(row_id, number)
         if seen != number:
             duplicates.append((row_id, seen, number))
-    return duplicates
+    return duplicates, count
 
 
 def _lines(path: Path) -> Iterator[tuple[int, str]]:

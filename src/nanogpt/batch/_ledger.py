@@ -1,0 +1,117 @@
+"""The ledger: the durable record of which rows finished, what they answered and cost.
+
+It is what makes a batch run safe to kill. A row counts as finished only once its output line
+is committed here (SQLite in WAL mode, ``synchronous=FULL``: the commit survives a killed
+process and a power cut). The output file is a view of the ledger: a run writes a row there
+only after its commit, and a run that resumes rebuilds the file from the ledger, so the file
+never holds a row twice and never lacks a row the ledger has.
+
+Rows are keyed by id and carry the digest of the request body they answered, so a resume can
+tell a finished unchanged row (kept, never sent again) from an edited one (sent again).
+
+Two connections: the run's event loop reads through one while a worker thread commits
+finished rows in groups through the other (WAL lets a reader and a writer work at once), so
+an fsync never stalls the requests in flight. A lock beside the ledger keeps a second run off
+the same output while one is running.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = ["Finished", "Ledger", "LedgerBusyError", "ledger_path"]
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS rows (
+    id TEXT PRIMARY KEY,
+    digest TEXT NOT NULL,
+    ok INTEGER NOT NULL,
+    output TEXT NOT NULL,
+    cost REAL,
+    tokens INTEGER
+)
+"""
+
+
+def ledger_path(out_path: Path) -> Path:
+    """Where the ledger of an output file lives: beside it, ``OUT.jsonl.ledger``."""
+    return out_path.with_name(out_path.name + ".ledger")
+
+
+@dataclass(frozen=True)
+class Finished:
+    """A finished row as the ledger holds it; ``output`` is its whole output line."""
+
+    id: str
+    digest: str
+    ok: bool
+    output: str
+    cost: float | None = None
+    tokens: int | None = None
+
+
+class LedgerBusyError(RuntimeError):
+    """Another run holds this ledger."""
+
+
+class Ledger:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._lock_fd = _take_lock(path.with_name(path.name + ".lock"))
+        try:
+            self._writer = _connect(path, check_same_thread=False)
+            self._writer.execute(_SCHEMA)
+            self._writer.commit()
+            self._reader = _connect(path, check_same_thread=True)
+        except BaseException:
+            os.close(self._lock_fd)
+            raise
+
+    def lookup(self, row_id: str) -> Finished | None:
+        """The finished row with this id, if any (whatever its digest)."""
+        found = self._reader.execute(
+            "SELECT digest, ok, output, cost, tokens FROM rows WHERE id = ?", (row_id,),
+        ).fetchone()
+        if found is None:
+            return None
+        digest, ok, output, cost, tokens = found
+        return Finished(row_id, digest, bool(ok), output, cost, tokens)
+
+    def record(self, rows: Iterable[Finished]) -> None:
+        """Commit finished rows in one transaction (a row recorded again is replaced: an
+        edited row, or a failed one run again). Safe to call from one worker thread."""
+        with self._writer:
+            self._writer.executemany(
+                "INSERT OR REPLACE INTO rows (id, digest, ok, output, cost, tokens) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                [(r.id, r.digest, int(r.ok), r.output, r.cost, r.tokens) for r in rows])
+
+    def close(self) -> None:
+        self._reader.close()
+        self._writer.close()
+        os.close(self._lock_fd)
+
+
+def _connect(path: Path, *, check_same_thread: bool) -> sqlite3.Connection:
+    db = sqlite3.connect(path, check_same_thread=check_same_thread, timeout=30)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA synchronous=FULL")
+    return db
+
+
+def _take_lock(path: Path) -> int:
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        import fcntl
+
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except ImportError:  # no flock (Windows): run unguarded
+        pass
+    except OSError:
+        os.close(fd)
+        raise LedgerBusyError(f"{path.name}: another batch run is writing this output") from None
+    return fd
