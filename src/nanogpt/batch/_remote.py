@@ -82,7 +82,7 @@ class RemotePlan:
 
 
 def _round(v: float | None) -> float | None:
-    return None if v is None else round(v, 6)
+    return None if v is None else round(v, 10)
 
 
 # checking -------------------------------------------------------------------------------------
