@@ -17,13 +17,12 @@ import pytest
 from click.testing import CliRunner
 
 import nanogpt
+from conftest import KEY
 from nanogpt._batches import BATCH_BASE_URL
 from nanogpt.batch._remote import RemoteInputError, prepare, read_record, record_path
 from nanogpt.cli._app import App
 from nanogpt.cli._batches import batches_group, run_remote
 from nanogpt.emulator import Emulator
-
-from conftest import KEY
 
 MODEL = "openai/gpt-5-nano"
 
