@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import os
 import sqlite3
-from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,7 +32,11 @@ CREATE TABLE IF NOT EXISTS rows (
     output TEXT NOT NULL,
     cost REAL,
     tokens INTEGER
-)
+);
+CREATE TABLE IF NOT EXISTS totals (
+    name TEXT PRIMARY KEY,
+    value REAL NOT NULL
+);
 """
 
 
@@ -64,7 +67,7 @@ class Ledger:
         self._lock_fd = _take_lock(path.with_name(path.name + ".lock"))
         try:
             self._writer = _connect(path, check_same_thread=False)
-            self._writer.execute(_SCHEMA)
+            self._writer.executescript(_SCHEMA)
             self._writer.commit()
             self._reader = _connect(path, check_same_thread=True)
         except BaseException:
@@ -81,14 +84,25 @@ class Ledger:
         digest, ok, output, cost, tokens = found
         return Finished(row_id, digest, bool(ok), output, cost, tokens)
 
-    def record(self, rows: Iterable[Finished]) -> None:
-        """Commit finished rows in one transaction (a row recorded again is replaced: an
-        edited row, or a failed one run again). Safe to call from one worker thread."""
+    def spent(self) -> float:
+        """What every run of this job has been charged so far (USD, as reported), including
+        rows since replaced by an edited version."""
+        found = self._reader.execute("SELECT value FROM totals WHERE name = 'spent'").fetchone()
+        return float(found[0]) if found else 0.0
+
+    def record(self, rows: list[Finished]) -> None:
+        """Commit finished rows, and what they cost, in one transaction (a row recorded again
+        is replaced: an edited row, or a failed one run again). Safe to call from one worker
+        thread."""
+        cost = sum(r.cost or 0.0 for r in rows)
         with self._writer:
             self._writer.executemany(
                 "INSERT OR REPLACE INTO rows (id, digest, ok, output, cost, tokens) "
                 "VALUES (?, ?, ?, ?, ?, ?)",
                 [(r.id, r.digest, int(r.ok), r.output, r.cost, r.tokens) for r in rows])
+            self._writer.execute(
+                "INSERT INTO totals (name, value) VALUES ('spent', ?) "
+                "ON CONFLICT(name) DO UPDATE SET value = value + excluded.value", (cost,))
 
     def close(self) -> None:
         self._reader.close()

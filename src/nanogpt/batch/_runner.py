@@ -84,6 +84,7 @@ class BatchSummary:
     stopped: str | None = None  # "budget" or "interrupted" when the run stopped early
     stop_reason: str | None = None
     cost: float = 0.0  # USD reported for the rows answered in this run
+    job_cost: float = 0.0  # USD reported for every run of this job (this output), this one too
     cost_unreported: int = 0  # answered rows whose answer carried no price
     tokens: int = 0  # total tokens of the rows answered in this run
     budget: float | None = None
@@ -105,6 +106,7 @@ class BatchSummary:
         data["done"] = self.done
         data["complete"] = self.complete
         data["cost"] = round(self.cost, 10)
+        data["job_cost"] = round(self.job_cost, 10)
         data["elapsed"] = round(self.elapsed, 3)
         return data
 
@@ -137,8 +139,9 @@ async def arun(input: str | Path, output: str | Path, *,
 
     ``client``: an :class:`~nanogpt.AsyncNanoGPT` or :class:`~nanogpt.NanoGPT` (default: an
     ``AsyncNanoGPT`` from the environment, closed at the end). ``model`` and ``params`` fill
-    what rows do not set. ``budget`` (USD) stops dispatching before the spent cost plus the
-    worst case of the rows in flight could pass it.
+    what rows do not set. ``budget`` (USD) caps the whole job, every run of it included: no
+    row is sent when what the job has spent plus the worst case of the rows in flight and of
+    that row could pass it.
     """
     _check_options(concurrency, max_rps, budget)
     runner = _Runner(Path(input), Path(output), client=client, model=model,
@@ -216,6 +219,7 @@ class _Runner:
         self._pending: list[tuple[Finished, float]] = []
         self._wake = asyncio.Event()
         self._idle = asyncio.Event()
+        self._settled = asyncio.Event()  # set whenever a row in flight settles
         self._idle.set()
         self._slots = asyncio.Semaphore(concurrency)
         self._reserved = 0.0  # worst case of the rows in flight
@@ -233,6 +237,7 @@ class _Runner:
     def request_stop(self) -> None:
         """First call: send no more rows. Second: cancel the rows in flight too."""
         self._stop_requests += 1
+        self._settled.set()  # a row waiting for the budget gives up
         if self.summary.stopped is None:
             self._stop("interrupted", "interrupted: rows in flight finish, no more are sent")
         if self._stop_requests >= 2:
@@ -259,6 +264,7 @@ class _Runner:
             if self.budget is not None:
                 await self._load_catalog()
             self._ledger = Ledger(ledger_path(self.out_path))
+            self._spent = self.summary.job_cost = self._ledger.spent()
             try:
                 self._out = OutputWriter(self.out_path, mode="w")
                 try:
@@ -320,7 +326,7 @@ class _Runner:
         stopped, write it as not run instead."""
         if not self._stopped():
             await self._slots.acquire()
-            worst = None if self._stopped() else self._reserve(row)
+            worst = None if self._stopped() else await self._reserve(row)
             if worst is not None:
                 await self._pace()
                 if not self._stopped():
@@ -343,9 +349,10 @@ class _Runner:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    def _reserve(self, row: BatchRow) -> float | None:
+    async def _reserve(self, row: BatchRow) -> float | None:
         """Reserve the row's worst-case cost; ``None`` (and the run stops) when the budget
-        cannot take it or the cost cannot be bounded."""
+        cannot take it or the cost cannot be bounded. While rows are in flight, a row that
+        does not fit waits for them: their real cost usually frees part of their reserve."""
         if self.budget is None:
             return 0.0
         name = row.body["model"]
@@ -355,11 +362,14 @@ class _Runner:
             self._stop("budget", f"cannot bound the cost of row {row.id!r} (line {row.line}): "
                                  f"no catalog price or output cap for model {name!r}")
             return None
-        if self._spent + self._reserved + worst > self.budget:
-            self._stop("budget", f"budget ${self.budget:g}: spent ${self._spent:.6f}, "
-                                 f"${self._reserved:.6f} at most in flight, and row "
-                                 f"{row.id!r} (line {row.line}) could cost ${worst:.6f}")
-            return None
+        while self._spent + self._reserved + worst > self.budget:
+            if self._reserved <= 0 or self._stopped():
+                self._stop("budget", f"budget ${self.budget:g}: spent ${self._spent:.6f}; "
+                                     f"row {row.id!r} (line {row.line}) could cost "
+                                     f"${worst:.6f}")
+                return None
+            self._settled.clear()
+            await self._settled.wait()
         self._reserved += worst
         return worst
 
@@ -388,6 +398,7 @@ class _Runner:
             self.summary.cancelled += 1
             self._reserved -= worst
             self._slots.release()
+            self._settled.set()
             self._out_write_cancelled(row)
             self._check_idle()
             raise
@@ -423,11 +434,13 @@ class _Runner:
         else:
             s.failed += 1
         s.cost += finished.cost or 0.0
+        s.job_cost += finished.cost or 0.0
         s.tokens += finished.tokens or 0
         self._spent += finished.cost if finished.cost is not None else (
             worst if finished.ok else 0.0)
         self._reserved -= worst
         self._slots.release()
+        self._settled.set()
         self._check_idle()
 
     def _check_idle(self) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+from pathlib import Path
 from typing import Any
 
 import click
@@ -22,7 +23,34 @@ CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 _state = {"verbose": 0}
 
 
-@click.group(context_settings=CONTEXT)
+class _Cli(click.Group):
+    """The top-level group; ``batches`` comes from a module that may be absent, loaded only
+    when it is asked for or listed (so that ``nanogpt --help`` stays cheap and works
+    without it)."""
+
+    _OPTIONAL = {"batches": ("nanogpt.cli._batches", "batches_group")}
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        names = set(super().list_commands(ctx))
+        names.update(n for n in self._OPTIONAL if self._optional(n) is not None)
+        return sorted(names)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        found = super().get_command(ctx, cmd_name)
+        return found if found is not None else self._optional(cmd_name)
+
+    def _optional(self, name: str) -> click.Command | None:
+        import importlib
+        import importlib.util
+
+        module_name, attr = self._OPTIONAL.get(name, ("", ""))
+        if not module_name or importlib.util.find_spec(module_name) is None:
+            return None
+        command = getattr(importlib.import_module(module_name), attr, None)
+        return command if isinstance(command, click.Command) else None
+
+
+@click.group(cls=_Cli, context_settings=CONTEXT)
 @click.option("--base-url", metavar="URL",
               help="API base URL (default: NANOGPT_BASE_URL, the config, or nano-gpt.com).")
 @click.option("--offline", is_flag=True,
@@ -111,6 +139,44 @@ def balance(app: App) -> None:
     b = app.client().balance()
     nano = f" · {b.nano_balance} XNO" if b.nano_balance is not None else ""
     click.echo(f"${b} USD{nano}")
+
+
+@cli.command(context_settings=CONTEXT)
+@click.argument("input_path", metavar="IN.jsonl",
+                type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("-o", "--output", "output_path", required=True, metavar="OUT.jsonl",
+              type=click.Path(dir_okay=False, path_type=Path),
+              help="One row per input row; OUT.jsonl.ledger beside it makes a rerun resume.")
+@click.option("-m", "--model", help="Model for rows that name none (default: the config's).")
+@click.option("--max-tokens", type=click.IntRange(min=1),
+              help="Output cap for rows that set none (bounds the --budget worst case).")
+@click.option("--concurrency", type=click.IntRange(min=1), default=50, show_default=True,
+              help="Requests in flight at most.")
+@click.option("--max-rps", type=click.FloatRange(min=0, min_open=True),
+              help="Requests sent per second at most.")
+@click.option("--budget", metavar="USD", type=click.FloatRange(min=0),
+              help="Stop sending before the spent cost plus the worst case of the rows in "
+                   "flight could pass this.")
+@click.option("--retry-failed", is_flag=True, help="Run again the rows that ended in an error.")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@click.option("--remote", is_flag=True,
+              help="Use NanoGPT's Batch API (half price, runs on NanoGPT's side).")
+@click.option("--detach", is_flag=True,
+              help="With --remote: start the batch and return (nanogpt batches ... later).")
+@click.pass_obj
+def batch(app: App, /, input_path: Path, output_path: Path, **opts: Any) -> None:
+    """Send every row of IN.jsonl and write one answer or error row per input row.
+
+    Rows: {"id", "messages" | "prompt", ...params} or the Batch API form {"custom_id",
+    "method", "url", "body"}. Crash-safe: run the same command again after a crash, Ctrl-C or
+    a budget stop, and only rows without a recorded answer are sent. Exit code 0: all
+    answered; 1: some error rows; 2: budget stop; 130: interrupted.
+    """
+    from ._batch import run_batch
+
+    code = run_batch(app, input_path, output_path, **opts)
+    if code:
+        raise click.exceptions.Exit(code)
 
 
 @cli.command(context_settings=CONTEXT)

@@ -1,0 +1,168 @@
+"""``nanogpt batch``: run a JSONL file of prompts live (see ``nanogpt.batch``), or hand it to
+NanoGPT's Batch API with ``--remote`` (``_batches``).
+
+The live run goes through an :class:`~nanogpt.AsyncNanoGPT` made with the same key and base
+URL as every other command. The progress bar (rich, on stderr) shows only on a terminal and
+never with ``--json``; the summary goes to stdout.
+
+Exit codes: 0 every row answered; 1 the run finished but some rows are error rows;
+2 the budget stopped it (rows not run); 130 interrupted (Ctrl-C). Every case is resumable by
+running the same command again.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from ._app import OFFLINE_KEY, App
+
+if TYPE_CHECKING:
+    from ..batch import BatchSummary
+
+__all__ = ["run_batch"]
+
+
+def run_batch(app: App, in_path: Path, out_path: Path, *, model: str | None,
+              max_tokens: int | None, concurrency: int, max_rps: float | None,
+              budget: float | None, retry_failed: bool, as_json: bool, remote: bool,
+              detach: bool) -> int:
+    """Run the command; returns the exit code."""
+    if remote:
+        return _run_remote(app, in_path, out_path, model=model, detach=detach, as_json=as_json)
+    if detach:
+        raise click.UsageError("--detach goes with --remote (a live run runs here)")
+    import asyncio
+
+    from .. import AsyncNanoGPT
+    from ..batch import arun
+
+    key, base_url = _key_and_base_url(app)
+    params = {"max_tokens": max_tokens} if max_tokens is not None else None
+
+    async def main(progress: _Progress) -> BatchSummary:
+        async with AsyncNanoGPT(key, base_url=base_url, max_concurrency=concurrency) as client:
+            return await arun(in_path, out_path, client=client,
+                              model=model or _default_model(app), params=params,
+                              concurrency=concurrency, max_rps=max_rps, budget=budget,
+                              retry_failed=retry_failed, on_progress=progress.update,
+                              handle_sigint=True)
+
+    with _Progress(enabled=not as_json and sys.stderr.isatty()) as progress:
+        summary = asyncio.run(main(progress))
+    if as_json:
+        click.echo(json.dumps(summary.to_dict(), indent=2))
+    else:
+        click.echo(describe(summary))
+    return exit_code(summary)
+
+
+def _run_remote(app: App, in_path: Path, out_path: Path, *, model: str | None, detach: bool,
+                as_json: bool) -> int:
+    import importlib
+
+    try:
+        run_remote = importlib.import_module("nanogpt.cli._batches").run_remote
+    except (ImportError, AttributeError):
+        raise click.ClickException("--remote (NanoGPT's Batch API) is not available in this "
+                                   "version") from None
+    result = run_remote(app, in_path, out_path, model=model, detach=detach, as_json=as_json)
+    return result if isinstance(result, int) else 0
+
+
+def _key_and_base_url(app: App) -> tuple[str | None, str | None]:
+    """The command's key and base URL (``--offline``: the emulator's)."""
+    from . import _settings
+
+    if app.offline:
+        app.client()  # starts the emulator
+        return OFFLINE_KEY, app.base_url()
+    return _settings.stored_key(), app.base_url()
+
+
+def _default_model(app: App) -> str | None:
+    value = app.config.get("model")
+    return value if isinstance(value, str) else None
+
+
+def exit_code(summary: BatchSummary) -> int:
+    if summary.stopped == "interrupted" or summary.cancelled:
+        return 130
+    if summary.stopped == "budget":
+        return 2
+    failed = summary.failed + summary.kept_failed + summary.malformed
+    return 1 if failed else 0
+
+
+def describe(summary: BatchSummary) -> str:
+    """The summary for people: what was sent, kept, failed, what it cost, what is left."""
+    s = summary
+    lines = [f"{s.rows} rows -> {s.output} in {s.elapsed:.1f}s"]
+    lines.append(f"  sent {s.sent} (new {s.new}, changed {s.changed}, retried {s.retried}): "
+                 f"{s.succeeded} answered, {s.failed} failed")
+    if s.kept:
+        lines.append(f"  kept {s.kept} finished rows from earlier runs (not sent again"
+                     + (f"; {s.kept_failed} of them errors: --retry-failed reruns them)"
+                        if s.kept_failed else ")"))
+    if s.malformed:
+        lines.append(f"  {s.malformed} malformed lines written as error rows")
+    cost = f"  cost ${s.cost:.6f} (reported by NanoGPT), {s.tokens} tokens"
+    if s.cost_unreported:
+        cost += f"; {s.cost_unreported} answers carried no price"
+    if s.budget is not None or s.job_cost != s.cost:
+        cost += f"; whole job ${s.job_cost:.6f}"
+    if s.budget is not None:
+        cost += f" of a ${s.budget:g} budget"
+    lines.append(cost)
+    if s.stopped:
+        lines.append(f"  stopped: {s.stop_reason}")
+    if s.not_run or s.cancelled:
+        lines.append(f"  {s.not_run + s.cancelled} rows not run: run the same command again "
+                     "to resume")
+    return "\n".join(lines)
+
+
+class _Progress:
+    """A rich progress bar on stderr: rows done of all, failed, tokens, cost, ETA."""
+
+    def __init__(self, *, enabled: bool) -> None:
+        self.enabled = enabled
+        self._bar: Any = None
+        self._task: Any = None
+
+    def __enter__(self) -> _Progress:
+        if self.enabled:
+            from rich.console import Console
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                TextColumn,
+                TimeRemainingColumn,
+            )
+
+            self._bar = Progress(
+                TextColumn("batch"), BarColumn(), MofNCompleteColumn(),
+                TextColumn("failed {task.fields[failed]}"),
+                TextColumn("{task.fields[tokens]} tok"), TextColumn("${task.fields[cost]}"),
+                TimeRemainingColumn(), console=Console(stderr=True), transient=True)
+            self._bar.start()
+            self._task = self._bar.add_task("batch", total=None, failed=0, tokens=0,
+                                            cost="0")
+        return self
+
+    def update(self, summary: BatchSummary) -> None:
+        if self._bar is None:
+            return
+        self._bar.update(self._task, total=summary.rows,
+                         completed=summary.done + summary.not_run,
+                         failed=summary.failed + summary.malformed, tokens=summary.tokens,
+                         cost=f"{summary.cost:.4f}")
+
+    def __exit__(self, *exc: object) -> None:
+        if self._bar is not None:
+            self._bar.stop()
