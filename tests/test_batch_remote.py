@@ -9,6 +9,8 @@ makes that short, and nothing here asserts on time.
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -17,7 +19,7 @@ import pytest
 from click.testing import CliRunner
 
 import nanogpt
-from conftest import KEY
+from conftest import KEY, cli_env
 from nanogpt._batches import BATCH_BASE_URL
 from nanogpt.batch._remote import RemoteInputError, prepare, read_record, record_path
 from nanogpt.cli._app import App
@@ -316,3 +318,32 @@ def test_list_and_status_commands(app: App, fast: Emulator, tmp_path: Path) -> N
     assert status.exit_code == 0 and json.loads(status.output)["id"] == batch_id
     missing = batches_cli(app, "download", "batch_nope")
     assert missing.exit_code != 0 and "-o OUT" in missing.output
+
+
+# the real command line ------------------------------------------------------------------------
+
+def nanogpt_cli(tmp_path: Path, emu: Emulator, *args: str) -> subprocess.CompletedProcess[str]:
+    env = cli_env(tmp_path, emu, NANOGPT_BATCH_POLL="0.01")
+    return subprocess.run([sys.executable, "-m", "nanogpt", *args], env=env, text=True,
+                          capture_output=True, timeout=60, stdin=subprocess.DEVNULL)
+
+
+def test_command_line_remote_detach_and_download(fast: Emulator, tmp_path: Path) -> None:
+    inp, out = live_rows(tmp_path), tmp_path / "out.jsonl"
+    r = nanogpt_cli(tmp_path, fast, "batch", str(inp), "-o", str(out), "-m", MODEL,
+                    "--remote", "--detach")
+    assert r.returncode == 0, r.stderr
+    assert "worst case" in r.stderr and "saving" in r.stderr
+    batch_id = read_record(out)["batch_id"]
+    r = nanogpt_cli(tmp_path, fast, "batches", "wait", str(out))
+    assert r.returncode == 0, r.stderr
+    assert batch_id in r.stdout and [x["id"] for x in out_rows(out)] == ["q0", "q1", "q2"]
+
+
+def test_command_line_refuses_bad_rows(fast: Emulator, tmp_path: Path) -> None:
+    inp = write_rows(tmp_path / "in.jsonl", [{"id": "a", "prompt": "hi"}])
+    fast.reset_stats()
+    r = nanogpt_cli(tmp_path, fast, "batch", str(inp), "-o", str(tmp_path / "o.jsonl"),
+                    "-m", MODEL, "--remote")
+    assert r.returncode == 1 and "line 1: no output cap" in r.stderr
+    assert fast.count("/files") == fast.count("/batches") == 0
