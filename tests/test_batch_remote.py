@@ -243,9 +243,11 @@ def test_bad_rows_are_refused_before_upload(app: App, fast: Emulator, tmp_path: 
                                             row: Any, expected: str) -> None:
     inp = write_rows(tmp_path / "in.jsonl", [{"id": "a", "prompt": "hi", "max_tokens": 8}, row])
     fast.reset_stats()
-    with pytest.raises(Exception, match="Batch API's rules") as info:
+    with pytest.raises(RemoteInputError) as info:
+        prepare(inp, model=MODEL)
+    assert any(p.startswith(expected) for p in info.value.problems)
+    with pytest.raises(Exception, match="listed above\\); nothing was sent"):
         run_remote(app, inp, tmp_path / "out.jsonl", model=MODEL, detach=True, as_json=False)
-    assert expected in str(info.value)
     assert fast.count("/files") == fast.count("/batches") == 0
     assert not record_path(tmp_path / "out.jsonl").exists()
 
@@ -345,5 +347,6 @@ def test_command_line_refuses_bad_rows(fast: Emulator, tmp_path: Path) -> None:
     fast.reset_stats()
     r = nanogpt_cli(tmp_path, fast, "batch", str(inp), "-o", str(tmp_path / "o.jsonl"),
                     "-m", MODEL, "--remote")
-    assert r.returncode == 1 and "line 1: no output cap" in r.stderr
+    assert r.returncode == 1 and "  line 1: no output cap" in r.stderr
+    assert r.stderr.strip().splitlines()[-1].startswith("nanogpt: the rows break the Batch API's rules (1 problem,")
     assert fast.count("/files") == fast.count("/batches") == 0

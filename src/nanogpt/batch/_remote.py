@@ -51,6 +51,7 @@ class RemoteInputError(InvalidParameterError):
 
     def __init__(self, problems: list[str], more: int = 0) -> None:
         self.problems = problems
+        self.more = more
         lines = "\n".join(f"  {p}" for p in problems)
         tail = f"\n  ... and {more} more" if more else ""
         super().__init__("input", f"the rows break the Batch API's rules:\n{lines}{tail}")
@@ -88,15 +89,22 @@ def _round(v: float | None) -> float | None:
 # checking -------------------------------------------------------------------------------------
 
 class _Problems:
-    def __init__(self) -> None:
-        self.items: list[str] = []
-        self.more = 0
+    """Problems as (line, text); the first ``MAX_PROBLEMS`` by line are kept."""
 
-    def add(self, text: str) -> None:
-        if len(self.items) < MAX_PROBLEMS:
-            self.items.append(text)
-        else:
-            self.more += 1
+    def __init__(self) -> None:
+        self.items: list[tuple[int, str]] = []
+        self.count = 0
+
+    def add(self, line: int, text: str) -> None:
+        self.count += 1
+        self.items.append((line, text if text.startswith("line ") else f"line {line}: {text}"))
+        if len(self.items) > 4 * MAX_PROBLEMS:
+            self.items = sorted(self.items)[:MAX_PROBLEMS]
+
+    def raise_if_any(self) -> None:
+        if self.count:
+            kept = [text for _, text in sorted(self.items)[:MAX_PROBLEMS]]
+            raise RemoteInputError(kept, self.count - len(kept))
 
 
 def prepare(in_path: str | Path, *, model: str | None = None,
@@ -109,7 +117,7 @@ def prepare(in_path: str | Path, *, model: str | None = None,
     problems = _Problems()
     duplicates, _ = scan_ids(path)
     for row_id, first, later in duplicates:
-        problems.add(f"line {later}: id {row_id!r} was already used on line {first} "
+        problems.add(later, f"id {row_id!r} was already used on line {first} "
                      "(ids must be unique)")
     first_model: tuple[str, int] | None = None
     rows = 0
@@ -117,22 +125,20 @@ def prepare(in_path: str | Path, *, model: str | None = None,
     bodies_for_cost: list[dict[str, Any]] = []
     for item in read_rows(path, model=model, params=params):
         if isinstance(item, RowError):
-            problems.add(item.message if item.message.startswith("line ")
-                         else f"line {item.line}: {item.message}")
+            problems.add(item.line, item.message)
             continue
         if first_model is None:
             first_model = (item.body["model"], item.line)
         for problem in _row_problems(item, first_model):
-            problems.add(f"line {item.line}: {problem}")
+            problems.add(item.line, problem)
         rows += 1
         out.append(json.dumps({"custom_id": item.id, "method": "POST", "url": CHAT_URL,
                                "body": item.body}, ensure_ascii=False).encode() + b"\n")
         bodies_for_cost.append({"messages": item.body.get("messages"),
                                 "max_tokens": _cap(item.body)})
-    if first_model is None and not problems.items:
-        problems.add("the input has no rows")
-    if problems.items:
-        raise RemoteInputError(problems.items, problems.more)
+    if first_model is None and not problems.count:
+        problems.add(0, "the input has no rows")
+    problems.raise_if_any()
     assert first_model is not None
     plan = RemotePlan(model=first_model[0], rows=rows, data=b"".join(out))
     _estimate(plan, bodies_for_cost, catalog)

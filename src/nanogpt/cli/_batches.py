@@ -63,7 +63,7 @@ def run_remote(app: App, in_path: Path, out_path: Path, *, model: str | None, de
                as_json: bool, max_tokens: int | None = None) -> int:
     """``nanogpt batch IN -o OUT --remote``; returns the exit code."""
     from .._errors import InvalidParameterError
-    from ..batch._remote import already_submitted, prepare, submit
+    from ..batch._remote import RemoteInputError, already_submitted, prepare, submit
 
     client = app.client()
     existing = already_submitted(client, out_path)
@@ -75,8 +75,17 @@ def run_remote(app: App, in_path: Path, out_path: Path, *, model: str | None, de
     params = {"max_tokens": max_tokens} if max_tokens is not None else None
     try:
         plan = prepare(in_path, model=model, params=params, catalog=_catalog(app))
+    except RemoteInputError as e:
+        for problem in e.problems:  # a row's id is the file's text: shown, never obeyed
+            _note(f"  {visible(problem)}")
+        if e.more:
+            _note(f"  ... and {e.more} more")
+        total = len(e.problems) + e.more
+        raise click.ClickException(
+            f"the rows break the Batch API's rules ({total} problem{'s' if total > 1 else ''}, "
+            "listed above); nothing was sent") from None
     except InvalidParameterError as e:
-        raise click.ClickException(str(e).removeprefix("input: ")) from None
+        raise click.ClickException(str(e)) from None
     if not as_json:
         _show_estimate(plan)
     batch = submit(client, plan, in_path, out_path)
