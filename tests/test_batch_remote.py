@@ -348,5 +348,40 @@ def test_command_line_refuses_bad_rows(fast: Emulator, tmp_path: Path) -> None:
     r = nanogpt_cli(tmp_path, fast, "batch", str(inp), "-o", str(tmp_path / "o.jsonl"),
                     "-m", MODEL, "--remote")
     assert r.returncode == 1 and "  line 1: no output cap" in r.stderr
-    assert r.stderr.strip().splitlines()[-1].startswith("nanogpt: the rows break the Batch API's rules (1 problem,")
+    last = r.stderr.strip().splitlines()[-1]
+    assert last.startswith("nanogpt: the rows break the Batch API's rules (1 problem,")
     assert fast.count("/files") == fast.count("/batches") == 0
+
+
+# the emulator ---------------------------------------------------------------------------------
+
+def test_responses_rows_and_their_rules(fast: Emulator, make_client: Callable[..., Any]) -> None:
+    client = make_client()
+
+    def row(cid: str, **body: Any) -> str:
+        return json.dumps({"custom_id": cid, "method": "POST", "url": "/v1/responses",
+                           "body": {"model": MODEL, "input": "hi", **body}})
+
+    ok = client.files.create((row("a", max_output_tokens=16) + "\n").encode())
+    batch = client.batches.wait(client.batches.create(
+        input_file_id=ok.id, endpoint="/v1/responses").id, poll_interval=0.01)
+    assert batch.status == "completed" and batch.endpoint == "/v1/responses"
+    line = json.loads(client.files.content(batch.output_file_id))
+    assert line["response"]["body"]["object"] == "response"
+    bad = client.files.create((row("a", max_output_tokens=8) + "\n").encode())
+    batch = client.batches.wait(client.batches.create(
+        input_file_id=bad.id, endpoint="/v1/responses").id, poll_interval=0.01)
+    assert batch.status == "failed" and "max_output_tokens" in batch.error_messages[0]
+
+
+def test_the_emulator_keeps_a_bounded_number_of_files(
+        fast: Emulator, make_client: Callable[..., Any],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from nanogpt.emulator import _batches
+
+    monkeypatch.setattr(_batches, "MAX_FILES", 3)
+    client = make_client()
+    ids = [client.files.create(api_rows(1)).id for _ in range(4)]
+    with pytest.raises(nanogpt.NotFoundError):
+        client.files.retrieve(ids[0])  # the oldest is forgotten first
+    assert client.files.retrieve(ids[-1]).id == ids[-1]
