@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
+from .._config import redact_url
 from .._errors import InvalidParameterError
 from ._output import OutputWriter
 from ._rows import BatchRow, RowError, read_rows, scan_ids
@@ -254,7 +255,8 @@ def submit(client: NanoGPT, plan: RemotePlan, in_path: str | Path,
     record: dict[str, Any] = {
         "batch_id": None, "input_file_id": uploaded.id, "input": str(Path(in_path).resolve()),
         "output": str(out.resolve()), "model": plan.model, "rows": plan.rows,
-        "batch_base_url": client.batches._core.base_url, "submitted_at": int(time.time()),
+        "batch_base_url": redact_url(client.batches._core.base_url),  # no password on disk
+        "submitted_at": int(time.time()),
         "estimate": plan.estimate()}
     _write_record(out, record)  # before creating: a crash now leaves a findable trace
     batch = client.batches.create(input_file_id=uploaded.id, endpoint=CHAT_URL)
