@@ -8,17 +8,18 @@ record of what finished, and the file is rebuilt from the ledger when a run resu
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
+
+import msgspec
 
 __all__ = ["OutputWriter", "error_line", "response_line"]
 
 
 def response_line(row_id: str, response: dict[str, Any]) -> str:
     """The output line (with its newline) for a row that got an answer."""
-    return json.dumps({"id": row_id, "response": response}, ensure_ascii=False) + "\n"
+    return _encode({"id": row_id, "response": response})
 
 
 def error_line(row_id: str | None, type: str, message: str, status: int | None,
@@ -28,7 +29,12 @@ def error_line(row_id: str | None, type: str, message: str, status: int | None,
     if line is not None:
         row["line"] = line
     row["error"] = {"type": type, "message": message, "status": status}
-    return json.dumps(row, ensure_ascii=False) + "\n"
+    return _encode(row)
+
+
+def _encode(row: dict[str, Any]) -> str:
+    """One compact JSON line (UTF-8 text as is; msgspec: this runs once per row)."""
+    return msgspec.json.encode(row).decode() + "\n"
 
 
 class OutputWriter:

@@ -25,6 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import msgspec
+
 __all__ = ["BatchRow", "RowError", "digest_of", "find_duplicate_ids", "read_rows", "scan_ids"]
 
 CHAT_URL = "/v1/chat/completions"
@@ -55,9 +57,18 @@ class _BadRow(Exception):
 
 
 def digest_of(body: Mapping[str, Any]) -> str:
-    """A stable hash of a request body: same content, same digest, whatever the key order."""
-    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(canonical.encode()).hexdigest()
+    """A stable hash of a request body: same content, same digest, whatever the key order
+    (sha256 of its compact JSON, keys sorted, UTF-8)."""
+    return hashlib.sha256(msgspec.json.encode(body, order="sorted")).hexdigest()
+
+
+def _parse(text: str) -> Any:
+    """A line's JSON (msgspec, fast; the standard library for what it cannot hold, such as
+    integers past 64 bits). Raises ``ValueError`` for what is not JSON."""
+    try:
+        return msgspec.json.decode(text)
+    except (msgspec.DecodeError, msgspec.ValidationError):
+        return json.loads(text)
 
 
 def read_rows(path: Path, *, model: str | None = None,
@@ -70,7 +81,7 @@ def read_rows(path: Path, *, model: str | None = None,
     defaults = dict(params or {})
     for number, text in _lines(path):
         try:
-            data = json.loads(text)
+            data = _parse(text)
         except ValueError as exc:
             yield RowError(number, None, f"line {number}: not JSON ({exc})")
             continue
@@ -100,7 +111,7 @@ def scan_ids(path: Path) -> tuple[list[tuple[str, int, int]], int]:
     for number, text in _lines(path):
         count += 1
         try:
-            row_id = _id_of(json.loads(text))
+            row_id = _id_of(_parse(text))
         except ValueError:
             continue
         if row_id is None:

@@ -289,17 +289,28 @@ class _Runner:
 
     async def _run_rows(self) -> None:
         writer = asyncio.create_task(self._commit_loop())
+        work = asyncio.create_task(self._dispatch_and_settle())
         try:
-            await self._dispatch_rows()
-            await self._idle.wait()
+            # a commit that fails (disk full...) must end the run, not leave it waiting
+            await asyncio.wait({work, writer}, return_when=asyncio.FIRST_COMPLETED)
+            if writer.done():
+                work.cancel()
+                writer.result()
+            await work
         finally:
+            work.cancel()
             for task in list(self._tasks):
                 task.cancel()
             if self._tasks:
                 await asyncio.gather(*self._tasks, return_exceptions=True)
             self._wake.set()
             self._closing = True
-            await writer
+            if not writer.done():
+                await writer
+
+    async def _dispatch_and_settle(self) -> None:
+        await self._dispatch_rows()
+        await self._idle.wait()
 
     async def _dispatch_rows(self) -> None:
         assert self._ledger is not None and self._out is not None
@@ -363,7 +374,7 @@ class _Runner:
                                  f"no catalog price or output cap for model {name!r}")
             return None
         while self._spent + self._reserved + worst > self.budget:
-            if self._reserved <= 0 or self._stopped():
+            if self._in_flight == 0 or self._stopped():
                 self._stop("budget", f"budget ${self.budget:g}: spent ${self._spent:.6f}; "
                                      f"row {row.id!r} (line {row.line}) could cost "
                                      f"${worst:.6f}")
@@ -443,9 +454,15 @@ class _Runner:
         self._settled.set()
         self._check_idle()
 
+    @property
+    def _in_flight(self) -> int:
+        """Rows sent and not yet settled (committed or cancelled)."""
+        s = self.summary
+        return s.sent - s.succeeded - s.failed - s.cancelled
+
     def _check_idle(self) -> None:
-        if self.summary.sent == self.summary.succeeded + self.summary.failed + (
-                self.summary.cancelled):
+        if self._in_flight == 0:
+            self._reserved = 0.0  # no float residue survives an idle moment
             self._idle.set()
 
     # writing rows that are not sent ---------------------------------------------------------
