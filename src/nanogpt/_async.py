@@ -134,6 +134,9 @@ class AsyncNanoGPT(ClientBase):
         self._state: _LoopState | None = None
         self.chat = AsyncChat(self)
         self.models = AsyncModels(self)
+        from ._batches import async_namespaces
+
+        self.files, self.batches = async_namespaces(self)
 
     # public ---------------------------------------------------------------------------------
 

@@ -70,6 +70,7 @@ class Request:
     idempotent: bool = False
     api_root: bool = False
     timeout: Timeout = field(default_factory=Timeout)
+    pool: HostPool | None = None  # another host than the client's (the Batch API's)
 
     @property
     def read_timeout(self) -> float | None:
@@ -176,7 +177,8 @@ class ClientCore:
                        timeout=self.timeout if timeout is None else Timeout.coerce(timeout))
 
     def plan(self, req: Request) -> CallPlan:
-        return CallPlan(method=req.method, path=req.path, headers=req.headers, pool=self.pool,
+        pool = req.pool if req.pool is not None else self.pool
+        return CallPlan(method=req.method, path=req.path, headers=req.headers, pool=pool,
                         policy=self.policy, idempotent=req.idempotent, api_root=req.api_root,
                         allow_insecure_http=self.allow_insecure_http, total=req.timeout.total)
 
@@ -324,7 +326,9 @@ class ClientBase:
                  retry_max_delay: float = 8.0, max_retry_after: float = 60.0,
                  failover_cooldown: float = 30.0, models_cache_ttl: float = 600.0,
                  max_response_bytes: int = 64 * 1024 * 1024,
-                 retry_statuses: Iterable[int] | None = None) -> None:
+                 retry_statuses: Iterable[int] | None = None,
+                 batch_base_url: str | None = None) -> None:
+        self._batch_base_url = batch_base_url  # see _batches.batch_base_url
         try:  # wrap the key first, so that no frame of a traceback holds it in the clear
             key = resolve_api_key(api_key)
         finally:

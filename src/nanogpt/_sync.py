@@ -60,6 +60,9 @@ class NanoGPT(ClientBase):
         self._start_process()
         self.chat = Chat(self)
         self.models = Models(self)
+        from ._batches import sync_namespaces
+
+        self.files, self.batches = sync_namespaces(self)
 
     def _start_process(self) -> None:
         """What belongs to this process: the slots, the pool's lock (and then the pool)."""

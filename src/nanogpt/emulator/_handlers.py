@@ -19,6 +19,7 @@ from typing import Any, cast
 from aiohttp import web
 
 from . import _catalog, _chat, _replies
+from ._batches import BatchStore
 from ._errors import error_body, json_error
 from ._faults import MAX_FORCED_TOKENS, TOKENS_HEADER, Fault, FaultError, forced_tokens
 from ._framing import Framing
@@ -73,6 +74,7 @@ class Handlers:
 
     def __init__(self, settings: Any) -> None:
         self.settings = settings
+        self.batches = BatchStore()  # the files and batches of the Batch API
 
     def add_routes(self, app: web.Application) -> None:
         api = "/api"
@@ -85,6 +87,8 @@ class Handlers:
         app.router.add_get(f"{api}/personalized/v1/models", self.models)
         app.router.add_get(f"{api}/models", self.legacy_models)
         app.router.add_post(f"{api}/check-balance", self.balance)
+        self.batches.add_routes(app, f"{api}/v1", refuse=self._unauthorized,
+                                rid=lambda request: request[K.rid])
 
     # faults before the answer -----------------------------------------------------------
 

@@ -27,6 +27,7 @@ from typing import Any
 from aiohttp import web
 from aiohttp.web_protocol import RequestHandler
 
+from ._batches import BatchStore
 from ._errors import REASONS, json_error
 from ._faults import FAULT_HEADER, TOKENS_HEADER, Fault, FaultError, FaultQueue
 from ._handlers import Aborted, Handlers
@@ -279,6 +280,12 @@ class Emulator:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+    @property
+    def batches(self) -> BatchStore:
+        """The Batch API's files and batches; ``batches.step`` is the seconds per phase,
+        ``batches.expire_next()`` makes the next batch expire (see ``_batches``)."""
+        return self._handlers.batches
 
     # faults and counters --------------------------------------------------------------------
 
