@@ -24,30 +24,25 @@ _state = {"verbose": 0}
 
 
 class _Cli(click.Group):
-    """The top-level group; ``batches`` comes from a module that may be absent, loaded only
-    when it is asked for or listed (so that ``nanogpt --help`` stays cheap and works
-    without it)."""
+    """The top-level group; the ``batches`` group is imported only when it is asked for or
+    listed, so that other commands do not load it."""
 
-    _OPTIONAL = {"batches": ("nanogpt.cli._batches", "batches_group")}
+    _LAZY = {"batches": ("nanogpt.cli._batches", "batches_group")}
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         names = set(super().list_commands(ctx))
-        names.update(n for n in self._OPTIONAL if self._optional(n) is not None)
+        names.update(self._LAZY)
         return sorted(names)
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         found = super().get_command(ctx, cmd_name)
-        return found if found is not None else self._optional(cmd_name)
-
-    def _optional(self, name: str) -> click.Command | None:
+        if found is not None or cmd_name not in self._LAZY:
+            return found
         import importlib
-        import importlib.util
 
-        module_name, attr = self._OPTIONAL.get(name, ("", ""))
-        if not module_name or importlib.util.find_spec(module_name) is None:
-            return None
-        command = getattr(importlib.import_module(module_name), attr, None)
-        return command if isinstance(command, click.Command) else None
+        module_name, attr = self._LAZY[cmd_name]
+        command: click.Command = getattr(importlib.import_module(module_name), attr)
+        return command
 
 
 @click.group(cls=_Cli, context_settings=CONTEXT)

@@ -33,7 +33,10 @@ def run_batch(app: App, in_path: Path, out_path: Path, *, model: str | None,
               detach: bool) -> int:
     """Run the command; returns the exit code."""
     if remote:
-        return _run_remote(app, in_path, out_path, model=model, detach=detach, as_json=as_json)
+        from ._batches import run_remote
+
+        return run_remote(app, in_path, out_path, model=model, detach=detach, as_json=as_json,
+                          max_tokens=max_tokens)
     if detach:
         raise click.UsageError("--detach goes with --remote (a live run runs here)")
     import asyncio
@@ -59,19 +62,6 @@ def run_batch(app: App, in_path: Path, out_path: Path, *, model: str | None,
     else:
         click.echo(describe(summary))
     return exit_code(summary)
-
-
-def _run_remote(app: App, in_path: Path, out_path: Path, *, model: str | None, detach: bool,
-                as_json: bool) -> int:
-    import importlib
-
-    try:
-        run_remote = importlib.import_module("nanogpt.cli._batches").run_remote
-    except (ImportError, AttributeError):
-        raise click.ClickException("--remote (NanoGPT's Batch API) is not available in this "
-                                   "version") from None
-    result = run_remote(app, in_path, out_path, model=model, detach=detach, as_json=as_json)
-    return result if isinstance(result, int) else 0
 
 
 def _key_and_base_url(app: App) -> tuple[str | None, str | None]:
