@@ -210,9 +210,11 @@ class AsyncNanoGPT(ClientBase):
             held = False
             try:
                 try:
-                    # until the head: `read`, or a stream's `first_event` (each byte of a head
-                    # or interim answer resets aiohttp's read timer), and `total`
-                    left = plan.bound(req.head_timeout)
+                    # until the head: a whole answer's attempt, head included, is under
+                    # aiohttp's own `read` timer (`_client_timeout`), so only `total` needs a
+                    # timer of ours; a stream's head is bounded by `first_event` (each byte of
+                    # a head or interim answer resets aiohttp's read timer), and `total`
+                    left = plan.bound(req.head_timeout if req.stream else None)
                     started = time.monotonic()
                     sending = state.session.request(
                         plan.method, plan.url, data=req.body, headers=plan.headers,
