@@ -183,6 +183,23 @@ def cli_env(tmp_path: Any, emu: Emulator, **extra: str) -> dict[str, str]:
     return e
 
 
+@pytest.fixture
+def raw_server() -> Iterator[Callable[[Callable[..., None]], Any]]:
+    """Starts a :class:`rawserver.RawServer` for a handler (as many as a test asks for); all
+    are stopped after the test."""
+    from rawserver import RawServer
+
+    servers: list[RawServer] = []
+
+    def start(handler: Callable[..., None]) -> RawServer:
+        servers.append(RawServer(handler).start())
+        return servers[-1]
+
+    yield start
+    for s in servers:
+        s.stop()
+
+
 def dead_url() -> str:
     """A loopback base URL where nothing listens: connections are refused."""
     import socket

@@ -20,7 +20,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-__all__ = ["RawConn", "RawRequest", "RawServer", "http_response"]
+__all__ = ["RawConn", "RawRequest", "RawServer", "asked", "completion", "http_response"]
 
 
 @dataclass
@@ -88,6 +88,23 @@ def http_response(status: int = 200, body: bytes = b"{}", *, reason: str = "OK",
              f"content-length: {len(body)}"]
     lines += [f"{k}: {v}" for k, v in (headers or {}).items()]
     return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
+
+
+def completion(text: str, model: str = "openai/gpt-5-mini") -> bytes:
+    """A whole chat completion whose answer is ``text``."""
+    import json
+
+    return json.dumps({"id": "c", "object": "chat.completion", "model": model,
+                       "choices": [{"index": 0, "finish_reason": "stop",
+                                    "message": {"role": "assistant", "content": text}}]}).encode()
+
+
+def asked(body: bytes) -> str:
+    """What a client asked: the text of the first message of a chat request's body (tests put
+    a request id there, so that an answer can echo it)."""
+    import json
+
+    return str(json.loads(body)["messages"][0]["content"])
 
 
 class RawServer:

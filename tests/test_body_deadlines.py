@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -44,18 +44,6 @@ class Trickle:
         self.finished.set()
 
 
-@pytest.fixture
-def serve() -> Iterator[Callable[[Callable[[RawConn], None]], RawServer]]:
-    servers: list[RawServer] = []
-
-    def start(handler: Callable[[RawConn], None]) -> RawServer:
-        servers.append(RawServer(handler).start())
-        return servers[-1]
-
-    yield start
-    for s in servers:
-        s.stop()
-
 
 def _stream(client: Any) -> None:
     for _ in client.chat.completions.create(model="m", messages=USER, stream=True):
@@ -63,9 +51,9 @@ def _stream(client: Any) -> None:
 
 
 def test_a_trickled_error_body_ending_with_the_connection_is_bounded_by_read(
-        make_client: Callable[..., Any], serve: Callable[..., RawServer]) -> None:
+        make_client: Callable[..., Any], raw_server: Callable[..., RawServer]) -> None:
     trickle = Trickle(b"HTTP/1.1 503 Service Unavailable\r\nconnection: close\r\n\r\n")
-    srv = serve(trickle)
+    srv = raw_server(trickle)
     client = make_client(base_url=srv.base_url, max_retries=0,
                          timeout=Timeout(read=0.5, idle=5, first_event=5))
     with pytest.raises(InternalServerError):
@@ -75,10 +63,10 @@ def test_a_trickled_error_body_ending_with_the_connection_is_bounded_by_read(
 
 
 def test_a_trickled_json_answer_to_a_stream_request_is_bounded_by_read(
-        make_client: Callable[..., Any], serve: Callable[..., RawServer]) -> None:
+        make_client: Callable[..., Any], raw_server: Callable[..., RawServer]) -> None:
     trickle = Trickle(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n"
                       b"connection: close\r\n\r\n")
-    srv = serve(trickle)
+    srv = raw_server(trickle)
     client = make_client(base_url=srv.base_url, max_retries=2,
                          timeout=Timeout(read=0.5, idle=5, first_event=5))
     with pytest.raises(APITimeoutError) as info:
@@ -89,7 +77,7 @@ def test_a_trickled_json_answer_to_a_stream_request_is_bounded_by_read(
 
 
 def test_total_does_not_bound_a_started_stream_that_ends_with_the_connection(
-        make_client: Callable[..., Any], serve: Callable[..., RawServer]) -> None:
+        make_client: Callable[..., Any], raw_server: Callable[..., RawServer]) -> None:
     def late_answer(conn: RawConn) -> None:
         if conn.read_request() is None:
             return
@@ -98,7 +86,7 @@ def test_total_does_not_bound_a_started_stream_that_ends_with_the_connection(
         time.sleep(1.0)  # well past `total`: the stream had started, `idle` is off
         conn.send(FRAME + b"data: [DONE]\n\n")
 
-    srv = serve(late_answer)
+    srv = raw_server(late_answer)
     client = make_client(base_url=srv.base_url, max_retries=0,
                          timeout=Timeout(total=0.3, idle=None, first_event=None))
     s = client.chat.completions.create(model="m", messages=USER, stream=True)

@@ -8,7 +8,7 @@ import asyncio
 import gzip
 import tracemalloc
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -70,23 +70,11 @@ def _peak_while(call: Callable[[], Any]) -> tuple[BaseException | None, int]:
     return error, peak
 
 
-@pytest.fixture
-def raw() -> Iterator[Callable[[Callable[[RawConn], None]], RawServer]]:
-    servers: list[RawServer] = []
-
-    def start(handler: Callable[[RawConn], None]) -> RawServer:
-        servers.append(RawServer(handler).start())
-        return servers[-1]
-
-    yield start
-    for s in servers:
-        s.stop()
-
 
 @pytest.mark.parametrize("chunked", [False, True], ids=["content-length", "chunked"])
-def test_gzip_bomb_answer_is_refused_with_bounded_memory(make_client, raw, bomb,
+def test_gzip_bomb_answer_is_refused_with_bounded_memory(make_client, raw_server, bomb,
                                                          chunked) -> None:
-    srv = raw(_answering(200, bomb, chunked=chunked))
+    srv = raw_server(_answering(200, bomb, chunked=chunked))
     client = make_client(base_url=srv.base_url, max_response_bytes=LIMIT)
     error, peak = _peak_while(
         lambda: client.chat.completions.create(model="m", messages=USER))
@@ -98,8 +86,8 @@ def test_gzip_bomb_answer_is_refused_with_bounded_memory(make_client, raw, bomb,
     assert srv.requests[0].headers.get("accept-encoding") == "identity"
 
 
-def test_gzip_bomb_error_body_is_bounded_on_every_retry(make_client, raw, bomb) -> None:
-    srv = raw(_answering(503, bomb))
+def test_gzip_bomb_error_body_is_bounded_on_every_retry(make_client, raw_server, bomb) -> None:
+    srv = raw_server(_answering(503, bomb))
     client = make_client(base_url=srv.base_url, max_response_bytes=LIMIT, max_retries=2)
     error, peak = _peak_while(
         lambda: client.chat.completions.create(model="m", messages=USER))
@@ -108,10 +96,10 @@ def test_gzip_bomb_error_body_is_bounded_on_every_retry(make_client, raw, bomb) 
     assert peak < PEAK_ALLOWED, f"peak {peak / 2**20:.1f} MiB"
 
 
-def test_gzip_bomb_stream_is_decoded_piece_by_piece(make_client, raw) -> None:
+def test_gzip_bomb_stream_is_decoded_piece_by_piece(make_client, raw_server) -> None:
     # 32 MiB of keep-alive comments (no event, no [DONE]) in about 100 KiB of gzip
     body = _gzip_of(b": " + b"k" * 1021 + b"\n", 32 * 1024)
-    srv = raw(_answering(200, body, content_type="text/event-stream"))
+    srv = raw_server(_answering(200, body, content_type="text/event-stream"))
     client = make_client(base_url=srv.base_url, max_response_bytes=LIMIT)
 
     def consume() -> None:
@@ -206,7 +194,7 @@ def _growing_stream(events: int) -> bytes:
     return frame * events + b"data: [DONE]\n\n"
 
 
-def test_a_streamed_answer_is_bounded_by_max_response_bytes(make_client, raw) -> None:
+def test_a_streamed_answer_is_bounded_by_max_response_bytes(make_client, raw_server) -> None:
     payload = _growing_stream(300)  # 2.4 M characters of text, each event small
 
     def handler(conn: RawConn) -> None:
@@ -214,7 +202,7 @@ def test_a_streamed_answer_is_bounded_by_max_response_bytes(make_client, raw) ->
             conn.send(b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n"
                       b"content-length: %d\r\n\r\n" % len(payload) + payload)
 
-    srv = raw(handler)
+    srv = raw_server(handler)
     client = make_client(base_url=srv.base_url, max_response_bytes=LIMIT)
     with pytest.raises(StreamError, match="max_response_bytes") as info:
         for _ in client.chat.completions.create(model="m", messages=USER, stream=True):
@@ -223,11 +211,11 @@ def test_a_streamed_answer_is_bounded_by_max_response_bytes(make_client, raw) ->
     assert srv.count("POST") == 1
 
 
-def test_a_gzip_stream_growing_the_answer_stays_bounded_in_memory(raw, loop_thread) -> None:
+def test_a_gzip_stream_growing_the_answer_stays_bounded_in_memory(raw_server, loop_thread) -> None:
     # 200 M characters of answer in about 250 KiB of gzip: decoded piece by piece (each event
     # small), but kept as the answer it would take about 400 MiB
     body = _gzip_of(_growing_stream(1)[:-len(b"data: [DONE]\n\n")], 25000)
-    srv = raw(_answering(200, body, content_type="text/event-stream"))
+    srv = raw_server(_answering(200, body, content_type="text/event-stream"))
 
     async def consume() -> None:
         async with nanogpt.AsyncNanoGPT(KEY, base_url=srv.base_url,
@@ -260,12 +248,12 @@ def test_async_reads_a_gzip_answer_padded_with_zero_bytes() -> None:
         asyncio.run(main(srv.base_url))
 
 
-def test_decoding_a_gzip_stream_lets_other_tasks_run(raw, loop_thread) -> None:
+def test_decoding_a_gzip_stream_lets_other_tasks_run(raw_server, loop_thread) -> None:
     """About 200 KiB of gzip, all received at once, decodes to 100 MiB of keep-alive comments
     without any read having to wait: other tasks must still get turns meanwhile (counted, not
     timed)."""
     body = _gzip_of(b": " + b"k" * 1021 + b"\n", 100 * 1024)
-    srv = raw(_answering(200, body, content_type="text/event-stream"))
+    srv = raw_server(_answering(200, body, content_type="text/event-stream"))
 
     async def consume() -> int:
         turns = 0

@@ -20,23 +20,12 @@ import pytest
 import nanogpt
 from conftest import KEY
 from nanogpt import Timeout
-from rawserver import RawConn, RawServer, http_response
+from rawserver import RawConn, RawServer, asked, completion, http_response
 
 MODEL = "openai/gpt-5-mini"
 INTERIM = (b"HTTP/1.1 102 Processing\r\n\r\n",
            b"HTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\n\r\n"
            b"HTTP/1.1 103 Early Hints\r\nLink: </b.js>; rel=preload\r\nX-Hint: 2\r\n\r\n")
-
-
-def completion(text: str) -> bytes:
-    return json.dumps({"id": "c", "object": "chat.completion", "model": MODEL,
-                       "choices": [{"index": 0, "finish_reason": "stop",
-                                    "message": {"role": "assistant", "content": text}}]}).encode()
-
-
-def asked(body: bytes) -> str:
-    """What the client asked: the request id it put in its message."""
-    return str(json.loads(body)["messages"][0]["content"])
 
 
 def ask(client: nanogpt.NanoGPT, text: str, **kw: object) -> str:

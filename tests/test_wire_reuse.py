@@ -18,20 +18,10 @@ import pytest
 import nanogpt
 from conftest import KEY, LoopThread, SyncProxy
 from nanogpt import Timeout
-from rawserver import RawConn, RawServer, http_response
+from rawserver import RawConn, RawServer, asked, completion, http_response
 from test_transport_sync import forked, needs_fork
 
 MODEL = "openai/gpt-5-mini"
-
-
-def completion(text: str) -> bytes:
-    return json.dumps({"id": "c", "object": "chat.completion", "model": MODEL,
-                       "choices": [{"index": 0, "finish_reason": "stop",
-                                    "message": {"role": "assistant", "content": text}}]}).encode()
-
-
-def asked(body: bytes) -> str:
-    return str(json.loads(body)["messages"][0]["content"])
 
 
 def ask(client: Any, text: str, **kw: Any) -> Any:

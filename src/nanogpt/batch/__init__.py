@@ -8,8 +8,9 @@ cheap: the runner, asyncio and sqlite3 load on first use.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from .._lazy import lazy_attributes
 from ._output import OutputWriter, error_line, response_line
 from ._rows import BatchRow, RowError, digest_of, find_duplicate_ids, read_rows
 
@@ -34,15 +35,7 @@ __all__ = [
 _LAZY = {name: "._runner" for name in ("run", "arun", "BatchSummary", "BatchInputError")}
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'nanogpt.batch' has no attribute {name!r}")
-    import importlib
-
-    value = getattr(importlib.import_module(module, __name__), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_attributes(__name__, _LAZY, globals())
 
 
 def __dir__() -> list[str]:
