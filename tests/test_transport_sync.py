@@ -57,19 +57,6 @@ def stream_forever(conn: RawConn) -> None:
             pass
 
 
-@contextlib.contextmanager
-def running(handler: Callable[[RawConn], None]) -> Iterator[RawServer]:
-    """A started RawServer; stopping wakes its accept first (closing alone does not, on
-    Linux, and its stop() would then wait 5 s for the thread)."""
-    srv = RawServer(handler).start()
-    try:
-        yield srv
-    finally:
-        srv._stopped = True
-        with contextlib.suppress(OSError):
-            socket.create_connection(("127.0.0.1", srv.port), timeout=1).close()
-        srv.stop()
-
 
 def trickle(sock: socket.socket, head: bytes, every: float = 0.05) -> None:
     """Send ``head``, then one byte every ``every`` seconds until the client goes away."""
@@ -100,7 +87,7 @@ def new_client() -> Iterator[Callable[..., nanogpt.NanoGPT]]:
 
 @pytest.mark.timeout(60)
 def test_interim_answers_are_skipped_and_never_handed_to_another_call(new_client) -> None:
-    with running(lambda conn: echo(conn, interim=INTERIM, pause=0.002)) as srv:
+    with RawServer(lambda conn: echo(conn, interim=INTERIM, pause=0.002)) as srv:
         client = new_client(srv.base_url, max_retries=0)
         wrong: list[tuple[str, str]] = []
         errors: list[BaseException] = []
@@ -127,7 +114,7 @@ def test_interim_answers_are_skipped_and_never_handed_to_another_call(new_client
 
 @pytest.mark.timeout(60)
 def test_interim_answers_before_a_stream_are_skipped(new_client) -> None:
-    with running(lambda conn: echo(conn, interim=INTERIM)) as srv:
+    with RawServer(lambda conn: echo(conn, interim=INTERIM)) as srv:
         client = new_client(srv.base_url, max_retries=0)
         with client.chat.completions.create(model=MODEL, messages=[{"role": "user",
                                                                     "content": "x"}],
@@ -143,7 +130,7 @@ def test_an_unasked_101_is_a_broken_connection_not_an_answer(new_client) -> None
             conn.send(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: h2c\r\n\r\n")
             time.sleep(0.2)
 
-    with running(handler) as srv:
+    with RawServer(handler) as srv:
         client = new_client(srv.base_url)
         with pytest.raises(nanogpt.APIConnectionError, match="101"):
             ask(client, "x")
@@ -164,7 +151,7 @@ def refuse_early(status: int) -> Callable[[RawConn], None]:
 
 @pytest.mark.timeout(60)
 def test_an_early_413_before_a_large_body_is_reported_as_413_and_not_retried(new_client) -> None:
-    with running(refuse_early(413)) as srv:
+    with RawServer(refuse_early(413)) as srv:
         client = new_client(srv.base_url, max_retries=2)
         with pytest.raises(nanogpt.APIStatusError) as info:
             ask(client, "x" * (20 * 1024 * 1024))
@@ -175,7 +162,7 @@ def test_an_early_413_before_a_large_body_is_reported_as_413_and_not_retried(new
 
 @pytest.mark.timeout(60)
 def test_an_early_503_before_a_large_body_is_a_503_and_follows_the_retry_rules(new_client) -> None:
-    with running(refuse_early(503)) as srv:
+    with RawServer(refuse_early(503)) as srv:
         client = new_client(srv.base_url, max_retries=1,
                                  retry_base_delay=0.001, retry_max_delay=0.01)
         with pytest.raises(nanogpt.InternalServerError) as info:
@@ -193,7 +180,7 @@ def test_a_trickled_error_body_of_a_stream_request_is_bounded_by_read(new_client
             trickle(conn.sock, b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: text/plain"
                                b"\r\ncontent-length: 100000\r\n\r\n")
 
-    with running(handler) as srv:
+    with RawServer(handler) as srv:
         client = new_client(srv.base_url, max_retries=0,
                                  timeout=Timeout(connect=2, read=1, idle=5, total=None))
         with pytest.raises(nanogpt.InternalServerError) as info:
@@ -247,7 +234,7 @@ def forked(child: Callable[[], int]) -> Iterator[Callable[[], int]]:
 @needs_fork
 @pytest.mark.timeout(120)
 def test_a_forked_child_and_its_parent_never_get_each_others_answers(new_client) -> None:
-    with running(lambda conn: echo(conn, pause=0.001)) as srv:
+    with RawServer(lambda conn: echo(conn, pause=0.001)) as srv:
         client = new_client(srv.base_url, max_retries=0)
         assert ask(client, "before the fork") == "before the fork"  # one pooled connection
 
@@ -282,7 +269,7 @@ def test_deadlines_still_fire_in_a_forked_child(new_client) -> None:
         elif req is not None:
             conn.send(http_response(200, completion(asked(req.body))))
 
-    with running(handler) as srv:
+    with RawServer(handler) as srv:
         client = new_client(srv.base_url, max_retries=0)
         assert ask(client, "warm") == "warm"  # the parent's deadline watchdog is running
 
@@ -302,7 +289,7 @@ def test_deadlines_still_fire_in_a_forked_child(new_client) -> None:
 @needs_fork
 @pytest.mark.timeout(120)
 def test_a_forked_child_gets_the_slots_its_parents_threads_held(new_client) -> None:
-    with running(echo) as srv:
+    with RawServer(echo) as srv:
         client = new_client(srv.base_url, max_retries=0, max_concurrency=1)
         holding, done = threading.Event(), threading.Event()
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -28,17 +27,6 @@ def ask(client: Any, text: str, **kw: Any) -> Any:
     return client.chat.completions.create(model=MODEL, messages=[{"role": "user",
                                                                   "content": text}], **kw)
 
-
-@contextlib.contextmanager
-def running(handler: Callable[[RawConn], None]) -> Iterator[RawServer]:
-    srv = RawServer(handler).start()
-    try:
-        yield srv
-    finally:
-        srv._stopped = True
-        with contextlib.suppress(OSError):
-            socket.create_connection(("127.0.0.1", srv.port), timeout=1).close()
-        srv.stop()
 
 
 @pytest.fixture
@@ -78,7 +66,7 @@ def test_an_answer_arriving_on_an_idle_connection_is_never_handed_to_the_next_ca
                 conn.send(http_response(200, completion("stale")))
                 stale_sent.set()
 
-    with running(handler) as srv:
+    with RawServer(handler) as srv:
         client = raw_client(srv.base_url, max_retries=0)
         assert ask(client, "first").text == "first"
         answered.set()
@@ -122,7 +110,7 @@ def test_a_stream_head_that_never_completes_ends_at_first_event(
     """Each piece of the head is a byte, so ``idle`` never strikes; ``first_event`` bounds the
     wait for the head too (before this, the async client waited for ever on 102s and both
     clients on a head trickled a byte at a time)."""
-    with running(_endless_head(parts)) as srv:
+    with RawServer(_endless_head(parts)) as srv:
         client = raw_client(srv.base_url, max_retries=2,
                             timeout=Timeout(connect=5, read=5, idle=5, first_event=0.5))
         with pytest.raises(nanogpt.APITimeoutError), ask(client, "x", stream=True) as s:
@@ -160,7 +148,7 @@ def test_a_stream_open_at_fork_is_read_only_by_the_parent() -> None:
             while conn.sock.recv(1024):
                 pass
 
-    with running(handler) as srv, nanogpt.NanoGPT(KEY, base_url=srv.base_url, max_retries=0,
+    with RawServer(handler) as srv, nanogpt.NanoGPT(KEY, base_url=srv.base_url, max_retries=0,
                                                   timeout=Timeout(idle=5)) as client:
         stream = ask(client, "x", stream=True)
         assert next(stream).choices[0].delta.content == "<0>"
