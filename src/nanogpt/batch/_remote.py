@@ -136,7 +136,7 @@ def prepare(in_path: str | Path, *, model: str | None = None,
         out.append(json.dumps({"custom_id": item.id, "method": "POST", "url": CHAT_URL,
                                "body": item.body}, ensure_ascii=False).encode() + b"\n")
         bodies_for_cost.append({"messages": item.body.get("messages"),
-                                "max_tokens": _cap(item.body)})
+                                "max_tokens": _cap(item.body), "n": item.body.get("n")})
     if first_model is None and not problems.count:
         problems.add(0, "the input has no rows")
     problems.raise_if_any()

@@ -189,7 +189,8 @@ def _sigint_stops(runner: _Runner) -> Any:
 def worst_case_cost(body: Mapping[str, Any], model: Model | None) -> float | None:
     """The most a request could cost, in USD: the catalog prices times an estimate of the
     prompt tokens (on the generous side: a token for every 2 bytes of the messages' JSON)
-    and the output cap (``max_tokens``, else the model's output or context limit).
+    and the output cap (``max_tokens``, else the model's output or context limit) for each
+    of the ``n`` answers asked for.
     ``None`` when it cannot be bounded (no price, no cap)."""
     if model is None or model.pricing.prompt is None or model.pricing.completion is None:
         return None
@@ -199,7 +200,13 @@ def worst_case_cost(body: Mapping[str, Any], model: Model | None) -> float | Non
     if not cap:
         return None
     prompt = len(json.dumps(body.get("messages"), ensure_ascii=False).encode()) // 2 + 16
-    return (prompt * model.pricing.prompt + cap * model.pricing.completion) / 1e6
+    return (prompt * model.pricing.prompt + cap * _choices(body) * model.pricing.completion) / 1e6
+
+
+def _choices(body: Mapping[str, Any]) -> int:
+    """How many answers a request asks for (``n``): each may use the whole output cap."""
+    n = body.get("n")
+    return n if isinstance(n, int) and not isinstance(n, bool) and n > 1 else 1
 
 
 class _Runner:

@@ -1,0 +1,65 @@
+"""Review of batch runs: input encodings, budget holes, output and record edge cases.
+
+Each test runs against the emulator over loopback; see test_batch_live.py for the crash tests.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from conftest import KEY
+from nanogpt import NanoGPT
+from nanogpt.batch import run
+from nanogpt.batch._runner import worst_case_cost
+from nanogpt.emulator import Emulator
+
+MODEL = "openai/gpt-5-mini"
+CHAT = "/chat/completions"
+
+
+def read_output(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+def run_sync(emu: Emulator, inp: Path, out: Path, **kw: Any) -> Any:
+    with NanoGPT(KEY, base_url=emu.base_url) as client:
+        return run(inp, out, client=client, model=MODEL, concurrency=4, handle_sigint=False,
+                   **kw)
+
+
+def test_a_byte_order_mark_does_not_cost_the_first_row(tmp_path: Path, emu: Emulator) -> None:
+    inp, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    rows = [json.dumps({"id": f"r{i}", "prompt": f"q{i}", "max_tokens": 20}) for i in range(3)]
+    inp.write_bytes(b"\xef\xbb\xbf" + "\n".join(rows).encode() + b"\n")
+    summary = run_sync(emu, inp, out)
+    assert summary.malformed == 0 and summary.succeeded == 3
+    assert all("response" in row for row in read_output(out))
+
+
+def test_a_line_that_is_not_utf8_is_an_error_row_never_sent_mangled(
+        tmp_path: Path, emu: Emulator) -> None:
+    inp, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    good = json.dumps({"id": "ok", "prompt": "fine", "max_tokens": 20}).encode()
+    latin1 = b'{"id": "caf", "prompt": "caf\xe9 au lait", "max_tokens": 20}'
+    inp.write_bytes(good + b"\n" + latin1 + b"\n")
+    summary = run_sync(emu, inp, out)
+    assert summary.succeeded == 1 and summary.malformed == 1
+    assert emu.count(CHAT) == 1  # the mangled prompt was not paid for
+    bad = [row for row in read_output(out) if "error" in row]
+    assert len(bad) == 1 and bad[0]["line"] == 2 and "UTF-8" in bad[0]["error"]["message"]
+
+
+def test_the_budget_counts_every_choice_a_row_asks_for(tmp_path: Path, emu: Emulator) -> None:
+    inp, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    one = {"messages": [{"role": "user", "content": "q"}], "max_tokens": 1000}
+    with NanoGPT(KEY, base_url=emu.base_url) as client:
+        model = next(m for m in client.models.list() if m.id == MODEL)
+    single = worst_case_cost({"model": MODEL, **one}, model)
+    assert single is not None
+    inp.write_text(json.dumps({"id": "many", "n": 8, **one}) + "\n")
+    # room for two single answers, not for eight
+    summary = run_sync(emu, inp, out, budget=2 * single)
+    assert summary.stopped == "budget" and summary.sent == 0
+    assert emu.count(CHAT) == 0
