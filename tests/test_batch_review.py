@@ -63,3 +63,22 @@ def test_the_budget_counts_every_choice_a_row_asks_for(tmp_path: Path, emu: Emul
     summary = run_sync(emu, inp, out, budget=2 * single)
     assert summary.stopped == "budget" and summary.sent == 0
     assert emu.count(CHAT) == 0
+
+
+def test_a_row_cut_off_mid_answer_counts_against_the_budget(tmp_path: Path,
+                                                            emu: Emulator) -> None:
+    """A connection that breaks once the answer started may have been charged: the budget
+    must assume it was, or a flaky link lets a run spend past its cap."""
+    inp, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    one = {"messages": [{"role": "user", "content": "q"}], "max_tokens": 100}
+    with NanoGPT(KEY, base_url=emu.base_url) as client:
+        model = next(m for m in client.models.list() if m.id == MODEL)
+    worst = worst_case_cost({"model": MODEL, **one}, model)
+    assert worst is not None
+    inp.write_text("".join(json.dumps({"id": f"r{i}", **one}) + "\n" for i in range(10)))
+    emu.inject(reset_after_chunks=1, times=None, path=CHAT)
+    with NanoGPT(KEY, base_url=emu.base_url) as client:
+        summary = run(inp, out, client=client, model=MODEL, concurrency=1,
+                      handle_sigint=False, budget=2.5 * worst)
+    assert summary.failed == 2 and summary.stopped == "budget"
+    assert emu.count(CHAT) == 2

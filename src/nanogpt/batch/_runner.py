@@ -482,8 +482,7 @@ class _Runner:
         s.cost += finished.cost or 0.0
         s.job_cost += finished.cost or 0.0
         s.tokens += finished.tokens or 0
-        self._spent += finished.cost if finished.cost is not None else (
-            worst if finished.ok else 0.0)
+        self._spent += _charged_at_most(finished, worst)
         self._reserved -= worst
         self._slots.release()
         self._settled.set()
@@ -589,6 +588,16 @@ class _Runner:
         assert self._models is not None
         models = await self._models()
         self._catalog = {m.id: m for m in models}
+
+
+def _charged_at_most(finished: Finished, worst: float) -> float:
+    """What a settled row counts against the budget: its reported cost; else its worst case
+    when it may have been charged (an answer without a price, or a failure with no HTTP
+    status: the connection broke or timed out after the request may have reached the model);
+    else nothing (an error status: the request was refused)."""
+    if finished.cost is not None:
+        return finished.cost
+    return worst if finished.ok or finished.status is None else 0.0
 
 
 def _split_body(body: dict[str, Any]) -> tuple[str, Any, dict[str, Any], dict[str, Any]]:
