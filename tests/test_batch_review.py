@@ -82,3 +82,36 @@ def test_a_row_cut_off_mid_answer_counts_against_the_budget(tmp_path: Path,
                       handle_sigint=False, budget=2.5 * worst)
     assert summary.failed == 2 and summary.stopped == "budget"
     assert emu.count(CHAT) == 2
+
+
+def test_two_submits_for_one_output_at_once_create_one_batch(tmp_path: Path,
+                                                             emu: Emulator) -> None:
+    """Both would find no record and each create (and pay for) a batch of the same rows."""
+    import threading
+    import time
+
+    import pytest
+
+    from nanogpt import NanoGPTError
+    from nanogpt.batch._remote import prepare, submit
+
+    inp, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    inp.write_text(json.dumps({"id": "a", "prompt": "q", "max_tokens": 20}) + "\n")
+    plan = prepare(inp, model=MODEL)
+    emu.inject(delay=2.0, path="/files", times=1)  # the first upload is slow
+    made: list[Any] = []
+
+    def first() -> None:
+        with NanoGPT(KEY, base_url=emu.base_url) as client:
+            made.append(submit(client, plan, inp, out))
+
+    thread = threading.Thread(target=first)
+    thread.start()
+    deadline = time.monotonic() + 30  # a safety cap: wait for the first upload to arrive
+    while emu.count("/files") == 0 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    with NanoGPT(KEY, base_url=emu.base_url) as client, pytest.raises(NanoGPTError):
+        made.append(submit(client, plan, inp, out))
+    thread.join(60)
+    assert len(made) == 1
+    assert sum(r.method == "POST" and r.path.endswith("/batches") for r in emu.requests) == 1

@@ -9,7 +9,8 @@ The steps, each its own function so that the command line and Python share them:
   works out the worst-case cost, at batch prices (half the token price) and live.
 - :func:`submit` uploads the rows and creates the batch. The batch id is recorded beside the
   output (``OUT.jsonl.batch.json``) before anything else happens, and a recorded batch is never
-  submitted again: a second ``submit`` for the same output refuses and names the batch (a
+  submitted again: a second ``submit`` for the same output refuses and names the batch, and
+  one running at the same time is refused by a lock (``OUT.jsonl.batch.json.lock``) (a
   record left half-way, with the file uploaded but no batch id, is completed from the batch
   list when the batch had been created after all).
 - :func:`download` writes the results in the live run's output format, one row per input row,
@@ -30,6 +31,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from .._config import redact_url
 from .._errors import InvalidParameterError
+from ._ledger import _take_lock
 from ._output import OutputWriter
 from ._rows import BatchRow, RowError, read_rows, scan_ids
 
@@ -245,6 +247,16 @@ def submit(client: NanoGPT, plan: RemotePlan, in_path: str | Path,
     """Upload the rows and create the batch, recording it beside ``out_path``. Refuses (before
     sending anything) when a batch is already recorded for ``out_path``."""
     out = Path(out_path)
+    lock = record_path(out)
+    # two submits for one output at once would both find no record and create two batches
+    lock_fd = _take_lock(lock.with_name(lock.name + ".lock"))
+    try:
+        return _submit_once(client, plan, Path(in_path), out)
+    finally:
+        os.close(lock_fd)
+
+
+def _submit_once(client: NanoGPT, plan: RemotePlan, in_path: Path, out: Path) -> Batch:
     existing = already_submitted(client, out)
     if existing is not None:
         raise InvalidParameterError("output", f"batch {existing} was already submitted for "
