@@ -115,3 +115,21 @@ def test_two_submits_for_one_output_at_once_create_one_batch(tmp_path: Path,
     thread.join(60)
     assert len(made) == 1
     assert sum(r.method == "POST" and r.path.endswith("/batches") for r in emu.requests) == 1
+
+
+def test_the_budget_counts_tool_definitions_as_prompt(tmp_path: Path, emu: Emulator) -> None:
+    """Tool definitions are billed as prompt tokens: a row whose tools are large must not
+    pass the budget on the size of its messages alone."""
+    inp, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    one = {"messages": [{"role": "user", "content": "q"}], "max_tokens": 10}
+    with NanoGPT(KEY, base_url=emu.base_url) as client:
+        model = next(m for m in client.models.list() if m.id == MODEL)
+    small = worst_case_cost({"model": MODEL, **one}, model)
+    assert small is not None
+    tool = {"type": "function", "function": {
+        "name": "lookup", "description": "x" * 200_000,
+        "parameters": {"type": "object", "properties": {}}}}
+    inp.write_text(json.dumps({"id": "tools", "tools": [tool], **one}) + "\n")
+    summary = run_sync(emu, inp, out, budget=3 * small)
+    assert summary.stopped == "budget" and summary.sent == 0
+    assert emu.count(CHAT) == 0

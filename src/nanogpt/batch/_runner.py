@@ -188,7 +188,7 @@ def _sigint_stops(runner: _Runner) -> Any:
 
 def worst_case_cost(body: Mapping[str, Any], model: Model | None) -> float | None:
     """The most a request could cost, in USD: the catalog prices times an estimate of the
-    prompt tokens (on the generous side: a token for every 2 bytes of the messages' JSON)
+    prompt tokens (on the generous side: a token for every 2 bytes of the body's JSON)
     and the output cap (``max_tokens``, else the model's output or context limit) for each
     of the ``n`` answers asked for.
     ``None`` when it cannot be bounded (no price, no cap)."""
@@ -199,8 +199,15 @@ def worst_case_cost(body: Mapping[str, Any], model: Model | None) -> float | Non
         cap = model.max_output_tokens or model.context_length
     if not cap:
         return None
-    prompt = len(json.dumps(body.get("messages"), ensure_ascii=False).encode()) // 2 + 16
+    prompt = _prompt_estimate(body)
     return (prompt * model.pricing.prompt + cap * _choices(body) * model.pricing.completion) / 1e6
+
+
+def _prompt_estimate(body: Mapping[str, Any]) -> int:
+    """Prompt tokens, on the generous side: a token for every 2 bytes of the JSON of all the
+    body sends to the model (tool definitions and response schemas are prompt tokens too;
+    the output cap and model name are counted as well, which only adds a little)."""
+    return len(json.dumps(body, ensure_ascii=False).encode()) // 2 + 16
 
 
 def _choices(body: Mapping[str, Any]) -> int:
