@@ -133,3 +133,18 @@ def test_the_budget_counts_tool_definitions_as_prompt(tmp_path: Path, emu: Emula
     summary = run_sync(emu, inp, out, budget=3 * small)
     assert summary.stopped == "budget" and summary.sent == 0
     assert emu.count(CHAT) == 0
+
+
+def test_rows_refused_before_sending_cost_the_budget_nothing(tmp_path: Path,
+                                                             emu: Emulator) -> None:
+    inp, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    one = {"messages": [{"role": "user", "content": "q"}], "max_tokens": 100}
+    with NanoGPT(KEY, base_url=emu.base_url) as client:
+        model = next(m for m in client.models.list() if m.id == MODEL)
+    worst = worst_case_cost({"model": MODEL, "temperature": "hot", **one}, model)
+    assert worst is not None
+    inp.write_text("".join(json.dumps({"id": f"r{i}", "temperature": "hot", **one}) + "\n"
+                           for i in range(5)))
+    summary = run_sync(emu, inp, out, budget=2.5 * worst)
+    assert summary.failed == 5 and summary.stopped is None
+    assert emu.count(CHAT) == 0

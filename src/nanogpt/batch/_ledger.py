@@ -58,6 +58,7 @@ class Finished:
     cost: float | None = None
     tokens: int | None = None
     status: int | None = None  # the HTTP status of an error row (not stored)
+    sent: bool = True  # False: an error raised before the request left (not stored)
 
 
 class LedgerBusyError(NanoGPTError):

@@ -39,7 +39,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .._errors import APIStatusError, InvalidParameterError, NanoGPTError
+from .._errors import APIStatusError, InvalidParameterError, MissingAPIKeyError, NanoGPTError
 from ._ledger import Finished, Ledger, ledger_path
 from ._output import OutputWriter, error_line, response_line
 from ._rows import BatchRow, RowError, read_rows, scan_ids
@@ -601,10 +601,10 @@ def _charged_at_most(finished: Finished, worst: float) -> float:
     """What a settled row counts against the budget: its reported cost; else its worst case
     when it may have been charged (an answer without a price, or a failure with no HTTP
     status: the connection broke or timed out after the request may have reached the model);
-    else nothing (an error status: the request was refused)."""
+    else nothing (an error status: the request was refused; or it was never sent)."""
     if finished.cost is not None:
         return finished.cost
-    return worst if finished.ok or finished.status is None else 0.0
+    return worst if finished.ok or (finished.status is None and finished.sent) else 0.0
 
 
 def _split_body(body: dict[str, Any]) -> tuple[str, Any, dict[str, Any], dict[str, Any]]:
@@ -637,8 +637,9 @@ def _answered(row: BatchRow, completion: ChatCompletion) -> Finished:
 def _failed(row: BatchRow, exc: Exception) -> Finished:
     status = exc.status_code if isinstance(exc, APIStatusError) else None
     kind = type(exc).__name__ if isinstance(exc, NanoGPTError) else "ClientError"
+    sent = not isinstance(exc, (InvalidParameterError, MissingAPIKeyError))
     return Finished(row.id, row.digest, False, error_line(row.id, kind, str(exc), status),
-                    status=status)
+                    status=status, sent=sent)
 
 
 def _duplicates_message(duplicates: list[tuple[str, int, int]]) -> str:
