@@ -148,3 +148,45 @@ def test_rows_refused_before_sending_cost_the_budget_nothing(tmp_path: Path,
     summary = run_sync(emu, inp, out, budget=2.5 * worst)
     assert summary.failed == 5 and summary.stopped is None
     assert emu.count(CHAT) == 0
+
+
+def test_the_input_is_never_the_output(tmp_path: Path, emu: Emulator) -> None:
+    """With a ledger beside it (the file was an output once), the run used to truncate its
+    own input, read nothing, and report the job complete."""
+    import pytest
+
+    from nanogpt.batch import BatchInputError
+
+    inp = tmp_path / "in.jsonl"
+    text = json.dumps({"id": "a", "prompt": "q", "max_tokens": 20}) + "\n"
+    inp.write_text(text)
+    (tmp_path / "in.jsonl.ledger").write_bytes(b"")
+    with pytest.raises(BatchInputError, match="input file too"):
+        run_sync(emu, inp, tmp_path / "." / "in.jsonl")
+    assert inp.read_text() == text and emu.count(CHAT) == 0
+
+
+def test_a_file_that_is_not_a_ledger_is_named_in_a_typed_error(tmp_path: Path,
+                                                               emu: Emulator) -> None:
+    import pytest
+
+    from nanogpt import NanoGPTError
+
+    inp, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    inp.write_text(json.dumps({"id": "a", "prompt": "q", "max_tokens": 20}) + "\n")
+    (tmp_path / "out.jsonl.ledger").write_bytes(b"not a database" * 100)
+    with pytest.raises(NanoGPTError, match=r"out\.jsonl\.ledger"):
+        run_sync(emu, inp, out)
+    assert emu.count(CHAT) == 0
+
+
+def test_an_output_folder_that_does_not_exist_is_named(tmp_path: Path, emu: Emulator) -> None:
+    import pytest
+
+    from nanogpt.batch import BatchInputError
+
+    inp = tmp_path / "in.jsonl"
+    inp.write_text(json.dumps({"id": "a", "prompt": "q", "max_tokens": 20}) + "\n")
+    with pytest.raises(BatchInputError, match="does not exist"):
+        run_sync(emu, inp, tmp_path / "nodir" / "out.jsonl")
+    assert emu.count(CHAT) == 0

@@ -302,9 +302,14 @@ class _Runner:
         return self.summary
 
     def _refuse_foreign_output(self) -> None:
-        """An output file without a ledger was not written by a batch run: never overwrite
-        someone's data."""
+        """An output file without a ledger was not written by a batch run, and the input is
+        never the output: never overwrite someone's data."""
         out = self.out_path
+        if not out.parent.is_dir():
+            raise BatchInputError(f"{out}: the folder {out.parent} does not exist")
+        if out.exists() and out.samefile(self.in_path):
+            raise BatchInputError(f"{out} is the input file too: writing the output would "
+                                  "erase the rows being read; choose another output")
         if out.exists() and out.stat().st_size > 0 and not ledger_path(out).exists():
             raise BatchInputError(f"{out} exists and has no ledger beside it, so it was not "
                                   "written by a batch run; remove it or choose another output")
