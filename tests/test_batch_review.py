@@ -24,9 +24,9 @@ def read_output(path: Path) -> list[dict[str, Any]]:
 
 
 def run_sync(emu: Emulator, inp: Path, out: Path, **kw: Any) -> Any:
+    kw.setdefault("concurrency", 4)
     with NanoGPT(KEY, base_url=emu.base_url) as client:
-        return run(inp, out, client=client, model=MODEL, concurrency=4, handle_sigint=False,
-                   **kw)
+        return run(inp, out, client=client, model=MODEL, handle_sigint=False, **kw)
 
 
 def test_a_byte_order_mark_does_not_cost_the_first_row(tmp_path: Path, emu: Emulator) -> None:
@@ -190,3 +190,28 @@ def test_an_output_folder_that_does_not_exist_is_named(tmp_path: Path, emu: Emul
     with pytest.raises(BatchInputError, match="does not exist"):
         run_sync(emu, inp, tmp_path / "nodir" / "out.jsonl")
     assert emu.count(CHAT) == 0
+
+
+def test_a_duplicate_appended_during_the_run_is_not_answered_twice(tmp_path: Path,
+                                                                   emu: Emulator) -> None:
+    """The duplicate check reads the input before the run; a line appended afterwards with a
+    used id must not give one id two answers (the ledger keeps one, the output both)."""
+    import threading
+    import time
+
+    inp, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    inp.write_text("".join(json.dumps({"id": f"r{i}", "prompt": f"q{i}", "max_tokens": 20})
+                           + "\n" for i in range(3)))
+    emu.inject(delay=1.0, path=CHAT, times=1)  # the first row is slow: time to append
+    summary: list[Any] = []
+    thread = threading.Thread(target=lambda: summary.append(run_sync(emu, inp, out, concurrency=1)))
+    thread.start()
+    deadline = time.monotonic() + 30  # a safety cap
+    while emu.count(CHAT) == 0 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    with open(inp, "a") as f:
+        f.write(json.dumps({"id": "r0", "prompt": "another question", "max_tokens": 20}) + "\n")
+    thread.join(60)
+    ids = [row["id"] for row in read_output(out) if "response" in row]
+    assert sorted(ids) == ["r0", "r1", "r2"]
+    assert emu.count(CHAT) == 3

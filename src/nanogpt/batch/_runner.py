@@ -342,11 +342,17 @@ class _Runner:
     async def _dispatch_rows(self) -> None:
         assert self._ledger is not None and self._out is not None
         scanned = 0
+        # the input may change between the duplicate check and this pass: a row whose id was
+        # already read here is an error row, never a second answer under one id
+        lines_of: dict[str, int] = {}
         for item in read_rows(self.in_path, model=self.model, params=self.params):
             scanned += 1
             if scanned % _YIELD_EVERY == 0:
                 self._report()
                 await asyncio.sleep(0)
+            if isinstance(item, BatchRow) and lines_of.setdefault(item.id, item.line) != item.line:
+                item = RowError(item.line, item.id, f"line {item.line}: id {item.id!r} is also on "
+                                f"line {lines_of[item.id]} (the input changed during the run)")
             if isinstance(item, RowError):
                 self._write_malformed(item)
                 continue
