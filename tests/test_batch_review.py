@@ -215,3 +215,19 @@ def test_a_duplicate_appended_during_the_run_is_not_answered_twice(tmp_path: Pat
     ids = [row["id"] for row in read_output(out) if "response" in row]
     assert sorted(ids) == ["r0", "r1", "r2"]
     assert emu.count(CHAT) == 3
+
+
+def test_the_budget_takes_the_larger_of_two_output_caps(tmp_path: Path,
+                                                         emu: Emulator) -> None:
+    """A server may honour max_tokens over max_completion_tokens (the emulator does)."""
+    inp, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    messages = [{"role": "user", "content": "q"}]
+    with NanoGPT(KEY, base_url=emu.base_url) as client:
+        model = next(m for m in client.models.list() if m.id == MODEL)
+    small = worst_case_cost({"model": MODEL, "messages": messages, "max_tokens": 1}, model)
+    assert small is not None
+    inp.write_text(json.dumps({"id": "a", "messages": messages, "max_completion_tokens": 1,
+                               "max_tokens": 100_000}) + "\n")
+    summary = run_sync(emu, inp, out, budget=3 * small)
+    assert summary.stopped == "budget" and summary.sent == 0
+    assert emu.count(CHAT) == 0

@@ -149,11 +149,10 @@ def prepare(in_path: str | Path, *, model: str | None = None,
 
 
 def _cap(body: Mapping[str, Any]) -> int | None:
-    for key in ("max_completion_tokens", "max_tokens"):
-        v = body.get(key)
-        if isinstance(v, int) and not isinstance(v, bool) and v > 0:
-            return v
-    return None
+    """The row's output cap; the larger when both are given (either may be the one used)."""
+    caps = [v for v in (body.get("max_completion_tokens"), body.get("max_tokens"))
+            if isinstance(v, int) and not isinstance(v, bool) and v > 0]
+    return max(caps) if caps else None
 
 
 def _row_problems(row: BatchRow, first_model: tuple[str, int]) -> Iterator[str]:

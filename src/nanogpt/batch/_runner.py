@@ -194,9 +194,10 @@ def worst_case_cost(body: Mapping[str, Any], model: Model | None) -> float | Non
     ``None`` when it cannot be bounded (no price, no cap)."""
     if model is None or model.pricing.prompt is None or model.pricing.completion is None:
         return None
-    cap = body.get("max_completion_tokens") or body.get("max_tokens")
-    if not isinstance(cap, int) or cap <= 0:
-        cap = model.max_output_tokens or model.context_length
+    # both caps given: the server may honour either, so the larger one bounds the answer
+    caps = [c for c in (body.get("max_completion_tokens"), body.get("max_tokens"))
+            if isinstance(c, int) and not isinstance(c, bool) and c > 0]
+    cap = max(caps) if caps else model.max_output_tokens or model.context_length
     if not cap:
         return None
     prompt = _prompt_estimate(body)
