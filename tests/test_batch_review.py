@@ -231,3 +231,21 @@ def test_the_budget_takes_the_larger_of_two_output_caps(tmp_path: Path,
     summary = run_sync(emu, inp, out, budget=3 * small)
     assert summary.stopped == "budget" and summary.sent == 0
     assert emu.count(CHAT) == 0
+
+
+def test_a_remote_run_never_targets_a_file_it_did_not_write(tmp_path: Path,
+                                                            emu: Emulator) -> None:
+    """A live run refuses such an output; a remote one uploaded, created the batch, and
+    overwrote the file with the results."""
+    import pytest
+
+    from nanogpt import InvalidParameterError
+    from nanogpt.batch._remote import prepare, submit
+
+    inp, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    inp.write_text(json.dumps({"id": "a", "prompt": "q", "max_tokens": 20}) + "\n")
+    out.write_text("precious\n")
+    with NanoGPT(KEY, base_url=emu.base_url) as client, pytest.raises(
+            InvalidParameterError, match="not written by a batch run"):
+        submit(client, prepare(inp, model=MODEL), inp, out)
+    assert out.read_text() == "precious\n" and emu.count("/files") == 0

@@ -246,6 +246,7 @@ def submit(client: NanoGPT, plan: RemotePlan, in_path: str | Path,
     """Upload the rows and create the batch, recording it beside ``out_path``. Refuses (before
     sending anything) when a batch is already recorded for ``out_path``."""
     out = Path(out_path)
+    _refuse_foreign_output(out)
     lock = record_path(out)
     # two submits for one output at once would both find no record and create two batches
     lock_fd = _take_lock(lock.with_name(lock.name + ".lock"))
@@ -253,6 +254,17 @@ def submit(client: NanoGPT, plan: RemotePlan, in_path: str | Path,
         return _submit_once(client, plan, Path(in_path), out)
     finally:
         os.close(lock_fd)
+
+
+def _refuse_foreign_output(out: Path) -> None:
+    """The results will be written to ``out``: a file there that no batch run wrote (no
+    ledger, no record beside it) is someone's data, refused before anything is uploaded."""
+    from ._ledger import ledger_path
+
+    if (out.is_file() and out.stat().st_size > 0 and not ledger_path(out).exists()
+            and not record_path(out).exists()):
+        raise InvalidParameterError("output", f"{out} exists and was not written by a batch "
+                                    "run; remove it or choose another output")
 
 
 def _submit_once(client: NanoGPT, plan: RemotePlan, in_path: Path, out: Path) -> Batch:
