@@ -249,3 +249,14 @@ def test_a_remote_run_never_targets_a_file_it_did_not_write(tmp_path: Path,
             InvalidParameterError, match="not written by a batch run"):
         submit(client, prepare(inp, model=MODEL), inp, out)
     assert out.read_text() == "precious\n" and emu.count("/files") == 0
+
+
+def test_a_deeply_nested_line_is_an_error_row_and_the_run_goes_on(tmp_path: Path,
+                                                                  emu: Emulator) -> None:
+    inp, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    good = json.dumps({"id": "ok", "prompt": "fine", "max_tokens": 20})
+    inp.write_text(good + "\n" + "[" * 100_000 + "\n")
+    summary = run_sync(emu, inp, out)
+    assert summary.succeeded == 1 and summary.malformed == 1
+    bad = [row for row in read_output(out) if "error" in row]
+    assert len(bad) == 1 and bad[0]["line"] == 2

@@ -65,11 +65,15 @@ def digest_of(body: Mapping[str, Any]) -> str:
 
 def _parse(text: str) -> Any:
     """A line's JSON (msgspec, fast; the standard library for what it cannot hold, such as
-    integers past 64 bits). Raises ``ValueError`` for what is not JSON."""
+    integers past 64 bits). Raises ``ValueError`` for what is not JSON, and for JSON nested
+    too deep to read (a RecursionError must not stop a run)."""
     try:
-        return msgspec.json.decode(text)
-    except (msgspec.DecodeError, msgspec.ValidationError):
-        return json.loads(text)
+        try:
+            return msgspec.json.decode(text)
+        except (msgspec.DecodeError, msgspec.ValidationError):
+            return json.loads(text)
+    except RecursionError:
+        raise ValueError("nested too deeply") from None
 
 
 def read_rows(path: Path, *, model: str | None = None,
