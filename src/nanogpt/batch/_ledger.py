@@ -24,7 +24,7 @@ from pathlib import Path
 
 from .._errors import NanoGPTError
 
-__all__ = ["Finished", "Ledger", "LedgerBusyError", "ledger_path"]
+__all__ = ["Finished", "Ledger", "LedgerBusyError", "LedgerUnreadableError", "ledger_path"]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS rows (
@@ -58,10 +58,15 @@ class Finished:
     cost: float | None = None
     tokens: int | None = None
     status: int | None = None  # the HTTP status of an error row (not stored)
+    sent: bool = True  # False: an error raised before the request left (not stored)
 
 
 class LedgerBusyError(NanoGPTError):
     """Another run holds this ledger (raised before anything is sent)."""
+
+
+class LedgerUnreadableError(NanoGPTError):
+    """The file at the ledger's place is not a ledger (raised before anything is sent)."""
 
 
 class Ledger:
@@ -73,6 +78,11 @@ class Ledger:
             self._writer.executescript(_SCHEMA)
             self._writer.commit()
             self._reader = _connect(path, check_same_thread=True)
+        except sqlite3.DatabaseError as e:
+            os.close(self._lock_fd)
+            raise LedgerUnreadableError(
+                f"{path} cannot be used as this output's ledger ({e}); move it away to start "
+                "the job afresh (every row is sent again)") from None
         except BaseException:
             os.close(self._lock_fd)
             raise

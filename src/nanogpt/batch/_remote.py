@@ -9,7 +9,8 @@ The steps, each its own function so that the command line and Python share them:
   works out the worst-case cost, at batch prices (half the token price) and live.
 - :func:`submit` uploads the rows and creates the batch. The batch id is recorded beside the
   output (``OUT.jsonl.batch.json``) before anything else happens, and a recorded batch is never
-  submitted again: a second ``submit`` for the same output refuses and names the batch (a
+  submitted again: a second ``submit`` for the same output refuses and names the batch, and
+  one running at the same time is refused by a lock (``OUT.jsonl.batch.json.lock``) (a
   record left half-way, with the file uploaded but no batch id, is completed from the batch
   list when the batch had been created after all).
 - :func:`download` writes the results in the live run's output format, one row per input row,
@@ -30,6 +31,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from .._config import redact_url
 from .._errors import InvalidParameterError
+from ._ledger import _take_lock
 from ._output import OutputWriter
 from ._rows import BatchRow, RowError, read_rows, scan_ids
 
@@ -136,7 +138,7 @@ def prepare(in_path: str | Path, *, model: str | None = None,
         out.append(json.dumps({"custom_id": item.id, "method": "POST", "url": CHAT_URL,
                                "body": item.body}, ensure_ascii=False).encode() + b"\n")
         bodies_for_cost.append({"messages": item.body.get("messages"),
-                                "max_tokens": _cap(item.body)})
+                                "max_tokens": _cap(item.body), "n": item.body.get("n")})
     if first_model is None and not problems.count:
         problems.add(0, "the input has no rows")
     problems.raise_if_any()
@@ -147,11 +149,10 @@ def prepare(in_path: str | Path, *, model: str | None = None,
 
 
 def _cap(body: Mapping[str, Any]) -> int | None:
-    for key in ("max_completion_tokens", "max_tokens"):
-        v = body.get(key)
-        if isinstance(v, int) and not isinstance(v, bool) and v > 0:
-            return v
-    return None
+    """The row's output cap; the larger when both are given (either may be the one used)."""
+    caps = [v for v in (body.get("max_completion_tokens"), body.get("max_tokens"))
+            if isinstance(v, int) and not isinstance(v, bool) and v > 0]
+    return max(caps) if caps else None
 
 
 def _row_problems(row: BatchRow, first_model: tuple[str, int]) -> Iterator[str]:
@@ -245,6 +246,28 @@ def submit(client: NanoGPT, plan: RemotePlan, in_path: str | Path,
     """Upload the rows and create the batch, recording it beside ``out_path``. Refuses (before
     sending anything) when a batch is already recorded for ``out_path``."""
     out = Path(out_path)
+    _refuse_foreign_output(out)
+    lock = record_path(out)
+    # two submits for one output at once would both find no record and create two batches
+    lock_fd = _take_lock(lock.with_name(lock.name + ".lock"))
+    try:
+        return _submit_once(client, plan, Path(in_path), out)
+    finally:
+        os.close(lock_fd)
+
+
+def _refuse_foreign_output(out: Path) -> None:
+    """The results will be written to ``out``: a file there that no batch run wrote (no
+    ledger, no record beside it) is someone's data, refused before anything is uploaded."""
+    from ._ledger import ledger_path
+
+    if (out.is_file() and out.stat().st_size > 0 and not ledger_path(out).exists()
+            and not record_path(out).exists()):
+        raise InvalidParameterError("output", f"{out} exists and was not written by a batch "
+                                    "run; remove it or choose another output")
+
+
+def _submit_once(client: NanoGPT, plan: RemotePlan, in_path: Path, out: Path) -> Batch:
     existing = already_submitted(client, out)
     if existing is not None:
         raise InvalidParameterError("output", f"batch {existing} was already submitted for "

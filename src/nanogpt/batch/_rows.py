@@ -30,6 +30,7 @@ import msgspec
 __all__ = ["BatchRow", "RowError", "digest_of", "find_duplicate_ids", "read_rows", "scan_ids"]
 
 CHAT_URL = "/v1/chat/completions"
+_BOM = b"\xef\xbb\xbf"
 
 
 @dataclass(frozen=True)
@@ -64,11 +65,15 @@ def digest_of(body: Mapping[str, Any]) -> str:
 
 def _parse(text: str) -> Any:
     """A line's JSON (msgspec, fast; the standard library for what it cannot hold, such as
-    integers past 64 bits). Raises ``ValueError`` for what is not JSON."""
+    integers past 64 bits). Raises ``ValueError`` for what is not JSON, and for JSON nested
+    too deep to read (a RecursionError must not stop a run)."""
     try:
-        return msgspec.json.decode(text)
-    except (msgspec.DecodeError, msgspec.ValidationError):
-        return json.loads(text)
+        try:
+            return msgspec.json.decode(text)
+        except (msgspec.DecodeError, msgspec.ValidationError):
+            return json.loads(text)
+    except RecursionError:
+        raise ValueError("nested too deeply") from None
 
 
 def read_rows(path: Path, *, model: str | None = None,
@@ -80,6 +85,9 @@ def read_rows(path: Path, *, model: str | None = None,
     """
     defaults = dict(params or {})
     for number, text in _lines(path):
+        if text is None:
+            yield RowError(number, None, f"line {number}: not UTF-8 text")
+            continue
         try:
             data = _parse(text)
         except ValueError as exc:
@@ -110,6 +118,8 @@ def scan_ids(path: Path) -> tuple[list[tuple[str, int, int]], int]:
     count = 0
     for number, text in _lines(path):
         count += 1
+        if text is None:
+            continue
         try:
             row_id = _id_of(_parse(text))
         except ValueError:
@@ -122,11 +132,19 @@ def scan_ids(path: Path) -> tuple[list[tuple[str, int, int]], int]:
     return duplicates, count
 
 
-def _lines(path: Path) -> Iterator[tuple[int, str]]:
-    """(1-based line number, text) for each non-blank line; undecodable bytes are replaced so
-    the line still fails as "not JSON" with its number, instead of stopping the file."""
-    with open(path, encoding="utf-8", errors="replace") as f:
-        for number, text in enumerate(f, start=1):
+def _lines(path: Path) -> Iterator[tuple[int, str | None]]:
+    """(1-based line number, text) for each non-blank line; the text is None for a line that
+    is not UTF-8, so that it becomes an error row with its number instead of a prompt sent
+    with its bytes replaced. A byte order mark before the first line is not part of it."""
+    with open(path, "rb") as f:
+        for number, raw in enumerate(f, start=1):
+            if number == 1 and raw.startswith(_BOM):
+                raw = raw[len(_BOM):]
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                yield number, None
+                continue
             if text.strip():
                 yield number, text
 

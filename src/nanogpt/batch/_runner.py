@@ -39,7 +39,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .._errors import APIStatusError, InvalidParameterError, NanoGPTError
+from .._errors import APIStatusError, InvalidParameterError, MissingAPIKeyError, NanoGPTError
 from ._ledger import Finished, Ledger, ledger_path
 from ._output import OutputWriter, error_line, response_line
 from ._rows import BatchRow, RowError, read_rows, scan_ids
@@ -188,18 +188,33 @@ def _sigint_stops(runner: _Runner) -> Any:
 
 def worst_case_cost(body: Mapping[str, Any], model: Model | None) -> float | None:
     """The most a request could cost, in USD: the catalog prices times an estimate of the
-    prompt tokens (on the generous side: a token for every 2 bytes of the messages' JSON)
-    and the output cap (``max_tokens``, else the model's output or context limit).
+    prompt tokens (on the generous side: a token for every 2 bytes of the body's JSON)
+    and the output cap (``max_tokens``, else the model's output or context limit) for each
+    of the ``n`` answers asked for.
     ``None`` when it cannot be bounded (no price, no cap)."""
     if model is None or model.pricing.prompt is None or model.pricing.completion is None:
         return None
-    cap = body.get("max_completion_tokens") or body.get("max_tokens")
-    if not isinstance(cap, int) or cap <= 0:
-        cap = model.max_output_tokens or model.context_length
+    # both caps given: the server may honour either, so the larger one bounds the answer
+    caps = [c for c in (body.get("max_completion_tokens"), body.get("max_tokens"))
+            if isinstance(c, int) and not isinstance(c, bool) and c > 0]
+    cap = max(caps) if caps else model.max_output_tokens or model.context_length
     if not cap:
         return None
-    prompt = len(json.dumps(body.get("messages"), ensure_ascii=False).encode()) // 2 + 16
-    return (prompt * model.pricing.prompt + cap * model.pricing.completion) / 1e6
+    prompt = _prompt_estimate(body)
+    return (prompt * model.pricing.prompt + cap * _choices(body) * model.pricing.completion) / 1e6
+
+
+def _prompt_estimate(body: Mapping[str, Any]) -> int:
+    """Prompt tokens, on the generous side: a token for every 2 bytes of the JSON of all the
+    body sends to the model (tool definitions and response schemas are prompt tokens too;
+    the output cap and model name are counted as well, which only adds a little)."""
+    return len(json.dumps(body, ensure_ascii=False).encode()) // 2 + 16
+
+
+def _choices(body: Mapping[str, Any]) -> int:
+    """How many answers a request asks for (``n``): each may use the whole output cap."""
+    n = body.get("n")
+    return n if isinstance(n, int) and not isinstance(n, bool) and n > 1 else 1
 
 
 class _Runner:
@@ -288,9 +303,14 @@ class _Runner:
         return self.summary
 
     def _refuse_foreign_output(self) -> None:
-        """An output file without a ledger was not written by a batch run: never overwrite
-        someone's data."""
+        """An output file without a ledger was not written by a batch run, and the input is
+        never the output: never overwrite someone's data."""
         out = self.out_path
+        if not out.parent.is_dir():
+            raise BatchInputError(f"{out}: the folder {out.parent} does not exist")
+        if out.exists() and out.samefile(self.in_path):
+            raise BatchInputError(f"{out} is the input file too: writing the output would "
+                                  "erase the rows being read; choose another output")
         if out.exists() and out.stat().st_size > 0 and not ledger_path(out).exists():
             raise BatchInputError(f"{out} exists and has no ledger beside it, so it was not "
                                   "written by a batch run; remove it or choose another output")
@@ -323,11 +343,17 @@ class _Runner:
     async def _dispatch_rows(self) -> None:
         assert self._ledger is not None and self._out is not None
         scanned = 0
+        # the input may change between the duplicate check and this pass: a row whose id was
+        # already read here is an error row, never a second answer under one id
+        lines_of: dict[str, int] = {}
         for item in read_rows(self.in_path, model=self.model, params=self.params):
             scanned += 1
             if scanned % _YIELD_EVERY == 0:
                 self._report()
                 await asyncio.sleep(0)
+            if isinstance(item, BatchRow) and lines_of.setdefault(item.id, item.line) != item.line:
+                item = RowError(item.line, item.id, f"line {item.line}: id {item.id!r} is also on "
+                                f"line {lines_of[item.id]} (the input changed during the run)")
             if isinstance(item, RowError):
                 self._write_malformed(item)
                 continue
@@ -475,8 +501,7 @@ class _Runner:
         s.cost += finished.cost or 0.0
         s.job_cost += finished.cost or 0.0
         s.tokens += finished.tokens or 0
-        self._spent += finished.cost if finished.cost is not None else (
-            worst if finished.ok else 0.0)
+        self._spent += _charged_at_most(finished, worst)
         self._reserved -= worst
         self._slots.release()
         self._settled.set()
@@ -584,6 +609,16 @@ class _Runner:
         self._catalog = {m.id: m for m in models}
 
 
+def _charged_at_most(finished: Finished, worst: float) -> float:
+    """What a settled row counts against the budget: its reported cost; else its worst case
+    when it may have been charged (an answer without a price, or a failure with no HTTP
+    status: the connection broke or timed out after the request may have reached the model);
+    else nothing (an error status: the request was refused; or it was never sent)."""
+    if finished.cost is not None:
+        return finished.cost
+    return worst if finished.ok or (finished.status is None and finished.sent) else 0.0
+
+
 def _split_body(body: dict[str, Any]) -> tuple[str, Any, dict[str, Any], dict[str, Any]]:
     """A row's body as create() takes it: parameters the SDK knows are checked by it,
     the others go through ``extra_body`` untouched."""
@@ -614,8 +649,9 @@ def _answered(row: BatchRow, completion: ChatCompletion) -> Finished:
 def _failed(row: BatchRow, exc: Exception) -> Finished:
     status = exc.status_code if isinstance(exc, APIStatusError) else None
     kind = type(exc).__name__ if isinstance(exc, NanoGPTError) else "ClientError"
+    sent = not isinstance(exc, (InvalidParameterError, MissingAPIKeyError))
     return Finished(row.id, row.digest, False, error_line(row.id, kind, str(exc), status),
-                    status=status)
+                    status=status, sent=sent)
 
 
 def _duplicates_message(duplicates: list[tuple[str, int, int]]) -> str:
