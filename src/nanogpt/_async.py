@@ -19,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-import os
 import re
 import time
 import weakref
@@ -33,7 +32,7 @@ from ._http import readable
 from ._plan import CallPlan, TransportFailure
 from ._redact import mask_credentials
 from ._resources import AsyncChat, AsyncModels
-from ._slots import TaskSlots
+from ._slots import TaskSlots, fork_generation
 from ._stream import DRAIN_TIMEOUT, AsyncStream
 from ._types import Balance
 
@@ -99,18 +98,6 @@ def _body_had_started(exc: BaseException) -> bool:
     return bool(_BODY_PARSE_ERROR.search(str(exc.message)))
 
 
-_fork_generation = 0
-
-
-def _forked() -> None:
-    global _fork_generation
-    _fork_generation += 1
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_forked)
-
-
 class _LoopState:
     __slots__ = ("generation", "loop", "session", "slots")
 
@@ -119,7 +106,7 @@ class _LoopState:
         self.loop = loop
         self.session = session
         self.slots = slots
-        self.generation = _fork_generation
+        self.generation = fork_generation()
 
 
 class AsyncNanoGPT(ClientBase):
@@ -147,7 +134,7 @@ class AsyncNanoGPT(ClientBase):
     async def close(self) -> None:
         """Close pooled connections. The client may still be used afterwards."""
         state, self._state = self._state, None
-        if state is not None and state.generation != _fork_generation:
+        if state is not None and state.generation != fork_generation():
             _disown(state.session)  # the parent's (we are a forked child): not ours to close
         elif state is not None and not state.session.closed:
             await state.session.close()
@@ -163,7 +150,7 @@ class AsyncNanoGPT(ClientBase):
     def _loop_state(self) -> _LoopState:
         loop = asyncio.get_running_loop()
         state = self._state
-        if state is not None and state.generation != _fork_generation:
+        if state is not None and state.generation != fork_generation():
             _disown(state.session)  # made before a fork: the parent's, leave it alone
             state = self._state = None
         if state is not None and state.loop is loop and not state.session.closed:
