@@ -8,7 +8,8 @@ does a client used in a forked child (which must not touch the parent's sockets 
 Bodies are taken from aiohttp undecoded (``auto_decompress=False``) and the session asks for
 ``identity``: a coded body is decoded here, never beyond ``max_response_bytes``
 (``_decompress``). aiohttp's exceptions are never put in our messages by ``repr`` (it shows
-every request header); credential headers are masked besides (``_redact``).
+every request header); credential headers reach it masked besides (the core masks them when
+it builds a request: ``_redact``).
 
 A pooled connection on which the server wrote while it was idle is closed, not reused (aiohttp
 would hand those bytes to the next call as its answer): ``_connector_class``.
@@ -30,7 +31,6 @@ from ._decompress import BoundedDecoder, UndecodableBody, decoder_for
 from ._errors import APIResponseValidationError
 from ._http import readable
 from ._plan import CallPlan, TransportFailure
-from ._redact import mask_credentials
 from ._resources import AsyncChat, AsyncModels
 from ._slots import TaskSlots, fork_generation
 from ._stream import DRAIN_TIMEOUT, AsyncStream
@@ -184,7 +184,6 @@ class AsyncNanoGPT(ClientBase):
         import aiohttp
 
         state = self._loop_state()
-        mask_credentials(req.headers)  # so that no aiohttp repr can show a key
         plan = self._core.plan(req)
         limit = self._core.max_response_bytes
         timeout = _client_timeout(req.timeout.connect, req.read_timeout, req.stream)

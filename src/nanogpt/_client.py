@@ -33,7 +33,7 @@ from ._errors import (
 from ._params import build_chat_body, check_headers
 from ._plan import CallPlan, HostPool, RetryPolicy, TransportFailure
 from ._plan import retry_statuses as checked_retry_statuses
-from ._redact import remember, scrub
+from ._redact import mask_credentials, remember, scrub
 from ._stream import StreamCore
 from ._types import DECODE_ERRORS, Balance, ChatCompletion, Model, loads, model_from_dict, salvage
 
@@ -131,6 +131,7 @@ class ClientCore:
                         "accept": "application/json"}
         if default_headers is not None:
             self.headers.update(check_headers(default_headers, "default_headers"))
+            mask_credentials(self.headers)  # once: every request copies these
         self.models_cache_ttl = models_cache_ttl
         if isinstance(max_response_bytes, bool) or not isinstance(max_response_bytes, int) \
                 or max_response_bytes < 1:
@@ -169,7 +170,9 @@ class ClientCore:
             headers["accept"] = "text/event-stream"
             headers["accept-encoding"] = "identity"
         if extra_headers is not None:
-            headers.update(check_headers(extra_headers, "extra_headers"))
+            extra = check_headers(extra_headers, "extra_headers")
+            mask_credentials(extra)
+            headers.update(extra)
         remember(headers)  # so that a server echoing them back has them masked in errors
         return Request(method=method, path=path, headers=headers, body=payload, stream=stream,
                        idempotent=(method == "GET") if idempotent is None else idempotent,
