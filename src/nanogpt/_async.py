@@ -201,7 +201,9 @@ class AsyncNanoGPT(ClientBase):
                     # timer of ours; a stream's head is bounded by `first_event` (each byte of
                     # a head or interim answer resets aiohttp's read timer), and `total`
                     left = plan.bound(req.head_timeout if req.stream else None)
-                    started = time.monotonic()
+                    # an error body gets what is left of `read` from the send (and of
+                    # `total`), for a stream request too: a trickled body never goes idle
+                    body_by = plan.attempt_deadline(req.body_timeout)
                     sending = state.session.request(
                         plan.method, plan.url, data=req.body, headers=plan.headers,
                         allow_redirects=False, timeout=timeout)
@@ -217,7 +219,7 @@ class AsyncNanoGPT(ClientBase):
                         held = True
                         return resp, state, plan
                     outcome = (resp.status, resp.headers,
-                               await _error_body(resp, limit, _time_left(req, plan, started)))
+                               await _error_body(resp, limit, _until(body_by)))
             finally:
                 if not held and slots is not None:
                     slots.release()
@@ -244,8 +246,8 @@ class AsyncNanoGPT(ClientBase):
         watch = _watch_body(resp)
         try:
             reading = _read_limited(resp, self._core.max_response_bytes)
-            left = _earliest(plan.remaining(), read)
-            body = await (asyncio.wait_for(reading, max(left, 0.001)) if left is not None
+            left = _until(plan.attempt_deadline(read))
+            body = await (asyncio.wait_for(reading, left) if left is not None
                           else reading)
         except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
             raise self._core.answer_cut(_failure(exc)) from None
@@ -358,20 +360,10 @@ def _decoding(read_raw: Callable[[], Awaitable[bytes]],
     return read
 
 
-def _earliest(*bounds: float | None) -> float | None:
-    """The smallest of the bounds that are set (``None``: none is)."""
-    set_bounds = [b for b in bounds if b is not None]
-    return min(set_bounds) if set_bounds else None
-
-
-def _time_left(req: Request, plan: CallPlan, started: float) -> float | None:
-    """How long an error body may take: what is left of ``read`` for this attempt (counted
-    from the send, as for a non-streamed answer) and of ``total``. A stream request's error
-    body is bounded so too, not by ``idle`` alone (a trickled body never goes idle)."""
-    read = req.timeout.read
-    ends = [t for t in (None if read is None else read - (time.monotonic() - started),
-                        plan.remaining()) if t is not None]
-    return max(min(ends), 0.001) if ends else None
+def _until(deadline: float | None) -> float | None:
+    """Seconds from now to ``deadline`` (a ``CallPlan.attempt_deadline``), at least a moment:
+    ``None`` for no deadline."""
+    return None if deadline is None else max(deadline - time.monotonic(), 0.001)
 
 
 async def _error_body(resp: aiohttp.ClientResponse, limit: int, left: float | None) -> bytes:
