@@ -192,6 +192,20 @@ def test_an_output_folder_that_does_not_exist_is_named(tmp_path: Path, emu: Emul
     assert emu.count(CHAT) == 0
 
 
+def test_the_command_line_blames_the_output_for_a_missing_output_folder(
+        tmp_path: Path, emu: Emulator) -> None:
+    """The refusal is about -o, so the one-line error must not say "input:"."""
+    from test_batch_live import run_cli
+
+    inp = tmp_path / "in.jsonl"
+    inp.write_text(json.dumps({"id": "a", "prompt": "q", "max_tokens": 20}) + "\n")
+    r = run_cli(tmp_path, emu, str(inp), "-o", str(tmp_path / "nodir" / "out.jsonl"))
+    lines = r.stderr.strip().splitlines()
+    assert r.returncode == 2 and len(lines) == 1, r.stderr
+    assert lines[0].startswith("nanogpt: output: ") and "does not exist" in lines[0]
+    assert emu.count(CHAT) == 0
+
+
 def test_a_duplicate_appended_during_the_run_is_not_answered_twice(tmp_path: Path,
                                                                    emu: Emulator) -> None:
     """The duplicate check reads the input before the run; a line appended afterwards with a
