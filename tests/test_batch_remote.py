@@ -353,6 +353,20 @@ def test_command_line_refuses_bad_rows(fast: Emulator, tmp_path: Path) -> None:
     assert fast.count("/files") == fast.count("/batches") == 0
 
 
+def test_command_line_refuses_live_only_options_with_remote(fast: Emulator,
+                                                            tmp_path: Path) -> None:
+    """--budget (or --max-rps, --retry-failed) with --remote used to be ignored silently: the
+    batch was submitted with no cap at all."""
+    inp = write_rows(tmp_path / "in.jsonl", [{"id": "a", "prompt": "hi", "max_tokens": 8}])
+    fast.reset_stats()
+    r = nanogpt_cli(tmp_path, fast, "batch", str(inp), "-o", str(tmp_path / "o.jsonl"),
+                    "-m", MODEL, "--remote", "--budget", "0.01")
+    lines = r.stderr.strip().splitlines()
+    assert r.returncode == 2 and len(lines) == 1, r.stderr
+    assert lines[0].startswith("nanogpt: --budget only works for a live run")
+    assert fast.count("/files") == fast.count("/batches") == 0
+
+
 # the emulator ---------------------------------------------------------------------------------
 
 def test_responses_rows_and_their_rules(fast: Emulator, make_client: Callable[..., Any]) -> None:

@@ -35,6 +35,8 @@ def run_batch(app: App, in_path: Path, out_path: Path, *, model: str | None,
     if remote:
         from ._batches import run_remote
 
+        _refuse_live_only_options(budget=budget, max_rps=max_rps, retry_failed=retry_failed)
+
         return run_remote(app, in_path, out_path, model=model, detach=detach, as_json=as_json,
                           max_tokens=max_tokens)
     if detach:
@@ -62,6 +64,21 @@ def run_batch(app: App, in_path: Path, out_path: Path, *, model: str | None,
     else:
         click.echo(describe(summary))
     return exit_code(summary)
+
+
+def _refuse_live_only_options(*, budget: float | None, max_rps: float | None,
+                              retry_failed: bool) -> None:
+    """Options a remote batch cannot honour are refused, not ignored: a ``--budget`` that
+    silently capped nothing would let the batch spend past it."""
+    given = [flag for flag, value in (("--budget", budget is not None),
+                                      ("--max-rps", max_rps is not None),
+                                      ("--retry-failed", retry_failed)) if value]
+    if given:
+        one = len(given) == 1
+        raise click.UsageError(
+            f"{', '.join(given)} only work{'s' if one else ''} for a live run; drop "
+            f"{'it' if one else 'them'} with --remote (which shows its worst-case cost before "
+            "uploading)")
 
 
 def _key_and_base_url(app: App) -> tuple[str | None, str | None]:
