@@ -367,6 +367,16 @@ def test_command_line_refuses_live_only_options_with_remote(fast: Emulator,
     assert fast.count("/files") == fast.count("/batches") == 0
 
 
+def test_command_line_an_unknown_batch_id_points_to_the_list(fast: Emulator,
+                                                              tmp_path: Path) -> None:
+    for command in ("status", "wait", "cancel"):
+        r = nanogpt_cli(tmp_path, fast, "batches", command, "batch_nosuch")
+        lines = r.stderr.strip().splitlines()
+        assert r.returncode == 1 and len(lines) == 1, r.stderr
+        assert "404" in lines[0] and lines[0].endswith("'nanogpt batches list' shows the "
+                                                       "batches this key can see")
+
+
 # the emulator ---------------------------------------------------------------------------------
 
 def test_responses_rows_and_their_rules(fast: Emulator, make_client: Callable[..., Any]) -> None:

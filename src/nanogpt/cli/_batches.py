@@ -228,7 +228,23 @@ def _resolve(target: str) -> tuple[str, Path | None]:
     return target, None
 
 
-@click.group("batches", context_settings=CONTEXT)
+class _BatchesGroup(click.Group):
+    """A 404 from any ``batches`` command means an id this key cannot see (a typo, another
+    account, or a batch of an earlier ``--offline`` emulator): the error says where ids are."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        from .._errors import NotFoundError
+        from ._app import one_line
+
+        try:
+            return super().invoke(ctx)
+        except NotFoundError as e:
+            raise click.ClickException(
+                f"{one_line(e)[0]}; 'nanogpt batches list' shows the batches this key can "
+                "see") from None
+
+
+@click.group("batches", cls=_BatchesGroup, context_settings=CONTEXT)
 def batches_group() -> None:
     """Server-side batches (NanoGPT's Batch API): list, follow, cancel, download.
 
