@@ -206,6 +206,29 @@ def test_the_command_line_blames_the_output_for_a_missing_output_folder(
     assert emu.count(CHAT) == 0
 
 
+def test_the_command_line_explains_a_busy_or_unreadable_ledger_in_one_line(
+        tmp_path: Path, emu: Emulator) -> None:
+    """Both used to print "unexpected error: LedgerBusyError(...); run with -v"."""
+    from nanogpt.batch._ledger import Ledger, ledger_path
+    from test_batch_live import run_cli
+
+    inp = tmp_path / "in.jsonl"
+    inp.write_text(json.dumps({"id": "a", "prompt": "q", "max_tokens": 20}) + "\n")
+    busy, bad = tmp_path / "busy.jsonl", tmp_path / "bad.jsonl"
+    ledger_path(bad).write_bytes(b"not a database" * 100)
+    held = Ledger(ledger_path(busy))
+    try:
+        results = [run_cli(tmp_path, emu, str(inp), "-o", str(out), "-m", MODEL)
+                   for out in (busy, bad)]
+    finally:
+        held.close()
+    for r, words in zip(results, ("another batch run", "move it away"), strict=True):
+        lines = r.stderr.strip().splitlines()
+        assert r.returncode == 1 and len(lines) == 1, r.stderr
+        assert words in lines[0] and "unexpected error" not in lines[0]
+    assert emu.count(CHAT) == 0
+
+
 def test_a_duplicate_appended_during_the_run_is_not_answered_twice(tmp_path: Path,
                                                                    emu: Emulator) -> None:
     """The duplicate check reads the input before the run; a line appended afterwards with a

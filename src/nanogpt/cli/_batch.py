@@ -57,8 +57,16 @@ def run_batch(app: App, in_path: Path, out_path: Path, *, model: str | None,
                               retry_failed=retry_failed, on_progress=progress.update,
                               handle_sigint=True)
 
-    with _Progress(enabled=not as_json and sys.stderr.isatty()) as progress:
-        summary = asyncio.run(main(progress))
+    from ..batch._ledger import LedgerBusyError, LedgerUnreadableError
+
+    try:
+        with _Progress(enabled=not as_json and sys.stderr.isatty()) as progress:
+            summary = asyncio.run(main(progress))
+    except LedgerBusyError as e:
+        advice = "wait for it to end, or choose another output"
+        raise click.ClickException(f"{e}; {advice}") from None
+    except LedgerUnreadableError as e:  # its message says what to do
+        raise click.ClickException(str(e)) from None
     if as_json:
         click.echo(json.dumps(summary.to_dict(), indent=2))
     else:
