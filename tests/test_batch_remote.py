@@ -377,6 +377,25 @@ def test_command_line_an_unknown_batch_id_points_to_the_list(fast: Emulator,
                                                        "batches this key can see")
 
 
+def test_command_line_a_submit_already_running_is_one_line(fast: Emulator,
+                                                           tmp_path: Path) -> None:
+    import os
+
+    from nanogpt.batch._ledger import _take_lock
+
+    inp = write_rows(tmp_path / "in.jsonl", [{"id": "a", "prompt": "hi", "max_tokens": 8}])
+    out = tmp_path / "o.jsonl"
+    fd = _take_lock(Path(str(record_path(out)) + ".lock"))  # as a running submit holds it
+    try:
+        r = nanogpt_cli(tmp_path, fast, "batch", str(inp), "-o", str(out), "-m", MODEL,
+                        "--remote")
+    finally:
+        os.close(fd)
+    lines = r.stderr.strip().splitlines()
+    assert r.returncode == 1 and "another batch run" in lines[-1], r.stderr
+    assert "unexpected error" not in r.stderr and fast.count("/batches") == 0
+
+
 # the emulator ---------------------------------------------------------------------------------
 
 def test_responses_rows_and_their_rules(fast: Emulator, make_client: Callable[..., Any]) -> None:

@@ -12,8 +12,10 @@ Exit codes: 0 every row answered; 1 some rows are error rows (or a 401/402 stopp
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -36,9 +38,9 @@ def run_batch(app: App, in_path: Path, out_path: Path, *, model: str | None,
         from ._batches import run_remote
 
         _refuse_live_only_options(budget=budget, max_rps=max_rps, retry_failed=retry_failed)
-
-        return run_remote(app, in_path, out_path, model=model, detach=detach, as_json=as_json,
-                          max_tokens=max_tokens)
+        with _ledger_errors_explained():  # the submit lock
+            return run_remote(app, in_path, out_path, model=model, detach=detach,
+                              as_json=as_json, max_tokens=max_tokens)
     if detach:
         raise click.UsageError("--detach goes with --remote (a live run runs here)")
     import asyncio
@@ -57,21 +59,29 @@ def run_batch(app: App, in_path: Path, out_path: Path, *, model: str | None,
                               retry_failed=retry_failed, on_progress=progress.update,
                               handle_sigint=True)
 
-    from ..batch._ledger import LedgerBusyError, LedgerUnreadableError
-
-    try:
-        with _Progress(enabled=not as_json and sys.stderr.isatty()) as progress:
-            summary = asyncio.run(main(progress))
-    except LedgerBusyError as e:
-        advice = "wait for it to end, or choose another output"
-        raise click.ClickException(f"{e}; {advice}") from None
-    except LedgerUnreadableError as e:  # its message says what to do
-        raise click.ClickException(str(e)) from None
+    with (_ledger_errors_explained(),
+          _Progress(enabled=not as_json and sys.stderr.isatty()) as progress):
+        summary = asyncio.run(main(progress))
     if as_json:
         click.echo(json.dumps(summary.to_dict(), indent=2))
     else:
         click.echo(describe(summary))
     return exit_code(summary)
+
+
+@contextlib.contextmanager
+def _ledger_errors_explained() -> Iterator[None]:
+    """A ledger (or submit lock) held by another run, or a file at the ledger's place that is
+    not one: one line with what to do, not an "unexpected error"."""
+    from ..batch._ledger import LedgerBusyError, LedgerUnreadableError
+
+    try:
+        yield
+    except LedgerBusyError as e:
+        advice = "wait for it to end, or choose another output"
+        raise click.ClickException(f"{e}; {advice}") from None
+    except LedgerUnreadableError as e:  # its message says what to do
+        raise click.ClickException(str(e)) from None
 
 
 def _refuse_live_only_options(*, budget: float | None, max_rps: float | None,
