@@ -229,6 +229,24 @@ def test_the_command_line_explains_a_busy_or_unreadable_ledger_in_one_line(
     assert emu.count(CHAT) == 0
 
 
+def test_an_offline_batch_runs_against_the_built_in_emulator(tmp_path: Path,
+                                                             emu: Emulator) -> None:
+    """--offline: the key and base URL are the built-in emulator's (App.credentials), not
+    the configured ones (here the test emulator's, which must see nothing)."""
+    import subprocess
+    import sys
+
+    from conftest import cli_env
+
+    inp, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    inp.write_text(json.dumps({"id": "a", "prompt": "q", "max_tokens": 20}) + "\n")
+    r = subprocess.run([sys.executable, "-m", "nanogpt", "--offline", "batch", str(inp), "-o",
+                        str(out), "-m", MODEL, "--json"], capture_output=True, text=True,
+                       env=cli_env(tmp_path, emu), timeout=60, stdin=subprocess.DEVNULL)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["succeeded"] == 1 and emu.count(CHAT) == 0
+
+
 def test_a_duplicate_appended_during_the_run_is_not_answered_twice(tmp_path: Path,
                                                                    emu: Emulator) -> None:
     """The duplicate check reads the input before the run; a line appended afterwards with a

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from ._app import OFFLINE_KEY, App
+from ._app import App
 
 if TYPE_CHECKING:
     from ..batch import BatchSummary
@@ -48,7 +48,7 @@ def run_batch(app: App, in_path: Path, out_path: Path, *, model: str | None,
     from .. import AsyncNanoGPT
     from ..batch import arun
 
-    key, base_url = _key_and_base_url(app)
+    key, base_url = app.credentials()
     params = {"max_tokens": max_tokens} if max_tokens is not None else None
 
     async def main(progress: _Progress) -> BatchSummary:
@@ -97,16 +97,6 @@ def _refuse_live_only_options(*, budget: float | None, max_rps: float | None,
             f"{', '.join(given)} only work{'s' if one else ''} for a live run; drop "
             f"{'it' if one else 'them'} with --remote (which shows its worst-case cost before "
             "uploading)")
-
-
-def _key_and_base_url(app: App) -> tuple[str | None, str | None]:
-    """The command's key and base URL (``--offline``: the emulator's)."""
-    from . import _settings
-
-    if app.offline:
-        app.client()  # starts the emulator
-        return OFFLINE_KEY, app.base_url()
-    return _settings.stored_key(), app.base_url()
 
 
 def _default_model(app: App) -> str | None:
