@@ -62,7 +62,6 @@ def _usd(v: float | None) -> str:
 def run_remote(app: App, in_path: Path, out_path: Path, *, model: str | None, detach: bool,
                as_json: bool, max_tokens: int | None = None) -> int:
     """``nanogpt batch IN -o OUT --remote``; returns the exit code."""
-    from .._errors import InvalidParameterError
     from ..batch._remote import RemoteInputError, already_submitted, prepare, submit
 
     client = app.client()
@@ -84,8 +83,6 @@ def run_remote(app: App, in_path: Path, out_path: Path, *, model: str | None, de
         raise click.ClickException(
             f"the rows break the Batch API's rules ({total} problem{'s' if total > 1 else ''}, "
             "listed above); nothing was sent") from None
-    except InvalidParameterError as e:
-        raise click.ClickException(str(e)) from None
     if not as_json:
         _show_estimate(plan)
     batch = submit(client, plan, in_path, out_path)
