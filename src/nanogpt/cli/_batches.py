@@ -11,8 +11,9 @@ Following polls every ``NANOGPT_BATCH_POLL`` seconds (default 10; ``wait --poll`
 progress display (rich, on stderr) shows only on a terminal, status changes are plain lines
 otherwise, and ``--json`` prints one JSON object on stdout at the end.
 
-Exit codes: 0 every row answered; 1 some rows are error rows, or the batch failed, expired or
-was cancelled; 130 stopped following (Ctrl-C): the batch goes on.
+Exit codes: 0 every row answered; 1 some rows are error rows, the rows break the Batch API's
+rules (nothing sent), or the batch failed, expired or was cancelled; 2 an option is wrong
+(nothing sent); 130 stopped following (Ctrl-C): the batch goes on.
 """
 
 from __future__ import annotations
