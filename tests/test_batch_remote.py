@@ -353,6 +353,49 @@ def test_command_line_refuses_bad_rows(fast: Emulator, tmp_path: Path) -> None:
     assert fast.count("/files") == fast.count("/batches") == 0
 
 
+def test_command_line_refuses_live_only_options_with_remote(fast: Emulator,
+                                                            tmp_path: Path) -> None:
+    """--budget (or --max-rps, --retry-failed) with --remote used to be ignored silently: the
+    batch was submitted with no cap at all."""
+    inp = write_rows(tmp_path / "in.jsonl", [{"id": "a", "prompt": "hi", "max_tokens": 8}])
+    fast.reset_stats()
+    r = nanogpt_cli(tmp_path, fast, "batch", str(inp), "-o", str(tmp_path / "o.jsonl"),
+                    "-m", MODEL, "--remote", "--budget", "0.01")
+    lines = r.stderr.strip().splitlines()
+    assert r.returncode == 2 and len(lines) == 1, r.stderr
+    assert lines[0].startswith("nanogpt: --budget only works for a live run")
+    assert fast.count("/files") == fast.count("/batches") == 0
+
+
+def test_command_line_an_unknown_batch_id_points_to_the_list(fast: Emulator,
+                                                              tmp_path: Path) -> None:
+    for command in ("status", "wait", "cancel"):
+        r = nanogpt_cli(tmp_path, fast, "batches", command, "batch_nosuch")
+        lines = r.stderr.strip().splitlines()
+        assert r.returncode == 1 and len(lines) == 1, r.stderr
+        assert "404" in lines[0] and lines[0].endswith("'nanogpt batches list' shows the "
+                                                       "batches this key can see")
+
+
+def test_command_line_a_submit_already_running_is_one_line(fast: Emulator,
+                                                           tmp_path: Path) -> None:
+    import os
+
+    from nanogpt.batch._ledger import _take_lock
+
+    inp = write_rows(tmp_path / "in.jsonl", [{"id": "a", "prompt": "hi", "max_tokens": 8}])
+    out = tmp_path / "o.jsonl"
+    fd = _take_lock(Path(str(record_path(out)) + ".lock"))  # as a running submit holds it
+    try:
+        r = nanogpt_cli(tmp_path, fast, "batch", str(inp), "-o", str(out), "-m", MODEL,
+                        "--remote")
+    finally:
+        os.close(fd)
+    lines = r.stderr.strip().splitlines()
+    assert r.returncode == 1 and "another batch run" in lines[-1], r.stderr
+    assert "unexpected error" not in r.stderr and fast.count("/batches") == 0
+
+
 # the emulator ---------------------------------------------------------------------------------
 
 def test_responses_rows_and_their_rules(fast: Emulator, make_client: Callable[..., Any]) -> None:

@@ -192,6 +192,61 @@ def test_an_output_folder_that_does_not_exist_is_named(tmp_path: Path, emu: Emul
     assert emu.count(CHAT) == 0
 
 
+def test_the_command_line_blames_the_output_for_a_missing_output_folder(
+        tmp_path: Path, emu: Emulator) -> None:
+    """The refusal is about -o, so the one-line error must not say "input:"."""
+    from test_batch_live import run_cli
+
+    inp = tmp_path / "in.jsonl"
+    inp.write_text(json.dumps({"id": "a", "prompt": "q", "max_tokens": 20}) + "\n")
+    r = run_cli(tmp_path, emu, str(inp), "-o", str(tmp_path / "nodir" / "out.jsonl"))
+    lines = r.stderr.strip().splitlines()
+    assert r.returncode == 2 and len(lines) == 1, r.stderr
+    assert lines[0].startswith("nanogpt: output: ") and "does not exist" in lines[0]
+    assert emu.count(CHAT) == 0
+
+
+def test_the_command_line_explains_a_busy_or_unreadable_ledger_in_one_line(
+        tmp_path: Path, emu: Emulator) -> None:
+    """Both used to print "unexpected error: LedgerBusyError(...); run with -v"."""
+    from nanogpt.batch._ledger import Ledger, ledger_path
+    from test_batch_live import run_cli
+
+    inp = tmp_path / "in.jsonl"
+    inp.write_text(json.dumps({"id": "a", "prompt": "q", "max_tokens": 20}) + "\n")
+    busy, bad = tmp_path / "busy.jsonl", tmp_path / "bad.jsonl"
+    ledger_path(bad).write_bytes(b"not a database" * 100)
+    held = Ledger(ledger_path(busy))
+    try:
+        results = [run_cli(tmp_path, emu, str(inp), "-o", str(out), "-m", MODEL)
+                   for out in (busy, bad)]
+    finally:
+        held.close()
+    for r, words in zip(results, ("another batch run", "move it away"), strict=True):
+        lines = r.stderr.strip().splitlines()
+        assert r.returncode == 1 and len(lines) == 1, r.stderr
+        assert words in lines[0] and "unexpected error" not in lines[0]
+    assert emu.count(CHAT) == 0
+
+
+def test_an_offline_batch_runs_against_the_built_in_emulator(tmp_path: Path,
+                                                             emu: Emulator) -> None:
+    """--offline: the key and base URL are the built-in emulator's (App.credentials), not
+    the configured ones (here the test emulator's, which must see nothing)."""
+    import subprocess
+    import sys
+
+    from conftest import cli_env
+
+    inp, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    inp.write_text(json.dumps({"id": "a", "prompt": "q", "max_tokens": 20}) + "\n")
+    r = subprocess.run([sys.executable, "-m", "nanogpt", "--offline", "batch", str(inp), "-o",
+                        str(out), "-m", MODEL, "--json"], capture_output=True, text=True,
+                       env=cli_env(tmp_path, emu), timeout=60, stdin=subprocess.DEVNULL)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["succeeded"] == 1 and emu.count(CHAT) == 0
+
+
 def test_a_duplicate_appended_during_the_run_is_not_answered_twice(tmp_path: Path,
                                                                    emu: Emulator) -> None:
     """The duplicate check reads the input before the run; a line appended afterwards with a

@@ -57,10 +57,10 @@ _YIELD_EVERY = 500  # rows scanned between two yields to the loop (progress, com
 
 class BatchInputError(InvalidParameterError):
     """The input or the output path cannot start a run (duplicate ids, a foreign output
-    file); raised before anything is sent."""
+    file); raised before anything is sent. ``param`` says which of the two is at fault."""
 
-    def __init__(self, message: str) -> None:
-        super().__init__("input", message)
+    def __init__(self, message: str, *, param: str = "input") -> None:
+        super().__init__(param, message)
 
 
 @dataclass
@@ -307,13 +307,16 @@ class _Runner:
         never the output: never overwrite someone's data."""
         out = self.out_path
         if not out.parent.is_dir():
-            raise BatchInputError(f"{out}: the folder {out.parent} does not exist")
+            raise BatchInputError(f"{out}: the folder {out.parent} does not exist; create it "
+                                  "or choose another output", param="output")
         if out.exists() and out.samefile(self.in_path):
             raise BatchInputError(f"{out} is the input file too: writing the output would "
-                                  "erase the rows being read; choose another output")
+                                  "erase the rows being read; choose another output",
+                                  param="output")
         if out.exists() and out.stat().st_size > 0 and not ledger_path(out).exists():
             raise BatchInputError(f"{out} exists and has no ledger beside it, so it was not "
-                                  "written by a batch run; remove it or choose another output")
+                                  "written by a batch run; remove it or choose another output",
+                                  param="output")
 
     async def _run_rows(self) -> None:
         writer = asyncio.create_task(self._commit_loop())

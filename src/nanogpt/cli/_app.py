@@ -68,18 +68,24 @@ class App:
             return self._client
         from .. import NanoGPT
 
+        key, base_url = self.credentials(api_key)
+        client = NanoGPT(key, base_url=base_url)
+        if api_key is None:
+            self._client = client
+        return client
+
+    def credentials(self, api_key: Secret | str | None = None
+                    ) -> tuple[Secret | str | None, str | None]:
+        """The key and base URL every client of this command uses (``--offline``: the
+        emulator's, started here); ``api_key`` overrides the stored key."""
         if self.offline:
             if self._emulator is None:
                 from ..emulator import Emulator
 
                 self._emulator = Emulator().start()
-            key: Secret | str | None = OFFLINE_KEY
-        else:
-            key = api_key if api_key is not None else _settings.stored_key()
-        client = NanoGPT(key, base_url=self.base_url())
-        if api_key is None:
-            self._client = client
-        return client
+            return OFFLINE_KEY, self.base_url()
+        key = api_key if api_key is not None else _settings.stored_key()
+        return key, self.base_url()
 
     def catalog(self, catalog: str = "all", *, refresh: bool = False) -> list[Model]:
         """The model catalog, cached on disk for an hour."""

@@ -12,14 +12,16 @@ Exit codes: 0 every row answered; 1 some rows are error rows (or a 401/402 stopp
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
 
-from ._app import OFFLINE_KEY, App
+from ._app import App
 
 if TYPE_CHECKING:
     from ..batch import BatchSummary
@@ -35,8 +37,10 @@ def run_batch(app: App, in_path: Path, out_path: Path, *, model: str | None,
     if remote:
         from ._batches import run_remote
 
-        return run_remote(app, in_path, out_path, model=model, detach=detach, as_json=as_json,
-                          max_tokens=max_tokens)
+        _refuse_live_only_options(budget=budget, max_rps=max_rps, retry_failed=retry_failed)
+        with _ledger_errors_explained():  # the submit lock
+            return run_remote(app, in_path, out_path, model=model, detach=detach,
+                              as_json=as_json, max_tokens=max_tokens)
     if detach:
         raise click.UsageError("--detach goes with --remote (a live run runs here)")
     import asyncio
@@ -44,7 +48,7 @@ def run_batch(app: App, in_path: Path, out_path: Path, *, model: str | None,
     from .. import AsyncNanoGPT
     from ..batch import arun
 
-    key, base_url = _key_and_base_url(app)
+    key, base_url = app.credentials()
     params = {"max_tokens": max_tokens} if max_tokens is not None else None
 
     async def main(progress: _Progress) -> BatchSummary:
@@ -55,7 +59,8 @@ def run_batch(app: App, in_path: Path, out_path: Path, *, model: str | None,
                               retry_failed=retry_failed, on_progress=progress.update,
                               handle_sigint=True)
 
-    with _Progress(enabled=not as_json and sys.stderr.isatty()) as progress:
+    with (_ledger_errors_explained(),
+          _Progress(enabled=not as_json and sys.stderr.isatty()) as progress):
         summary = asyncio.run(main(progress))
     if as_json:
         click.echo(json.dumps(summary.to_dict(), indent=2))
@@ -64,14 +69,34 @@ def run_batch(app: App, in_path: Path, out_path: Path, *, model: str | None,
     return exit_code(summary)
 
 
-def _key_and_base_url(app: App) -> tuple[str | None, str | None]:
-    """The command's key and base URL (``--offline``: the emulator's)."""
-    from . import _settings
+@contextlib.contextmanager
+def _ledger_errors_explained() -> Iterator[None]:
+    """A ledger (or submit lock) held by another run, or a file at the ledger's place that is
+    not one: one line with what to do, not an "unexpected error"."""
+    from ..batch._ledger import LedgerBusyError, LedgerUnreadableError
 
-    if app.offline:
-        app.client()  # starts the emulator
-        return OFFLINE_KEY, app.base_url()
-    return _settings.stored_key(), app.base_url()
+    try:
+        yield
+    except LedgerBusyError as e:
+        advice = "wait for it to end, or choose another output"
+        raise click.ClickException(f"{e}; {advice}") from None
+    except LedgerUnreadableError as e:  # its message says what to do
+        raise click.ClickException(str(e)) from None
+
+
+def _refuse_live_only_options(*, budget: float | None, max_rps: float | None,
+                              retry_failed: bool) -> None:
+    """Options a remote batch cannot honour are refused, not ignored: a ``--budget`` that
+    silently capped nothing would let the batch spend past it."""
+    given = [flag for flag, value in (("--budget", budget is not None),
+                                      ("--max-rps", max_rps is not None),
+                                      ("--retry-failed", retry_failed)) if value]
+    if given:
+        one = len(given) == 1
+        raise click.UsageError(
+            f"{', '.join(given)} only work{'s' if one else ''} for a live run; drop "
+            f"{'it' if one else 'them'} with --remote (which shows its worst-case cost before "
+            "uploading)")
 
 
 def _default_model(app: App) -> str | None:

@@ -11,8 +11,9 @@ Following polls every ``NANOGPT_BATCH_POLL`` seconds (default 10; ``wait --poll`
 progress display (rich, on stderr) shows only on a terminal, status changes are plain lines
 otherwise, and ``--json`` prints one JSON object on stdout at the end.
 
-Exit codes: 0 every row answered; 1 some rows are error rows, or the batch failed, expired or
-was cancelled; 130 stopped following (Ctrl-C): the batch goes on.
+Exit codes: 0 every row answered; 1 some rows are error rows, the rows break the Batch API's
+rules (nothing sent), or the batch failed, expired or was cancelled; 2 an option is wrong
+(nothing sent); 130 stopped following (Ctrl-C): the batch goes on.
 """
 
 from __future__ import annotations
@@ -62,7 +63,6 @@ def _usd(v: float | None) -> str:
 def run_remote(app: App, in_path: Path, out_path: Path, *, model: str | None, detach: bool,
                as_json: bool, max_tokens: int | None = None) -> int:
     """``nanogpt batch IN -o OUT --remote``; returns the exit code."""
-    from .._errors import InvalidParameterError
     from ..batch._remote import RemoteInputError, already_submitted, prepare, submit
 
     client = app.client()
@@ -84,8 +84,6 @@ def run_remote(app: App, in_path: Path, out_path: Path, *, model: str | None, de
         raise click.ClickException(
             f"the rows break the Batch API's rules ({total} problem{'s' if total > 1 else ''}, "
             "listed above); nothing was sent") from None
-    except InvalidParameterError as e:
-        raise click.ClickException(str(e)) from None
     if not as_json:
         _show_estimate(plan)
     batch = submit(client, plan, in_path, out_path)
@@ -228,7 +226,23 @@ def _resolve(target: str) -> tuple[str, Path | None]:
     return target, None
 
 
-@click.group("batches", context_settings=CONTEXT)
+class _BatchesGroup(click.Group):
+    """A 404 from any ``batches`` command means an id this key cannot see (a typo, another
+    account, or a batch of an earlier ``--offline`` emulator): the error says where ids are."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        from .._errors import NotFoundError
+        from ._app import one_line
+
+        try:
+            return super().invoke(ctx)
+        except NotFoundError as e:
+            raise click.ClickException(
+                f"{one_line(e)[0]}; 'nanogpt batches list' shows the batches this key can "
+                "see") from None
+
+
+@click.group("batches", cls=_BatchesGroup, context_settings=CONTEXT)
 def batches_group() -> None:
     """Server-side batches (NanoGPT's Batch API): list, follow, cancel, download.
 

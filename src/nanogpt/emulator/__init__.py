@@ -11,9 +11,10 @@ Where things live: ``_server`` (the thread and loop, the middleware that bounds,
 picks faults), ``_handlers`` (the route table and one handler per endpoint), ``_chat`` (request
 checks, whole-body and chunk shapes), ``_framing`` (the stream on the wire: documented format
 or quirks), ``_replies`` (what the model says: text, tool calls, structured output),
-``_schema`` (an instance of a JSON schema), ``_faults`` (the ``Fault`` fields, the queue and the
-limits on fault headers), ``_records`` (bounded request records), ``_errors`` (error bodies),
-``_catalog`` (the models).
+``_schema`` (an instance of a JSON schema), ``_regex`` (a string that a schema ``pattern``
+matches), ``_faults`` (the ``Fault`` fields, the queue and the limits on fault headers),
+``_records`` (bounded request records), ``_errors`` (error bodies), ``_catalog`` (the models),
+``_batches`` (the file-backed Batch API: ``/files`` and ``/batches``).
 """
 
 from ._faults import FAULT_HEADER, TOKENS_HEADER, Fault
