@@ -347,7 +347,7 @@ def test_command_line_refuses_bad_rows(fast: Emulator, tmp_path: Path) -> None:
     fast.reset_stats()
     r = nanogpt_cli(tmp_path, fast, "batch", str(inp), "-o", str(tmp_path / "o.jsonl"),
                     "-m", MODEL, "--remote")
-    assert r.returncode == 1 and "  line 1: no output cap" in r.stderr
+    assert r.returncode == 2 and "  line 1: no output cap" in r.stderr  # bad input, as live
     last = r.stderr.strip().splitlines()[-1]
     assert last.startswith("nanogpt: the rows break the Batch API's rules (1 problem,")
     assert fast.count("/files") == fast.count("/batches") == 0

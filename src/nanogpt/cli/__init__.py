@@ -54,7 +54,7 @@ class _Cli(click.Group):
 @click.version_option(package_name="nanogpt", prog_name="nanogpt")
 @click.pass_context
 def cli(ctx: click.Context, base_url: str | None, offline: bool, verbose: int) -> None:
-    """NanoGPT from the terminal: chat, browse models, check your balance."""
+    """NanoGPT from the terminal: chat, browse models, check your balance, run batches."""
     _state["verbose"] = verbose
     if offline and base_url:
         raise click.UsageError("--offline talks to the built-in emulator; drop --base-url")

@@ -11,9 +11,9 @@ Following polls every ``NANOGPT_BATCH_POLL`` seconds (default 10; ``wait --poll`
 progress display (rich, on stderr) shows only on a terminal, status changes are plain lines
 otherwise, and ``--json`` prints one JSON object on stdout at the end.
 
-Exit codes: 0 every row answered; 1 some rows are error rows, the rows break the Batch API's
-rules (nothing sent), or the batch failed, expired or was cancelled; 2 an option is wrong
-(nothing sent); 130 stopped following (Ctrl-C): the batch goes on.
+Exit codes: 0 every row answered; 1 some rows are error rows, or the batch failed, expired or
+was cancelled; 2 bad input (rows that break the Batch API's rules) or a wrong option, nothing
+sent, as for a live run; 130 stopped following (Ctrl-C): the batch goes on.
 """
 
 from __future__ import annotations
@@ -81,9 +81,11 @@ def run_remote(app: App, in_path: Path, out_path: Path, *, model: str | None, de
         if e.more:
             _note(f"  ... and {e.more} more")
         total = len(e.problems) + e.more
-        raise click.ClickException(
+        refused = click.ClickException(
             f"the rows break the Batch API's rules ({total} problem{'s' if total > 1 else ''}, "
-            "listed above); nothing was sent") from None
+            "listed above); nothing was sent")
+        refused.exit_code = 2  # bad input, nothing sent: the same code as a live run's
+        raise refused from None
     if not as_json:
         _show_estimate(plan)
     batch = submit(client, plan, in_path, out_path)
