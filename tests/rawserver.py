@@ -20,7 +20,8 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-__all__ = ["RawConn", "RawRequest", "RawServer", "asked", "completion", "http_response"]
+__all__ = ["RawConn", "RawRequest", "RawServer", "answering", "asked", "completion",
+           "http_response"]
 
 
 @dataclass
@@ -88,6 +89,16 @@ def http_response(status: int = 200, body: bytes = b"{}", *, reason: str = "OK",
              f"content-length: {len(body)}"]
     lines += [f"{k}: {v}" for k, v in (headers or {}).items()]
     return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
+
+
+def answering(response: bytes) -> Callable[[RawConn], None]:
+    """A handler that answers every request on a connection with the same bytes."""
+
+    def handler(conn: RawConn) -> None:
+        while conn.read_request() is not None:
+            conn.send(response)
+
+    return handler
 
 
 def completion(text: str, model: str = "openai/gpt-5-mini") -> bytes:

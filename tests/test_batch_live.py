@@ -112,25 +112,34 @@ def test_sigkill_mid_run_then_resume_gives_every_row_once(tmp_path: Path,
     assert emu.count(CHAT) <= n + concurrency
 
 
+def interrupted_run(tmp_path: Path, emu: Emulator, inp: Path, out: Path, *, concurrency: int,
+                    ctrl_c_after: list[int]) -> dict[str, Any]:
+    """Run ``nanogpt batch --json`` in a subprocess and press Ctrl-C once the output holds
+    each of ``ctrl_c_after`` lines; it must exit 130. Returns its JSON summary."""
+    proc = subprocess.Popen(
+        batch_cli(tmp_path, emu, str(inp), "-o", str(out), "-m", MODEL, "--concurrency",
+                  str(concurrency), "--json"),
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=cli_env(tmp_path, emu))
+    try:
+        for lines in ctrl_c_after:
+            wait_for_lines(out, lines, proc)
+            proc.send_signal(signal.SIGINT)
+        stdout, stderr = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, stderr
+    summary: dict[str, Any] = json.loads(stdout)
+    return summary
+
+
 def test_sigint_stops_dispatching_and_leaves_a_resumable_state(tmp_path: Path,
                                                                emu: Emulator) -> None:
     n = 200
     inp, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
     write_rows(inp, n)
     slow_answers(emu)
-    proc = subprocess.Popen(
-        batch_cli(tmp_path, emu, str(inp), "-o", str(out), "-m", MODEL, "--concurrency", "10",
-                  "--json"),
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=cli_env(tmp_path, emu))
-    try:
-        wait_for_lines(out, 30, proc)
-        proc.send_signal(signal.SIGINT)
-        stdout, stderr = proc.communicate(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    assert proc.returncode == 130, stderr
-    first = json.loads(stdout)
+    first = interrupted_run(tmp_path, emu, inp, out, concurrency=10, ctrl_c_after=[30])
     assert first["stopped"] == "interrupted" and first["cancelled"] == 0
     assert first["succeeded"] == first["sent"]  # the rows in flight finished
     assert first["not_run"] == n - first["sent"] > 0
@@ -332,23 +341,10 @@ def test_a_second_ctrl_c_cancels_the_rows_in_flight_and_the_run_resumes(
     write_rows(inp, n)
     emu.inject(Fault(delay=0.01), times=20, path=CHAT)
     emu.inject(Fault(delay=20), times=None, path=CHAT)  # then rows hang in flight
-    proc = subprocess.Popen(
-        batch_cli(tmp_path, emu, str(inp), "-o", str(out), "-m", MODEL, "--concurrency",
-                  str(concurrency), "--json"),
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=cli_env(tmp_path, emu))
-    try:
-        wait_for_lines(out, 20, proc)
-        proc.send_signal(signal.SIGINT)
-        # the first is seen once the rows not sent are written out (signals sent together
-        # may arrive as one)
-        wait_for_lines(out, n - concurrency, proc)
-        proc.send_signal(signal.SIGINT)
-        stdout, stderr = proc.communicate(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    assert proc.returncode == 130, stderr
-    first = json.loads(stdout)
+    # the first Ctrl-C is seen once the rows not sent are written out (signals sent together
+    # may arrive as one)
+    first = interrupted_run(tmp_path, emu, inp, out, concurrency=concurrency,
+                            ctrl_c_after=[20, n - concurrency])
     assert first["succeeded"] == 20 and first["cancelled"] > 0
     emu.clear_faults()
     r = run_cli(tmp_path, emu, str(inp), "-o", str(out), "-m", MODEL, "--json")

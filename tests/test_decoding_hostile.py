@@ -17,7 +17,7 @@ from nanogpt._client import ClientCore
 from nanogpt._stream import StreamCore
 from nanogpt._types import Usage
 from nanogpt.emulator import Emulator, Fault
-from rawserver import RawConn, RawServer
+from rawserver import RawServer, answering
 
 HUGE_INT = "9" * 5000
 ANSWER = '"choices": [{"index": 0, "message": {"role": "assistant", "content": "hi"}, ' \
@@ -162,27 +162,12 @@ def test_balance_that_is_not_a_number_is_a_typed_error(make_client: Callable[...
 
 # streams: a raw server sends exactly the frames under test --------------------------------
 
-def stop_now(srv: RawServer) -> None:
-    """RawServer.stop, without its 5 s wait: closing a listening socket does not wake a
-    thread blocked in accept() on Linux, shutting it down does."""
-    import contextlib
-    import socket
-
-    srv._stopped = True
-    with contextlib.suppress(OSError):
-        srv._sock.shutdown(socket.SHUT_RDWR)
-    srv.stop()
-
-
 def sse_server(frames: list[str]) -> RawServer:
     payload = "".join(f"data: {f}\n\n" for f in frames).encode() + b"data: [DONE]\n\n"
 
-    def handler(conn: RawConn) -> None:
-        while conn.read_request() is not None:
-            conn.send(b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n"
-                      b"content-length: " + str(len(payload)).encode() + b"\r\n\r\n" + payload)
-
-    return RawServer(handler)
+    return RawServer(answering(b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n"
+                               b"content-length: " + str(len(payload)).encode()
+                               + b"\r\n\r\n" + payload))
 
 
 @pytest.fixture
@@ -200,7 +185,7 @@ def raw_stream(make_client: Callable[..., Any]) -> Iterator[Callable[[list[str]]
     yield run
     for client, srv in opened:
         client.close()  # first, so that the server's threads end at once
-        stop_now(srv)
+        srv.stop()
 
 
 CHUNK = '{"choices": [{"index": 0, "delta": {"content": "hi"}, "finish_reason": null}]}'
@@ -328,11 +313,7 @@ def test_a_lone_surrogate_in_a_mistyped_field_is_a_typed_error(
         head = b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n"
     response = head + b"content-length: %d\r\n\r\n" % len(payload) + payload
 
-    def handler(conn: RawConn) -> None:
-        while conn.read_request() is not None:
-            conn.send(response)
-
-    srv = RawServer(handler).start()
+    srv = RawServer(answering(response)).start()
     try:
         client = make_client(base_url=srv.base_url)
         expected = StreamError if stream else APIResponseValidationError
@@ -348,7 +329,7 @@ def test_a_lone_surrogate_in_a_mistyped_field_is_a_typed_error(
         assert srv.count("POST") == 1
         client.close()
     finally:
-        stop_now(srv)
+        srv.stop()
 
 
 def test_a_retry_field_of_thousands_of_digits_is_ignored(make_client: Callable[..., Any]
@@ -358,15 +339,11 @@ def test_a_retry_field_of_thousands_of_digits_is_ignored(make_client: Callable[.
     response = (b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n"
                 b"content-length: %d\r\n\r\n" % len(payload) + payload)
 
-    def handler(conn: RawConn) -> None:
-        while conn.read_request() is not None:
-            conn.send(response)
-
-    srv = RawServer(handler).start()
+    srv = RawServer(answering(response)).start()
     try:
         client = make_client(base_url=srv.base_url)
         s = client.chat.completions.create(model="m", messages=USER, stream=True)
         assert s.get_final_completion().choices[0].message.content == "hi"
         client.close()
     finally:
-        stop_now(srv)
+        srv.stop()

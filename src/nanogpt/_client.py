@@ -19,6 +19,7 @@ from ._config import (
     DEFAULT_TIMEOUT,
     Secret,
     Timeout,
+    earliest,
     require_key,
     resolve_api_key,
     resolve_base_urls,
@@ -86,9 +87,7 @@ class Request:
         trickled a byte at a time would hold a stream request for ever."""
         if not self.stream:
             return self.timeout.read
-        bounds = [t for t in (self.timeout.first_event, self.timeout.stream_total)
-                  if t is not None]
-        return min(bounds) if bounds else None
+        return earliest(self.timeout.first_event, self.timeout.stream_total)
 
     @property
     def body_timeout(self) -> float | None:
@@ -298,11 +297,12 @@ class ClientCore:
     def stream_core(self, headers: Mapping[str, str],
                     timeout: Timeout | None = None) -> StreamCore:
         """The core of a stream that starts now (its ``first_event``/``stream_total`` clocks
-        start here); what it keeps is bounded by ``max_response_bytes``."""
-        if timeout is None:
-            return StreamCore(headers.get("x-request-id"), max_kept=self.max_response_bytes)
-        return StreamCore(headers.get("x-request-id"), first_event=timeout.first_event,
-                          stream_total=timeout.stream_total, max_kept=self.max_response_bytes)
+        start here; none without ``timeout``: a stream that failed as it started); what it
+        keeps is bounded by ``max_response_bytes``."""
+        return StreamCore(headers.get("x-request-id"),
+                          first_event=timeout.first_event if timeout else None,
+                          stream_total=timeout.stream_total if timeout else None,
+                          max_kept=self.max_response_bytes)
 
 
 def lower_headers(items: Any) -> dict[str, str]:

@@ -14,6 +14,7 @@ __all__ = [
     "DEFAULT_FALLBACK_BASE_URLS",
     "Secret",
     "Timeout",
+    "earliest",
     "resolve_api_key",
     "resolve_base_urls",
 ]
@@ -61,6 +62,12 @@ class MaskedStr(str):
     def __repr__(self) -> str:
         return "'***'"
 
+
+
+def earliest(*bounds: float | None) -> float | None:
+    """The smallest of the bounds that are set (``None``: none is). Timeouts and deadlines use
+    ``None`` for "no bound", so ``min`` alone would not do."""
+    return min((b for b in bounds if b is not None), default=None)
 
 @dataclass(frozen=True)
 class Timeout:
@@ -114,8 +121,7 @@ class Timeout:
     def stream_read(self) -> float | None:
         """The longest single wait for bytes in a stream: ``idle``, shortened to
         ``first_event`` or ``stream_total`` when they are shorter."""
-        bounds = [t for t in (self.idle, self.first_event, self.stream_total) if t is not None]
-        return min(bounds) if bounds else None
+        return earliest(self.idle, self.first_event, self.stream_total)
 
 
 DEFAULT_TIMEOUT = Timeout()

@@ -46,7 +46,7 @@ from dataclasses import dataclass
 from typing import NoReturn
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
-from ._config import is_loopback
+from ._config import earliest, is_loopback
 from ._errors import (
     APIConnectionError,
     APIStatusError,
@@ -240,9 +240,7 @@ class CallPlan:
     def attempt_deadline(self, read: float | None) -> float | None:
         """When this attempt must be over (``clock()`` time): ``read`` from now, or the end of
         the total timeout if sooner. ``None``: no bound."""
-        ends = [t for t in (None if read is None else self._clock() + read, self.deadline)
-                if t is not None]
-        return min(ends) if ends else None
+        return earliest(None if read is None else self._clock() + read, self.deadline)
 
     def _out_of_time(self, delay: float) -> bool:
         left = self.remaining()

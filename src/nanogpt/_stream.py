@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
+from ._config import earliest
 from ._errors import StreamError, StreamTimeoutError
 from ._plan import TransportFailure
 from ._redact import scrub
@@ -180,8 +181,7 @@ class StreamCore:
         self.deadline = self._nearest()
 
     def _nearest(self) -> float | None:
-        ends = [t for t in (self._first_by, self._end_by) if t is not None]
-        return min(ends) if ends else None
+        return earliest(self._first_by, self._end_by)
 
     def check_deadline(self, got_chunk: bool) -> None:
         """After a read (while ``deadline`` is set): raises ``StreamTimeoutError``, with the
