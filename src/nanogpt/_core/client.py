@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 import msgspec
 
@@ -35,11 +35,19 @@ from .params import build_chat_body, check_headers
 from .plan import CallPlan, HostPool, TransportFailure
 from .redact import mask_credentials, remember, scrub
 from .stream import StreamCore
-from .types import DECODE_ERRORS, Balance, ChatCompletion, Model, loads, model_from_dict, salvage
+from .types import (
+    DECODE_ERRORS,
+    Balance,
+    Catalog,
+    ChatCompletion,
+    Model,
+    loads,
+    model_from_dict,
+    salvage,
+)
 
 __all__ = ["Catalog", "ClientCore", "Request"]
 
-Catalog = Literal["all", "subscription", "paid", "personalized"]
 _CATALOG_PATHS: dict[str, tuple[str, bool]] = {  # catalog -> (path, relative to the API root)
     "all": ("/models?detailed=true", False),
     "subscription": ("/subscription/v1/models?detailed=true", True),
@@ -329,7 +337,7 @@ class ClientBase:
         """Make the client from a resolved key and its options (what ``__init__`` does after
         reading its arguments; a copy with other options would start here too)."""
         self._core = ClientCore(key, options)
-        self._batch_base_url = options.batch_base_url  # see _batches.batch_base_url
+        self._batch_base_url = options.batch_base_url  # see _core.batches.batch_base_url
         self._start_shell()
 
     def _start_shell(self) -> None:
