@@ -110,7 +110,7 @@ def test_readme_starts_with_the_two_commands() -> None:
 
 
 def test_the_version_is_written_once() -> None:
-    import tomllib
+    tomllib = pytest.importorskip("tomllib")  # Python 3.11+
 
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())
     assert "version" not in project["project"] and "version" in project["project"]["dynamic"]

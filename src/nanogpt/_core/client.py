@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import msgspec
 
@@ -46,7 +46,12 @@ from .types import (
     salvage,
 )
 
-__all__ = ["Catalog", "ClientCore", "Request"]
+__all__ = ["Auth", "Catalog", "ClientCore", "Request"]
+
+# How a request carries the key: "bearer" and "x-api-key" need one (MissingAPIKeyError before
+# anything is sent) and put it in that header; "bearer-if-set" sends it as a bearer token when
+# the client has one and sends the request without when it has none (the public model list).
+Auth = Literal["bearer", "x-api-key", "bearer-if-set"]
 
 _CATALOG_PATHS: dict[str, tuple[str, bool]] = {  # catalog -> (path, relative to the API root)
     "all": ("/models?detailed=true", False),
@@ -136,19 +141,18 @@ class ClientCore:
 
     # building -------------------------------------------------------------------------------
 
-    def request(self, method: str, path: str, *, body: Any = None, auth: str | None = "bearer",
+    def request(self, method: str, path: str, *, body: Any = None, auth: Auth = "bearer",
                 stream: bool = False, idempotent: bool | None = None, api_root: bool = False,
                 timeout: Timeout | float | None = None,
                 extra_headers: Mapping[str, str] | None = None) -> Request:
         headers = dict(self.headers)
-        if auth is not None:
-            key = require_key(self.api_key)
-            if auth == "bearer":
-                headers["authorization"] = key.header("Bearer ")
-            else:
-                headers["x-api-key"] = key.header()
-        elif self.api_key is not None:
-            headers["authorization"] = self.api_key.header("Bearer ")
+        if auth == "bearer-if-set":
+            if self.api_key is not None:
+                headers["authorization"] = self.api_key.header("Bearer ")
+        elif auth == "x-api-key":
+            headers["x-api-key"] = require_key(self.api_key).header()
+        else:
+            headers["authorization"] = require_key(self.api_key).header("Bearer ")
         payload = None
         if body is not None:
             payload = _encode(body)
@@ -186,7 +190,7 @@ class ClientCore:
         path, root = _CATALOG_PATHS[catalog]
         # the full catalog needs no key; the other lists are per account
         return self.request("GET", path, api_root=root,
-                            auth="bearer" if catalog == "personalized" else None)
+                            auth="bearer" if catalog == "personalized" else "bearer-if-set")
 
     def balance_request(self) -> Request:
         return self.request("POST", "/check-balance", api_root=True, auth="x-api-key",
