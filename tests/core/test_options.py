@@ -27,6 +27,21 @@ def test_the_constructor_lists_every_option_with_its_default(cls: type) -> None:
     assert _keyword_arguments(cls) == fields
 
 
+def test_the_constructor_types_each_option_as_its_field() -> None:
+    params = inspect.signature(ClientBase.__init__).parameters
+    for f in dataclasses.fields(ClientOptions):
+        assert params[f.name].annotation == f.type, f.name
+
+
+def test_the_options_repr_shows_no_password_in_a_url() -> None:
+    options = ClientOptions(base_url="https://me:s3cret@host/api/v1",
+                            fallback_base_urls=["https://TOKEN123@other/api/v1"],
+                            batch_base_url="https://u:pw@batch/api/v1")
+    shown = repr(options)
+    assert "s3cret" not in shown and "TOKEN123" not in shown and ":pw@" not in shown
+    assert "max_retries=2" in shown
+
+
 def test_retry_defaults_are_the_policys() -> None:
     policy = RetryPolicy()
     assert DEFAULTS.retry_policy() == policy

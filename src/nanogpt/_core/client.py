@@ -1,4 +1,5 @@
-"""What both clients share: settings, request building, response decoding, the model cache.
+"""What both clients share: request building, response decoding, the model cache, and the
+constructor (``ClientBase``), whose settings are defined in ``options``.
 
 ``ClientCore`` holds no sockets. Each public call becomes a :class:`Request` here; the sync or
 async shell sends it under a :class:`~nanogpt._core.plan.CallPlan`, then hands the bytes back here

@@ -21,7 +21,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, fields
 from typing import Any
 
-from .config import DEFAULT_TIMEOUT, Timeout
+from .config import DEFAULT_TIMEOUT, Timeout, redact_url
 from .errors import InvalidParameterError
 from .params import check_headers
 from .plan import RetryPolicy, retry_statuses
@@ -32,7 +32,7 @@ __all__ = ["DEFAULTS", "ClientOptions"]
 _RETRY = RetryPolicy()  # the retry defaults live with the policy they configure
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class ClientOptions:
     """The settings of a client (everything but its key), checked and normalised.
 
@@ -74,6 +74,18 @@ class ClientOptions:
             headers = check_headers(self.default_headers, "default_headers")
             mask_credentials(headers)  # once: every request copies these
             self._set("default_headers", headers)
+
+    def __repr__(self) -> str:
+        """Every setting, URLs without a password or token they may (wrongly) carry."""
+        shown = []
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, str) and f.name.endswith("url"):
+                value = redact_url(value)
+            elif f.name == "fallback_base_urls" and isinstance(value, (list, tuple)):
+                value = [redact_url(u) if isinstance(u, str) else u for u in value]
+            shown.append(f"{f.name}={value!r}")
+        return f"ClientOptions({', '.join(shown)})"
 
     def _set(self, name: str, value: Any) -> None:
         object.__setattr__(self, name, value)  # normalising a frozen instance as it is made
