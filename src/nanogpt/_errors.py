@@ -67,6 +67,9 @@ class InvalidParameterError(NanoGPTError, ValueError):
     def __init__(self, param: str, message: str) -> None:
         super().__init__(f"{param}: {message}")
         self.param = param
+        self.detail = message
+        """What is wrong, without the parameter's name (for callers that name it their way,
+        like the command line's flags)."""
 
 
 class MissingAPIKeyError(NanoGPTError, ValueError):

@@ -234,7 +234,7 @@ class _BatchesGroup(click.Group):
 
     def invoke(self, ctx: click.Context) -> Any:
         from .._errors import NotFoundError
-        from ._app import one_line
+        from ._advice import one_line
 
         try:
             return super().invoke(ctx)
