@@ -154,10 +154,13 @@ TABLE: tuple[Row, ...] = (
     Row(sdk.APIStatusError, lambda e: f"the API answered {e}"),
     Row(OSError, lambda e: f"{_path(e)}no space left on the device; free some space, or write "
                            f"somewhere else", when=_errno_is(errno.ENOSPC, errno.EDQUOT)),
-    Row(OSError, lambda e: f"{_path(e)}the path does not exist (or a part of it is not a "
-                           f"folder); check it", when=_errno_is(errno.ENOENT, errno.ENOTDIR)),
     Row(OSError, lambda e: f"{_path(e)}{e.strerror}; {_CONFIG_DIR_ADVICE}",
         when=lambda e: e.errno in _PERMISSION and _in_our_folders(e)),
+    Row(OSError, lambda e: f"{_path(e)}{e.strerror}; fix that path, or set NANOGPT_CONFIG_DIR / "
+                           f"NANOGPT_CACHE_DIR to folders that can be made",
+        when=_in_our_folders),
+    Row(OSError, lambda e: f"{_path(e)}the path does not exist (or a part of it is not a "
+                           f"folder); check it", when=_errno_is(errno.ENOENT, errno.ENOTDIR)),
     Row(OSError, lambda e: f"{_path(e)}{e.strerror}; check its permissions, or choose "
                            f"another path", when=_errno_is(*_PERMISSION)),
     Row(OSError, lambda e: f"{_path(e)}{e.strerror or e}"),
