@@ -17,7 +17,7 @@ import typing
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from ._types import Model
+    from ._core.types import Model
 
 __all__ = ["check_parameter", "models_from_catalog", "parameter_kind", "parameter_names",
            "wire_name"]
@@ -25,7 +25,7 @@ __all__ = ["check_parameter", "models_from_catalog", "parameter_kind", "paramete
 
 def parameter_names() -> list[str]:
     """Every named parameter ``chat.completions.create`` takes besides model and messages."""
-    from ._params import PARAMS
+    from ._core.params import PARAMS
 
     return list(PARAMS)
 
@@ -33,7 +33,7 @@ def parameter_names() -> list[str]:
 def check_parameter(name: str, value: Any) -> None:
     """Raise ``InvalidParameterError`` (naming ``name``) when ``create()`` would refuse
     ``value``; a name that is not a parameter is a ``KeyError``."""
-    from ._params import PARAMS
+    from ._core.params import PARAMS
 
     PARAMS[name][1](name, value)
 
@@ -41,7 +41,7 @@ def check_parameter(name: str, value: Any) -> None:
 def wire_name(name: str) -> str | None:
     """The field ``name`` is sent as (``web_search`` goes as ``webSearch``); None when
     ``name`` is not a parameter."""
-    from ._params import PARAMS
+    from ._core.params import PARAMS
 
     spec = PARAMS.get(name)
     return spec[0] if spec is not None else None
@@ -52,7 +52,7 @@ def parameter_kind(name: str) -> type | tuple[str, ...]:
     """How a parameter is typed in text: ``float``, ``int`` or ``str``, or the tuple of the
     values it takes when it is one of a few (``reasoning_effort``). Read from the SDK's
     ``ChatParams``, so a flag built from it follows the SDK."""
-    from ._params import ChatParams
+    from ._core.params import ChatParams
 
     hint = typing.get_type_hints(ChatParams)[name]
     if typing.get_origin(hint) is typing.Literal:
@@ -65,6 +65,6 @@ def parameter_kind(name: str) -> type | tuple[str, ...]:
 def models_from_catalog(items: list[Any]) -> list[Model]:
     """Typed models from catalog entries (``Model.raw`` of each, as a cache keeps them); an
     entry that is not an object is skipped."""
-    from ._client import models_from_dicts
+    from ._core.client import models_from_dicts
 
     return models_from_dicts(items)

@@ -256,7 +256,7 @@ def error_from_response(status: int, headers: Mapping[str, str], raw: bytes, *,
     ``base_url`` is the base the request went to: a 404 that names no missing thing (no
     error code) from a base whose path is not NanoGPT's ``/api/v1`` says the path is
     probably what is wrong, and what it should look like."""
-    from ._redact import scrub  # (here: _redact depends on this module, through _config)
+    from .redact import scrub  # (here: redact depends on this module, through config)
 
     body, message, code, etype, param = parse_error_body(raw)
     message = scrub(message) if message else message  # a server may echo our headers
@@ -274,7 +274,7 @@ def error_from_response(status: int, headers: Mapping[str, str], raw: bytes, *,
 def _wrong_path_hint(base_url: str) -> str:
     from urllib.parse import urlsplit
 
-    from ._config import DEFAULT_BASE_URL  # (here: _config imports this module)
+    from .config import DEFAULT_BASE_URL  # (here: config imports this module)
 
     if urlsplit(base_url).path.rstrip("/").endswith("/api/v1"):
         return ""
