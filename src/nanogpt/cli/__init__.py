@@ -268,7 +268,7 @@ def logout() -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; errors become one line on stderr (``-v`` adds the traceback)."""
-    args = list(sys.argv[1:] if argv is None else argv)
+    args = sys.argv[1:] if argv is None else argv
     ctx: click.Context | None = None
     try:
         # click's own main() turns a closed pipe into exit 1: invoke directly instead
@@ -292,13 +292,13 @@ def main(argv: list[str] | None = None) -> int:
         app = ctx.obj if ctx is not None else None
         if isinstance(app, App) and app.verbose:
             show_traceback()
-        line, code = one_line(global_flag_hint(e, args))
+        line, code = one_line(global_flag_hint(e))
         click.echo(f"nanogpt: {line}", err=True)
         return code
     return 0
 
 
-def global_flag_hint(e: Exception, args: list[str]) -> Exception:
+def global_flag_hint(e: Exception) -> Exception:
     """``nanogpt chat --offline``: click says "No such option"; a global option given after
     the command gets a usage error that shows where it goes instead."""
     if not isinstance(e, click.NoSuchOption) or e.ctx is None or e.ctx.parent is None:
@@ -309,7 +309,8 @@ def global_flag_hint(e: Exception, args: list[str]) -> Exception:
         return e
     command = e.ctx.command_path.split(" ", 1)[1]
     return click.UsageError(f"{flag} is a global option: put it before the command, as in "
-                            f"'nanogpt {flag}{_value_of(flag)} {command} ...'", e.ctx.parent)
+                            f"'nanogpt {flag}{_value_of(flag)} {command} ...'",
+                            e.ctx.find_root())
 
 
 def _value_of(flag: str) -> str:
