@@ -7,7 +7,10 @@ module is cheap (no HTTP library); the clients offer ``has_api_key`` for the sam
 * the chat parameters: which exist (:func:`parameter_names`), their type as the command line
   reads them (:func:`parameter_kind`), their check (:func:`check_parameter`, raising
   ``InvalidParameterError`` like ``create()``) and their name on the wire (:func:`wire_name`);
-* :func:`models_from_catalog`: typed models from catalog entries kept on disk.
+* :func:`models_from_catalog`: typed models from catalog entries kept on disk;
+* the key and the base URL as the clients take them: :class:`Secret` (a key no repr, log or
+  traceback shows), :func:`resolve_api_key` and :func:`check_base_url`, so that a value the
+  tools store is refused when, and only when, a client would refuse it.
 """
 
 from __future__ import annotations
@@ -17,10 +20,24 @@ import typing
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from ._core.config import Secret, check_base_url, resolve_api_key
     from ._core.types import Model
 
-__all__ = ["check_parameter", "models_from_catalog", "parameter_kind", "parameter_names",
-           "wire_name"]
+__all__ = ["Secret", "check_base_url", "check_parameter", "models_from_catalog",
+           "parameter_kind", "parameter_names", "resolve_api_key", "wire_name"]
+
+
+_FROM_CONFIG = ("Secret", "check_base_url", "resolve_api_key")
+
+
+def __getattr__(name: str) -> Any:
+    """The key and URL names load on first use: the command line imports this module at
+    startup, and needs them only in some commands."""
+    if name in _FROM_CONFIG:
+        from ._core import config
+
+        return getattr(config, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def parameter_names() -> list[str]:
@@ -51,10 +68,15 @@ def wire_name(name: str) -> str | None:
 def parameter_kind(name: str) -> type | tuple[str, ...]:
     """How a parameter is typed in text: ``float``, ``int`` or ``str``, or the tuple of the
     values it takes when it is one of a few (``reasoning_effort``). Read from the SDK's
-    ``ChatParams``, so a flag built from it follows the SDK."""
-    from ._core.params import ChatParams
+    ``ChatParams``, so a flag built from it follows the SDK. (One annotation is evaluated,
+    not all: the command line builds its flags from this at startup.)"""
+    from ._core import params
 
-    hint = typing.get_type_hints(ChatParams)[name]
+    annotation = params.ChatParams.__annotations__[name]  # a ForwardRef or text, or a type
+    if isinstance(annotation, typing.ForwardRef):
+        annotation = annotation.__forward_arg__
+    # our own annotation's text, evaluated where it was written (what get_type_hints does)
+    hint = eval(annotation, vars(params)) if isinstance(annotation, str) else annotation
     if typing.get_origin(hint) is typing.Literal:
         return tuple(str(v) for v in typing.get_args(hint))
     if hint in (float, int, str):

@@ -238,7 +238,7 @@ def config_path() -> None:
 @click.pass_obj
 def login(app: App, no_verify: bool) -> None:
     """Store your API key (keyring if available, else a 0600 file). Reads a piped key too."""
-    from .._core.config import resolve_api_key
+    from .._contract import resolve_api_key
 
     if sys.stdin.isatty():
         raw = click.prompt("NanoGPT API key (from https://nano-gpt.com/api)", hide_input=True)

@@ -15,7 +15,7 @@ from . import _settings
 
 if TYPE_CHECKING:
     from .. import Model, NanoGPT
-    from .._core.config import Secret
+    from .._contract import Secret
     from ..emulator import Emulator
 
 OFFLINE_KEY = "sk-nano-offline"
@@ -42,8 +42,8 @@ class App:
         """The base URL, checked here so that a bad one is blamed on where it came from."""
         if self._emulator is not None:
             return self._emulator.base_url
-        from .._core.config import check_base_url
-        from .._core.errors import InvalidParameterError
+        from .. import InvalidParameterError
+        from .._contract import check_base_url
 
         for value, source, advice in self._base_url_sources():
             if value is None or value == "":

@@ -21,8 +21,8 @@ if TYPE_CHECKING:
 
 def sampling_params(app: App, opts: dict[str, Any]) -> dict[str, Any]:
     """Config defaults, overridden by flags; checked before anything is sent."""
+    from .. import InvalidParameterError
     from .._contract import check_parameter
-    from .._core.errors import InvalidParameterError
 
     params = {k: app.config[k] for k in _settings.SAMPLING if app.config.get(k) is not None}
     for name, value in params.items():
@@ -92,7 +92,7 @@ def run_chat(app: App, prompt: str, opts: dict[str, Any]) -> None:
     system = opts.get("system") or app.config.get("system")
     client = app.client()
     if not client.has_api_key:  # say so before anything else is fetched
-        from .._core.errors import MissingAPIKeyError
+        from .. import MissingAPIKeyError
 
         raise MissingAPIKeyError()
     if not prompt.strip():

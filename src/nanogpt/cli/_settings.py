@@ -115,7 +115,7 @@ def update_config(change: Callable[[dict[str, Any]], None]) -> None:
 
 def parse_setting(name: str, value: str) -> Any:
     """A config value from text, typed and checked like the matching chat parameter."""
-    from .._core.errors import InvalidParameterError
+    from .. import InvalidParameterError
 
     name = check_setting_name(name)
     require_utf8(value, name)
@@ -124,7 +124,7 @@ def parse_setting(name: str, value: str) -> Any:
         if name in _sampling.SAMPLING:
             check_parameter(name, typed)
         if name == "base_url":
-            from .._core.config import check_base_url
+            from .._contract import check_base_url
 
             typed = check_base_url(typed, allow_insecure_http=allow_insecure_http(),
                                    insecure_advice=INSECURE_ADVICE)
