@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from ._render import plural
 from ._safe import visible
 
 if TYPE_CHECKING:
@@ -117,7 +118,7 @@ def _catalog(app: App) -> list[Any] | None:
 def _show_estimate(plan: RemotePlan) -> None:
     for note in plan.notes:
         _note(f"note: {note}")
-    _note(f"{plan.rows} rows, model {visible(plan.model, name=True)}: worst case "
+    _note(f"{plural(plan.rows, 'row')}, model {visible(plan.model, name=True)}: worst case "
           f"{_usd(plan.worst_case_batch)} as a batch (live: {_usd(plan.worst_case_live)}, "
           f"saving up to {_usd(plan.saving)})")
 

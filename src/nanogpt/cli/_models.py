@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from ._interactive import fuzzy
+from . import _fuzzy
 from ._render import console, stdout_is_terminal
 from ._safe import visible, visible_json
 
@@ -31,7 +31,7 @@ def run_models(app: App, *, search: str | None, sort: str, capabilities: tuple[s
                catalog: str, as_json: bool, refresh: bool) -> None:
     models = app.catalog(catalog, refresh=refresh)
     if search:
-        models = fuzzy(search, models)
+        models = _fuzzy.search(search, models)
     for cap in capabilities:
         models = [m for m in models if getattr(m.capabilities, _CAPS[cap])]
     if sort == "price":

@@ -169,10 +169,16 @@ def dollars(cost: Decimal) -> str:
     return f"${cost:.6g}"
 
 
+def plural(count: int, word: str) -> str:
+    """``1 token``, ``2 tokens``, ``0 tokens``: a count with its noun agreeing (English nouns
+    that take an ``s``; every noun the command line counts does)."""
+    return f"{count} {word}{'s' * (count != 1)}"
+
+
 def stats_line(model: str, tokens: int | None, cost: Decimal | None, seconds: float) -> str:
     bits = [visible(model, name=True)]
     if tokens is not None:
-        bits.append(f"{tokens} tokens")
+        bits.append(plural(tokens, "token"))
     if cost is not None:
         bits.append(dollars(cost))
     bits.append(f"{seconds:.1f}s")
