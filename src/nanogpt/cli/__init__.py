@@ -112,19 +112,20 @@ def chat(app: App, /, prompt: tuple[str, ...], **opts: Any) -> None:
               show_default=True)
 @click.option("--capability", type=click.Choice(["vision", "reasoning", "tools"]),
               multiple=True, help="Only models that have it (repeatable).")
-@click.option("--subscription", "catalog", flag_value="subscription",
+@click.option("--subscription", is_flag=True,
               help="Only models included in the subscription.")
-@click.option("--paid", "catalog", flag_value="paid", help="Only pay-per-use models.")
+@click.option("--paid", is_flag=True, help="Only pay-per-use models.")
 @click.option("--json", "as_json", is_flag=True, help="Print the models as JSON.")
 @click.option("--refresh", is_flag=True, help="Fetch the catalog again (it is cached 1 hour).")
 @click.pass_obj
 def models(app: App, search: str | None, sort: str, capability: tuple[str, ...],
-           catalog: str | None, as_json: bool, refresh: bool) -> None:
+           subscription: bool, paid: bool, as_json: bool, refresh: bool) -> None:
     """List models with context length, prices (USD per million tokens) and capabilities."""
-    from ._models import run_models
+    from ._models import catalog_name, run_models
 
     run_models(app, search=search, sort=sort, capabilities=capability,
-               catalog=catalog or "all", as_json=as_json, refresh=refresh)
+               catalog=catalog_name(subscription=subscription, paid=paid), as_json=as_json,
+               refresh=refresh)
 
 
 @cli.command(context_settings=CONTEXT)

@@ -27,6 +27,16 @@ def capability_names(m: Model) -> str:
     return ",".join(short for short, attr in _CAPS.items() if getattr(m.capabilities, attr))
 
 
+def catalog_name(*, subscription: bool, paid: bool) -> str:
+    """Which catalog the flags ask for. Both at once is refused (exit 2) rather than guessed:
+    each is one list the service keeps, so "both" could mean their union (close to what no
+    flag shows) or their overlap, and two tables one after the other would be read as one."""
+    if subscription and paid:
+        raise click.UsageError("--subscription and --paid each pick one list; pass one of "
+                               "them, or neither for every model")
+    return "subscription" if subscription else "paid" if paid else "all"
+
+
 def run_models(app: App, *, search: str | None, sort: str, capabilities: tuple[str, ...],
                catalog: str, as_json: bool, refresh: bool) -> None:
     models = app.catalog(catalog, refresh=refresh)
