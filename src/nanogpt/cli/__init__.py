@@ -187,13 +187,14 @@ def emulate(host: str, port: int, quirks: bool) -> None:
     import threading
 
     from ..emulator import Emulator
+    from ..emulator.__main__ import try_it
 
     with Emulator(host, port, quirks=quirks) as emu:
         if emu.exposure_warning:
             click.echo(emu.exposure_warning, err=True)
         click.echo(f"NanoGPT emulator listening; base URL: {emu.base_url}")
-        click.echo(f"try: nanogpt --base-url {emu.base_url} chat 'Hello'  "
-                   f"(any non-empty key works)", err=True)
+        for line in try_it(emu.base_url):
+            click.echo(line, err=True)
         with contextlib.suppress(KeyboardInterrupt):
             threading.Event().wait()
 
