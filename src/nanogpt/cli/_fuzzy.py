@@ -49,21 +49,24 @@ def _gaps_if_in_order(q: str, hay: str) -> int | None:
 def closest_ids(wrong: str, ids: Iterable[str], *, most: int = 3) -> list[str]:
     """The catalog ids a mistyped model id most likely meant, best first.
 
-    An id whose name after the provider is ``wrong`` (``deepseek-v3.2`` for
-    ``deepseek/deepseek-v3.2``) comes first; then ids that read alike (difflib's ratio, on the
-    whole id and on the name after the provider), which catches a typo or a missing suffix."""
+    Ids whose name after the provider is ``wrong``'s (``deepseek-v3.2`` for
+    ``deepseek/deepseek-v3.2``, or another letter case) are the answer when there are any;
+    else ids that read alike (difflib's ratio, on the whole id and on the name after the
+    provider), which catches a typo or a missing suffix."""
     known = sorted(set(ids))
     w = wrong.strip().lower()
     if not w:
         return []
     same_name = [i for i in known if _name(i) == _name(w) and i != wrong.strip()]
+    if same_name:
+        return same_name[:most]
     by_lower = {i.lower(): i for i in known}
     by_name: dict[str, str] = {}
     for i in known:
         by_name.setdefault(_name(i), i)
     alike = difflib.get_close_matches(w, list(by_lower), n=most, cutoff=0.6)
     alike_names = difflib.get_close_matches(_name(w), list(by_name), n=most, cutoff=0.75)
-    found = same_name + [by_lower[a] for a in alike] + [by_name[a] for a in alike_names]
+    found = [by_lower[a] for a in alike] + [by_name[a] for a in alike_names]
     return list(dict.fromkeys(found))[:most]
 
 

@@ -18,7 +18,16 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from . import _files, _fuzzy, _settings
-from ._render import Answer, console, dollars, plural, show_stream, stats_line, total_tokens
+from ._render import (
+    Answer,
+    Unpadded,
+    console,
+    dollars,
+    plural,
+    show_stream,
+    stats_line,
+    total_tokens,
+)
 from ._safe import visible
 
 if TYPE_CHECKING:
@@ -94,6 +103,7 @@ class Session:
     def ask(self, text: str) -> None:
         from .. import NanoGPTError
         from ._app import one_line, show_traceback
+        from ._chat import with_suggestions
 
         con = console()
         messages = ([{"role": "system", "content": self.system}] if self.system else [])
@@ -111,7 +121,7 @@ class Session:
             answer.stopped = True
             con.print("[stopped]", style="dim")
         except Exception as e:  # NanoGPTError or not: one line, and the session goes on
-            _error(one_line(e)[0])
+            _error(one_line(with_suggestions(self.app, e, self.model))[0])
             if not isinstance(e, NanoGPTError) and self.app.verbose:
                 show_traceback()
         if not answer.text:
@@ -191,7 +201,7 @@ class Session:
             table.add_row(str(i), visible(m.id, name=True), _price(m.pricing.prompt),
                           _price(m.pricing.completion),
                           f"{m.context_length:,}" if m.context_length else "-")
-        con.print(table)
+        con.print(Unpadded(table))
         if len(matches) > len(shown):
             con.print(f"... and {len(matches) - len(shown)} more; type more letters",
                       style="dim")

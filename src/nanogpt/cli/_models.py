@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import click
 
 from . import _fuzzy
-from ._render import console, stdout_is_terminal
+from ._render import Unpadded, console, stdout_is_terminal
 from ._safe import visible, visible_json
 
 if TYPE_CHECKING:
@@ -70,7 +70,7 @@ def run_models(app: App, *, search: str | None, sort: str, capabilities: tuple[s
                              no_wrap=i == 0)
         for r in rows:  # id and name come from the server: shown, never obeyed
             table.add_row(visible(r[0], name=True), visible(r[1], name=True), *r[2:])
-        console().print(table)
+        console().print(Unpadded(table))
         return
     widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(head)]
     for r in [head, *rows]:
