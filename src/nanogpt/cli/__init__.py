@@ -136,7 +136,7 @@ def chat(app: App, /, prompt: tuple[str, ...], **opts: Any) -> None:
 @click.pass_obj
 def models(app: App, search: str | None, sort: str, capability: tuple[str, ...],
            subscription: bool, paid: bool, as_json: bool, refresh: bool) -> None:
-    """List models with their prices and capabilities.
+    """List models, their prices and capabilities.
 
     Shows each model's context length, prices (USD per million tokens) and capabilities.
 
@@ -216,7 +216,7 @@ def batch(app: App, /, input_path: Path, output_path: Path, **opts: Any) -> None
                    "and event: lines, usage on a chunk with no choices) instead of the "
                    "documented format.")
 def emulate(host: str, port: int, quirks: bool) -> None:
-    """Run a local NanoGPT emulator (for trying and testing).
+    """Run a NanoGPT emulator on this machine.
 
     It runs in the foreground until Ctrl-C, accepts any API key, charges nothing, and prints
     commands that talk to it.
