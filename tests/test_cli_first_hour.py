@@ -237,6 +237,17 @@ def test_a_wrong_number_in_the_model_picker_is_said_and_asked_again(env, emu) ->
     p.expect(pexpect.EOF)
 
 
+def test_an_unknown_model_in_a_conversation_gets_did_you_mean(env, emu) -> None:
+    p = spawn(env, "chat", "-m", "deepseek-v3.2")
+    p.expect("› ")
+    p.sendline("hi")
+    p.expect("did you mean deepseek/deepseek-v3.2\\?")
+    p.expect("› ")  # the session goes on
+    p.sendeof()
+    p.expect(pexpect.EOF)
+    assert emu.count("/chat") == 1
+
+
 def test_save_counts_one_message_as_one(env, tmp_path) -> None:
     p = conversation(env)
     p.sendline("/system Be brief.")
