@@ -318,7 +318,7 @@ def login(app: App, no_verify: bool) -> None:
       nanogpt login
       pass show nanogpt | nanogpt login  # from a password manager
     """
-    from .._config import resolve_api_key
+    from .._core.config import resolve_api_key
 
     if sys.stdin.isatty():
         raw = click.prompt("NanoGPT API key (from https://nano-gpt.com/api)", hide_input=True)

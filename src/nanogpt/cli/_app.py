@@ -11,7 +11,7 @@ from . import _settings
 
 if TYPE_CHECKING:
     from .. import Model, NanoGPT
-    from .._config import Secret
+    from .._core.config import Secret
     from ..emulator import Emulator
 
 OFFLINE_KEY = "sk-nano-offline"
@@ -39,8 +39,8 @@ class App:
         """The base URL, checked here so that a bad one is blamed on where it came from."""
         if self._emulator is not None:
             return self._emulator.base_url
-        from .._config import check_base_url
-        from .._errors import InvalidParameterError
+        from .._core.config import check_base_url
+        from .._core.errors import InvalidParameterError
 
         for value, source, advice in self._base_url_sources():
             if value is None or value == "":
@@ -89,7 +89,7 @@ class App:
 
     def catalog(self, catalog: str = "all", *, refresh: bool = False) -> list[Model]:
         """The model catalog, cached on disk for an hour."""
-        from .._client import models_from_dicts
+        from .._core.client import models_from_dicts
 
         client = self.client()
         if self.offline:  # the emulator's port changes every run: nothing worth caching

@@ -106,7 +106,7 @@ def run_remote(app: App, in_path: Path, out_path: Path, *, model: str | None, de
 
 def _catalog(app: App) -> list[Any] | None:
     """The catalog for prices; a batch is not refused because the catalog is unreachable."""
-    from .._errors import NanoGPTError
+    from .._core.errors import NanoGPTError
 
     try:
         return app.catalog()
@@ -234,7 +234,7 @@ class _BatchesGroup(click.Group):
     account, or a batch of an earlier ``--offline`` emulator): the error says where ids are."""
 
     def invoke(self, ctx: click.Context) -> Any:
-        from .._errors import NotFoundError
+        from .._core.errors import NotFoundError
         from ._app import one_line
 
         try:
@@ -334,7 +334,7 @@ def download_command(app: App, target: str, output: Path | None, as_json: bool) 
     """Write a finished batch's results.
 
     One row per input row, as a live run writes them."""
-    from .._errors import InvalidParameterError
+    from .._core.errors import InvalidParameterError
 
     batch_id, recorded = _resolve(target)
     out = output or recorded

@@ -22,8 +22,8 @@ if TYPE_CHECKING:
 
 def sampling_params(app: App, opts: dict[str, Any]) -> dict[str, Any]:
     """Config defaults, overridden by flags; checked before anything is sent."""
-    from .._errors import InvalidParameterError
-    from .._params import PARAMS
+    from .._core.errors import InvalidParameterError
+    from .._core.params import PARAMS
 
     params = {k: app.config[k] for k in _settings.SAMPLING if app.config.get(k) is not None}
     for name, value in params.items():
@@ -124,7 +124,7 @@ def run_chat(app: App, prompt: str, opts: dict[str, Any]) -> None:
     system = opts.get("system") or app.config.get("system")
     client = app.client()
     if client._core.api_key is None:  # say so before anything else is fetched
-        from .._errors import MissingAPIKeyError
+        from .._core.errors import MissingAPIKeyError
 
         raise MissingAPIKeyError()
     if not prompt.strip():

@@ -99,7 +99,7 @@ def update_config(change: Callable[[dict[str, Any]], None]) -> None:
 
 def parse_setting(name: str, value: str) -> Any:
     """A config value from text, typed and checked like the matching chat parameter."""
-    from .._params import PARAMS
+    from .._core.params import PARAMS
 
     name = name.replace("-", "_")
     kind = SETTINGS.get(name)
@@ -116,15 +116,15 @@ def parse_setting(name: str, value: str) -> Any:
         raise click.BadParameter(f"{name} must be a{'n integer' if kind == 'int' else ' number'}"
                                  f", got {value!r}") from None
     if name in PARAMS:
-        from .._errors import InvalidParameterError
+        from .._core.errors import InvalidParameterError
 
         try:
             PARAMS[name][1](name, typed)
         except InvalidParameterError as e:
             raise click.BadParameter(str(e)) from None
     if name == "base_url":
-        from .._config import check_base_url
-        from .._errors import InvalidParameterError
+        from .._core.config import check_base_url
+        from .._core.errors import InvalidParameterError
 
         try:
             typed = check_base_url(typed, allow_insecure_http=False)

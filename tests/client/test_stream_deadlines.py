@@ -14,7 +14,7 @@ import pytest
 
 from conftest import USER
 from nanogpt import StreamTimeoutError, Timeout
-from nanogpt._stream import StreamCore
+from nanogpt._core.stream import StreamCore
 from rawserver import RawConn, RawServer
 
 HEAD = (b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ncache-control: no-cache\r\n"

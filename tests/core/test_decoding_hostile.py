@@ -13,9 +13,9 @@ from hypothesis import strategies as st
 
 from conftest import USER
 from nanogpt import APIResponseValidationError, NanoGPTError
-from nanogpt._client import ClientCore
-from nanogpt._stream import StreamCore
-from nanogpt._types import Usage
+from nanogpt._core.client import ClientCore
+from nanogpt._core.stream import StreamCore
+from nanogpt._core.types import Usage
 from nanogpt.emulator import Emulator, Fault
 from rawserver import RawServer, answering
 

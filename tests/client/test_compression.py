@@ -16,7 +16,7 @@ import pytest
 import nanogpt
 from conftest import KEY, USER
 from nanogpt import APIResponseValidationError, InternalServerError, StreamError
-from nanogpt._decompress import BoundedDecoder, UndecodableBody, decoder_for
+from nanogpt._core.decompress import BoundedDecoder, UndecodableBody, decoder_for
 from rawserver import RawConn, RawServer
 
 LIMIT = 1024 * 1024           # max_response_bytes in these tests

@@ -26,15 +26,15 @@ import weakref
 from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, TypeVar
 
-from ._client import ClientBase, Request, lower_headers
-from ._decompress import BoundedDecoder, UndecodableBody, decoder_for
-from ._errors import APIResponseValidationError
-from ._http import readable
-from ._plan import CallPlan, TransportFailure
-from ._resources import AsyncChat, AsyncModels
-from ._slots import TaskSlots, fork_generation
-from ._stream import DRAIN_TIMEOUT, AsyncStream
-from ._types import Balance
+from .._core.client import ClientBase, Request, lower_headers
+from .._core.decompress import BoundedDecoder, UndecodableBody, decoder_for
+from .._core.errors import APIResponseValidationError
+from .._core.plan import CallPlan, TransportFailure
+from .._core.stream import DRAIN_TIMEOUT, AsyncStream
+from .._core.types import Balance
+from .._resources import AsyncChat, AsyncModels
+from .._slots import TaskSlots, fork_generation
+from .._sync.http import readable
 
 if TYPE_CHECKING:
     import aiohttp
@@ -121,7 +121,7 @@ class AsyncNanoGPT(ClientBase):
         self._state: _LoopState | None = None
         self.chat = AsyncChat(self)
         self.models = AsyncModels(self)
-        from ._batches import async_namespaces
+        from .._batches import async_namespaces
 
         self.files, self.batches = async_namespaces(self)
 

@@ -191,7 +191,7 @@ SETTINGS = {"model": "openai/gpt-5-mini", "base_url": "https://example.com/api/v
 # `nanogpt config set` at the same moment, which is when updates used to be lost
 GATED = """
 import os, sys, time
-import nanogpt.cli, nanogpt.cli._settings, nanogpt._params, nanogpt._config
+import nanogpt.cli, nanogpt.cli._settings, nanogpt._core.params, nanogpt._core.config
 print("ready", flush=True)
 while not os.path.exists(sys.argv[1]):
     time.sleep(0.001)

@@ -12,7 +12,7 @@ import pytest
 
 from conftest import KEY, USER
 from nanogpt import NanoGPTError
-from nanogpt._redact import is_credential_header, mask_credentials
+from nanogpt._core.redact import is_credential_header, mask_credentials
 from rawserver import RawConn, RawServer
 
 EXTRA_KEY = "sk-extra-0f1e2d3c4b5a69788796a5b4c3d2e1f0"

@@ -16,12 +16,12 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
-from ._config import earliest
-from ._errors import StreamError, StreamTimeoutError
-from ._plan import TransportFailure
-from ._redact import scrub
-from ._sse import SSEDecoder, SSEError
-from ._types import (
+from .config import earliest
+from .errors import StreamError, StreamTimeoutError
+from .plan import TransportFailure
+from .redact import scrub
+from .sse import SSEDecoder, SSEError
+from .types import (
     DECODE_ERRORS,
     ChatCompletion,
     ChatCompletionChunk,

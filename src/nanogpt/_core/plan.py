@@ -46,15 +46,15 @@ from dataclasses import dataclass
 from typing import NoReturn
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
-from ._config import earliest, is_loopback
-from ._errors import (
+from .config import earliest, is_loopback
+from .errors import (
     APIConnectionError,
     APIStatusError,
     APITimeoutError,
     InvalidParameterError,
     error_from_response,
 )
-from ._redact import is_credential_header
+from .redact import is_credential_header
 
 __all__ = ["CallPlan", "HostPool", "RetryPolicy", "TransportFailure", "parse_retry_after"]
 

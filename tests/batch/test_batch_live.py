@@ -324,7 +324,7 @@ def test_python_api_with_the_async_client(tmp_path: Path, emu: Emulator) -> None
 
 def test_batch_benchmark_smoke_run(tmp_path: Path) -> None:
     """benchmarks/batch.py --quick runs end to end (tiny counts; no timing is asserted)."""
-    root = Path(__file__).resolve().parent.parent
+    root = Path(__file__).resolve().parents[2]
     out = tmp_path / "bench.json"
     r = subprocess.run([sys.executable, str(root / "benchmarks" / "batch.py"), "--quick",
                         "--out", str(out)], capture_output=True, text=True, timeout=300)

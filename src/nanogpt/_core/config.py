@@ -7,7 +7,7 @@ import os
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from ._errors import InvalidParameterError, MissingAPIKeyError
+from .errors import InvalidParameterError, MissingAPIKeyError
 
 __all__ = [
     "DEFAULT_BASE_URL",

@@ -110,7 +110,7 @@ def test_total_striking_as_a_sync_stream_starts_is_an_answer_cut(monkeypatch) ->
     """The deadline of `total` can strike between the 2xx head and the stream's start (a race
     of microseconds, forced here): the answer had started, so the error says so."""
     import nanogpt
-    from nanogpt._http import Response
+    from nanogpt._sync.http import Response
 
     monkeypatch.setattr(Response, "streaming", lambda self, idle: False)  # "it struck"
     response = (b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n"

@@ -13,7 +13,7 @@ import pytest
 
 import nanogpt
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_import_is_cheap_and_lazy() -> None:

@@ -246,7 +246,7 @@ def parse_error_body(raw: bytes) -> tuple[Any, str | None, Any, str | None, str 
 def error_from_response(status: int, headers: Mapping[str, str], raw: bytes, *,
                         retry_after: float | None = None) -> APIStatusError:
     """Map a non-2xx response to the matching ``APIStatusError`` subclass."""
-    from ._redact import scrub  # (here: _redact depends on this module, through _config)
+    from .redact import scrub  # (here: _redact depends on this module, through _config)
 
     body, message, code, etype, param = parse_error_body(raw)
     message = scrub(message) if message else message  # a server may echo our headers

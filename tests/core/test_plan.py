@@ -15,7 +15,7 @@ from nanogpt import (
     InvalidParameterError,
     RateLimitError,
 )
-from nanogpt._plan import (
+from nanogpt._core.plan import (
     DEFAULT_RETRY_STATUSES,
     CallPlan,
     HostPool,

@@ -476,7 +476,7 @@ def test_unwritable_config_dir_is_one_line_with_advice(run, tmp_path) -> None:
 def test_the_default_model_is_the_cheapest_chat_model_whatever_its_category() -> None:
     """The real catalog tags chat models "flagship", "mini", "reasoning": all qualify; only
     categories that are not chat (images, audio, embeddings) are left out."""
-    from nanogpt._client import models_from_dicts
+    from nanogpt._core.client import models_from_dicts
     from nanogpt.cli._chat import cheapest
 
     def entry(id: str, price: float, category: str | None) -> dict[str, object]:

@@ -14,7 +14,7 @@ import math
 from collections.abc import Callable, Mapping
 from typing import Any, Literal, TypedDict
 
-from ._errors import InvalidParameterError
+from .errors import InvalidParameterError
 
 __all__ = ["ChatParams", "build_chat_body", "check_headers"]
 

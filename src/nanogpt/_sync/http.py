@@ -30,8 +30,8 @@ from collections import deque
 from collections.abc import Mapping
 from urllib.parse import urlsplit
 
-from ._plan import TransportFailure
-from ._slots import fork_generation
+from .._core.plan import TransportFailure
+from .._slots import fork_generation
 
 __all__ = ["ConnectionPool", "Response", "readable"]
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def sessions() -> list[tuple[str, str]]:
@@ -65,7 +65,7 @@ def test_readme_session(cmd: str, expected: str, shell_env: dict[str, str]) -> N
 def test_every_test_the_guarantees_name_exists() -> None:
     text = (ROOT / "README.md").read_text()
     section = text[text.index("## Guarantees"):text.index("## The emulator")]
-    tests = {p.name: p.read_text() for p in (ROOT / "tests").glob("test_*.py")}
+    tests = {p.name: p.read_text() for p in (ROOT / "tests").rglob("test_*.py")}
     files = set(re.findall(r"`(test_\w+\.py)", section))
     assert files and files <= set(tests)
     names = set(re.findall(r"::(test_\w+)", section))

@@ -24,7 +24,7 @@ from nanogpt import (
     StreamError,
     Timeout,
 )
-from nanogpt._plan import CallPlan, HostPool, RetryPolicy, api_root
+from nanogpt._core.plan import CallPlan, HostPool, RetryPolicy, api_root
 from nanogpt.emulator import Emulator, Fault
 
 MODEL = "openai/gpt-5-mini"
@@ -160,7 +160,7 @@ def test_error_headers_have_lower_case_names(client, emu) -> None:
 
 
 def test_one_odd_catalog_entry_does_not_hide_the_rest() -> None:
-    from nanogpt._client import ClientCore
+    from nanogpt._core.client import ClientCore
 
     core = ClientCore(None, base_url="http://127.0.0.1:9/api/v1", fallback_base_urls=None,
                       timeout=None, max_retries=0, max_concurrency=None, default_headers=None,

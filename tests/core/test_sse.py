@@ -8,9 +8,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from nanogpt._errors import NanoGPTError, StreamError
-from nanogpt._sse import ServerSentEvent, SSEDecoder, SSEError
-from nanogpt._stream import StreamCore
+from nanogpt._core.errors import NanoGPTError, StreamError
+from nanogpt._core.sse import ServerSentEvent, SSEDecoder, SSEError
+from nanogpt._core.stream import StreamCore
 
 
 def decode(*chunks: bytes) -> list[ServerSentEvent]:
@@ -182,7 +182,7 @@ class CountingBytes(bytes):
 def test_a_long_line_in_small_reads_costs_work_linear_in_its_size(monkeypatch) -> None:
     """A 1 MiB line in 64-byte reads: every byte is scanned and copied a bounded number of
     times (it used to be re-copied and re-scanned on every read: quadratic)."""
-    import nanogpt._sse as sse
+    import nanogpt._core.sse as sse
 
     joined: list[int] = []
     real_join = b"".join
@@ -209,7 +209,7 @@ def test_an_event_of_many_short_data_lines_is_measured_once_per_line(monkeypatch
     """The event-size bound must not re-measure every pending data line on each read."""
     import builtins
 
-    import nanogpt._sse as sse
+    import nanogpt._core.sse as sse
 
     calls = [0]
 

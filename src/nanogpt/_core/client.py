@@ -1,7 +1,7 @@
 """What both clients share: settings, request building, response decoding, the model cache.
 
 ``ClientCore`` holds no sockets. Each public call becomes a :class:`Request` here; the sync or
-async shell sends it under a :class:`~nanogpt._plan.CallPlan`, then hands the bytes back here
+async shell sends it under a :class:`~nanogpt._core.plan.CallPlan`, then hands the bytes back here
 to decode.
 """
 
@@ -14,8 +14,8 @@ from typing import Any, Literal
 
 import msgspec
 
-from . import __version__
-from ._config import (
+from .. import __version__
+from .config import (
     DEFAULT_TIMEOUT,
     Secret,
     Timeout,
@@ -24,19 +24,19 @@ from ._config import (
     resolve_api_key,
     resolve_base_urls,
 )
-from ._errors import (
+from .errors import (
     APIConnectionError,
     APIResponseValidationError,
     APITimeoutError,
     InvalidParameterError,
     error_from_response,
 )
-from ._params import build_chat_body, check_headers
-from ._plan import CallPlan, HostPool, RetryPolicy, TransportFailure
-from ._plan import retry_statuses as checked_retry_statuses
-from ._redact import mask_credentials, remember, scrub
-from ._stream import StreamCore
-from ._types import DECODE_ERRORS, Balance, ChatCompletion, Model, loads, model_from_dict, salvage
+from .params import build_chat_body, check_headers
+from .plan import CallPlan, HostPool, RetryPolicy, TransportFailure
+from .plan import retry_statuses as checked_retry_statuses
+from .redact import mask_credentials, remember, scrub
+from .stream import StreamCore
+from .types import DECODE_ERRORS, Balance, ChatCompletion, Model, loads, model_from_dict, salvage
 
 __all__ = ["Catalog", "ClientCore", "Request"]
 
@@ -312,7 +312,7 @@ def lower_headers(items: Any) -> dict[str, str]:
 
 def models_from_dicts(items: list[Any]) -> list[Model]:
     """Typed models from catalog entries; an entry with odd fields is kept (see
-    :func:`~nanogpt._types.model_from_dict`), one that is not an object is skipped."""
+    :func:`~nanogpt._core.types.model_from_dict`), one that is not an object is skipped."""
     return [model_from_dict(item) for item in items if isinstance(item, dict)]
 
 

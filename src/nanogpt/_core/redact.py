@@ -19,7 +19,7 @@ import re
 import threading
 from collections.abc import Mapping
 
-from ._config import MaskedStr
+from .config import MaskedStr
 
 __all__ = ["is_credential_header", "mask_credentials", "remember", "scrub"]
 

@@ -13,15 +13,15 @@ import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, TypeVar
 
-from ._client import ClientBase, Request, lower_headers
-from ._plan import CallPlan, TransportFailure
-from ._resources import Chat, Models
-from ._slots import ThreadSlots, fork_generation
-from ._stream import DRAIN_TIMEOUT, Stream
-from ._types import Balance
+from .._core.client import ClientBase, Request, lower_headers
+from .._core.plan import CallPlan, TransportFailure
+from .._core.stream import DRAIN_TIMEOUT, Stream
+from .._core.types import Balance
+from .._resources import Chat, Models
+from .._slots import ThreadSlots, fork_generation
 
 if TYPE_CHECKING:
-    from ._http import ConnectionPool, Response
+    from .http import ConnectionPool, Response
 
 __all__ = ["NanoGPT"]
 
@@ -60,7 +60,7 @@ class NanoGPT(ClientBase):
         self._start_process()
         self.chat = Chat(self)
         self.models = Models(self)
-        from ._batches import sync_namespaces
+        from .._batches import sync_namespaces
 
         self.files, self.batches = sync_namespaces(self)
 
@@ -105,7 +105,7 @@ class NanoGPT(ClientBase):
         if http is None:
             with self._lock:
                 if self._http is None:
-                    from ._http import ConnectionPool
+                    from .http import ConnectionPool
 
                     self._http = ConnectionPool(maxsize=self._core.max_concurrency or 64)
                 http = self._http
