@@ -15,7 +15,7 @@ import ipaddress
 import socket
 import threading
 from collections import deque
-from typing import Any
+from typing import Any, overload
 
 from aiohttp import web
 
@@ -49,6 +49,29 @@ def url_host(host: str) -> str:
     brackets."""
     host = _WILDCARDS.get(host.strip("[]"), host.strip("[]"))
     return f"[{host}]" if ":" in host else host
+
+
+class _Count:
+    """A counter one part of the emulator keeps (its recorder, its connection guard), read
+    as an attribute of the emulator: ``emu.in_flight``."""
+
+    def __init__(self, part: str, doc: str) -> None:
+        self.part = part
+        self.__doc__ = doc[0].upper() + doc[1:] + "."
+        self.name = ""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    @overload
+    def __get__(self, emu: None, owner: type) -> _Count: ...
+    @overload
+    def __get__(self, emu: object, owner: type | None = None) -> int: ...
+
+    def __get__(self, emu: object, owner: type | None = None) -> int | _Count:
+        if emu is None:  # looked up on the class (help(), a docs tool): the descriptor
+            return self
+        return int(getattr(getattr(emu, self.part), self.name))
 
 
 class Emulator:
@@ -238,30 +261,17 @@ class Emulator:
             return deque(live, maxlen=live.maxlen)
 
     @property
-    def resource_errors(self) -> int:
-        """Accepts that failed for want of file descriptors or memory (logged once)."""
-        return self._guard.resource_errors
-
-    @property
-    def bad_requests(self) -> int:
-        """Requests too malformed to parse (answered 400 in JSON, logged once)."""
-        return self._guard.bad_requests
-
-    @property
-    def request_count(self) -> int:
-        return self._record.request_count
-
-    @property
     def peers(self) -> set[tuple[str, int]]:
         """Client addresses seen (one per connection; at most 10,000 are remembered): a
         copy, like ``requests``."""
         with self._record.lock:
             return set(self._record.peers)
 
-    @property
-    def in_flight(self) -> int:
-        return self._record.in_flight
-
-    @property
-    def peak_in_flight(self) -> int:
-        return self._record.peak_in_flight
+    resource_errors = _Count("_guard", "accepts that failed for want of file descriptors or "
+                             "memory (logged once)")
+    bad_requests = _Count("_guard", "requests too malformed to parse (answered 400 in JSON, "
+                          "logged once)")
+    request_count = _Count("_record", "requests that arrived since the last reset_stats()")
+    in_flight = _Count("_record", "requests being answered now")
+    peak_in_flight = _Count("_record", "the most requests answered at once since the last "
+                            "reset_stats()")
