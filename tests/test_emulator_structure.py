@@ -31,7 +31,7 @@ def test_every_handler_has_a_route_and_every_route_a_handler() -> None:
 
 
 def test_every_fault_field_is_in_one_phase_and_checked_for_headers() -> None:
-    fields = [f for record in _faults._PHASES.values() for f in dataclasses.fields(record)]
+    fields = [f for record in _faults.PHASES.values() for f in dataclasses.fields(record)]
     names = [f.name for f in fields]
     assert len(names) == len(set(names))  # a flat keyword names one field
     assert all("check" in f.metadata for f in fields)

@@ -25,18 +25,18 @@ from ._fields import FAULT_HEADER, FaultError, check
 from ._framing import Quirks
 from ._phases import Body, Early, Frames, Head
 
-__all__ = ["FAULT_HEADER", "MAX_FORCED_TOKENS", "TOKENS_HEADER", "Fault", "FaultError",
-           "FaultQueue", "forced_tokens"]
+__all__ = ["FAULT_HEADER", "MAX_FORCED_TOKENS", "PHASES", "TOKENS_HEADER", "Fault",
+           "FaultError", "FaultQueue", "forced_tokens"]
 
 TOKENS_HEADER = "X-Emulator-Tokens"
 MAX_FORCED_TOKENS = 100_000  # the most tokens X-Emulator-Tokens may ask for
 
 # the Fault attribute holding each phase's record, in the order the phases act
-_PHASES: dict[str, type[Any]] = {"early": Early, "head": Head, "body": Body, "frames": Frames,
+PHASES: dict[str, type[Any]] = {"early": Early, "head": Head, "body": Body, "frames": Frames,
                                  "quirks": Quirks}
 # each flat keyword -> (the phase attribute, the field)
 _FIELDS: dict[str, tuple[str, dataclasses.Field[Any]]] = {
-    f.name: (phase, f) for phase, record in _PHASES.items() for f in dataclasses.fields(record)}
+    f.name: (phase, f) for phase, record in PHASES.items() for f in dataclasses.fields(record)}
 
 
 @dataclass(frozen=True, init=False)
@@ -59,7 +59,7 @@ class Fault:
         unknown = sorted(set(fields) - set(_FIELDS))
         if unknown:
             raise TypeError(f"Fault() got unknown fields: {', '.join(unknown)}")
-        for phase, record in _PHASES.items():
+        for phase, record in PHASES.items():
             mine = {name: v for name, v in fields.items() if _FIELDS[name][0] == phase}
             object.__setattr__(self, phase, record(**mine))
 

@@ -5,7 +5,7 @@ per phase.
 phase              the record's fields (``Fault`` keywords)         applied by
 =================  ===============================================  ==========================
 before the head    ``Early``: delay, stall, reset, redirect         ``before_head``
-instead of it      ``Head``: status (+ retry-after, error shape),   ``instead_of_answer``
+instead of answer  ``Head``: status (+ retry-after, error shape),   ``instead_of_answer``
                    or an exact ``body``
 in a whole body    ``Body``: non_json, trickle                      ``send_chat_body``,
                                                                     ``send_whole``
