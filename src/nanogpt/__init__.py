@@ -12,7 +12,7 @@ from ._lazy import lazy_attributes
 
 __version__ = "0.1.0"
 
-from ._errors import (
+from ._core.errors import (
     APIConnectionError,
     APIResponseValidationError,
     APIStatusError,
@@ -34,11 +34,10 @@ from ._errors import (
 )
 
 if TYPE_CHECKING:
-    from ._async import AsyncNanoGPT
-    from ._config import Timeout
-    from ._stream import AsyncStream, Stream
-    from ._sync import NanoGPT
-    from ._types import (
+    from ._async.client import AsyncNanoGPT
+    from ._core.config import Timeout
+    from ._core.stream import AsyncStream, Stream
+    from ._core.types import (
         Balance,
         ChatCompletion,
         ChatCompletionChunk,
@@ -46,6 +45,7 @@ if TYPE_CHECKING:
         Pricing,
         Usage,
     )
+    from ._sync.client import NanoGPT
 
 __all__ = [
     "APIConnectionError",
@@ -81,17 +81,17 @@ __all__ = [
 ]
 
 _LAZY = {
-    "NanoGPT": "._sync",
-    "AsyncNanoGPT": "._async",
-    "Stream": "._stream",
-    "AsyncStream": "._stream",
-    "Timeout": "._config",
-    "Balance": "._types",
-    "ChatCompletion": "._types",
-    "ChatCompletionChunk": "._types",
-    "Model": "._types",
-    "Pricing": "._types",
-    "Usage": "._types",
+    "NanoGPT": "._sync.client",
+    "AsyncNanoGPT": "._async.client",
+    "Stream": "._core.stream",
+    "AsyncStream": "._core.stream",
+    "Timeout": "._core.config",
+    "Balance": "._core.types",
+    "ChatCompletion": "._core.types",
+    "ChatCompletionChunk": "._core.types",
+    "Model": "._core.types",
+    "Pricing": "._core.types",
+    "Usage": "._core.types",
 }
 
 

@@ -25,16 +25,16 @@ from urllib.parse import quote, urlencode
 
 import msgspec
 
-from ._config import DEFAULT_BASE_URL, check_base_url
-from ._errors import APIResponseValidationError, InvalidParameterError
-from ._multipart import form_data
-from ._plan import HostPool
-from ._types import DECODE_ERRORS, _fitting_fields, _Top, loads
+from ._core.config import DEFAULT_BASE_URL, check_base_url
+from ._core.errors import APIResponseValidationError, InvalidParameterError
+from ._core.multipart import form_data
+from ._core.plan import HostPool
+from ._core.types import DECODE_ERRORS, _fitting_fields, _Top, loads
 
 if TYPE_CHECKING:
-    from ._async import AsyncNanoGPT
-    from ._client import ClientCore, Request
-    from ._sync import NanoGPT
+    from ._async.client import AsyncNanoGPT
+    from ._core.client import ClientCore, Request
+    from ._sync.client import NanoGPT
 
 __all__ = ["BATCH_BASE_URL", "AsyncBatches", "AsyncFiles", "Batch", "BatchCore", "BatchList",
            "Batches", "FileObject", "Files", "RequestCounts", "batch_base_url"]

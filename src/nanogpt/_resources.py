@@ -9,17 +9,17 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal, overload
 
-from ._types import ChatCompletion, Model
+from ._core.types import ChatCompletion, Model
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
 
-    from ._async import AsyncNanoGPT
-    from ._client import Catalog
-    from ._config import Timeout
-    from ._params import ChatParams
-    from ._stream import AsyncStream, Stream
-    from ._sync import NanoGPT
+    from ._async.client import AsyncNanoGPT
+    from ._core.client import Catalog
+    from ._core.config import Timeout
+    from ._core.params import ChatParams
+    from ._core.stream import AsyncStream, Stream
+    from ._sync.client import NanoGPT
 
 __all__ = ["AsyncChat", "AsyncCompletions", "AsyncModels", "Chat", "Completions", "Models"]
 

@@ -27,7 +27,7 @@ import threading
 import time
 from typing import Any
 
-from ._errors import APITimeoutError, ConcurrencyDeadlockError
+from ._core.errors import APITimeoutError, ConcurrencyDeadlockError
 
 __all__ = ["TaskSlots", "ThreadSlots", "fork_generation"]
 

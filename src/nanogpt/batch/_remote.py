@@ -29,8 +29,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
-from .._config import redact_url
-from .._errors import InvalidParameterError
+from .._core.config import redact_url
+from .._core.errors import InvalidParameterError
 from ._ledger import _take_lock
 from ._output import OutputWriter
 from ._rows import BatchRow, RowError, read_rows, scan_ids

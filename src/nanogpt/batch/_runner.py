@@ -39,15 +39,15 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .._errors import APIStatusError, InvalidParameterError, MissingAPIKeyError, NanoGPTError
+from .._core.errors import APIStatusError, InvalidParameterError, MissingAPIKeyError, NanoGPTError
 from ._ledger import Finished, Ledger, ledger_path
 from ._output import OutputWriter, error_line, response_line
 from ._rows import BatchRow, RowError, read_rows, scan_ids
 
 if TYPE_CHECKING:
-    from .._async import AsyncNanoGPT
-    from .._sync import NanoGPT
-    from .._types import ChatCompletion, Model
+    from .._async.client import AsyncNanoGPT
+    from .._core.types import ChatCompletion, Model
+    from .._sync.client import NanoGPT
 
 __all__ = ["BatchInputError", "BatchSummary", "arun", "run", "worst_case_cost"]
 
@@ -556,7 +556,7 @@ class _Runner:
 
     async def _open_client(self) -> Callable[[], Any]:
         """Pick how a row is sent; returns what closes what this run opened."""
-        from .._async import AsyncNanoGPT
+        from .._async.client import AsyncNanoGPT
 
         client = self._client_arg
         if client is None:
@@ -625,15 +625,14 @@ def _charged_at_most(finished: Finished, worst: float) -> float:
 def _split_body(body: dict[str, Any]) -> tuple[str, Any, dict[str, Any], dict[str, Any]]:
     """A row's body as create() takes it: parameters the SDK knows are checked by it,
     the others go through ``extra_body`` untouched."""
-    from .._params import PARAMS
+    from .._contract import wire_name
 
     params: dict[str, Any] = {}
     extra: dict[str, Any] = {}
     for key, value in body.items():
         if key in ("model", "messages", "stream"):
             continue
-        spec = PARAMS.get(key)
-        if spec is not None and spec[0] == key:
+        if wire_name(key) == key:
             params[key] = value
         else:
             extra[key] = value

@@ -1,0 +1,364 @@
+"""What both clients share: settings, request building, response decoding, the model cache.
+
+``ClientCore`` holds no sockets. Each public call becomes a :class:`Request` here; the sync or
+async shell sends it under a :class:`~nanogpt._core.plan.CallPlan`, then hands the bytes back here
+to decode.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import msgspec
+
+from .. import __version__
+from .config import (
+    DEFAULT_TIMEOUT,
+    Secret,
+    Timeout,
+    earliest,
+    require_key,
+    resolve_api_key,
+    resolve_base_urls,
+)
+from .errors import (
+    APIConnectionError,
+    APIResponseValidationError,
+    APITimeoutError,
+    InvalidParameterError,
+    error_from_response,
+)
+from .params import build_chat_body, check_headers
+from .plan import CallPlan, HostPool, RetryPolicy, TransportFailure
+from .plan import retry_statuses as checked_retry_statuses
+from .redact import mask_credentials, remember, scrub
+from .stream import StreamCore
+from .types import DECODE_ERRORS, Balance, ChatCompletion, Model, loads, model_from_dict, salvage
+
+__all__ = ["Catalog", "ClientCore", "Request"]
+
+Catalog = Literal["all", "subscription", "paid", "personalized"]
+_CATALOG_PATHS: dict[str, tuple[str, bool]] = {  # catalog -> (path, relative to the API root)
+    "all": ("/models?detailed=true", False),
+    "subscription": ("/subscription/v1/models?detailed=true", True),
+    "paid": ("/paid/v1/models?detailed=true", True),
+    "personalized": ("/personalized/v1/models?detailed=true", True),
+}
+
+_encode = msgspec.json.Encoder().encode
+_decode_completion = msgspec.json.Decoder(ChatCompletion, strict=False).decode
+
+
+class _ModelList(msgspec.Struct):
+    data: list[Any]
+
+
+_decode_model_list = msgspec.json.Decoder(_ModelList, strict=False).decode
+
+
+@dataclass(repr=False)
+class Request:
+    """Everything a shell needs to send one call. Its repr never shows the headers (the key)."""
+
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: bytes | None = None
+    stream: bool = False
+    idempotent: bool = False
+    api_root: bool = False
+    timeout: Timeout = field(default_factory=Timeout)
+    pool: HostPool | None = None  # another host than the client's (the Batch API's)
+
+    @property
+    def read_timeout(self) -> float | None:
+        """The bound on each wait for bytes: ``read`` for a whole answer; for a stream,
+        ``idle`` or a shorter ``first_event``/``stream_total`` (see ``Timeout``)."""
+        return self.timeout.stream_read if self.stream else self.timeout.read
+
+    @property
+    def head_timeout(self) -> float | None:
+        """The longest wait for the answer's head, from the send: ``read`` (for a whole answer,
+        its body too); for a stream, ``first_event`` (or a shorter ``stream_total``). Each byte
+        of a head resets ``idle``: without this, interim (1xx) answers without end or a head
+        trickled a byte at a time would hold a stream request for ever."""
+        if not self.stream:
+            return self.timeout.read
+        return earliest(self.timeout.first_event, self.timeout.stream_total)
+
+    @property
+    def body_timeout(self) -> float | None:
+        """What bounds reading a whole body: ``read``, also an error body (or a JSON answer)
+        to a stream request, whose ``idle`` only bounds each silence."""
+        return self.timeout.read
+
+    def __repr__(self) -> str:
+        return f"Request({self.method} {self.path}, stream={self.stream})"
+
+
+class ClientCore:
+    """Settings and the sans-I/O halves of every call, shared by both clients."""
+
+    def __init__(self, api_key: Secret | str | None, *, base_url: str | None,
+                 fallback_base_urls: list[str] | tuple[str, ...] | None,
+                 timeout: Timeout | float | None, max_retries: int, max_concurrency: int | None,
+                 default_headers: Mapping[str, str] | None, allow_insecure_http: bool,
+                 retry_base_delay: float, retry_max_delay: float, max_retry_after: float,
+                 failover_cooldown: float, models_cache_ttl: float,
+                 max_response_bytes: int = 64 * 1024 * 1024,
+                 retry_statuses: Iterable[int] | None = None) -> None:
+        self.api_key: Secret | None = resolve_api_key(api_key)
+        self.allow_insecure_http = allow_insecure_http
+        self.base_urls = resolve_base_urls(base_url, fallback_base_urls,
+                                           allow_insecure_http=allow_insecure_http)
+        self.pool = HostPool(self.base_urls, cooldown=failover_cooldown)
+        if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
+            raise InvalidParameterError("max_retries", "must be an integer >= 0")
+        if max_concurrency is not None and (isinstance(max_concurrency, bool)
+                                            or not isinstance(max_concurrency, int)
+                                            or max_concurrency < 1):
+            raise InvalidParameterError("max_concurrency", "must be an integer >= 1, or None")
+        self.policy = RetryPolicy(max_retries=max_retries, base_delay=retry_base_delay,
+                                  max_delay=retry_max_delay, max_retry_after=max_retry_after,
+                                  statuses=checked_retry_statuses(retry_statuses))
+        self.timeout = Timeout.coerce(timeout if timeout is not None else DEFAULT_TIMEOUT)
+        self.max_concurrency = max_concurrency
+        self.headers = {"user-agent": f"nanogpt-python/{__version__}",
+                        "accept": "application/json"}
+        if default_headers is not None:
+            self.headers.update(check_headers(default_headers, "default_headers"))
+            mask_credentials(self.headers)  # once: every request copies these
+        self.models_cache_ttl = models_cache_ttl
+        if isinstance(max_response_bytes, bool) or not isinstance(max_response_bytes, int) \
+                or max_response_bytes < 1:
+            raise InvalidParameterError("max_response_bytes", "must be a positive integer")
+        self.max_response_bytes = max_response_bytes
+        self._models_cache: dict[str, tuple[float, list[Model]]] = {}
+
+    @property
+    def base_url(self) -> str:
+        return self.base_urls[0]
+
+    def describe(self, cls: str) -> str:
+        key = "'***'" if self.api_key is not None else "None"
+        return f"{cls}(base_url={self.base_url!r}, api_key={key})"
+
+    # building -------------------------------------------------------------------------------
+
+    def request(self, method: str, path: str, *, body: Any = None, auth: str | None = "bearer",
+                stream: bool = False, idempotent: bool | None = None, api_root: bool = False,
+                timeout: Timeout | float | None = None,
+                extra_headers: Mapping[str, str] | None = None) -> Request:
+        headers = dict(self.headers)
+        if auth is not None:
+            key = require_key(self.api_key)
+            if auth == "bearer":
+                headers["authorization"] = key.header("Bearer ")
+            else:
+                headers["x-api-key"] = key.header()
+        elif self.api_key is not None:
+            headers["authorization"] = self.api_key.header("Bearer ")
+        payload = None
+        if body is not None:
+            payload = _encode(body)
+            headers["content-type"] = "application/json"
+        if stream:
+            headers["accept"] = "text/event-stream"
+            headers["accept-encoding"] = "identity"
+        if extra_headers is not None:
+            extra = check_headers(extra_headers, "extra_headers")
+            mask_credentials(extra)
+            headers.update(extra)
+        remember(headers)  # so that a server echoing them back has them masked in errors
+        return Request(method=method, path=path, headers=headers, body=payload, stream=stream,
+                       idempotent=(method == "GET") if idempotent is None else idempotent,
+                       api_root=api_root,
+                       timeout=self.timeout if timeout is None else Timeout.coerce(timeout))
+
+    def plan(self, req: Request) -> CallPlan:
+        pool = req.pool if req.pool is not None else self.pool
+        return CallPlan(method=req.method, path=req.path, headers=req.headers, pool=pool,
+                        policy=self.policy, idempotent=req.idempotent, api_root=req.api_root,
+                        allow_insecure_http=self.allow_insecure_http, total=req.timeout.total)
+
+    def chat_request(self, model: Any, messages: Any, *, stream: bool, params: Mapping[str, Any],
+                     extra_body: Mapping[str, Any] | None,
+                     extra_headers: Mapping[str, str] | None,
+                     timeout: Timeout | float | None) -> Request:
+        body = build_chat_body(model, messages, params, stream=stream, extra_body=extra_body)
+        return self.request("POST", "/chat/completions", body=body, stream=stream,
+                            extra_headers=extra_headers, timeout=timeout)
+
+    def models_request(self, catalog: str) -> Request:
+        if catalog not in _CATALOG_PATHS:
+            raise InvalidParameterError("catalog", f"must be one of {', '.join(_CATALOG_PATHS)}")
+        path, root = _CATALOG_PATHS[catalog]
+        # the full catalog needs no key; the other lists are per account
+        return self.request("GET", path, api_root=root,
+                            auth="bearer" if catalog == "personalized" else None)
+
+    def balance_request(self) -> Request:
+        return self.request("POST", "/check-balance", api_root=True, auth="x-api-key",
+                            idempotent=True)
+
+    # decoding -------------------------------------------------------------------------------
+
+    @staticmethod
+    def answer_cut(failure: TransportFailure) -> APIConnectionError:
+        """The body of a 2xx broke off: raised, never retried (the call may be billed)."""
+        cls = APITimeoutError if failure.timeout else APIConnectionError
+        return cls(f"the answer was cut off: {failure}; not retried, since the request may "
+                   f"already be billed", answer_cut=True)
+
+    @staticmethod
+    def is_event_stream(headers: Mapping[str, str]) -> bool:
+        """A stream request answered with JSON instead (an error, or stream ignored)?"""
+        return "json" not in headers.get("content-type", "")
+
+    def not_a_stream(self, status: int, headers: Mapping[str, str],
+                     body: bytes) -> Exception:
+        """The error for a stream request answered with a JSON body."""
+        try:
+            self.decode_completion(status, headers, body)  # raises for an error body
+        except Exception as e:
+            return e
+        return APIResponseValidationError(
+            "asked for a stream, got a whole JSON completion (the body is in .body)",
+            status_code=status, body=body, request_id=headers.get("x-request-id"))
+
+    def check_size(self, status: int, headers: Mapping[str, str], body: bytes) -> bytes:
+        """Refuse a body over ``max_response_bytes`` (the shells read at most one byte more)."""
+        if len(body) > self.max_response_bytes:
+            raise APIResponseValidationError(
+                f"the response is larger than max_response_bytes={self.max_response_bytes}",
+                status_code=status, request_id=headers.get("x-request-id"))
+        return body
+
+    @staticmethod
+    def _invalid(what: str, status: int, headers: Mapping[str, str], body: bytes,
+                 err: Exception) -> APIResponseValidationError:
+        excerpt = scrub(body[:200].decode("utf-8", "replace"))
+        return APIResponseValidationError(
+            f"expected {what}, got a body that is not ({err}): {excerpt!r}", status_code=status,
+            body=body, request_id=headers.get("x-request-id"))
+
+    def decode_completion(self, status: int, headers: Mapping[str, str],
+                          body: bytes) -> ChatCompletion:
+        try:
+            try:
+                completion = _decode_completion(body)
+            except DECODE_ERRORS as e:
+                completion = salvage(body, ChatCompletion, e)
+        except DECODE_ERRORS as e:
+            raise self._invalid("a chat completion JSON object", status, headers, body, e) from None
+        completion.__dict__["_raw_json"] = body
+        if not completion.choices:
+            err = completion.error
+            if err is not None:  # a 2xx carrying an error instead of an answer
+                st = err.get("status") if isinstance(err, dict) else None
+                raise error_from_response(st if isinstance(st, int) and st >= 400 else 502,
+                                          headers, body)
+            if "choices" not in completion.raw:
+                raise self._invalid("a chat completion (with choices)", status, headers, body,
+                                    ValueError("no choices"))
+        return completion
+
+    def decode_models(self, catalog: str, status: int, headers: Mapping[str, str],
+                      body: bytes) -> list[Model]:
+        try:
+            try:
+                items = _decode_model_list(body).data
+            except DECODE_ERRORS as e:
+                items = salvage(body, _ModelList, e).data
+        except DECODE_ERRORS as e:
+            raise self._invalid("a model list", status, headers, body, e) from None
+        models = models_from_dicts(items)
+        self._models_cache[catalog] = (time.monotonic(), models)
+        return models
+
+    def cached_models(self, catalog: str) -> list[Model] | None:
+        hit = self._models_cache.get(catalog)
+        if hit is not None and time.monotonic() - hit[0] < self.models_cache_ttl:
+            return list(hit[1])
+        return None
+
+    def decode_balance(self, status: int, headers: Mapping[str, str], body: bytes) -> Balance:
+        try:
+            raw = loads(body)
+            if not isinstance(raw, dict):
+                raise msgspec.ValidationError("not an object")
+            return Balance(raw)
+        except (*DECODE_ERRORS, ValueError) as e:
+            raise self._invalid("a balance object", status, headers, body, e) from None
+
+    def stream_core(self, headers: Mapping[str, str],
+                    timeout: Timeout | None = None) -> StreamCore:
+        """The core of a stream that starts now (its ``first_event``/``stream_total`` clocks
+        start here; none without ``timeout``: a stream that failed as it started); what it
+        keeps is bounded by ``max_response_bytes``."""
+        return StreamCore(headers.get("x-request-id"),
+                          first_event=timeout.first_event if timeout else None,
+                          stream_total=timeout.stream_total if timeout else None,
+                          max_kept=self.max_response_bytes)
+
+
+def lower_headers(items: Any) -> dict[str, str]:
+    """A plain dict with lower-case names, from any header mapping."""
+    return {k.lower(): v for k, v in items}
+
+
+def models_from_dicts(items: list[Any]) -> list[Model]:
+    """Typed models from catalog entries; an entry with odd fields is kept (see
+    :func:`~nanogpt._core.types.model_from_dict`), one that is not an object is skipped."""
+    return [model_from_dict(item) for item in items if isinstance(item, dict)]
+
+
+class ClientBase:
+    """The constructor and the plain properties both clients share; each shell adds its
+    transport in ``_start_shell``."""
+
+    def __init__(self, api_key: str | Secret | None = None, *, base_url: str | None = None,
+                 fallback_base_urls: list[str] | tuple[str, ...] | None = None,
+                 timeout: Timeout | float | None = DEFAULT_TIMEOUT, max_retries: int = 2,
+                 max_concurrency: int | None = 50,
+                 default_headers: Mapping[str, str] | None = None,
+                 allow_insecure_http: bool = False, retry_base_delay: float = 0.5,
+                 retry_max_delay: float = 8.0, max_retry_after: float = 60.0,
+                 failover_cooldown: float = 30.0, models_cache_ttl: float = 600.0,
+                 max_response_bytes: int = 64 * 1024 * 1024,
+                 retry_statuses: Iterable[int] | None = None,
+                 batch_base_url: str | None = None) -> None:
+        self._batch_base_url = batch_base_url  # see _batches.batch_base_url
+        try:  # wrap the key first, so that no frame of a traceback holds it in the clear
+            key = resolve_api_key(api_key)
+        finally:
+            del api_key
+        self._core = ClientCore(
+            key, base_url=base_url, fallback_base_urls=fallback_base_urls, timeout=timeout,
+            max_retries=max_retries, max_concurrency=max_concurrency,
+            default_headers=default_headers, allow_insecure_http=allow_insecure_http,
+            retry_base_delay=retry_base_delay, retry_max_delay=retry_max_delay,
+            max_retry_after=max_retry_after, failover_cooldown=failover_cooldown,
+            models_cache_ttl=models_cache_ttl, max_response_bytes=max_response_bytes,
+            retry_statuses=retry_statuses)
+        self._start_shell()
+
+    def _start_shell(self) -> None:
+        raise NotImplementedError
+
+    @property
+    def base_url(self) -> str:
+        return self._core.base_url
+
+    @property
+    def has_api_key(self) -> bool:
+        """Whether a key was given or found in ``NANOGPT_API_KEY``: a caller can say "no
+        key" before its first request (the key itself is never exposed)."""
+        return self._core.api_key is not None
+
+    def __repr__(self) -> str:
+        core = getattr(self, "_core", None)
+        return core.describe(type(self).__name__) if core else f"<{type(self).__name__}>"

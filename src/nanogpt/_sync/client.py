@@ -1,0 +1,206 @@
+"""``NanoGPT``: the blocking client. A thin shell that moves bytes (``_http``, on http.client).
+
+The connection pool and the concurrency slots belong to one process: in a forked child (gunicorn
+``--preload``, celery prefork, multiprocessing) the first call makes new ones, so the child
+never reads from the parent's sockets nor waits for slots its parent's threads took. A stream
+open at the fork stays the parent's: read in the child, it raises ``StreamError``.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, TypeVar
+
+from .._core.client import ClientBase, Request, lower_headers
+from .._core.plan import CallPlan, TransportFailure
+from .._core.stream import DRAIN_TIMEOUT, Stream
+from .._core.types import Balance
+from .._resources import Chat, Models
+from .._slots import ThreadSlots, fork_generation
+
+if TYPE_CHECKING:
+    from .http import ConnectionPool, Response
+
+__all__ = ["NanoGPT"]
+
+T = TypeVar("T")
+_READ_SIZE = 65536
+Slot = tuple[ThreadSlots, threading.Thread] | None  # the slots a call took one from, and its owner
+
+
+def _read_in_child() -> TransportFailure:
+    """A stream read in a forked child: its socket is the parent's, and every byte read here
+    is one the parent's reader never sees."""
+    return TransportFailure("the stream was opened before fork(): only the parent process may "
+                            "read it", sent=True)
+
+
+def _free(slot: Slot) -> None:
+    if slot is not None:
+        slot[0].release(slot[1])
+
+
+class NanoGPT(ClientBase):
+    """The NanoGPT client.
+
+    >>> client = NanoGPT()                       # key from NANOGPT_API_KEY
+    >>> r = client.chat.completions.create(model="openai/gpt-5-mini",
+    ...                                    messages=[{"role": "user", "content": "Hi"}])
+    >>> r.choices[0].message.content, r.cost
+
+    Safe to share between threads; at most ``max_concurrency`` requests are in flight at once.
+    A thread that already holds every slot (its earlier streams still open) gets
+    ``ConcurrencyDeadlockError`` instead of waiting forever.
+    """
+
+    def _start_shell(self) -> None:
+        self._http: ConnectionPool | None = None
+        self._start_process()
+        self.chat = Chat(self)
+        self.models = Models(self)
+        from .._batches import sync_namespaces
+
+        self.files, self.batches = sync_namespaces(self)
+
+    def _start_process(self) -> None:
+        """What belongs to this process: the slots, the pool's lock (and then the pool)."""
+        n = self._core.max_concurrency
+        self._slots = ThreadSlots(n) if n else None
+        self._lock = threading.Lock()
+        self._generation = fork_generation()
+
+    def _after_fork(self) -> None:
+        """In a forked child: the parent's sockets, slots and locks are not this process's."""
+        if self._generation == fork_generation():
+            return  # another thread of this child was first
+        old, self._http = self._http, None
+        if old is not None and old.generation != fork_generation():
+            old.forget()
+        self._start_process()
+
+    # public ---------------------------------------------------------------------------------
+
+    def balance(self) -> Balance:
+        """The account balance in USD, as a ``Decimal`` (``.nano_balance`` too)."""
+        return self._call(self._core.balance_request(), self._core.decode_balance)
+
+    def close(self) -> None:
+        """Close pooled connections. The client may still be used afterwards."""
+        http, self._http = self._http, None
+        if http is not None:
+            http.close()
+
+    def __enter__(self) -> NanoGPT:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # the shell ------------------------------------------------------------------------------
+
+    def _pool(self) -> ConnectionPool:
+        http = self._http
+        if http is None:
+            with self._lock:
+                if self._http is None:
+                    from .http import ConnectionPool
+
+                    self._http = ConnectionPool(maxsize=self._core.max_concurrency or 64)
+                http = self._http
+        return http
+
+    def _exchange(self, req: Request) -> tuple[Response, Slot, CallPlan]:
+        """Send under the retry plan; returns a 2xx response, its concurrency slot (held: give
+        it back with ``_free``) and the plan (its deadlines)."""
+        if self._generation != fork_generation():
+            self._after_fork()
+        plan = self._core.plan(req)
+        pool = self._pool()
+        slots = self._slots
+        limit = self._core.max_response_bytes
+        while True:
+            outcome: TransportFailure | tuple[int, Mapping[str, str], bytes]
+            # waiting for a slot counts against `total`
+            slot = (slots, slots.acquire(plan.bound(None))) if slots is not None else None
+            held = False
+            try:
+                try:
+                    # non-streamed: `read` bounds the whole attempt; a stream: `first_event`
+                    # (and `total`) its head, then `idle` each silence
+                    deadline = plan.attempt_deadline(req.head_timeout)
+                    resp = pool.request(plan.method, plan.url, body=req.body,
+                                        headers=plan.headers,
+                                        connect_timeout=plan.bound(req.timeout.connect),
+                                        read_timeout=plan.bound(req.read_timeout),
+                                        deadline=deadline)
+                except TransportFailure as f:
+                    outcome = f
+                else:
+                    if resp.status < 300:
+                        plan.succeeded()
+                        held = True
+                        return resp, slot, plan
+                    if req.stream:  # an error body is read whole: bounded like any other
+                        resp.rearm(plan.attempt_deadline(req.body_timeout))
+                    try:
+                        body = resp.read(limit)[:limit]
+                    except TransportFailure:
+                        body = b""  # the status says enough
+                    outcome = (resp.status, resp.headers, body)
+            finally:
+                if not held:
+                    _free(slot)
+            if isinstance(outcome, TransportFailure):
+                delay = plan.after_failure(outcome)
+            else:
+                delay = plan.after_status(*outcome)
+            if delay:
+                time.sleep(delay)
+
+    def _read_answer(self, resp: Response, slot: Slot) -> bytes:
+        """The body of a 2xx answer (never retried once it started); frees the slot."""
+        try:
+            body = resp.read(self._core.max_response_bytes)
+        except TransportFailure as f:
+            raise self._core.answer_cut(f) from None
+        finally:
+            _free(slot)
+        return self._core.check_size(resp.status, resp.headers, body)
+
+    def _call(self, req: Request, decode: Callable[[int, Mapping[str, str], bytes], T]) -> T:
+        resp, slot, _ = self._exchange(req)
+        return decode(resp.status, resp.headers, self._read_answer(resp, slot))
+
+    def _open_stream(self, req: Request) -> Stream:
+        resp, slot, plan = self._exchange(req)
+        headers = lower_headers(resp.headers.items())
+        if not self._core.is_event_stream(headers):  # a whole body: bounded like any other
+            resp.rearm(plan.attempt_deadline(req.body_timeout))
+            raise self._core.not_a_stream(resp.status, headers, self._read_answer(resp, slot))
+        if not resp.streaming(req.read_timeout):  # `total` ends where the stream starts
+            resp.release(reusable=False)
+            _free(slot)
+            # the 2xx head had come: the answer had started (it may be billed), never retry
+            raise self._core.stream_core(headers).interrupted(TransportFailure(
+                "the total timeout ran out as the stream started", sent=True, timeout=True))
+        read1 = resp.read1
+        generation = fork_generation()
+
+        def read() -> bytes:
+            if fork_generation() != generation:
+                raise _read_in_child()
+            return read1(_READ_SIZE)
+
+        def drain() -> bool:
+            # in a forked child, reading would take the parent's bytes (its socket is shared)
+            return fork_generation() == generation and resp.drain(DRAIN_TIMEOUT)
+
+        def close(reusable: bool) -> None:
+            try:
+                resp.release(reusable)
+            finally:
+                _free(slot)
+
+        return Stream(read, drain, close, self._core.stream_core(headers, req.timeout), headers)

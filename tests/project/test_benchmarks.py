@@ -1,0 +1,27 @@
+"""The benchmark command runs end to end (tiny counts; no timing is asserted)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_benchmark_smoke_run(tmp_path: Path) -> None:
+    out = tmp_path / "bench.json"
+    r = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "run.py"), "--quick", "--out", str(out),
+         "--clients", "nanogpt-sync", "nanogpt-async", "aiohttp-raw"],
+        capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "CPU us / streamed chunk" in r.stdout and "nanogpt --help" in r.stdout
+    data = json.loads(out.read_text())
+    for name in ("nanogpt-sync", "nanogpt-async", "aiohttp-raw"):
+        res = data["results"][name]
+        assert res["seq_rps"] > 0 and res["cpu_us_per_chunk"] > 0
+    assert "memory_growth_mb" in data["results"]["nanogpt-sync"]
+    assert data["startup"]["nanogpt_help_ms"] > 0
+    assert {g["status"] for g in data["goals"]} <= {"PASS", "MISS", "n/a"}

@@ -1,0 +1,74 @@
+"""The README's terminal sessions are run again here, so the page stays true.
+
+Every ```console block is a list of ``$ command`` lines, each followed by what it prints
+(stdout and stderr together). Commands run in a fresh config directory, without a key.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def sessions() -> list[tuple[str, str]]:
+    text = (ROOT / "README.md").read_text()
+    out: list[tuple[str, str]] = []
+    for block in re.findall(r"```console\n(.*?)```", text, re.S):
+        cmd: str | None = None
+        expected: list[str] = []
+        for line in block.splitlines():
+            if line.startswith("$ "):
+                if cmd is not None:
+                    out.append((cmd, "\n".join(expected)))
+                cmd, expected = line[2:], []
+            else:
+                expected.append(line)
+        if cmd is not None:
+            out.append((cmd, "\n".join(expected)))
+    return out
+
+
+SESSIONS = sessions()
+
+
+def test_the_readme_has_sessions_for_every_command() -> None:
+    text = " ".join(cmd for cmd, _ in SESSIONS)
+    for sub in ("chat", "models", "balance", "config set", "config list"):
+        assert f" {sub}" in text, sub
+
+
+@pytest.fixture(scope="module")
+def shell_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    home = tmp_path_factory.mktemp("readme")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NANOGPT_")}
+    env.update(NANOGPT_CONFIG_DIR=str(home / "config"), NANOGPT_CACHE_DIR=str(home / "cache"),
+               COLUMNS="200")
+    return env
+
+
+@pytest.mark.parametrize("cmd,expected", SESSIONS, ids=[c for c, _ in SESSIONS])
+def test_readme_session(cmd: str, expected: str, shell_env: dict[str, str]) -> None:
+    runnable = re.sub(r"(^|\| )nanogpt ", rf"\1{sys.executable} -m nanogpt ", cmd)
+    r = subprocess.run(["bash", "-c", runnable], capture_output=True, text=True,
+                       env=shell_env, timeout=60)
+    got = (r.stdout + r.stderr).rstrip("\n")
+    assert got == expected.rstrip("\n")
+
+
+def test_every_test_the_guarantees_name_exists() -> None:
+    text = (ROOT / "README.md").read_text()
+    section = text[text.index("## Guarantees"):text.index("## The emulator")]
+    tests = {p.name: p.read_text() for p in (ROOT / "tests").rglob("test_*.py")}
+    files = set(re.findall(r"`(test_\w+\.py)", section))
+    assert files and files <= set(tests)
+    names = set(re.findall(r"::(test_\w+)", section))
+    assert names
+    everything = "".join(tests.values())
+    assert not [n for n in names if f"def {n}(" not in everything]
