@@ -70,6 +70,7 @@ def _peak_while(call: Callable[[], Any]) -> tuple[BaseException | None, int]:
     return error, peak
 
 
+
 @pytest.mark.parametrize("chunked", [False, True], ids=["content-length", "chunked"])
 def test_gzip_bomb_answer_is_refused_with_bounded_memory(make_client, raw_server, bomb,
                                                          chunked) -> None:

@@ -137,6 +137,7 @@ def test_async_a_task_holding_some_slots_waits_for_slots_held_by_others(emu) -> 
     asyncio.run(main())
 
 
+
 class _Interrupted(BaseException):
     """What a signal handler raises here (as KeyboardInterrupt or a SIGTERM handler would)."""
 

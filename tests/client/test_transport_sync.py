@@ -57,6 +57,7 @@ def stream_forever(conn: RawConn) -> None:
             pass
 
 
+
 def trickle(sock: socket.socket, head: bytes, every: float = 0.05) -> None:
     """Send ``head``, then one byte every ``every`` seconds until the client goes away."""
     try:

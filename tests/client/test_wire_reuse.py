@@ -28,6 +28,7 @@ def ask(client: Any, text: str, **kw: Any) -> Any:
                                                                   "content": text}], **kw)
 
 
+
 @pytest.fixture
 def raw_client(kind: str, loop_thread: LoopThread) -> Iterator[Callable[..., Any]]:
     """Clients of both kinds (as ``make_client``) for a raw server's base URL."""
