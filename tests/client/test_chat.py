@@ -1,4 +1,5 @@
-"""Chat completions against the emulator, on both clients: bodies, typed answers, streams."""
+"""Chat completions against the emulator, on both clients: what is sent, parameters refused
+before sending, typed answers, and a bad answer body. Streams are in test_streams.py."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""The in-flight limit: async tasks and threads sharing one client; streams hold their slot."""
+"""The in-flight limit: async tasks and threads sharing one client; streams hold their slot; an
+async client used from one event loop after another, or from two at once."""
 
 from __future__ import annotations
 

@@ -1,5 +1,7 @@
-"""Failover over real sockets (issue 8, item 7): a sick host's Retry-After is not slept on when
-a healthy host is there, failover works with max_retries=0, and every failure marks the host."""
+"""Failover over real sockets, on both clients: a dead or failing primary hands the call to a
+fallback, which is then used while the primary cools down; a sick host's Retry-After is not
+slept on when a healthy host is there, failover works with max_retries=0, and every failure
+marks the host. Failover under seeded random faults is in test_chaos_and_soak.py."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The model catalog and the balance."""
+"""The model catalog and the balance, odd or unreadable values in them included."""
 
 from __future__ import annotations
 
