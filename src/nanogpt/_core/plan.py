@@ -233,14 +233,21 @@ class CallPlan:
         if left is None:
             return timeout
         if left <= 0:
-            raise APITimeoutError(f"the total timeout ran out ({self.method} {self.url})",
-                                  url=self.url)
+            raise APITimeoutError(f"the total timeout ran out ({self._where()})", url=self.url)
         return left if timeout is None else min(timeout, left)
 
     def attempt_deadline(self, read: float | None) -> float | None:
         """When this attempt must be over (``clock()`` time): ``read`` from now, or the end of
         the total timeout if sooner. ``None``: no bound."""
         return earliest(None if read is None else self._clock() + read, self.deadline)
+
+    def _where(self) -> str:
+        """``POST <url>`` for an error message; a fallback host is said to be one (the user
+        may never have typed it, nor heard of it)."""
+        primary = self.pool.base_urls[0]
+        if self.base == primary:
+            return f"{self.method} {self.url}"
+        return f"{self.method} {self.url}: a fallback host, tried after {primary} failed"
 
     def _out_of_time(self, delay: float) -> bool:
         left = self.remaining()
@@ -284,7 +291,7 @@ class CallPlan:
     def after_failure(self, failure: TransportFailure) -> float:
         """The connection failed. Returns the delay before the next attempt, or raises."""
         cls = APITimeoutError if failure.timeout else APIConnectionError
-        error = cls(f"{failure} ({self.method} {self.url})", url=self.url)
+        error = cls(f"{failure} ({self._where()})", url=self.url)
         if not (failure.sent and failure.timeout):  # a slow answer says little of the host
             self._host_failed()
         failed = self.url
@@ -322,7 +329,7 @@ class CallPlan:
                           self.url)
                 return 0.0
         if not retryable:
-            raise error_from_response(status, headers, body, retry_after=retry_after)
+            self._give_up(status, headers, body, retry_after)
         if retry_after is not None and retry_after > self.policy.max_retry_after:
             self._give_up(status, headers, body, retry_after)
         if self.retries >= self.policy.max_retries:
@@ -341,7 +348,8 @@ class CallPlan:
 
     def _give_up(self, status: int, headers: Mapping[str, str], body: bytes,
                  retry_after: float | None) -> NoReturn:
-        raise error_from_response(status, headers, body, retry_after=retry_after)
+        raise error_from_response(status, headers, body, retry_after=retry_after,
+                                  base_url=self.base)
 
     def _redirect(self, status: int, location: str, headers: Mapping[str, str],
                   body: bytes) -> float:

@@ -15,12 +15,13 @@ from typing import Any
 import click
 
 from . import _settings
-from ._app import App, one_line, show_traceback
+from ._advice import one_line, show_traceback
+from ._app import App
+from ._sampling import sampling_options
 
 __all__ = ["cli", "main"]
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
-_state = {"verbose": 0}
 
 
 class _Cli(click.Group):
@@ -55,11 +56,10 @@ class _Cli(click.Group):
 @click.pass_context
 def cli(ctx: click.Context, base_url: str | None, offline: bool, verbose: int) -> None:
     """NanoGPT from the terminal: chat, browse models, check your balance, run batches."""
-    _state["verbose"] = verbose
     if offline and base_url:
         raise click.UsageError("--offline talks to the built-in emulator; drop --base-url")
     if verbose:
-        from ._app import start_debug_log
+        from ._advice import start_debug_log
 
         start_debug_log()
     app = App(base_url=base_url, offline=offline, verbose=verbose)
@@ -67,30 +67,11 @@ def cli(ctx: click.Context, base_url: str | None, offline: bool, verbose: int) -
     ctx.call_on_close(app.close)
 
 
-def _sampling_options(f: Any) -> Any:
-    options = [
-        click.option("--temperature", type=float, help="0 to 2."),
-        click.option("--top-p", type=float, help="0 to 1."),
-        click.option("--top-k", type=int, help="-1 (off) or >= 1."),
-        click.option("--min-p", type=float, help="0 to 1."),
-        click.option("--repetition-penalty", type=float, help="> 1 discourages repeats."),
-        click.option("--frequency-penalty", type=float, help="-2 to 2."),
-        click.option("--presence-penalty", type=float, help="-2 to 2."),
-        click.option("--max-tokens", type=int, help="Upper bound on the answer's tokens."),
-        click.option("--reasoning-effort",
-                     type=click.Choice(["none", "minimal", "low", "medium", "high", "xhigh"]),
-                     help="How hard reasoning models think."),
-    ]
-    for option in reversed(options):
-        f = option(f)
-    return f
-
-
 @cli.command(context_settings=CONTEXT)
 @click.argument("prompt", nargs=-1)
 @click.option("-m", "--model", help="Model id (default: the config's, else a cheap one).")
 @click.option("-s", "--system", help="System prompt.")
-@_sampling_options
+@sampling_options
 @click.option("--no-stream", is_flag=True, help="Wait for the whole answer.")
 @click.option("--json", "as_json", is_flag=True, help="Print the whole response as JSON.")
 @click.option("--hide-reasoning", is_flag=True, help="Do not show the model's reasoning.")
@@ -176,7 +157,8 @@ def batch(app: App, /, input_path: Path, output_path: Path, **opts: Any) -> None
 
 @cli.command(context_settings=CONTEXT)
 @click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", type=int, default=8080, show_default=True, help="0 picks a free port.")
+@click.option("--port", type=click.IntRange(0, 65535), default=8080, show_default=True,
+              help="0 picks a free port.")
 @click.option("--quirks", is_flag=True,
               help="Stream with the quirks seen in the wild (keep-alive comments, retry:, id: "
                    "and event: lines, usage on a chunk with no choices) instead of the "
@@ -186,8 +168,13 @@ def emulate(host: str, port: int, quirks: bool) -> None:
     import threading
 
     from ..emulator import Emulator
+    from ._advice import CannotListen
 
-    with Emulator(host, port, quirks=quirks) as emu:
+    try:
+        emu = Emulator(host, port, quirks=quirks).start()
+    except OSError as e:
+        raise CannotListen(host, port, e) from e
+    with emu:
         if emu.exposure_warning:
             click.echo(emu.exposure_warning, err=True)
         click.echo(f"NanoGPT emulator listening; base URL: {emu.base_url}")
@@ -216,10 +203,7 @@ def config_list() -> None:
 @click.argument("name")
 def config_get(name: str) -> None:
     """Print one setting."""
-    name = name.replace("-", "_")
-    if name not in _settings.SETTINGS:
-        raise click.BadParameter(f"unknown setting {name!r}; one of: "
-                                 f"{', '.join(_settings.SETTINGS)}")
+    name = _settings.check_setting_name(name)
     value = _settings.load_config().get(name)
     if value is None:
         raise click.ClickException(f"{name} is not set (nanogpt config set {name} VALUE)")
@@ -239,7 +223,8 @@ def config_set(name: str, value: str) -> None:
 @click.argument("name")
 def config_unset(name: str) -> None:
     """Remove a setting."""
-    _settings.update_config(lambda data: data.pop(name.replace("-", "_"), None))
+    name = _settings.check_setting_name(name)
+    _settings.update_config(lambda data: data.pop(name, None))
 
 
 @config.command("path")
@@ -253,7 +238,7 @@ def config_path() -> None:
 @click.pass_obj
 def login(app: App, no_verify: bool) -> None:
     """Store your API key (keyring if available, else a 0600 file). Reads a piped key too."""
-    from .._core.config import resolve_api_key
+    from .._contract import resolve_api_key
 
     if sys.stdin.isatty():
         raw = click.prompt("NanoGPT API key (from https://nano-gpt.com/api)", hide_input=True)
@@ -276,14 +261,19 @@ def login(app: App, no_verify: bool) -> None:
 def logout() -> None:
     """Forget the stored key."""
     click.echo("key removed" if _settings.forget_key() else "no stored key", err=True)
+    if os.environ.get("NANOGPT_API_KEY", "").strip():
+        click.echo("note: NANOGPT_API_KEY is still set, and commands use it; unset it too "
+                   "(unset NANOGPT_API_KEY) to log out", err=True)
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; errors become one line on stderr (``-v`` adds the traceback)."""
     args = sys.argv[1:] if argv is None else argv
+    ctx: click.Context | None = None
     try:
         # click's own main() turns a closed pipe into exit 1: invoke directly instead
-        with cli.make_context("nanogpt", list(args)) as ctx:
+        ctx = cli.make_context("nanogpt", list(args))
+        with ctx:
             cli.invoke(ctx)
     except click.exceptions.NoArgsIsHelpError as e:  # bare `nanogpt` or `nanogpt config`
         click.echo(e.ctx.get_help() if e.ctx else cli.get_help(click.Context(cli)))
@@ -299,9 +289,33 @@ def main(argv: list[str] | None = None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
     except Exception as e:
-        if _state["verbose"]:
+        app = ctx.obj if ctx is not None else None
+        if isinstance(app, App) and app.verbose:
             show_traceback()
-        line, code = one_line(e)
+        line, code = one_line(global_flag_hint(e))
         click.echo(f"nanogpt: {line}", err=True)
         return code
     return 0
+
+
+def global_flag_hint(e: Exception) -> Exception:
+    """``nanogpt chat --offline``: click says "No such option"; a global option given after
+    the command gets a usage error that shows where it goes instead."""
+    if not isinstance(e, click.NoSuchOption) or e.ctx is None or e.ctx.parent is None:
+        return e
+    flag = e.option_name.split("=", 1)[0]
+    known = {name for param in cli.params for name in param.opts + param.secondary_opts}
+    if flag not in known:
+        return e
+    command = e.ctx.command_path.split(" ", 1)[1]
+    return click.UsageError(f"{flag} is a global option: put it before the command, as in "
+                            f"'nanogpt {flag}{_value_of(flag)} {command} ...'",
+                            e.ctx.find_root())
+
+
+def _value_of(flag: str) -> str:
+    """`` URL`` for a global option that takes a value, else nothing."""
+    option = next(p for p in cli.params if flag in p.opts + p.secondary_opts)
+    takes_value = isinstance(option, click.Option) and not option.is_flag \
+        and not option.count
+    return f" {option.metavar or 'VALUE'}" if takes_value else ""

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from . import _settings
 from ._app import App
 
 if TYPE_CHECKING:
@@ -52,7 +53,8 @@ def run_batch(app: App, in_path: Path, out_path: Path, *, model: str | None,
     params = {"max_tokens": max_tokens} if max_tokens is not None else None
 
     async def main(progress: _Progress) -> BatchSummary:
-        async with AsyncNanoGPT(key, base_url=base_url, max_concurrency=concurrency) as client:
+        async with AsyncNanoGPT(key, base_url=base_url, max_concurrency=concurrency,
+                                allow_insecure_http=_settings.allow_insecure_http()) as client:
             return await arun(in_path, out_path, client=client,
                               model=model or _default_model(app), params=params,
                               concurrency=concurrency, max_rps=max_rps, budget=budget,

@@ -105,7 +105,7 @@ def run_remote(app: App, in_path: Path, out_path: Path, *, model: str | None, de
 
 def _catalog(app: App) -> list[Any] | None:
     """The catalog for prices; a batch is not refused because the catalog is unreachable."""
-    from .._core.errors import NanoGPTError
+    from .. import NanoGPTError
 
     try:
         return app.catalog()
@@ -233,8 +233,8 @@ class _BatchesGroup(click.Group):
     account, or a batch of an earlier ``--offline`` emulator): the error says where ids are."""
 
     def invoke(self, ctx: click.Context) -> Any:
-        from .._core.errors import NotFoundError
-        from ._app import one_line
+        from .. import NotFoundError
+        from ._advice import one_line
 
         try:
             return super().invoke(ctx)
@@ -325,7 +325,7 @@ def cancel_command(app: App, target: str) -> None:
 @click.pass_obj
 def download_command(app: App, target: str, output: Path | None, as_json: bool) -> None:
     """Write a finished batch's results: one row per input row, as a live run writes them."""
-    from .._core.errors import InvalidParameterError
+    from .. import InvalidParameterError
 
     batch_id, recorded = _resolve(target)
     out = output or recorded

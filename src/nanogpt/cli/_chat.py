@@ -12,6 +12,7 @@ import click
 from . import _settings
 from ._render import Answer, show_stats, show_stream, show_text, stats_line, total_tokens
 from ._safe import visible_json
+from ._sampling import from_options
 
 if TYPE_CHECKING:
     from .. import Model
@@ -20,20 +21,20 @@ if TYPE_CHECKING:
 
 def sampling_params(app: App, opts: dict[str, Any]) -> dict[str, Any]:
     """Config defaults, overridden by flags; checked before anything is sent."""
-    from .._core.errors import InvalidParameterError
-    from .._core.params import PARAMS
+    from .. import InvalidParameterError
+    from .._contract import check_parameter
 
     params = {k: app.config[k] for k in _settings.SAMPLING if app.config.get(k) is not None}
     for name, value in params.items():
         try:
-            PARAMS[name][1](name, value)
+            check_parameter(name, value)
         except InvalidParameterError as e:
             raise click.ClickException(
                 f"{_settings.config_path()}: {e}; fix it with 'nanogpt config set {name} "
                 f"VALUE' or 'nanogpt config unset {name}'") from None
-    flags = {k: opts[k] for k in _settings.SAMPLING if opts.get(k) is not None}
+    flags = from_options(opts)
     for name, value in flags.items():
-        PARAMS[name][1](name, value)  # InvalidParameterError names the flag
+        check_parameter(name, value)  # InvalidParameterError names the flag
     params.update(flags)
     return params
 
@@ -90,8 +91,8 @@ def run_chat(app: App, prompt: str, opts: dict[str, Any]) -> None:
         prompt = f"{prompt}\n\n{piped}" if prompt.strip() else piped
     system = opts.get("system") or app.config.get("system")
     client = app.client()
-    if client._core.api_key is None:  # say so before anything else is fetched
-        from .._core.errors import MissingAPIKeyError
+    if not client.has_api_key:  # say so before anything else is fetched
+        from .. import MissingAPIKeyError
 
         raise MissingAPIKeyError()
     if not prompt.strip():

@@ -117,7 +117,7 @@ class Session:
 
     def ask(self, text: str) -> None:
         from .. import NanoGPTError
-        from ._app import one_line, show_traceback
+        from ._advice import one_line, show_traceback
 
         con = console()
         messages = ([{"role": "system", "content": self.system}] if self.system else [])
@@ -184,7 +184,7 @@ class Session:
         except click.ClickException as e:
             _error(e.format_message())
         except Exception as e:
-            from ._app import one_line
+            from ._advice import one_line
 
             _error(one_line(e)[0])
         return True
