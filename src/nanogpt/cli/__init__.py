@@ -55,7 +55,15 @@ class _Cli(click.Group):
 @click.version_option(package_name="nanogpt", prog_name="nanogpt")
 @click.pass_context
 def cli(ctx: click.Context, base_url: str | None, offline: bool, verbose: int) -> None:
-    """NanoGPT from the terminal: chat, browse models, check your balance, run batches."""
+    """NanoGPT from the terminal: chat, browse models, check your balance, run batches.
+
+    \b
+    Examples:
+      nanogpt --offline chat 'Hello'     # the built-in emulator: no key, no cost
+      nanogpt login                      # store your key (https://nano-gpt.com/api)
+      nanogpt chat 'Explain TCP slow start in two sentences'
+      nanogpt models -q deepseek --sort price
+    """
     if offline and base_url:
         raise click.UsageError("--offline talks to the built-in emulator; drop --base-url")
     if verbose:
@@ -77,10 +85,18 @@ def cli(ctx: click.Context, base_url: str | None, offline: bool, verbose: int) -
 @click.option("--hide-reasoning", is_flag=True, help="Do not show the model's reasoning.")
 @click.pass_obj
 def chat(app: App, /, prompt: tuple[str, ...], **opts: Any) -> None:
-    """Ask a question; with no PROMPT on a terminal, start a conversation.
+    """Ask a question, or start a conversation.
 
-    The prompt comes from the arguments, or from standard input when it is piped; with both,
-    the piped text is added below the prompt as context.
+    With a PROMPT, one answer; with none on a terminal, a conversation (/help in it lists its
+    commands). The prompt comes from the arguments, or from standard input when it is piped;
+    with both, the piped text is added below the prompt as context.
+
+    \b
+    Examples:
+      nanogpt chat 'Explain TCP slow start in two sentences'
+      git diff | nanogpt chat 'Write a commit message for this change'
+      nanogpt chat -m deepseek/deepseek-v3.2 --temperature 0.2 'Hi'
+      nanogpt chat                       # a conversation; Ctrl-D leaves
     """
     from ._chat import run_chat
 
@@ -93,19 +109,30 @@ def chat(app: App, /, prompt: tuple[str, ...], **opts: Any) -> None:
               show_default=True)
 @click.option("--capability", type=click.Choice(["vision", "reasoning", "tools"]),
               multiple=True, help="Only models that have it (repeatable).")
-@click.option("--subscription", "catalog", flag_value="subscription",
+@click.option("--subscription", is_flag=True,
               help="Only models included in the subscription.")
-@click.option("--paid", "catalog", flag_value="paid", help="Only pay-per-use models.")
+@click.option("--paid", is_flag=True, help="Only pay-per-use models.")
 @click.option("--json", "as_json", is_flag=True, help="Print the models as JSON.")
 @click.option("--refresh", is_flag=True, help="Fetch the catalog again (it is cached 1 hour).")
 @click.pass_obj
 def models(app: App, search: str | None, sort: str, capability: tuple[str, ...],
-           catalog: str | None, as_json: bool, refresh: bool) -> None:
-    """List models with context length, prices (USD per million tokens) and capabilities."""
-    from ._models import run_models
+           subscription: bool, paid: bool, as_json: bool, refresh: bool) -> None:
+    """List models, their prices and capabilities.
+
+    Shows each model's context length, prices (USD per million tokens) and capabilities.
+
+    \b
+    Examples:
+      nanogpt models -q deepseek
+      nanogpt models --sort price --capability vision
+      nanogpt models --subscription
+      nanogpt models --json
+    """
+    from ._models import catalog_name, run_models
 
     run_models(app, search=search, sort=sort, capabilities=capability,
-               catalog=catalog or "all", as_json=as_json, refresh=refresh)
+               catalog=catalog_name(subscription=subscription, paid=paid), as_json=as_json,
+               refresh=refresh)
 
 
 @cli.command(context_settings=CONTEXT)
@@ -141,12 +168,19 @@ def balance(app: App) -> None:
               help="With --remote: start the batch and return (nanogpt batches ... later).")
 @click.pass_obj
 def batch(app: App, /, input_path: Path, output_path: Path, **opts: Any) -> None:
-    """Send every row of IN.jsonl and write one answer or error row per input row.
+    """Run a JSONL file of requests (resumable).
 
-    Rows: {"id", "messages" | "prompt", ...params} or the Batch API form {"custom_id",
-    "method", "url", "body"}. Crash-safe: run the same command again after a crash, Ctrl-C or
-    a budget stop, and only rows without a recorded answer are sent. Exit code 0: all
-    answered; 1: some error rows; 2: bad input, nothing sent; 3: budget stop; 130: interrupted.
+    Sends every row of IN.jsonl and writes one answer or error row per input row. Rows:
+    {"id", "messages" | "prompt", ...params} or the Batch API form {"custom_id", "method",
+    "url", "body"}. Crash-safe: run the same command again after a crash, Ctrl-C or a budget
+    stop, and only rows without a recorded answer are sent. Exit code 0: all answered; 1: some
+    error rows; 2: bad input, nothing sent; 3: budget stop; 130: interrupted.
+
+    \b
+    Examples:
+      nanogpt batch prompts.jsonl -o answers.jsonl --budget 5
+      nanogpt batch prompts.jsonl -o answers.jsonl --retry-failed
+      nanogpt batch prompts.jsonl -o answers.jsonl --remote   # half price, on NanoGPT's side
     """
     from ._batch import run_batch
 
@@ -164,10 +198,20 @@ def batch(app: App, /, input_path: Path, output_path: Path, **opts: Any) -> None
                    "and event: lines, usage on a chunk with no choices) instead of the "
                    "documented format.")
 def emulate(host: str, port: int, quirks: bool) -> None:
-    """Run the NanoGPT emulator in the foreground (Ctrl-C stops it)."""
+    """Run a NanoGPT emulator on this machine.
+
+    It runs in the foreground until Ctrl-C, accepts any API key, charges nothing, and prints
+    commands that talk to it.
+
+    \b
+    Examples:
+      nanogpt emulate                    # http://127.0.0.1:8080/api/v1
+      nanogpt emulate --port 0 --quirks  # a free port; streams as real servers do
+    """
     import threading
 
     from ..emulator import Emulator
+    from ..emulator.__main__ import try_it
     from ._advice import CannotListen
 
     try:
@@ -178,15 +222,26 @@ def emulate(host: str, port: int, quirks: bool) -> None:
         if emu.exposure_warning:
             click.echo(emu.exposure_warning, err=True)
         click.echo(f"NanoGPT emulator listening; base URL: {emu.base_url}")
-        click.echo(f"try: nanogpt --base-url {emu.base_url} chat 'Hello'  "
-                   f"(any non-empty key works)", err=True)
+        for line in try_it(emu.base_url):
+            click.echo(line, err=True)
         with contextlib.suppress(KeyboardInterrupt):
             threading.Event().wait()
 
 
 @cli.group(context_settings=CONTEXT)
 def config() -> None:
-    """Defaults for chat: model, sampling, system prompt, base URL."""
+    """Show or change the defaults for chat.
+
+    The defaults: model, sampling parameters, system prompt, base URL. A flag given to chat
+    wins over its default.
+
+    \b
+    Examples:
+      nanogpt config set model deepseek/deepseek-v3.2
+      nanogpt config set temperature 0.3
+      nanogpt config list
+      nanogpt config unset temperature
+    """
 
 
 @config.command("list")
@@ -214,7 +269,7 @@ def config_get(name: str) -> None:
 @click.argument("name")
 @click.argument("value")
 def config_set(name: str, value: str) -> None:
-    """Set a default, checked like the matching chat flag."""
+    """Set a default (checked like its chat flag)."""
     typed = _settings.parse_setting(name, value)
     _settings.update_config(lambda data: data.__setitem__(name.replace("-", "_"), typed))
 
@@ -237,7 +292,17 @@ def config_path() -> None:
 @click.option("--no-verify", is_flag=True, help="Store the key without checking it.")
 @click.pass_obj
 def login(app: App, no_verify: bool) -> None:
-    """Store your API key (keyring if available, else a 0600 file). Reads a piped key too."""
+    """Store your API key.
+
+    The key goes to the system keyring if there is one, else to a file only you can read. It
+    is asked for on a terminal, or read from standard input when piped; it is checked against
+    the API first unless --no-verify is given.
+
+    \b
+    Examples:
+      nanogpt login
+      pass show nanogpt | nanogpt login  # from a password manager
+    """
     from .._contract import resolve_api_key
 
     if sys.stdin.isatty():

@@ -2,20 +2,22 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 import time
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 import click
 
-from . import _settings
+from . import _fuzzy, _settings
 from ._render import Answer, show_stats, show_stream, show_text, stats_line, total_tokens
 from ._safe import visible_json
 from ._sampling import from_options
 
 if TYPE_CHECKING:
-    from .. import Model
+    from .. import Model, NanoGPT
     from ._app import App
 
 
@@ -67,6 +69,37 @@ def resolve_model(app: App, option: str | None) -> str:
     return cheapest(app.catalog())
 
 
+def with_suggestions(app: App, error: BaseException, model: str) -> BaseException:
+    """The error to show for a failed call: when the API does not know ``model`` (a 404
+    ``model_not_found``, never charged), one that also names the catalog ids closest to it;
+    any other error as it is. The catalog is the cached one (its listing is free), and a
+    failure to get it leaves the plain error: a suggestion is a help, not a second fault."""
+    from .. import NotFoundError
+
+    if not isinstance(error, NotFoundError) or error.code != "model_not_found":
+        return error
+    try:
+        near = _fuzzy.closest_ids(model, [m.id for m in app.catalog()])
+    except Exception:
+        return error
+    if not near:
+        return error
+    return click.ClickException(f"{error.message}; did you mean {' or '.join(near)}? "
+                                f"('nanogpt models --search ...' lists the ids)")
+
+
+@contextlib.contextmanager
+def suggesting_models(app: App, model: str) -> Iterator[None]:
+    """Runs a call to ``model``; an unknown model comes out :func:`with_suggestions`."""
+    try:
+        yield
+    except Exception as e:
+        better = with_suggestions(app, e, model)
+        if better is e:
+            raise
+        raise better from None
+
+
 def read_piped() -> str | None:
     """Piped standard input as text (bytes that are not UTF-8 become U+FFFD)."""
     stdin = sys.stdin
@@ -106,6 +139,13 @@ def run_chat(app: App, prompt: str, opts: dict[str, Any]) -> None:
     model = resolve_model(app, opts.get("model"))
     messages = ([{"role": "system", "content": system}] if system else []) + [
         {"role": "user", "content": prompt}]
+    with suggesting_models(app, model):
+        _answer(app, client, model, messages, params, opts)
+
+
+def _answer(app: App, client: NanoGPT, model: str, messages: list[dict[str, str]],
+            params: dict[str, Any], opts: dict[str, Any]) -> None:
+    """One answer, shown as the flags ask: JSON, whole, or streamed as it arrives."""
     started = time.monotonic()
     if opts.get("as_json"):
         r = client.chat.completions.create(model=model, messages=messages, **params)

@@ -7,11 +7,23 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import shlex
 import signal
 import sys
 import threading
 
 from . import Emulator
+
+
+def try_it(base_url: str) -> list[str]:
+    """The lines that tell a new user how to talk to a running emulator: whole commands that
+    work as printed when pasted into a fresh shell (no key, no base URL set), because each
+    carries both in its own environment. Shell-quoted, so an IPv6 ``[::1]`` is not a glob."""
+    env = f"NANOGPT_BASE_URL={shlex.quote(base_url)} NANOGPT_API_KEY=any-key"
+    return ["it accepts any API key; try, from another shell:",
+            f"  {env} nanogpt chat 'Hello'",
+            f"  {env} nanogpt models",
+            "Ctrl-C stops it"]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -37,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
         if emu.exposure_warning:
             print(emu.exposure_warning, file=sys.stderr, flush=True)
         print(f"NanoGPT emulator listening; base URL: {emu.base_url}", flush=True)
-        print("any non-empty API key is accepted; Ctrl-C stops it", flush=True)
+        print("\n".join(try_it(emu.base_url)), flush=True)
         with contextlib.suppress(KeyboardInterrupt):
             stop.wait()
     return 0
