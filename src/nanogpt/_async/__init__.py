@@ -1,2 +1,3 @@
 """The asyncio shell: ``AsyncNanoGPT`` (``client``) moves bytes over aiohttp; every decision is
-made by ``nanogpt._core``."""
+made by ``nanogpt._core``. ``session`` owns the aiohttp session of each event loop (and releases
+one nobody closed); ``aiohttp_private`` is the one place that touches aiohttp internals."""
