@@ -74,8 +74,8 @@ def random_fault(rng: random.Random) -> tuple[str, Fault]:
     return table[rng.randrange(1, len(table))]
 
 
-def check_no_double_billing(emu: Emulator) -> int:
-    """No call whose answer had started was sent again. Returns the number of calls seen."""
+def check_no_double_billing(emu: Emulator) -> set[str]:
+    """No call whose answer had started was sent again. Returns the ids of the calls seen."""
     by_call: dict[str, list[Any]] = {}
     for r in emu.requests:
         by_call.setdefault(r.headers.get("x-call-id", "?"), []).append(r)
@@ -84,7 +84,7 @@ def check_no_double_billing(emu: Emulator) -> int:
         assert len(started) <= 1, f"call {call}: answer started {len(started)} times"
         assert not started or started[0] == len(attempts) - 1, (
             f"call {call}: re-sent after its answer had started")
-    return len(by_call)
+    return set(by_call)
 
 
 def outcome_of(call: Any) -> str:
@@ -128,10 +128,10 @@ def test_seeded_chaos(kind: str) -> None:
                 return outcome_of(go)
 
             with ThreadPoolExecutor(3 * LIMIT) as pool:
-                outcomes.update(pool.map(lambda p: one(*p), plan))
+                results = list(pool.map(lambda p: one(*p), plan))
             client.close()
         else:
-            async def main() -> None:
+            async def main() -> list[str]:
                 async with nanogpt.AsyncNanoGPT(KEY, **opts) as client:
                     async def one(call_id: str, stream: bool) -> str:
                         kw: dict[str, Any] = dict(model=MODEL, messages=USER,
@@ -156,11 +156,16 @@ def test_seeded_chaos(kind: str) -> None:
                         async with sem:
                             return await one(*p)
 
-                    outcomes.update(await asyncio.gather(*(bounded(p) for p in plan)))
+                    return list(await asyncio.gather(*(bounded(p) for p in plan)))
 
-            asyncio.run(main())
-        calls = check_no_double_billing(emu)
-        assert calls == CHAOS_CALLS
+            results = asyncio.run(main())
+        outcomes.update(results)
+        seen = check_no_double_billing(emu)
+        # Every answered call reached the server; on a starved machine a call may time out
+        # before the server records it, so a failed call need not appear.
+        answered = {call_id for (call_id, _), o in zip(plan, results, strict=True) if o == "ok"}
+        assert answered <= seen
+        assert seen <= {call_id for call_id, _ in plan}
         assert sum(outcomes.values()) == CHAOS_CALLS
         assert emu.peak_in_flight <= LIMIT
         assert outcomes["ok"] > CHAOS_CALLS // 3
