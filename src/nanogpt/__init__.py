@@ -35,8 +35,8 @@ from ._core.errors import (
 
 if TYPE_CHECKING:
     from ._async.client import AsyncNanoGPT
+    from ._async.stream import AsyncStream
     from ._core.config import Timeout
-    from ._core.stream import AsyncStream, Stream
     from ._core.types import (
         Balance,
         ChatCompletion,
@@ -46,6 +46,7 @@ if TYPE_CHECKING:
         Usage,
     )
     from ._sync.client import NanoGPT
+    from ._sync.stream import Stream
 
 __all__ = [
     "APIConnectionError",
@@ -83,8 +84,8 @@ __all__ = [
 _LAZY = {
     "NanoGPT": "._sync.client",
     "AsyncNanoGPT": "._async.client",
-    "Stream": "._core.stream",
-    "AsyncStream": "._core.stream",
+    "Stream": "._sync.stream",
+    "AsyncStream": "._async.stream",
     "Timeout": "._core.config",
     "Balance": "._core.types",
     "ChatCompletion": "._core.types",

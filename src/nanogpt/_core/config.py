@@ -14,7 +14,6 @@ __all__ = [
     "DEFAULT_FALLBACK_BASE_URLS",
     "Secret",
     "Timeout",
-    "earliest",
     "resolve_api_key",
     "resolve_base_urls",
 ]
@@ -63,12 +62,6 @@ class MaskedStr(str):
         return "'***'"
 
 
-
-def earliest(*bounds: float | None) -> float | None:
-    """The smallest of the bounds that are set (``None``: none is). Timeouts and deadlines use
-    ``None`` for "no bound", so ``min`` alone would not do."""
-    return min((b for b in bounds if b is not None), default=None)
-
 @dataclass(frozen=True)
 class Timeout:
     """Timeouts in seconds (``None``: no limit).
@@ -116,12 +109,6 @@ class Timeout:
                                                    "a nanogpt.Timeout")
         v = float(value)
         return cls(connect=min(v, 10.0), read=v, idle=v, total=v, first_event=v)
-
-    @property
-    def stream_read(self) -> float | None:
-        """The longest single wait for bytes in a stream: ``idle``, shortened to
-        ``first_event`` or ``stream_total`` when they are shorter."""
-        return earliest(self.idle, self.first_event, self.stream_total)
 
 
 DEFAULT_TIMEOUT = Timeout()
