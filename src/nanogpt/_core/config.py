@@ -89,6 +89,34 @@ class Timeout:
 
     A single number ``t`` means ``connect=min(t, 10)``, ``read=idle=total=first_event=t`` and
     no ``stream_total``.
+
+    Where each is enforced. ``nanogpt._core.deadlines`` computes every bound (``Limits`` per
+    request, the ``total`` deadline via ``CallPlan``, ``StreamClocks``); the shells enforce:
+
+    ============== ============================================ ================================
+    timeout        blocking client (``_sync``)                  async client (``_async``)
+    ============== ============================================ ================================
+    connect        socket timeout of ``connect()`` in           aiohttp ``sock_connect``
+                   ``http.ConnectionPool.request``              (``_client_timeout``)
+    read           watchdog deadline (``http.Watchdog`` shuts   aiohttp's ``total`` timer per
+                   the socket) from the send to the end of      attempt (``_client_timeout``),
+                   ``Response.read``; socket timeout per recv   head and body
+    idle           socket timeout per recv (``request``, then   aiohttp ``sock_read``
+                   ``Response.streaming``)
+    total          ``CallPlan.bound``: slot wait, connect,      ``CallPlan.bound``: slot wait,
+                   each recv; the watchdog deadline; no retry   ``asyncio.wait_for`` on the send
+                   that cannot finish (``CallPlan``)            and the body reads; no retry
+                                                                that cannot finish
+    first_event    head: watchdog deadline from the send;       head: ``asyncio.wait_for`` on
+                   then ``StreamCore.check_deadline`` after     the send; then
+                   each read, recv timeout cut to it            ``StreamCore.check_deadline``,
+                                                                ``sock_read`` cut to it
+    stream_total   ``StreamCore.check_deadline`` after each     the same, in ``AsyncStream``
+                   read, recv timeout cut to it
+    read (error    ``Response.rearm`` of the watchdog           ``asyncio.wait_for``
+    body, or JSON  (``_sync.client``)                           (``body.error_body``,
+    to a stream)                                                ``_read_answer``)
+    ============== ============================================ ================================
     """
 
     connect: float | None = 10.0
