@@ -6,10 +6,10 @@ to one event loop; a client used from a new loop (``asyncio.run`` twice) makes n
 does a client used in a forked child (which must not touch the parent's sockets or loop).
 
 Bodies are taken from aiohttp undecoded (``auto_decompress=False``) and the session asks for
-``identity``: a coded body is decoded here, never beyond ``max_response_bytes``
-(``_decompress``). aiohttp's exceptions are never put in our messages by ``repr`` (it shows
-every request header); credential headers reach it masked besides (the core masks them when
-it builds a request: ``_redact``).
+``identity``: a coded body is decoded in ``body`` (with the core's ``decompress``), never
+beyond ``max_response_bytes``; streams are ``stream.AsyncStream``. aiohttp's exceptions are
+never put in our messages by ``repr`` (it shows every request header); credential headers
+reach it masked besides (the core masks them when it builds a request: ``redact``).
 
 A pooled connection on which the server wrote while it was idle is closed, not reused (aiohttp
 would hand those bytes to the next call as its answer): ``_connector_class``.

@@ -6,7 +6,7 @@ headers and clock readings, and returns requests, typed answers, errors and deci
 it, so a decision is made in one place:
 
 - ``transport``: THE boundary: what a shell hands the core (``TransportFailure``, and the
-  ``Head``/``StreamBody`` protocols its responses satisfy).
+  ``StreamBody``/``AsyncStreamBody`` protocols its stream bodies satisfy).
 - ``params``: the chat parameter table, request bodies, header checks.
 - ``client``: ``Request`` and ``ClientCore`` (what to send, how to read each answer).
 - ``plan``: ``CallPlan``: retries, backoff, failover across hosts, redirects.

@@ -7,8 +7,8 @@ answers and errors into these shapes, and nothing else from the library crosses 
 * :class:`TransportFailure`: the library failed. ``sent`` says whether the request may have
   left (the retry plan retries a request that may be billed only when it certainly did not),
   ``timeout`` whether a clock ran out.
-* :class:`Head`: the status and headers of an answer; that is all the retry plan and the
-  decoders read.
+* the status and headers of an answer, passed as plain values (``status``, a mapping with
+  case-insensitive or lower-case names): that is all the retry plan and the decoders read.
 * :class:`StreamBody` and :class:`AsyncStreamBody`: the body of a 2xx answer to a stream
   request, as a stream reads it: ``read`` what has arrived, ``drain`` to the end after
   ``[DONE]`` (so the connection may be reused), and ``release`` the connection and its
@@ -21,10 +21,9 @@ cut it; it is the one flag that travels from a stream's end to the connection po
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Protocol
 
-__all__ = ["DRAIN_TIMEOUT", "AsyncStreamBody", "Head", "StreamBody", "TransportFailure"]
+__all__ = ["DRAIN_TIMEOUT", "AsyncStreamBody", "StreamBody", "TransportFailure"]
 
 DRAIN_TIMEOUT = 0.5  # after [DONE]: how long the end of the body is awaited, for reuse
 
@@ -37,16 +36,6 @@ class TransportFailure(Exception):
         super().__init__(message)
         self.sent = sent
         self.timeout = timeout
-
-
-class Head(Protocol):
-    """The head of an answer. ``headers`` must be case-insensitive or have lower-case keys."""
-
-    @property
-    def status(self) -> int: ...
-
-    @property
-    def headers(self) -> Mapping[str, str]: ...
 
 
 class StreamBody(Protocol):

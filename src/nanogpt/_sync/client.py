@@ -1,4 +1,4 @@
-"""``NanoGPT``: the blocking client. A thin shell that moves bytes (``_http``, on http.client).
+"""``NanoGPT``: the blocking client. A thin shell that moves bytes (``http``, on http.client).
 
 The connection pool and the concurrency slots belong to one process: in a forked child (gunicorn
 ``--preload``, celery prefork, multiprocessing) the first call makes new ones, so the child

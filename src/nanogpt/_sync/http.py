@@ -12,6 +12,12 @@ Hints``, however many) are skipped, so the answer read is always the one to this
 A request whose body could not be sent (a proxy refused it with 413 and closed before reading
 it) still reports the server's answer when one is already waiting on the socket.
 
+Deadlines (computed by ``nanogpt._core.deadlines``, handed over by the client) are enforced by
+one watchdog thread that shuts a socket down when its deadline passes, so a server that trickles
+bytes cannot stretch them. A deadline is armed in ``ConnectionPool.request`` (or replaced by
+``Response.rearm``/``drain``) and ends in ``Response._switch_deadline``, called by
+``release`` and the phase changes; the request's own failure path is the only other exit.
+
 Fork: a pool belongs to the process that made it (``generation``); a forked child gets a new one
 from the client, and the deadline watchdog starts over in the child (its thread is the parent's).
 """

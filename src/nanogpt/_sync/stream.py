@@ -26,10 +26,11 @@ class ResponseBody:
     opened it: in a forked child its socket is the parent's, and every byte read there is one
     the parent's reader never sees. ``free_slot`` gives the concurrency slot back."""
 
-    __slots__ = ("_free_slot", "_generation", "_resp")
+    __slots__ = ("_free_slot", "_generation", "_read1", "_resp")
 
     def __init__(self, resp: Response, free_slot: Callable[[], None]) -> None:
         self._resp = resp
+        self._read1 = resp.read1
         self._free_slot = free_slot
         self._generation = fork_generation()
 
@@ -37,7 +38,7 @@ class ResponseBody:
         if fork_generation() != self._generation:
             raise TransportFailure("the stream was opened before fork(): only the parent "
                                    "process may read it", sent=True)
-        return self._resp.read1(READ_SIZE)
+        return self._read1(READ_SIZE)
 
     def drain(self) -> bool:
         # in a forked child, reading would take the parent's bytes (its socket is shared)
