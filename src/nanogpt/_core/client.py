@@ -339,6 +339,12 @@ class ClientBase:
     def base_url(self) -> str:
         return self._core.base_url
 
+    @property
+    def has_api_key(self) -> bool:
+        """Whether a key was given or found in ``NANOGPT_API_KEY``: a caller can say "no
+        key" before its first request (the key itself is never exposed)."""
+        return self._core.api_key is not None
+
     def __repr__(self) -> str:
         core = getattr(self, "_core", None)
         return core.describe(type(self).__name__) if core else f"<{type(self).__name__}>"

@@ -181,8 +181,12 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def check_base_url(url: str, *, allow_insecure_http: bool, name: str = "base_url") -> str:
+def check_base_url(url: str, *, allow_insecure_http: bool, name: str = "base_url",
+                   insecure_advice: str = "pass allow_insecure_http=True") -> str:
     """The URL, trimmed, if it is one this client can use; else InvalidParameterError.
+
+    ``insecure_advice`` says how to allow plain http:// to another machine where the URL
+    came from (the command line has no Python argument to pass, but a variable to set).
 
     Everything is checked that would otherwise fail later on every call (a port out of range,
     an unclosed ``[``, text that is not UTF-8, a query or fragment that the paths would land
@@ -217,7 +221,7 @@ def check_base_url(url: str, *, allow_insecure_http: bool, name: str = "base_url
     if parts.scheme == "http" and not allow_insecure_http and not is_loopback(parts.hostname):
         raise InvalidParameterError(
             name, f"plain http:// to {parts.hostname} would send your API key unencrypted; "
-                  f"use https://, or pass allow_insecure_http=True if you really mean it")
+                  f"use https://, or {insecure_advice} if you really mean it")
     return url
 
 

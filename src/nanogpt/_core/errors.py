@@ -67,6 +67,9 @@ class InvalidParameterError(NanoGPTError, ValueError):
     def __init__(self, param: str, message: str) -> None:
         super().__init__(f"{param}: {message}")
         self.param = param
+        self.detail = message
+        """What is wrong, without the parameter's name (for callers that name it their way,
+        like the command line's flags)."""
 
 
 class MissingAPIKeyError(NanoGPTError, ValueError):
@@ -151,7 +154,9 @@ class APIStatusError(NanoGPTError):
         """The response headers, with lower-case names."""
 
     def __str__(self) -> str:
-        bits = [f"{self.status_code}"]
+        # a proxy's text body often starts with the status already ("404: Not Found")
+        said = self.message.startswith(str(self.status_code))
+        bits = [] if said and not self.code else [f"{self.status_code}"]
         if self.code:
             bits.append(f"[{self.code}]")
         bits.append(self.message)
@@ -244,9 +249,14 @@ def parse_error_body(raw: bytes) -> tuple[Any, str | None, Any, str | None, str 
 
 
 def error_from_response(status: int, headers: Mapping[str, str], raw: bytes, *,
-                        retry_after: float | None = None) -> APIStatusError:
-    """Map a non-2xx response to the matching ``APIStatusError`` subclass."""
-    from .redact import scrub  # (here: _redact depends on this module, through _config)
+                        retry_after: float | None = None,
+                        base_url: str | None = None) -> APIStatusError:
+    """Map a non-2xx response to the matching ``APIStatusError`` subclass.
+
+    ``base_url`` is the base the request went to: a 404 that names no missing thing (no
+    error code) from a base whose path is not NanoGPT's ``/api/v1`` says the path is
+    probably what is wrong, and what it should look like."""
+    from .redact import scrub  # (here: redact depends on this module, through config)
 
     body, message, code, etype, param = parse_error_body(raw)
     message = scrub(message) if message else message  # a server may echo our headers
@@ -255,8 +265,21 @@ def error_from_response(status: int, headers: Mapping[str, str], raw: bytes, *,
     if cls is None:
         cls = InternalServerError if status >= 500 else APIStatusError
     msg = message or f"HTTP {status}"
+    if status == 404 and code is None and base_url is not None:
+        msg += _wrong_path_hint(base_url)
     return cls(msg, status_code=status, body=body, request_id=request_id, code=code, type=etype,
                param=param, headers=headers, retry_after=retry_after)
+
+
+def _wrong_path_hint(base_url: str) -> str:
+    from urllib.parse import urlsplit
+
+    from .config import DEFAULT_BASE_URL  # (here: config imports this module)
+
+    if urlsplit(base_url).path.rstrip("/").endswith("/api/v1"):
+        return ""
+    return (f"; the base URL {base_url} is probably missing its path: NanoGPT's API lives "
+            f"under /api/v1, as in {DEFAULT_BASE_URL}")
 
 
 class ConcurrencyDeadlockError(NanoGPTError, RuntimeError):

@@ -224,14 +224,21 @@ class CallPlan:
             return limit
         now = self._clock()
         if self.deadline <= now:
-            raise APITimeoutError(f"the total timeout ran out ({self.method} {self.url})",
-                                  url=self.url)
+            raise APITimeoutError(f"the total timeout ran out ({self._where()})", url=self.url)
         return deadlines.shortened(limit, self.deadline, now)
 
     def attempt_deadline(self, limit: float | None) -> float | None:
         """When this attempt must be over (``clock()`` time): ``limit`` from now, or the end
         of the total timeout if sooner. ``None``: no bound."""
         return deadlines.attempt_deadline(limit, self.deadline, self._clock())
+
+    def _where(self) -> str:
+        """``POST <url>`` for an error message; a fallback host is said to be one (the user
+        may never have typed it, nor heard of it)."""
+        primary = self.pool.base_urls[0]
+        if self.base == primary:
+            return f"{self.method} {self.url}"
+        return f"{self.method} {self.url}: a fallback host, tried after {primary} failed"
 
     def _out_of_time(self, delay: float) -> bool:
         left = self.remaining()
@@ -275,7 +282,7 @@ class CallPlan:
     def after_failure(self, failure: TransportFailure) -> float:
         """The connection failed. Returns the delay before the next attempt, or raises."""
         cls = APITimeoutError if failure.timeout else APIConnectionError
-        error = cls(f"{failure} ({self.method} {self.url})", url=self.url)
+        error = cls(f"{failure} ({self._where()})", url=self.url)
         if not (failure.sent and failure.timeout):  # a slow answer says little of the host
             self._host_failed()
         failed = self.url
@@ -313,7 +320,7 @@ class CallPlan:
                           self.url)
                 return 0.0
         if not retryable:
-            raise error_from_response(status, headers, body, retry_after=retry_after)
+            self._give_up(status, headers, body, retry_after)
         if retry_after is not None and retry_after > self.policy.max_retry_after:
             self._give_up(status, headers, body, retry_after)
         if self.retries >= self.policy.max_retries:
@@ -332,7 +339,8 @@ class CallPlan:
 
     def _give_up(self, status: int, headers: Mapping[str, str], body: bytes,
                  retry_after: float | None) -> NoReturn:
-        raise error_from_response(status, headers, body, retry_after=retry_after)
+        raise error_from_response(status, headers, body, retry_after=retry_after,
+                                  base_url=self.base)
 
     def _redirect(self, status: int, location: str, headers: Mapping[str, str],
                   body: bytes) -> float:

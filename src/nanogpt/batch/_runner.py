@@ -625,15 +625,14 @@ def _charged_at_most(finished: Finished, worst: float) -> float:
 def _split_body(body: dict[str, Any]) -> tuple[str, Any, dict[str, Any], dict[str, Any]]:
     """A row's body as create() takes it: parameters the SDK knows are checked by it,
     the others go through ``extra_body`` untouched."""
-    from .._core.params import PARAMS
+    from .._contract import wire_name
 
     params: dict[str, Any] = {}
     extra: dict[str, Any] = {}
     for key, value in body.items():
         if key in ("model", "messages", "stream"):
             continue
-        spec = PARAMS.get(key)
-        if spec is not None and spec[0] == key:
+        if wire_name(key) == key:
             params[key] = value
         else:
             extra[key] = value

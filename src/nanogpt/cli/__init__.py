@@ -15,12 +15,13 @@ from typing import Any
 import click
 
 from . import _settings
-from ._app import App, one_line, show_traceback
+from ._advice import one_line, show_traceback
+from ._app import App
+from ._sampling import sampling_options
 
 __all__ = ["cli", "main"]
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
-_state = {"verbose": 0}
 
 
 class _Cli(click.Group):
@@ -54,12 +55,19 @@ class _Cli(click.Group):
 @click.version_option(package_name="nanogpt", prog_name="nanogpt")
 @click.pass_context
 def cli(ctx: click.Context, base_url: str | None, offline: bool, verbose: int) -> None:
-    """NanoGPT from the terminal: chat, browse models, check your balance, run batches."""
-    _state["verbose"] = verbose
+    """NanoGPT from the terminal: chat, browse models, check your balance, run batches.
+
+    \b
+    Examples:
+      nanogpt --offline chat 'Hello'     # the built-in emulator: no key, no cost
+      nanogpt login                      # store your key (https://nano-gpt.com/api)
+      nanogpt chat 'Explain TCP slow start in two sentences'
+      nanogpt models -q deepseek --sort price
+    """
     if offline and base_url:
         raise click.UsageError("--offline talks to the built-in emulator; drop --base-url")
     if verbose:
-        from ._app import start_debug_log
+        from ._advice import start_debug_log
 
         start_debug_log()
     app = App(base_url=base_url, offline=offline, verbose=verbose)
@@ -67,39 +75,28 @@ def cli(ctx: click.Context, base_url: str | None, offline: bool, verbose: int) -
     ctx.call_on_close(app.close)
 
 
-def _sampling_options(f: Any) -> Any:
-    options = [
-        click.option("--temperature", type=float, help="0 to 2."),
-        click.option("--top-p", type=float, help="0 to 1."),
-        click.option("--top-k", type=int, help="-1 (off) or >= 1."),
-        click.option("--min-p", type=float, help="0 to 1."),
-        click.option("--repetition-penalty", type=float, help="> 1 discourages repeats."),
-        click.option("--frequency-penalty", type=float, help="-2 to 2."),
-        click.option("--presence-penalty", type=float, help="-2 to 2."),
-        click.option("--max-tokens", type=int, help="Upper bound on the answer's tokens."),
-        click.option("--reasoning-effort",
-                     type=click.Choice(["none", "minimal", "low", "medium", "high", "xhigh"]),
-                     help="How hard reasoning models think."),
-    ]
-    for option in reversed(options):
-        f = option(f)
-    return f
-
-
 @cli.command(context_settings=CONTEXT)
 @click.argument("prompt", nargs=-1)
 @click.option("-m", "--model", help="Model id (default: the config's, else a cheap one).")
 @click.option("-s", "--system", help="System prompt.")
-@_sampling_options
+@sampling_options
 @click.option("--no-stream", is_flag=True, help="Wait for the whole answer.")
 @click.option("--json", "as_json", is_flag=True, help="Print the whole response as JSON.")
 @click.option("--hide-reasoning", is_flag=True, help="Do not show the model's reasoning.")
 @click.pass_obj
 def chat(app: App, /, prompt: tuple[str, ...], **opts: Any) -> None:
-    """Ask a question; with no PROMPT on a terminal, start a conversation.
+    """Ask a question, or start a conversation.
 
-    The prompt comes from the arguments, or from standard input when it is piped; with both,
-    the piped text is added below the prompt as context.
+    With a PROMPT, one answer; with none on a terminal, a conversation (/help in it lists its
+    commands). The prompt comes from the arguments, or from standard input when it is piped;
+    with both, the piped text is added below the prompt as context.
+
+    \b
+    Examples:
+      nanogpt chat 'Explain TCP slow start in two sentences'
+      git diff | nanogpt chat 'Write a commit message for this change'
+      nanogpt chat -m deepseek/deepseek-v3.2 --temperature 0.2 'Hi'
+      nanogpt chat                       # a conversation; Ctrl-D leaves
     """
     from ._chat import run_chat
 
@@ -112,19 +109,30 @@ def chat(app: App, /, prompt: tuple[str, ...], **opts: Any) -> None:
               show_default=True)
 @click.option("--capability", type=click.Choice(["vision", "reasoning", "tools"]),
               multiple=True, help="Only models that have it (repeatable).")
-@click.option("--subscription", "catalog", flag_value="subscription",
+@click.option("--subscription", is_flag=True,
               help="Only models included in the subscription.")
-@click.option("--paid", "catalog", flag_value="paid", help="Only pay-per-use models.")
+@click.option("--paid", is_flag=True, help="Only pay-per-use models.")
 @click.option("--json", "as_json", is_flag=True, help="Print the models as JSON.")
 @click.option("--refresh", is_flag=True, help="Fetch the catalog again (it is cached 1 hour).")
 @click.pass_obj
 def models(app: App, search: str | None, sort: str, capability: tuple[str, ...],
-           catalog: str | None, as_json: bool, refresh: bool) -> None:
-    """List models with context length, prices (USD per million tokens) and capabilities."""
-    from ._models import run_models
+           subscription: bool, paid: bool, as_json: bool, refresh: bool) -> None:
+    """List models, their prices and capabilities.
+
+    Shows each model's context length, prices (USD per million tokens) and capabilities.
+
+    \b
+    Examples:
+      nanogpt models -q deepseek
+      nanogpt models --sort price --capability vision
+      nanogpt models --subscription
+      nanogpt models --json
+    """
+    from ._models import catalog_name, run_models
 
     run_models(app, search=search, sort=sort, capabilities=capability,
-               catalog=catalog or "all", as_json=as_json, refresh=refresh)
+               catalog=catalog_name(subscription=subscription, paid=paid), as_json=as_json,
+               refresh=refresh)
 
 
 @cli.command(context_settings=CONTEXT)
@@ -160,12 +168,19 @@ def balance(app: App) -> None:
               help="With --remote: start the batch and return (nanogpt batches ... later).")
 @click.pass_obj
 def batch(app: App, /, input_path: Path, output_path: Path, **opts: Any) -> None:
-    """Send every row of IN.jsonl and write one answer or error row per input row.
+    """Run a JSONL file of requests (resumable).
 
-    Rows: {"id", "messages" | "prompt", ...params} or the Batch API form {"custom_id",
-    "method", "url", "body"}. Crash-safe: run the same command again after a crash, Ctrl-C or
-    a budget stop, and only rows without a recorded answer are sent. Exit code 0: all
-    answered; 1: some error rows; 2: bad input, nothing sent; 3: budget stop; 130: interrupted.
+    Sends every row of IN.jsonl and writes one answer or error row per input row. Rows:
+    {"id", "messages" | "prompt", ...params} or the Batch API form {"custom_id", "method",
+    "url", "body"}. Crash-safe: run the same command again after a crash, Ctrl-C or a budget
+    stop, and only rows without a recorded answer are sent. Exit code 0: all answered; 1: some
+    error rows; 2: bad input, nothing sent; 3: budget stop; 130: interrupted.
+
+    \b
+    Examples:
+      nanogpt batch prompts.jsonl -o answers.jsonl --budget 5
+      nanogpt batch prompts.jsonl -o answers.jsonl --retry-failed
+      nanogpt batch prompts.jsonl -o answers.jsonl --remote   # half price, on NanoGPT's side
     """
     from ._batch import run_batch
 
@@ -176,30 +191,57 @@ def batch(app: App, /, input_path: Path, output_path: Path, **opts: Any) -> None
 
 @cli.command(context_settings=CONTEXT)
 @click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", type=int, default=8080, show_default=True, help="0 picks a free port.")
+@click.option("--port", type=click.IntRange(0, 65535), default=8080, show_default=True,
+              help="0 picks a free port.")
 @click.option("--quirks", is_flag=True,
               help="Stream with the quirks seen in the wild (keep-alive comments, retry:, id: "
                    "and event: lines, usage on a chunk with no choices) instead of the "
                    "documented format.")
 def emulate(host: str, port: int, quirks: bool) -> None:
-    """Run the NanoGPT emulator in the foreground (Ctrl-C stops it)."""
+    """Run a NanoGPT emulator on this machine.
+
+    It runs in the foreground until Ctrl-C, accepts any API key, charges nothing, and prints
+    commands that talk to it.
+
+    \b
+    Examples:
+      nanogpt emulate                    # http://127.0.0.1:8080/api/v1
+      nanogpt emulate --port 0 --quirks  # a free port; streams as real servers do
+    """
     import threading
 
     from ..emulator import Emulator
+    from ..emulator.__main__ import try_it
+    from ._advice import CannotListen
 
-    with Emulator(host, port, quirks=quirks) as emu:
+    try:
+        emu = Emulator(host, port, quirks=quirks).start()
+    except OSError as e:
+        raise CannotListen(host, port, e) from e
+    with emu:
         if emu.exposure_warning:
             click.echo(emu.exposure_warning, err=True)
         click.echo(f"NanoGPT emulator listening; base URL: {emu.base_url}")
-        click.echo(f"try: nanogpt --base-url {emu.base_url} chat 'Hello'  "
-                   f"(any non-empty key works)", err=True)
+        for line in try_it(emu.base_url):
+            click.echo(line, err=True)
         with contextlib.suppress(KeyboardInterrupt):
             threading.Event().wait()
 
 
 @cli.group(context_settings=CONTEXT)
 def config() -> None:
-    """Defaults for chat: model, sampling, system prompt, base URL."""
+    """Show or change the defaults for chat.
+
+    The defaults: model, sampling parameters, system prompt, base URL. A flag given to chat
+    wins over its default.
+
+    \b
+    Examples:
+      nanogpt config set model deepseek/deepseek-v3.2
+      nanogpt config set temperature 0.3
+      nanogpt config list
+      nanogpt config unset temperature
+    """
 
 
 @config.command("list")
@@ -216,10 +258,7 @@ def config_list() -> None:
 @click.argument("name")
 def config_get(name: str) -> None:
     """Print one setting."""
-    name = name.replace("-", "_")
-    if name not in _settings.SETTINGS:
-        raise click.BadParameter(f"unknown setting {name!r}; one of: "
-                                 f"{', '.join(_settings.SETTINGS)}")
+    name = _settings.check_setting_name(name)
     value = _settings.load_config().get(name)
     if value is None:
         raise click.ClickException(f"{name} is not set (nanogpt config set {name} VALUE)")
@@ -230,7 +269,7 @@ def config_get(name: str) -> None:
 @click.argument("name")
 @click.argument("value")
 def config_set(name: str, value: str) -> None:
-    """Set a default, checked like the matching chat flag."""
+    """Set a default (checked like its chat flag)."""
     typed = _settings.parse_setting(name, value)
     _settings.update_config(lambda data: data.__setitem__(name.replace("-", "_"), typed))
 
@@ -239,7 +278,8 @@ def config_set(name: str, value: str) -> None:
 @click.argument("name")
 def config_unset(name: str) -> None:
     """Remove a setting."""
-    _settings.update_config(lambda data: data.pop(name.replace("-", "_"), None))
+    name = _settings.check_setting_name(name)
+    _settings.update_config(lambda data: data.pop(name, None))
 
 
 @config.command("path")
@@ -252,8 +292,18 @@ def config_path() -> None:
 @click.option("--no-verify", is_flag=True, help="Store the key without checking it.")
 @click.pass_obj
 def login(app: App, no_verify: bool) -> None:
-    """Store your API key (keyring if available, else a 0600 file). Reads a piped key too."""
-    from .._core.config import resolve_api_key
+    """Store your API key.
+
+    The key goes to the system keyring if there is one, else to a file only you can read. It
+    is asked for on a terminal, or read from standard input when piped; it is checked against
+    the API first unless --no-verify is given.
+
+    \b
+    Examples:
+      nanogpt login
+      pass show nanogpt | nanogpt login  # from a password manager
+    """
+    from .._contract import resolve_api_key
 
     if sys.stdin.isatty():
         raw = click.prompt("NanoGPT API key (from https://nano-gpt.com/api)", hide_input=True)
@@ -276,14 +326,19 @@ def login(app: App, no_verify: bool) -> None:
 def logout() -> None:
     """Forget the stored key."""
     click.echo("key removed" if _settings.forget_key() else "no stored key", err=True)
+    if os.environ.get("NANOGPT_API_KEY", "").strip():
+        click.echo("note: NANOGPT_API_KEY is still set, and commands use it; unset it too "
+                   "(unset NANOGPT_API_KEY) to log out", err=True)
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; errors become one line on stderr (``-v`` adds the traceback)."""
     args = sys.argv[1:] if argv is None else argv
+    ctx: click.Context | None = None
     try:
         # click's own main() turns a closed pipe into exit 1: invoke directly instead
-        with cli.make_context("nanogpt", list(args)) as ctx:
+        ctx = cli.make_context("nanogpt", list(args))
+        with ctx:
             cli.invoke(ctx)
     except click.exceptions.NoArgsIsHelpError as e:  # bare `nanogpt` or `nanogpt config`
         click.echo(e.ctx.get_help() if e.ctx else cli.get_help(click.Context(cli)))
@@ -299,9 +354,33 @@ def main(argv: list[str] | None = None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
     except Exception as e:
-        if _state["verbose"]:
+        app = ctx.obj if ctx is not None else None
+        if isinstance(app, App) and app.verbose:
             show_traceback()
-        line, code = one_line(e)
+        line, code = one_line(global_flag_hint(e))
         click.echo(f"nanogpt: {line}", err=True)
         return code
     return 0
+
+
+def global_flag_hint(e: Exception) -> Exception:
+    """``nanogpt chat --offline``: click says "No such option"; a global option given after
+    the command gets a usage error that shows where it goes instead."""
+    if not isinstance(e, click.NoSuchOption) or e.ctx is None or e.ctx.parent is None:
+        return e
+    flag = e.option_name.split("=", 1)[0]
+    known = {name for param in cli.params for name in param.opts + param.secondary_opts}
+    if flag not in known:
+        return e
+    command = e.ctx.command_path.split(" ", 1)[1]
+    return click.UsageError(f"{flag} is a global option: put it before the command, as in "
+                            f"'nanogpt {flag}{_value_of(flag)} {command} ...'",
+                            e.ctx.find_root())
+
+
+def _value_of(flag: str) -> str:
+    """`` URL`` for a global option that takes a value, else nothing."""
+    option = next(p for p in cli.params if flag in p.opts + p.secondary_opts)
+    takes_value = isinstance(option, click.Option) and not option.is_flag \
+        and not option.count
+    return f" {option.metavar or 'VALUE'}" if takes_value else ""

@@ -1,4 +1,8 @@
-"""What every command shares: the client (real or offline), the catalog cache, error advice."""
+"""What every command shares: the client (real or offline), its settings, the catalog cache.
+
+The App is the click context's object: every command that needs the client, the config or
+the verbosity gets it passed (``@click.pass_obj``); nothing travels in a module global.
+Errors are told by ``_advice``."""
 
 from __future__ import annotations
 
@@ -11,11 +15,10 @@ from . import _settings
 
 if TYPE_CHECKING:
     from .. import Model, NanoGPT
-    from .._core.config import Secret
+    from .._contract import Secret
     from ..emulator import Emulator
 
 OFFLINE_KEY = "sk-nano-offline"
-_INSECURE_HINT = ", or pass allow_insecure_http=True if you really mean it"
 
 
 class App:
@@ -39,17 +42,17 @@ class App:
         """The base URL, checked here so that a bad one is blamed on where it came from."""
         if self._emulator is not None:
             return self._emulator.base_url
-        from .._core.config import check_base_url
-        from .._core.errors import InvalidParameterError
+        from .. import InvalidParameterError
+        from .._contract import check_base_url
 
         for value, source, advice in self._base_url_sources():
             if value is None or value == "":
                 continue
             try:
-                return check_base_url(value, allow_insecure_http=False)
+                return check_base_url(value, allow_insecure_http=_settings.allow_insecure_http(),
+                                      insecure_advice=_settings.INSECURE_ADVICE)
             except InvalidParameterError as e:
-                detail = str(e).split(": ", 1)[-1].replace(_INSECURE_HINT, "")
-                raise click.ClickException(f"{source}: {detail}; {advice}") from None
+                raise click.ClickException(f"{source}: {e.detail}; {advice}") from None
         return None
 
     def _base_url_sources(self) -> list[tuple[Any, str, str]]:
@@ -69,7 +72,8 @@ class App:
         from .. import NanoGPT
 
         key, base_url = self.credentials(api_key)
-        client = NanoGPT(key, base_url=base_url)
+        client = NanoGPT(key, base_url=base_url,
+                         allow_insecure_http=_settings.allow_insecure_http())
         if api_key is None:
             self._client = client
         return client
@@ -89,7 +93,7 @@ class App:
 
     def catalog(self, catalog: str = "all", *, refresh: bool = False) -> list[Model]:
         """The model catalog, cached on disk for an hour."""
-        from .._core.client import models_from_dicts
+        from .._contract import models_from_catalog
 
         client = self.client()
         if self.offline:  # the emulator's port changes every run: nothing worth caching
@@ -98,7 +102,7 @@ class App:
         if not refresh:
             cached = _settings.cached_catalog(base, catalog)
             if cached is not None:
-                return models_from_dicts(cached)
+                return models_from_catalog(cached)
         models = client.models.list(catalog, refresh=True)  # type: ignore[arg-type]
         _settings.store_catalog(base, catalog, [m.raw for m in models])
         return models
@@ -108,123 +112,3 @@ class App:
             self._client.close()
         if self._emulator is not None:
             self._emulator.stop()
-
-
-def _flag(param: str) -> str:
-    base = param.split("[")[0].split(".")[0]
-    flags = {"temperature", "top_p", "top_k", "min_p", "repetition_penalty",
-             "frequency_penalty", "presence_penalty", "max_tokens", "reasoning_effort",
-             "model", "base_url"}
-    return "--" + base.replace("_", "-") if base in flags else param
-
-
-def show_traceback() -> None:
-    """The traceback of the exception being handled, on stderr (``-v``). Its last line
-    quotes the error, and so the server's words: made visible like everything else from
-    the server (line breaks kept), even when stderr is a file someone will ``cat``."""
-    import sys
-    import traceback
-
-    from ._safe import visible
-
-    sys.stderr.write(visible(traceback.format_exc()))
-    sys.stderr.flush()
-
-
-def start_debug_log() -> None:
-    """Debug logs on stderr (``-v``), each record made visible: a log line can quote what a
-    server sent (a failure, a URL from a redirect)."""
-    import logging
-    import sys
-
-    from ._safe import visible
-
-    class VisibleFormatter(logging.Formatter):
-        def format(self, record: logging.LogRecord) -> str:
-            return visible(super().format(record))
-
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(VisibleFormatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
-    logging.basicConfig(level=logging.DEBUG, handlers=[handler])
-
-
-def one_line(e: BaseException) -> tuple[str, int]:
-    """What went wrong and how to fix it, in one line; and the exit code.
-
-    The line can carry a server's words (``error.message``) or a bad value the user gave:
-    it goes through ``_safe.visible``, so no control sequence reaches the terminal and a
-    line break in a message cannot make it two lines. A server can also make its words
-    megabytes long: the middle of a long line is left out, so that the advice at its end
-    still shows."""
-    from ._safe import visible
-
-    line, code = _explain(e)
-    line = visible(line, name=True)
-    if len(line) > _LONGEST_LINE:
-        cut = len(line) - _LONGEST_LINE
-        line = f"{line[:_LONGEST_LINE - 500]} [... {cut} characters ...] {line[-500:]}"
-    return line, code
-
-
-_LONGEST_LINE = 2000
-
-
-def _explain(e: BaseException) -> tuple[str, int]:
-    from .. import (
-        APIConnectionError,
-        APIResponseValidationError,
-        APIStatusError,
-        APITimeoutError,
-        AuthenticationError,
-        InsufficientBalanceError,
-        InvalidParameterError,
-        MissingAPIKeyError,
-        NotFoundError,
-        RateLimitError,
-        StreamError,
-    )
-
-    if isinstance(e, click.UsageError) and e.ctx is not None:
-        return f"{e.format_message()} (see '{e.ctx.command_path} --help')", e.exit_code
-    if isinstance(e, click.ClickException):
-        return e.format_message(), e.exit_code
-    if isinstance(e, MissingAPIKeyError):
-        return ("no API key: run 'nanogpt login' or set NANOGPT_API_KEY (get a key at "
-                "https://nano-gpt.com/api); or try it offline with 'nanogpt --offline chat ...'",
-                1)
-    if isinstance(e, InvalidParameterError):
-        detail = str(e).split(": ", 1)[-1].replace(_INSECURE_HINT, "")
-        return f"{_flag(e.param)}: {detail}", 2
-    if isinstance(e, AuthenticationError):
-        return ("the API key was refused (401): check it with 'nanogpt login', or the "
-                "NANOGPT_API_KEY variable", 1)
-    if isinstance(e, InsufficientBalanceError):
-        return ("insufficient balance (402): top up at https://nano-gpt.com, then check with "
-                "'nanogpt balance'", 1)
-    if isinstance(e, RateLimitError):
-        wait = f"; the server asks to wait {e.retry_after:.0f} s" if e.retry_after else ""
-        daily = " (daily limits reset at midnight UTC)" if "daily" in str(e.code or "") else ""
-        return f"rate limited (429){wait}{daily}: wait and try again", 1
-    if isinstance(e, NotFoundError) and e.code == "model_not_found":
-        return f"{e.message}: see 'nanogpt models --search ...' for ids", 1
-    if isinstance(e, StreamError):
-        return f"the answer was cut off: {e} (what arrived is shown above)", 1
-    if isinstance(e, APIResponseValidationError):
-        return (f"the API sent a response this client cannot read ({e}); try again, and "
-                f"report it if it persists", 1)
-    if isinstance(e, APIConnectionError) and e.answer_cut:
-        return f"{e} (the request reached the server)", 1
-    if isinstance(e, APITimeoutError):
-        return f"timed out: {e}; the service may be busy, try again", 1
-    if isinstance(e, APIConnectionError):
-        return f"could not reach the API: {e}; check your network or --base-url", 1
-    if isinstance(e, APIStatusError):
-        return f"the API answered {e}", 1
-    if isinstance(e, OSError):
-        where = f" ({e.filename})" if getattr(e, "filename", None) else ""
-        return (f"{e.strerror or e}{where}; check the permissions, or set NANOGPT_CONFIG_DIR / "
-                f"NANOGPT_CACHE_DIR", 1)
-    text = repr(e)
-    if len(text) > 300:
-        text = text[:300] + "..."
-    return f"unexpected error: {text}; run with -v for details", 1

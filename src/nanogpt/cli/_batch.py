@@ -21,7 +21,9 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from . import _settings
 from ._app import App
+from ._render import plural
 
 if TYPE_CHECKING:
     from ..batch import BatchSummary
@@ -52,7 +54,8 @@ def run_batch(app: App, in_path: Path, out_path: Path, *, model: str | None,
     params = {"max_tokens": max_tokens} if max_tokens is not None else None
 
     async def main(progress: _Progress) -> BatchSummary:
-        async with AsyncNanoGPT(key, base_url=base_url, max_concurrency=concurrency) as client:
+        async with AsyncNanoGPT(key, base_url=base_url, max_concurrency=concurrency,
+                                allow_insecure_http=_settings.allow_insecure_http()) as client:
             return await arun(in_path, out_path, client=client,
                               model=model or _default_model(app), params=params,
                               concurrency=concurrency, max_rps=max_rps, budget=budget,
@@ -116,18 +119,18 @@ def exit_code(summary: BatchSummary) -> int:
 def describe(summary: BatchSummary) -> str:
     """The summary for people: what was sent, kept, failed, what it cost, what is left."""
     s = summary
-    lines = [f"{s.rows} rows -> {s.output} in {s.elapsed:.1f}s"]
+    lines = [f"{plural(s.rows, 'row')} -> {s.output} in {s.elapsed:.1f}s"]
     lines.append(f"  sent {s.sent} (new {s.new}, changed {s.changed}, retried {s.retried}): "
                  f"{s.succeeded} answered, {s.failed} failed")
     if s.kept:
-        lines.append(f"  kept {s.kept} finished rows from earlier runs (not sent again"
+        lines.append(f"  kept {plural(s.kept, 'finished row')} from earlier runs (not sent again"
                      + (f"; {s.kept_failed} of them errors: --retry-failed reruns them)"
                         if s.kept_failed else ")"))
     if s.malformed:
-        lines.append(f"  {s.malformed} malformed lines written as error rows")
-    cost = f"  cost ${s.cost:.6f} (reported by NanoGPT), {s.tokens} tokens"
+        lines.append(f"  {plural(s.malformed, 'malformed line')} written as error rows")
+    cost = f"  cost ${s.cost:.6f} (reported by NanoGPT), {plural(s.tokens, 'token')}"
     if s.cost_unreported:
-        cost += f"; {s.cost_unreported} answers carried no price"
+        cost += f"; {plural(s.cost_unreported, 'answer')} carried no price"
     if s.budget is not None or s.job_cost != s.cost:
         cost += f"; whole job ${s.job_cost:.6f}"
     if s.budget is not None:
@@ -136,8 +139,8 @@ def describe(summary: BatchSummary) -> str:
     if s.stopped:
         lines.append(f"  stopped: {s.stop_reason}")
     if s.not_run or s.cancelled:
-        lines.append(f"  {s.not_run + s.cancelled} rows not run: run the same command again "
-                     "to resume")
+        lines.append(f"  {plural(s.not_run + s.cancelled, 'row')} not run: run the same "
+                     "command again to resume")
     return "\n".join(lines)
 
 

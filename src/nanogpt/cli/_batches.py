@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from ._render import plural
 from ._safe import visible
 
 if TYPE_CHECKING:
@@ -105,7 +106,7 @@ def run_remote(app: App, in_path: Path, out_path: Path, *, model: str | None, de
 
 def _catalog(app: App) -> list[Any] | None:
     """The catalog for prices; a batch is not refused because the catalog is unreachable."""
-    from .._core.errors import NanoGPTError
+    from .. import NanoGPTError
 
     try:
         return app.catalog()
@@ -117,7 +118,7 @@ def _catalog(app: App) -> list[Any] | None:
 def _show_estimate(plan: RemotePlan) -> None:
     for note in plan.notes:
         _note(f"note: {note}")
-    _note(f"{plan.rows} rows, model {visible(plan.model, name=True)}: worst case "
+    _note(f"{plural(plan.rows, 'row')}, model {visible(plan.model, name=True)}: worst case "
           f"{_usd(plan.worst_case_batch)} as a batch (live: {_usd(plan.worst_case_live)}, "
           f"saving up to {_usd(plan.saving)})")
 
@@ -233,8 +234,8 @@ class _BatchesGroup(click.Group):
     account, or a batch of an earlier ``--offline`` emulator): the error says where ids are."""
 
     def invoke(self, ctx: click.Context) -> Any:
-        from .._core.errors import NotFoundError
-        from ._app import one_line
+        from .. import NotFoundError
+        from ._advice import one_line
 
         try:
             return super().invoke(ctx)
@@ -246,7 +247,9 @@ class _BatchesGroup(click.Group):
 
 @click.group("batches", cls=_BatchesGroup, context_settings=CONTEXT)
 def batches_group() -> None:
-    """Server-side batches (NanoGPT's Batch API): list, follow, cancel, download.
+    """Server-side batches (NanoGPT's Batch API).
+
+    List, follow, cancel and download the batches 'nanogpt batch --remote' started.
 
     ID is a batch id, or the output path given to 'nanogpt batch --remote' (its batch is
     recorded beside it, in OUT.batch.json).
@@ -300,7 +303,9 @@ def status_command(app: App, target: str, as_json: bool) -> None:
 @click.pass_obj
 def wait_command(app: App, target: str, output: Path | None, poll: float | None,
                  as_json: bool) -> None:
-    """Follow a batch until it ends, then download its results."""
+    """Follow a batch until it ends, then download.
+
+    Follows a batch until it ends, then downloads its results."""
     batch_id, recorded = _resolve(target)
     code = _follow_and_download(app.client(), batch_id, output or recorded, as_json=as_json,
                                 poll=_poll_interval(poll))
@@ -311,7 +316,9 @@ def wait_command(app: App, target: str, output: Path | None, poll: float | None,
 @click.argument("target", metavar="ID")
 @click.pass_obj
 def cancel_command(app: App, target: str) -> None:
-    """Ask NanoGPT to cancel a batch (best effort; a finished batch cannot be)."""
+    """Ask NanoGPT to cancel a batch.
+
+    Best effort: a finished batch cannot be cancelled."""
     batch_id, _ = _resolve(target)
     batch = app.client().batches.cancel(batch_id)
     click.echo(f"batch {visible(batch.id)}: {batch.status}")
@@ -324,8 +331,10 @@ def cancel_command(app: App, target: str) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary.")
 @click.pass_obj
 def download_command(app: App, target: str, output: Path | None, as_json: bool) -> None:
-    """Write a finished batch's results: one row per input row, as a live run writes them."""
-    from .._core.errors import InvalidParameterError
+    """Write a finished batch's results.
+
+    One row per input row, as a live run writes them."""
+    from .. import InvalidParameterError
 
     batch_id, recorded = _resolve(target)
     out = output or recorded

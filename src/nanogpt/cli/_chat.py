@@ -2,38 +2,41 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 import time
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 import click
 
-from . import _settings
+from . import _fuzzy, _settings
 from ._render import Answer, show_stats, show_stream, show_text, stats_line, total_tokens
 from ._safe import visible_json
+from ._sampling import from_options
 
 if TYPE_CHECKING:
-    from .. import Model
+    from .. import Model, NanoGPT
     from ._app import App
 
 
 def sampling_params(app: App, opts: dict[str, Any]) -> dict[str, Any]:
     """Config defaults, overridden by flags; checked before anything is sent."""
-    from .._core.errors import InvalidParameterError
-    from .._core.params import PARAMS
+    from .. import InvalidParameterError
+    from .._contract import check_parameter
 
     params = {k: app.config[k] for k in _settings.SAMPLING if app.config.get(k) is not None}
     for name, value in params.items():
         try:
-            PARAMS[name][1](name, value)
+            check_parameter(name, value)
         except InvalidParameterError as e:
             raise click.ClickException(
                 f"{_settings.config_path()}: {e}; fix it with 'nanogpt config set {name} "
                 f"VALUE' or 'nanogpt config unset {name}'") from None
-    flags = {k: opts[k] for k in _settings.SAMPLING if opts.get(k) is not None}
+    flags = from_options(opts)
     for name, value in flags.items():
-        PARAMS[name][1](name, value)  # InvalidParameterError names the flag
+        check_parameter(name, value)  # InvalidParameterError names the flag
     params.update(flags)
     return params
 
@@ -66,6 +69,37 @@ def resolve_model(app: App, option: str | None) -> str:
     return cheapest(app.catalog())
 
 
+def with_suggestions(app: App, error: BaseException, model: str) -> BaseException:
+    """The error to show for a failed call: when the API does not know ``model`` (a 404
+    ``model_not_found``, never charged), one that also names the catalog ids closest to it;
+    any other error as it is. The catalog is the cached one (its listing is free), and a
+    failure to get it leaves the plain error: a suggestion is a help, not a second fault."""
+    from .. import NotFoundError
+
+    if not isinstance(error, NotFoundError) or error.code != "model_not_found":
+        return error
+    try:
+        near = _fuzzy.closest_ids(model, [m.id for m in app.catalog()])
+    except Exception:
+        return error
+    if not near:
+        return error
+    return click.ClickException(f"{error.message}; did you mean {' or '.join(near)}? "
+                                f"('nanogpt models --search ...' lists the ids)")
+
+
+@contextlib.contextmanager
+def suggesting_models(app: App, model: str) -> Iterator[None]:
+    """Runs a call to ``model``; an unknown model comes out :func:`with_suggestions`."""
+    try:
+        yield
+    except Exception as e:
+        better = with_suggestions(app, e, model)
+        if better is e:
+            raise
+        raise better from None
+
+
 def read_piped() -> str | None:
     """Piped standard input as text (bytes that are not UTF-8 become U+FFFD)."""
     stdin = sys.stdin
@@ -90,8 +124,8 @@ def run_chat(app: App, prompt: str, opts: dict[str, Any]) -> None:
         prompt = f"{prompt}\n\n{piped}" if prompt.strip() else piped
     system = opts.get("system") or app.config.get("system")
     client = app.client()
-    if client._core.api_key is None:  # say so before anything else is fetched
-        from .._core.errors import MissingAPIKeyError
+    if not client.has_api_key:  # say so before anything else is fetched
+        from .. import MissingAPIKeyError
 
         raise MissingAPIKeyError()
     if not prompt.strip():
@@ -105,6 +139,13 @@ def run_chat(app: App, prompt: str, opts: dict[str, Any]) -> None:
     model = resolve_model(app, opts.get("model"))
     messages = ([{"role": "system", "content": system}] if system else []) + [
         {"role": "user", "content": prompt}]
+    with suggesting_models(app, model):
+        _answer(app, client, model, messages, params, opts)
+
+
+def _answer(app: App, client: NanoGPT, model: str, messages: list[dict[str, str]],
+            params: dict[str, Any], opts: dict[str, Any]) -> None:
+    """One answer, shown as the flags ask: JSON, whole, or streamed as it arrives."""
     started = time.monotonic()
     if opts.get("as_json"):
         r = client.chat.completions.create(model=model, messages=messages, **params)

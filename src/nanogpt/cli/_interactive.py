@@ -17,8 +17,17 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from . import _files, _settings
-from ._render import Answer, console, dollars, show_stream, stats_line, total_tokens
+from . import _files, _fuzzy, _settings
+from ._render import (
+    Answer,
+    Unpadded,
+    console,
+    dollars,
+    plural,
+    show_stream,
+    stats_line,
+    total_tokens,
+)
 from ._safe import visible
 
 if TYPE_CHECKING:
@@ -35,30 +44,6 @@ HELP = """\
                      in .json); /save! FILE replaces an existing one
 /help                this list
 /quit                leave (Ctrl-D works too); Ctrl-C stops an answer"""
-
-
-def fuzzy(query: str, models: list[Model]) -> list[Model]:
-    """Models matching ``query``: substrings first, then letters in order."""
-    q = query.lower().strip()
-    if not q:
-        return list(models)
-    scored: list[tuple[tuple[int, int, str], Model]] = []
-    for m in models:
-        hay = f"{m.id} {m.name or ''}".lower()
-        pos = hay.find(q)
-        if pos >= 0:
-            scored.append(((0, pos, m.id), m))
-            continue
-        i, gaps, last = 0, 0, -1
-        for j, ch in enumerate(hay):
-            if i < len(q) and ch == q[i]:
-                if last >= 0:
-                    gaps += j - last - 1
-                last = j
-                i += 1
-        if i == len(q):
-            scored.append(((1, gaps, m.id), m))
-    return [m for _, m in sorted(scored, key=lambda t: t[0])]
 
 
 def _error(message: str) -> None:
@@ -117,7 +102,8 @@ class Session:
 
     def ask(self, text: str) -> None:
         from .. import NanoGPTError
-        from ._app import one_line, show_traceback
+        from ._advice import one_line, show_traceback
+        from ._chat import with_suggestions
 
         con = console()
         messages = ([{"role": "system", "content": self.system}] if self.system else [])
@@ -135,7 +121,7 @@ class Session:
             answer.stopped = True
             con.print("[stopped]", style="dim")
         except Exception as e:  # NanoGPTError or not: one line, and the session goes on
-            _error(one_line(e)[0])
+            _error(one_line(with_suggestions(self.app, e, self.model))[0])
             if not isinstance(e, NanoGPTError) and self.app.verbose:
                 show_traceback()
         if not answer.text:
@@ -184,7 +170,7 @@ class Session:
         except click.ClickException as e:
             _error(e.format_message())
         except Exception as e:
-            from ._app import one_line
+            from ._advice import one_line
 
             _error(one_line(e)[0])
         return True
@@ -196,7 +182,7 @@ class Session:
         con = console()
         models = self.app.catalog()
         exact = [m for m in models if m.id == rest]
-        matches = exact or fuzzy(rest, models)
+        matches = exact or _fuzzy.search(rest, models)
         if not rest:
             con.print(f"current model: {visible(self.model, name=True)}")
         if not matches:
@@ -215,17 +201,33 @@ class Session:
             table.add_row(str(i), visible(m.id, name=True), _price(m.pricing.prompt),
                           _price(m.pricing.completion),
                           f"{m.context_length:,}" if m.context_length else "-")
-        con.print(table)
+        con.print(Unpadded(table))
         if len(matches) > len(shown):
             con.print(f"... and {len(matches) - len(shown)} more; type more letters",
                       style="dim")
-        try:
-            choice = input("pick a number (Enter keeps the current model): ").strip()
-        except (EOFError, KeyboardInterrupt):
-            con.print()
-            return
-        if choice.isdigit() and 1 <= int(choice) <= len(shown):
-            self._use(shown[int(choice) - 1])
+        picked = self._pick(len(shown))
+        if picked is None:
+            con.print(f"model unchanged: {visible(self.model, name=True)}")
+        else:
+            self._use(shown[picked - 1])
+
+    def _pick(self, count: int) -> int | None:
+        """The number the user picks from 1 to ``count``; None keeps the current model (Enter,
+        Ctrl-D or Ctrl-C). Anything else is said to be wrong, and asked again: a silent
+        "keep" after a typo would send the next question to a model the user did not mean."""
+        con = console()
+        while True:
+            try:
+                choice = input("pick a number (Enter keeps the current model): ").strip()
+            except (EOFError, KeyboardInterrupt):
+                con.print()
+                return None
+            if not choice:
+                return None
+            if choice.isdecimal() and 1 <= int(choice) <= count:
+                return int(choice)
+            numbers = f"one of the numbers 1 to {count}" if count > 1 else "1"
+            con.print(f"{visible(repr(choice))} is not {numbers}; pick again", soft_wrap=True)
 
     def _use(self, m: Model) -> None:
         self.model = m.id
@@ -252,11 +254,10 @@ class Session:
         console().print("system prompt " + ("cleared" if self.system is None else "set"))
 
     def cmd_cost(self, rest: str) -> None:
-        n = self.answers
-        odd = f" (and {self.unpriced} charge{'s' * (self.unpriced != 1)} too odd to add)" \
+        odd = f" (and {plural(self.unpriced, 'charge')} too odd to add)" \
             if self.unpriced else ""
-        console().print(f"this session: {dollars(self.cost)}{odd} over {n} "
-                        f"answer{'s' * (n != 1)}, {self.tokens} tokens")
+        console().print(f"this session: {dollars(self.cost)}{odd} over "
+                        f"{plural(self.answers, 'answer')}, {plural(self.tokens, 'token')}")
 
     def cmd_clear(self, rest: str) -> None:
         self.messages = []
@@ -285,7 +286,7 @@ class Session:
         except OSError as e:
             raise click.ClickException(f"cannot save to {path}: {e.strerror or e}; pick another "
                                        f"file name or directory") from None
-        console().print(f"saved {len(messages)} messages to {visible(str(path))}")
+        console().print(f"saved {plural(len(messages), 'message')} to {visible(str(path))}")
 
     # history -----------------------------------------------------------------------------
 

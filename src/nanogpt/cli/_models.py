@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING
 
 import click
 
-from ._interactive import fuzzy
-from ._render import console, stdout_is_terminal
+from . import _fuzzy
+from ._render import Unpadded, console, stdout_is_terminal
 from ._safe import visible, visible_json
 
 if TYPE_CHECKING:
@@ -27,11 +27,21 @@ def capability_names(m: Model) -> str:
     return ",".join(short for short, attr in _CAPS.items() if getattr(m.capabilities, attr))
 
 
+def catalog_name(*, subscription: bool, paid: bool) -> str:
+    """Which catalog the flags ask for. Both at once is refused (exit 2) rather than guessed:
+    each is one list the service keeps, so "both" could mean their union (close to what no
+    flag shows) or their overlap, and two tables one after the other would be read as one."""
+    if subscription and paid:
+        raise click.UsageError("--subscription and --paid each pick one list; pass one of "
+                               "them, or neither for every model")
+    return "subscription" if subscription else "paid" if paid else "all"
+
+
 def run_models(app: App, *, search: str | None, sort: str, capabilities: tuple[str, ...],
                catalog: str, as_json: bool, refresh: bool) -> None:
     models = app.catalog(catalog, refresh=refresh)
     if search:
-        models = fuzzy(search, models)
+        models = _fuzzy.search(search, models)
     for cap in capabilities:
         models = [m for m in models if getattr(m.capabilities, _CAPS[cap])]
     if sort == "price":
@@ -60,7 +70,7 @@ def run_models(app: App, *, search: str | None, sort: str, capabilities: tuple[s
                              no_wrap=i == 0)
         for r in rows:  # id and name come from the server: shown, never obeyed
             table.add_row(visible(r[0], name=True), visible(r[1], name=True), *r[2:])
-        console().print(table)
+        console().print(Unpadded(table))
         return
     widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(head)]
     for r in [head, *rows]:

@@ -8,9 +8,10 @@ itself, while rendering); in a pipe it is written byte for byte.
 
 from __future__ import annotations
 
+import os
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -33,21 +34,30 @@ _err_console: Console | None = None
 def console() -> Console:
     global _console
     if _console is None:
-        from rich.console import Console
-
-        # markup and emoji codes off: model output, catalog names and server messages are
-        # printed as they are (":white_check_mark:" in an id is not a check mark)
-        _console = Console(highlight=False, markup=False, emoji=False)
+        _console = _new_console(stderr=False)
     return _console
 
 
 def err_console() -> Console:
     global _err_console
     if _err_console is None:
-        from rich.console import Console
-
-        _err_console = Console(stderr=True, highlight=False, markup=False, emoji=False)
+        _err_console = _new_console(stderr=True)
     return _err_console
+
+
+def _new_console(*, stderr: bool) -> Console:
+    """A rich console for stdout or stderr.
+
+    Markup and emoji codes are off: model output, catalog names and server messages are
+    printed as they are (":white_check_mark:" in an id is not a check mark). With
+    ``NO_COLOR`` set (and not empty, as no-color.org says) no style is written at all: rich
+    alone drops only the colours and still writes bold, dim and italic, which a user who asks
+    for plain text does not want either."""
+    from rich.console import Console
+
+    plain = os.environ.get("NO_COLOR", "") != ""
+    return Console(stderr=stderr, highlight=False, markup=False, emoji=False,
+                   color_system=None if plain else "auto")
 
 
 class SafeMarkdown:
@@ -66,12 +76,68 @@ class SafeMarkdown:
         from rich.segment import Segment
 
         md = Markdown(visible("".join(self.parts)), hyperlinks=False)
-        for seg in console.render(md, options):
+        for seg in _without_padding(console, console.render(md, options)):
             if seg.control is None and seg.text and not seg.text.isprintable():
                 seg = Segment(visible(seg.text), seg.style)
             if seg.style is not None and seg.style.link:  # no hyperlink, whatever the version
                 seg = Segment(seg.text, seg.style.update_link(None), seg.control)
             yield seg
+
+
+class Unpadded:
+    """A rich renderable (a table) shown without the spaces that pad its lines to the
+    terminal's width (see :func:`_without_padding`)."""
+
+    def __init__(self, renderable: Any) -> None:
+        self.renderable = renderable
+
+    def __rich_console__(self, console: Any, options: Any) -> Iterator[Any]:
+        yield from _without_padding(console, console.render(self.renderable, options))
+
+
+def _without_padding(console: Any, segments: Iterable[Any]) -> Iterator[Any]:
+    """The segments less the spaces rich pads each line with up to the terminal's width:
+    they are invisible, but a copied answer (or a terminal resized narrower) carries them.
+    Spaces with a background colour (a code block's) are what the user sees: kept."""
+    from rich.segment import Segment
+
+    line: list[Any] = []
+    for seg in segments:
+        if seg.control is not None or "\n" not in seg.text:
+            line.append(seg)
+            continue
+        *ends, rest = seg.text.split("\n")
+        for end in ends:
+            if end:
+                line.append(Segment(end, seg.style))
+            yield from _trimmed(console, line)
+            yield Segment("\n")
+            line = []
+        if rest:
+            line.append(Segment(rest, seg.style))
+    yield from line
+
+
+def _trimmed(console: Any, line: list[Any]) -> list[Any]:
+    """One line's segments, less the invisible spaces at its end."""
+    from rich.segment import Segment
+
+    while line and line[-1].control is None and _is_padding(console, line[-1]):
+        last = line.pop()
+        kept = last.text.rstrip(" ")
+        if kept:
+            line.append(Segment(kept, last.style))
+            break
+    return line
+
+
+def _is_padding(console: Any, seg: Any) -> bool:
+    """True for a segment that ends in spaces no one can see (no background is drawn)."""
+    if not seg.text.endswith(" "):
+        return False
+    shows_background = (console.color_system is not None and seg.style is not None
+                        and seg.style.bgcolor is not None)
+    return not shows_background
 
 
 class Answer:
@@ -169,10 +235,16 @@ def dollars(cost: Decimal) -> str:
     return f"${cost:.6g}"
 
 
+def plural(count: int, word: str) -> str:
+    """``1 token``, ``2 tokens``, ``0 tokens``: a count with its noun agreeing (English nouns
+    that take an ``s``; every noun the command line counts does)."""
+    return f"{count} {word}{'s' * (count != 1)}"
+
+
 def stats_line(model: str, tokens: int | None, cost: Decimal | None, seconds: float) -> str:
     bits = [visible(model, name=True)]
     if tokens is not None:
-        bits.append(f"{tokens} tokens")
+        bits.append(plural(tokens, "token"))
     if cost is not None:
         bits.append(dollars(cost))
     bits.append(f"{seconds:.1f}s")

@@ -23,21 +23,37 @@ from typing import Any
 
 import click
 
-from . import _files
+from .._contract import check_parameter, parameter_kind
+from . import _files, _sampling
 
 APP = "nanogpt"
 KEYRING_SERVICE = "nanogpt"
 KEYRING_USER = "api_key"
 CATALOG_TTL = 3600.0
 
-# settable defaults: name -> type ("str", "float", "int")
-SETTINGS: dict[str, str] = {
-    "model": "str", "base_url": "str", "system": "str", "temperature": "float",
-    "top_p": "float", "top_k": "int", "min_p": "float", "repetition_penalty": "float",
-    "frequency_penalty": "float", "presence_penalty": "float", "max_tokens": "int",
-    "reasoning_effort": "str",
+# settable defaults: name -> how its text is read (a type, or the values it takes). The
+# sampling ones come from the one table of sampling flags.
+SETTINGS: dict[str, type | tuple[str, ...]] = {
+    "model": str, "base_url": str, "system": str,
+    **{name: parameter_kind(name) for name in _sampling.SAMPLING},
 }
-SAMPLING = [k for k in SETTINGS if k not in ("model", "base_url", "system")]
+SAMPLING = list(_sampling.SAMPLING)
+# plain http:// to another machine sends the key unencrypted: allowed only when this is set
+ENV_ALLOW_INSECURE_HTTP = "NANOGPT_ALLOW_INSECURE_HTTP"
+INSECURE_ADVICE = f"set {ENV_ALLOW_INSECURE_HTTP}=1"
+
+
+def allow_insecure_http() -> bool:
+    """Whether the user allowed plain http:// to a host that is not this machine."""
+    return os.environ.get(ENV_ALLOW_INSECURE_HTTP, "").strip().lower() in ("1", "true", "yes")
+
+
+def check_setting_name(name: str) -> str:
+    """The setting's name (``top-p`` is ``top_p``), or exit 2 with the list of names."""
+    name = name.replace("-", "_")
+    if name not in SETTINGS:
+        raise click.BadParameter(f"unknown setting {name!r}; one of: {', '.join(SETTINGS)}")
+    return name
 
 
 def config_dir() -> Path:
@@ -99,38 +115,33 @@ def update_config(change: Callable[[dict[str, Any]], None]) -> None:
 
 def parse_setting(name: str, value: str) -> Any:
     """A config value from text, typed and checked like the matching chat parameter."""
-    from .._core.params import PARAMS
+    from .. import InvalidParameterError
 
-    name = name.replace("-", "_")
-    kind = SETTINGS.get(name)
-    if kind is None:
-        raise click.BadParameter(f"unknown setting {name!r}; one of: {', '.join(SETTINGS)}")
+    name = check_setting_name(name)
     require_utf8(value, name)
-    typed: Any = value
+    typed = _typed(name, value)
     try:
-        if kind == "float":
-            typed = float(value)
-        elif kind == "int":
-            typed = int(value)
-    except ValueError:
-        raise click.BadParameter(f"{name} must be a{'n integer' if kind == 'int' else ' number'}"
-                                 f", got {value!r}") from None
-    if name in PARAMS:
-        from .._core.errors import InvalidParameterError
+        if name in _sampling.SAMPLING:
+            check_parameter(name, typed)
+        if name == "base_url":
+            from .._contract import check_base_url
 
-        try:
-            PARAMS[name][1](name, typed)
-        except InvalidParameterError as e:
-            raise click.BadParameter(str(e)) from None
-    if name == "base_url":
-        from .._core.config import check_base_url
-        from .._core.errors import InvalidParameterError
-
-        try:
-            typed = check_base_url(typed, allow_insecure_http=False)
-        except InvalidParameterError as e:
-            raise click.BadParameter(str(e)) from None
+            typed = check_base_url(typed, allow_insecure_http=allow_insecure_http(),
+                                   insecure_advice=INSECURE_ADVICE)
+    except InvalidParameterError as e:
+        raise click.BadParameter(str(e)) from None
     return typed
+
+
+def _typed(name: str, value: str) -> Any:
+    kind = SETTINGS[name]
+    if kind is float or kind is int:
+        try:
+            return kind(value)
+        except ValueError:
+            a = "an integer" if kind is int else "a number"
+            raise click.BadParameter(f"{name} must be {a}, got {value!r}") from None
+    return value
 
 
 def require_utf8(value: str, what: str) -> str:

@@ -1,0 +1,92 @@
+"""What the package's own tools (the command line, the batch runner) use from the SDK.
+
+Not public API, but a named contract: the tools import these names and nothing else that is
+private, so the SDK's internals can move without the tools reaching into them. Importing this
+module is cheap (no HTTP library); the clients offer ``has_api_key`` for the same reason.
+
+* the chat parameters: which exist (:func:`parameter_names`), their type as the command line
+  reads them (:func:`parameter_kind`), their check (:func:`check_parameter`, raising
+  ``InvalidParameterError`` like ``create()``) and their name on the wire (:func:`wire_name`);
+* :func:`models_from_catalog`: typed models from catalog entries kept on disk;
+* the key and the base URL as the clients take them: :class:`Secret` (a key no repr, log or
+  traceback shows), :func:`resolve_api_key` and :func:`check_base_url`, so that a value the
+  tools store is refused when, and only when, a client would refuse it.
+"""
+
+from __future__ import annotations
+
+import functools
+import typing
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ._core.config import Secret, check_base_url, resolve_api_key
+    from ._core.types import Model
+
+__all__ = ["Secret", "check_base_url", "check_parameter", "models_from_catalog",
+           "parameter_kind", "parameter_names", "resolve_api_key", "wire_name"]
+
+
+_FROM_CONFIG = ("Secret", "check_base_url", "resolve_api_key")
+
+
+def __getattr__(name: str) -> Any:
+    """The key and URL names load on first use: the command line imports this module at
+    startup, and needs them only in some commands."""
+    if name in _FROM_CONFIG:
+        from ._core import config
+
+        return getattr(config, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def parameter_names() -> list[str]:
+    """Every named parameter ``chat.completions.create`` takes besides model and messages."""
+    from ._core.params import PARAMS
+
+    return list(PARAMS)
+
+
+def check_parameter(name: str, value: Any) -> None:
+    """Raise ``InvalidParameterError`` (naming ``name``) when ``create()`` would refuse
+    ``value``; a name that is not a parameter is a ``KeyError``."""
+    from ._core.params import PARAMS
+
+    PARAMS[name][1](name, value)
+
+
+def wire_name(name: str) -> str | None:
+    """The field ``name`` is sent as (``web_search`` goes as ``webSearch``); None when
+    ``name`` is not a parameter."""
+    from ._core.params import PARAMS
+
+    spec = PARAMS.get(name)
+    return spec[0] if spec is not None else None
+
+
+@functools.cache
+def parameter_kind(name: str) -> type | tuple[str, ...]:
+    """How a parameter is typed in text: ``float``, ``int`` or ``str``, or the tuple of the
+    values it takes when it is one of a few (``reasoning_effort``). Read from the SDK's
+    ``ChatParams``, so a flag built from it follows the SDK. (One annotation is evaluated,
+    not all: the command line builds its flags from this at startup.)"""
+    from ._core import params
+
+    annotation = params.ChatParams.__annotations__[name]  # a ForwardRef or text, or a type
+    if isinstance(annotation, typing.ForwardRef):
+        annotation = annotation.__forward_arg__
+    # our own annotation's text, evaluated where it was written (what get_type_hints does)
+    hint = eval(annotation, vars(params)) if isinstance(annotation, str) else annotation
+    if typing.get_origin(hint) is typing.Literal:
+        return tuple(str(v) for v in typing.get_args(hint))
+    if hint in (float, int, str):
+        return typing.cast(type, hint)
+    raise TypeError(f"{name} ({hint}) is not a parameter a single flag can give")
+
+
+def models_from_catalog(items: list[Any]) -> list[Model]:
+    """Typed models from catalog entries (``Model.raw`` of each, as a cache keeps them); an
+    entry that is not an object is skipped."""
+    from ._core.client import models_from_dicts
+
+    return models_from_dicts(items)
