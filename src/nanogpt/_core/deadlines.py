@@ -16,6 +16,7 @@ clock reading by which something must be over (``None``: none).
 
 from __future__ import annotations
 
+import functools
 from typing import TYPE_CHECKING, NamedTuple
 
 if TYPE_CHECKING:
@@ -54,13 +55,20 @@ class Limits(NamedTuple):
 
     @classmethod
     def of(cls, timeout: Timeout, stream: bool) -> Limits:
-        if stream:
-            head = earliest(timeout.first_event, timeout.stream_total)
-            each_read = earliest(timeout.idle, head)
-        else:
-            head = each_read = timeout.read
-        return cls(connect=timeout.connect, each_read=each_read, head=head, body=timeout.read,
-                   total=timeout.total)
+        """The limits of a request under ``timeout`` (kept: a client makes few ``Timeout``
+        objects, and this is asked for on every request)."""
+        return _limits(timeout, stream)
+
+
+@functools.lru_cache(maxsize=128)
+def _limits(timeout: Timeout, stream: bool) -> Limits:
+    if stream:
+        head = earliest(timeout.first_event, timeout.stream_total)
+        each_read = earliest(timeout.idle, head)
+    else:
+        head = each_read = timeout.read
+    return Limits(connect=timeout.connect, each_read=each_read, head=head, body=timeout.read,
+                  total=timeout.total)
 
 
 def call_deadline(total: float | None, now: float) -> float | None:
