@@ -108,6 +108,8 @@ class SyncProxy:
 
 @pytest.fixture(scope="session")
 def loop_thread() -> Iterator[LoopThread]:
+    """One event loop in a background thread for the session: the async clients of
+    ``make_client`` run on it behind a blocking interface."""
     lt = LoopThread()
     yield lt
     lt.stop()
@@ -140,12 +142,16 @@ def emu2() -> Iterator[Emulator]:
 
 @pytest.fixture(params=["sync", "async"])
 def kind(request: pytest.FixtureRequest) -> str:
+    """``"sync"`` or ``"async"``: a test using ``make_client`` runs once with each client."""
     return str(request.param)
 
 
 @pytest.fixture
 def make_client(kind: str, emu: Emulator, loop_thread: LoopThread
                 ) -> Iterator[Callable[..., Any]]:
+    """Makes clients of this test's ``kind`` pointed at ``emu`` (fast retries; keywords as
+    for ``NanoGPT``): a ``NanoGPT``, or an ``AsyncNanoGPT`` behind a blocking proxy. All are
+    closed after the test."""
     made: list[Any] = []
 
     def make(api_key: str | None = KEY, **kw: Any) -> Any:
@@ -166,6 +172,7 @@ def make_client(kind: str, emu: Emulator, loop_thread: LoopThread
 
 @pytest.fixture
 def client(make_client: Callable[..., Any]) -> Any:
+    """One client from ``make_client`` with the test key: run on both kinds."""
     return make_client()
 
 

@@ -9,6 +9,16 @@ Installed as a pytest plugin, so the fixtures are available without imports:
 ``nanogpt_emulator`` is one server per test session (faults and counters are reset per test);
 ``nanogpt_client`` is a ``NanoGPT`` pointed at it with a test key.
 
+``nanogpt_async_client`` is an ``AsyncNanoGPT`` pointed at it, for plain pytest (no
+pytest-asyncio or anyio plugin needed): run your coroutines with ``nanogpt_run``, which runs
+them on the test's own event loop, the one the client is closed on after the test:
+
+    def test_my_async_bot(nanogpt_async_client, nanogpt_run):
+        assert nanogpt_run(my_async_bot(nanogpt_async_client)).startswith("Hello")
+
+(Under an async test plugin, make the client in the test instead:
+``async with AsyncNanoGPT(TEST_API_KEY, base_url=nanogpt_emulator.base_url) as client``.)
+
 The emulator streams NanoGPT's documented format (``data:`` frames and ``data: [DONE]``). To
 test a client against the quirks seen in the wild too (keep-alive comments, ``retry:``/``id:``
 /``event:`` lines, usage on a chunk with no choices), override the options fixture in your
@@ -21,19 +31,24 @@ test a client against the quirks seen in the wild too (keep-alive comments, ``re
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+import asyncio
+from collections.abc import Callable, Coroutine, Iterator
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import pytest
 
 if TYPE_CHECKING:
-    from . import NanoGPT
+    from . import AsyncNanoGPT, NanoGPT
     from .emulator import Emulator
 
 TEST_API_KEY = "sk-nano-00000000-0000-4000-8000-000000000000"
 
-__all__ = ["TEST_API_KEY", "nanogpt_client", "nanogpt_emulator", "nanogpt_emulator_options",
-           "nanogpt_emulator_session"]
+__all__ = ["TEST_API_KEY", "nanogpt_async_client", "nanogpt_client", "nanogpt_emulator",
+           "nanogpt_emulator_options", "nanogpt_emulator_session", "nanogpt_run"]
+
+T = TypeVar("T")
+FAST_RETRY_DELAY = 0.01  # the first retry's wait, in seconds: a test need not wait long
+FAST_RETRY_MAX_DELAY = 0.05
 
 
 @pytest.fixture(scope="session")
@@ -68,6 +83,37 @@ def nanogpt_client(nanogpt_emulator: Emulator) -> Iterator[NanoGPT]:
     retries."""
     from . import NanoGPT
 
-    with NanoGPT(TEST_API_KEY, base_url=nanogpt_emulator.base_url, retry_base_delay=0.01,
-                 retry_max_delay=0.05) as client:
+    with NanoGPT(TEST_API_KEY, base_url=nanogpt_emulator.base_url,
+                 retry_base_delay=FAST_RETRY_DELAY, retry_max_delay=FAST_RETRY_MAX_DELAY
+                 ) as client:
         yield client
+
+
+@pytest.fixture
+def nanogpt_run() -> Iterator[Callable[[Coroutine[Any, Any, T]], T]]:
+    """Runs a coroutine to its end on this test's event loop and returns its result:
+    ``nanogpt_run(client.chat.completions.create(...))``. The loop is closed after the
+    test; ``nanogpt_async_client`` is closed on it first."""
+    loop = asyncio.new_event_loop()
+    try:
+        yield loop.run_until_complete
+    finally:
+        loop.run_until_complete(loop.shutdown_asyncgens())
+        loop.close()
+
+
+@pytest.fixture
+def nanogpt_async_client(nanogpt_emulator: Emulator,
+                         nanogpt_run: Callable[[Coroutine[Any, Any, None]], None]
+                         ) -> Iterator[AsyncNanoGPT]:
+    """An ``AsyncNanoGPT`` pointed at ``nanogpt_emulator``, with a test key and fast retries;
+    use it in coroutines run by ``nanogpt_run``, which closes it after the test."""
+    from . import AsyncNanoGPT
+
+    client = AsyncNanoGPT(TEST_API_KEY, base_url=nanogpt_emulator.base_url,
+                          retry_base_delay=FAST_RETRY_DELAY,
+                          retry_max_delay=FAST_RETRY_MAX_DELAY)
+    try:
+        yield client
+    finally:
+        nanogpt_run(client.close())

@@ -33,7 +33,7 @@ def _failures(client, emu):
                   Fault(error_frame_after=2), Fault(no_done=True)):
         emu.inject(fault, times=None)
         try:
-            stream = fault.error_frame_after is not None or fault.no_done
+            stream = fault.frames.error_frame_after is not None or fault.frames.no_done
             r = chat(model="openai/gpt-5-mini", messages=USER, stream=stream)
             if stream:
                 list(r)

@@ -3,8 +3,8 @@ stream's pieces, and what a failure of aiohttp means in the core's terms (``fail
 a :class:`~nanogpt._core.transport.TransportFailure`).
 
 aiohttp's exceptions are never put in our messages by ``repr`` (it shows every request header).
-Also here: two gaps in aiohttp that a body reader must close itself (``BodyWatch``: a connection
-closed under a body's reader; ``salvage``: bytes that arrived just before a failure).
+Also here: a gap in aiohttp that a body reader must close itself (``BodyWatch``: a connection
+closed under a body's reader, which aiohttp does not tell).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     import aiohttp
 
 __all__ = ["BodyWatch", "body_had_started", "decoding", "error_body", "failure", "read_limited",
-           "salvage", "until", "watch_body"]
+           "until", "watch_body"]
 
 _STREAM_PIECE = 65536  # a coded stream is decoded at most this much per read
 
@@ -174,15 +174,6 @@ def watch_body(resp: aiohttp.ClientResponse) -> BodyWatch | None:
         closed.add_done_callback(watch)
     watch.content = resp.content
     return watch
-
-
-def salvage(content: aiohttp.StreamReader) -> bytes:
-    buffer = getattr(content, "_buffer", None)
-    if not buffer:
-        return b""
-    data = b"".join(buffer)
-    buffer.clear()
-    return data
 
 
 async def read_limited(resp: aiohttp.ClientResponse, limit: int) -> bytes:

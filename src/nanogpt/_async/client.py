@@ -1,26 +1,21 @@
 """``AsyncNanoGPT``: the asyncio client. A thin shell that moves bytes with aiohttp.
 
 aiohttp is chosen by measurement (about 14x the ``openai`` SDK's async throughput at 50
-concurrent requests) and imported on first use. The session and the concurrency semaphore belong
-to one event loop; a client used from a new loop (``asyncio.run`` twice) makes new ones, and so
-does a client used in a forked child (which must not touch the parent's sockets or loop).
+concurrent requests) and imported on first use. The session and the concurrency slots belong to
+one event loop (``_async.session``: made per loop, per forked child, and released when nobody
+closed them); every use of an aiohttp private attribute is in ``_async.aiohttp_private``.
 
 Bodies are taken from aiohttp undecoded (``auto_decompress=False``) and the session asks for
 ``identity``: a coded body is decoded in ``body`` (with the core's ``decompress``), never
 beyond ``max_response_bytes``; streams are ``stream.AsyncStream``. aiohttp's exceptions are
 never put in our messages by ``repr`` (it shows every request header); credential headers
 reach it masked besides (the core masks them when it builds a request: ``redact``).
-
-A pooled connection on which the server wrote while it was idle is closed, not reused (aiohttp
-would hand those bytes to the next call as its answer): ``_connector_class``.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
-import weakref
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, TypeVar
 
@@ -31,9 +26,8 @@ from .._core.plan import CallPlan
 from .._core.transport import TransportFailure
 from .._core.types import Balance
 from .._resources import AsyncChat, AsyncModels
-from .._slots import TaskSlots, fork_generation
-from .._sync.http import readable
 from .body import body_had_started, error_body, failure, read_limited, until, watch_body
+from .session import LoopSession, loop_session
 from .stream import AsyncStream, body_of
 
 if TYPE_CHECKING:
@@ -43,17 +37,6 @@ if TYPE_CHECKING:
 __all__ = ["AsyncNanoGPT"]
 
 T = TypeVar("T")
-class _LoopState:
-    __slots__ = ("generation", "loop", "session", "slots")
-
-    def __init__(self, loop: asyncio.AbstractEventLoop, session: aiohttp.ClientSession,
-                 slots: TaskSlots | None) -> None:
-        self.loop = loop
-        self.session = session
-        self.slots = slots
-        self.generation = fork_generation()
-
-
 class AsyncNanoGPT(ClientBase):
     """The asyncio NanoGPT client; same arguments and namespaces as :class:`~nanogpt.NanoGPT`.
 
@@ -63,7 +46,7 @@ class AsyncNanoGPT(ClientBase):
     """
 
     def _start_shell(self) -> None:
-        self._state: _LoopState | None = None
+        self._state: LoopSession | None = None
         self.chat = AsyncChat(self)
         self.models = AsyncModels(self)
         from .._batches import async_namespaces
@@ -79,10 +62,8 @@ class AsyncNanoGPT(ClientBase):
     async def close(self) -> None:
         """Close pooled connections. The client may still be used afterwards."""
         state, self._state = self._state, None
-        if state is not None and state.generation != fork_generation():
-            _disown(state.session)  # the parent's (we are a forked child): not ours to close
-        elif state is not None and not state.session.closed:
-            await state.session.close()
+        if state is not None:
+            await state.close()
 
     async def __aenter__(self) -> AsyncNanoGPT:
         return self
@@ -92,39 +73,12 @@ class AsyncNanoGPT(ClientBase):
 
     # the shell ------------------------------------------------------------------------------
 
-    def _loop_state(self) -> _LoopState:
-        loop = asyncio.get_running_loop()
-        state = self._state
-        if state is not None and state.generation != fork_generation():
-            _disown(state.session)  # made before a fork: the parent's, leave it alone
-            state = self._state = None
-        if state is not None and state.loop is loop and not state.session.closed:
-            return state
-        if state is not None and state.loop is not loop:
-            if state.loop.is_running():
-                # two live loops would each get their own limit: refuse rather than exceed it
-                raise RuntimeError(
-                    "this AsyncNanoGPT is in use on another running event loop; create one "
-                    "client per event loop (or per thread)")
-            _abandon(state.session)  # its loop has ended (asyncio.run called again)
-        import aiohttp
-
-        connector = _connector_class()(limit=0, ttl_dns_cache=300)
-        # bodies come undecoded and are decoded here, bounded (aiohttp would decompress a
-        # whole small gzip body into memory before any size check); identity is asked for
-        session = aiohttp.ClientSession(connector=connector, auto_decompress=False,
-                                        headers={"Accept-Encoding": "identity"},
-                                        skip_auto_headers=("User-Agent",))
-        # aiohttp re-sends an idempotent request once on a dropped keep-alive connection; our
-        # plan owns every retry (and counts it), so that is turned off where aiohttp allows it
-        if hasattr(session, "_retry_connection"):
-            session._retry_connection = False
-        n = self._core.max_concurrency
-        state = self._state = _LoopState(loop, session, TaskSlots(n) if n else None)
+    def _loop_state(self) -> LoopSession:
+        state = self._state = loop_session(self._state, self._core.max_concurrency)
         return state
 
     async def _exchange(self, req: Request
-                        ) -> tuple[aiohttp.ClientResponse, _LoopState, CallPlan]:
+                        ) -> tuple[aiohttp.ClientResponse, LoopSession, CallPlan]:
         """Send under the retry plan; returns a 2xx response whose concurrency slot is held."""
         import aiohttp
 
@@ -182,7 +136,7 @@ class AsyncNanoGPT(ClientBase):
             return self._core.stream_core({}).interrupted(cut)
         return self._core.answer_cut(cut)
 
-    async def _read_answer(self, resp: aiohttp.ClientResponse, state: _LoopState,
+    async def _read_answer(self, resp: aiohttp.ClientResponse, state: LoopSession,
                            plan: CallPlan, read: float | None = None) -> bytes:
         """The body of a 2xx answer (never retried once it started); frees the slot. It must
         come within what is left of ``total`` and, when given, ``read`` seconds from now (a
@@ -231,72 +185,6 @@ class AsyncNanoGPT(ClientBase):
                 TransportFailure(str(e), sent=True)) from None
         stream_body = body_of(resp, decoder, state.loop, state.slots, owner)
         return AsyncStream(stream_body, self._core.stream_core(headers, req.timeout), headers)
-
-
-_MAX_STALE = 64  # idle connections found spoken on, dropped before one call makes a new one
-
-
-@functools.lru_cache(maxsize=1)
-def _connector_class() -> type[aiohttp.TCPConnector]:
-    """aiohttp's connector, but an idle keep-alive connection that the server wrote to (an
-    answer nobody asked for: a duplicate, a late one, the end of a body longer than its
-    length) is closed instead of reused. aiohttp checks only that it is still connected, and
-    would hand those bytes to the next call as its answer. Like the blocking pool's check."""
-    import aiohttp
-
-    class FreshConnector(aiohttp.TCPConnector):
-        async def connect(self, req: aiohttp.ClientRequest, traces: list[aiohttp.tracing.Trace],
-                          timeout: aiohttp.ClientTimeout) -> aiohttp.connector.Connection:
-            for _ in range(_MAX_STALE):
-                conn = await super().connect(req, traces, timeout)
-                if not _spoken_on_while_idle(conn):
-                    return conn
-                conn.close()  # released with should_close: aiohttp closes it
-            return await super().connect(req, traces, timeout)
-
-    return FreshConnector
-
-
-# the protocols (connections) already handed to a call: only those can come back from the pool
-_USED: weakref.WeakSet[object] = weakref.WeakSet()
-
-
-def _spoken_on_while_idle(conn: aiohttp.connector.Connection) -> bool:
-    """A pooled connection that has bytes waiting (in aiohttp's parser, or still on the
-    socket) before this call sent anything. A new connection is never judged: what a server
-    says before being asked belongs to no other call."""
-    protocol = conn.protocol
-    if protocol is None:
-        return False
-    if protocol not in _USED:
-        _USED.add(protocol)
-        return False
-    if protocol.should_close:
-        return True
-    transport = protocol.transport
-    sock = transport.get_extra_info("socket") if transport is not None else None
-    return sock is not None and readable(sock)
-
-
-def _abandon(session: aiohttp.ClientSession) -> None:
-    """Let go of a session whose event loop is gone, without awaiting on that loop."""
-    connector = session.connector
-    session.detach()
-    if connector is not None:
-        with contextlib.suppress(Exception):
-            connector._close()
-
-
-def _disown(session: aiohttp.ClientSession) -> None:
-    """In a forked child, forget a session made in the parent without touching it. Its
-    connections are the parent's sockets, and its event loop's epoll set is shared with the
-    parent: closing anything here (now, or from a finalizer later) could cut the parent's
-    connections or unregister them from the parent's loop. The connector is marked closed so
-    that its finalizer does nothing; the child's copies of the descriptors close with it."""
-    connector = session.connector
-    session.detach()
-    if connector is not None:
-        connector._closed = True
 
 
 @functools.lru_cache(maxsize=64)

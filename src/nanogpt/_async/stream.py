@@ -19,7 +19,8 @@ from typing import TYPE_CHECKING, Any
 from .._core.stream import StreamBase, StreamCore
 from .._core.transport import DRAIN_TIMEOUT, AsyncStreamBody, TransportFailure
 from .._core.types import ChatCompletion, ChatCompletionChunk
-from .body import decoding, failure, salvage, watch_body
+from .aiohttp_private import take_buffered
+from .body import decoding, failure, watch_body
 
 if TYPE_CHECKING:
     import aiohttp
@@ -72,7 +73,7 @@ class ResponseBody:
             # aiohttp raises before handing over bytes that arrived just ahead of the failure;
             # take them first, so the partial answer (already paid for) is kept.
             self._failed = failure(exc)
-            leftover = salvage(self._content)
+            leftover = take_buffered(self._content)
             if leftover:
                 return leftover
             raise self._failed from None

@@ -7,18 +7,37 @@
 
 Run it on its own with ``python -m nanogpt.emulator --port 8080``.
 
-Where things live: ``_server`` (the thread and loop, the middleware that bounds, records and
-picks faults), ``_handlers`` (the route table and one handler per endpoint), ``_chat`` (request
-checks, whole-body and chunk shapes), ``_framing`` (the stream on the wire: documented format
-or quirks), ``_replies`` (what the model says: text, tool calls, structured output),
-``_schema`` (an instance of a JSON schema), ``_regex`` (a string that a schema ``pattern``
-matches), ``_faults`` (the ``Fault`` fields, the queue and the limits on fault headers),
-``_records`` (bounded request records), ``_errors`` (error bodies), ``_catalog`` (the models),
-``_batches`` (the file-backed Batch API: ``/files`` and ``/batches``).
+Where things live, in the order a request meets them:
+
+================  ===========================================================================
+``_server``       ``Emulator``: socket, thread and loop, start/stop; options, ``inject``,
+                  counters and the request record as tests see them
+``_connections``  below any request: silent connections dropped, unparsable requests
+                  answered in JSON, running out of descriptors logged once
+``_pipeline``     the middleware: body bounds, recording, picking the fault, the faults
+                  that act before the answer, any error turned into JSON
+``_routes``       the route table: path and method -> handler (add an endpoint here)
+``_account``      handlers: model lists, balance
+``_completions``  handler: chat completions, whole or streamed
+``_batches``      handlers and state of the Batch API (``/files``, ``/batches``)
+``_auth``         the API key check the handlers share
+``_exchange``     what the pipeline leaves on a request; resetting a connection
+``_faults``       ``Fault`` (flat keywords, one record per phase), the queue, header faults
+``_phases``       the fault records by phase and the function applying each (add a fault
+                  here: a field in its phase's record, and its effect in that function)
+``_fields``       the kinds of fault field, each with what a header may ask for
+``_framing``      the stream on the wire: documented format, or quirks (``Quirks``)
+``_chat``         chat request checks; whole-body and chunk shapes
+``_replies``      what the model says: text, tool calls, structured output
+``_schema``       an instance of a JSON schema; ``_regex``: a string a ``pattern`` matches
+``_records``      bounded request records, request ids
+``_errors``       error bodies
+``_catalog``      the models
+================  ===========================================================================
 """
 
+from ._auth import INVALID_API_KEY
 from ._faults import FAULT_HEADER, TOKENS_HEADER, Fault
-from ._handlers import INVALID_API_KEY
 from ._records import RecordedRequest
 from ._server import Emulator
 

@@ -1,5 +1,7 @@
 """NanoGPT's file-backed Batch API: ``/files`` and ``/batches`` on the ``/api/v1`` base path.
 
+The state (``BatchStore``) and its handlers; ``_routes`` says which path goes to which.
+
 A batch moves through ``validating``, ``in_progress`` and ``finalizing`` to ``completed``, one
 phase per ``step`` seconds (``emu.batches.step``; short in tests). Nothing runs in the
 background: a batch's status is worked out from the clock each time it is read, and its output
@@ -30,14 +32,15 @@ import itertools
 import json
 import time
 from collections import OrderedDict, deque
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
 
 from . import _catalog, _chat, _replies
+from ._auth import unauthorized
 from ._errors import json_error
+from ._exchange import RequestKeys as K
 
 __all__ = ["BatchStore"]
 
@@ -51,8 +54,6 @@ MAX_ERRORS = 100  # validation errors listed per batch
 WINDOW = 24 * 3600
 TERMINAL = frozenset({"completed", "failed", "expired", "cancelled"})
 
-Refuse = Callable[[web.Request], "web.Response | None"]
-RidOf = Callable[[web.Request], str]
 
 
 @dataclass
@@ -98,30 +99,16 @@ class BatchStore:
         self._batches: OrderedDict[str, _Batch] = OrderedDict()
         self._expire: deque[bool] = deque()
         self._seq = itertools.count(1)
-        self._refuse: Refuse = lambda request: None
-        self._rid: RidOf = lambda request: "emu"
 
     def expire_next(self, times: int = 1) -> None:
         """The next ``times`` batches created run out of their window while in progress."""
         self._expire.extend([True] * times)
 
-    def add_routes(self, app: web.Application, prefix: str, *, refuse: Refuse,
-                   rid: RidOf) -> None:
-        """Serve under ``prefix``; ``refuse`` answers a request without a usable key."""
-        self._refuse, self._rid = refuse, rid
-        app.router.add_post(f"{prefix}/files", self.upload)
-        app.router.add_get(f"{prefix}/files/{{file_id}}", self.get_file)
-        app.router.add_get(f"{prefix}/files/{{file_id}}/content", self.file_content)
-        app.router.add_post(f"{prefix}/batches", self.create)
-        app.router.add_get(f"{prefix}/batches", self.list_batches)
-        app.router.add_get(f"{prefix}/batches/{{batch_id}}", self.get_batch)
-        app.router.add_post(f"{prefix}/batches/{{batch_id}}/cancel", self.cancel)
-
     # files ------------------------------------------------------------------------------------
 
     async def upload(self, request: web.Request) -> web.Response:
-        rid = self._rid(request)
-        refused = self._refuse(request)
+        rid = request[K.rid]
+        refused = unauthorized(request)
         if refused is not None:
             return refused
         fields, files = parse_multipart(request.headers.get("Content-Type", ""),
@@ -146,32 +133,32 @@ class BatchStore:
             self._file_bytes -= len(old.data)
 
     def _file(self, request: web.Request) -> _File | web.Response:
-        refused = self._refuse(request)
+        refused = unauthorized(request)
         if refused is not None:
             return refused
         f = self._files.get(request.match_info["file_id"])
         if f is None:
-            return json_error(self._rid(request), 404, "No such file", code="file_not_found")
+            return json_error(request[K.rid], 404, "No such file", code="file_not_found")
         return f
 
     async def get_file(self, request: web.Request) -> web.Response:
         f = self._file(request)
         if isinstance(f, web.Response):
             return f
-        return web.json_response(f.public(), headers={"X-Request-ID": self._rid(request)})
+        return web.json_response(f.public(), headers={"X-Request-ID": request[K.rid]})
 
     async def file_content(self, request: web.Request) -> web.Response:
         f = self._file(request)
         if isinstance(f, web.Response):
             return f
         return web.Response(body=f.data, content_type="application/jsonl",
-                            headers={"X-Request-ID": self._rid(request)})
+                            headers={"X-Request-ID": request[K.rid]})
 
     # batches ----------------------------------------------------------------------------------
 
     async def create(self, request: web.Request) -> web.Response:
-        rid = self._rid(request)
-        refused = self._refuse(request)
+        rid = request[K.rid]
+        refused = unauthorized(request)
         if refused is not None:
             return refused
         try:
@@ -199,19 +186,19 @@ class BatchStore:
         return web.json_response(self._public(batch), headers={"X-Request-ID": rid})
 
     def _batch(self, request: web.Request) -> _Batch | web.Response:
-        refused = self._refuse(request)
+        refused = unauthorized(request)
         if refused is not None:
             return refused
         batch = self._batches.get(request.match_info["batch_id"])
         if batch is None:
-            return json_error(self._rid(request), 404, "No such batch", code="batch_not_found")
+            return json_error(request[K.rid], 404, "No such batch", code="batch_not_found")
         return batch
 
     async def get_batch(self, request: web.Request) -> web.Response:
         batch = self._batch(request)
         if isinstance(batch, web.Response):
             return batch
-        return web.json_response(self._public(batch), headers={"X-Request-ID": self._rid(request)})
+        return web.json_response(self._public(batch), headers={"X-Request-ID": request[K.rid]})
 
     async def cancel(self, request: web.Request) -> web.Response:
         batch = self._batch(request)
@@ -219,15 +206,15 @@ class BatchStore:
             return batch
         status = self._status(batch, time.monotonic())
         if status in TERMINAL:
-            return json_error(self._rid(request), 400, f"Cannot cancel a batch with status "
+            return json_error(request[K.rid], 400, f"Cannot cancel a batch with status "
                               f"{status!r}", code="batch_not_cancellable")
         if batch.cancel_at is None:
             batch.cancel_at = time.monotonic()
-        return web.json_response(self._public(batch), headers={"X-Request-ID": self._rid(request)})
+        return web.json_response(self._public(batch), headers={"X-Request-ID": request[K.rid]})
 
     async def list_batches(self, request: web.Request) -> web.Response:
-        rid = self._rid(request)
-        refused = self._refuse(request)
+        rid = request[K.rid]
+        refused = unauthorized(request)
         if refused is not None:
             return refused
         try:

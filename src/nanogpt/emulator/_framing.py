@@ -6,8 +6,8 @@ ended by a blank line, then ``data: [DONE]``; usage (with ``stream_options.inclu
 default, and what third-party clients (``openai``, LangChain, ``llm``, litellm) parse.
 
 Streams seen in the wild add things a robust client must survive. Each is a ``Fault`` flag
-(per request, from Python or the fault header) and ``Emulator(quirks=True)`` turns on the ones
-the service has been seen to send:
+(per request, from Python or the fault header; declared in ``Quirks`` below) and
+``Emulator(quirks=True)`` turns on the ones the service has been seen to send:
 
 =================  ==========================================================  ===========
 flag               what it adds                                                quirks=True
@@ -26,9 +26,23 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["Framing"]
+from ._fields import choice, flag
+
+__all__ = ["Framing", "Quirks"]
 
 _LINE_ENDS = {"\n": b"\n", "\r\n": b"\r\n", "\r": b"\r"}
+
+
+@dataclass(frozen=True)
+class Quirks:
+    """The stream quirks a fault asks for (the ``Fault`` fields of that name)."""
+
+    crlf: bool = flag()  # end stream lines with CRLF (same as line_end="\r\n")
+    line_end: str | None = choice("\n", "\r\n", "\r")  # "\n", "\r\n" or "\r"
+    keep_alive: bool = flag()  # a ": keep-alive" comment before the first frame
+    retry_line: bool = flag()  # a "retry: 3000" line up front
+    usage_chunk: bool = flag()  # usage and pricing on an extra last chunk with no choices
+    event_ids: bool = flag()  # "id:" and "event: message" lines on every frame
 
 
 @dataclass(frozen=True)
@@ -42,20 +56,12 @@ class Framing:
     event_ids: bool = False
 
     @classmethod
-    def of(cls, fault: Any, quirks: bool) -> Framing:
-        """The format for a request: the server's default, plus what its fault asks for."""
-        eol = b"\n"
-        if fault is not None:
-            if fault.crlf:
-                eol = b"\r\n"
-            if fault.line_end is not None:
-                eol = _LINE_ENDS.get(fault.line_end, b"\n")
-
-        def flag(name: str) -> bool:
-            return quirks or bool(fault is not None and getattr(fault, name))
-
-        return cls(eol, flag("keep_alive"), flag("retry_line"), flag("usage_chunk"),
-                   flag("event_ids"))
+    def of(cls, asked: Quirks, quirks: bool) -> Framing:
+        """The format for a request: the server's default (all the quirks seen in the wild
+        with ``quirks``), plus what its fault asks for."""
+        eol = _LINE_ENDS.get(asked.line_end or ("\r\n" if asked.crlf else "\n"), b"\n")
+        return cls(eol, quirks or asked.keep_alive, quirks or asked.retry_line,
+                   quirks or asked.usage_chunk, quirks or asked.event_ids)
 
     def preamble(self) -> bytes:
         out = b""

@@ -1,4 +1,5 @@
-"""What the emulator remembers about the requests it served, in bounded memory.
+"""What the emulator remembers about the requests it served, in bounded memory, and the
+request ids it hands out.
 
 Tests read the record (``emu.requests[-1].body``, ``emu.count("/chat")``, ``emu.peers``), but
 the emulator may also face a long run or a hostile local client, so nothing here grows without
@@ -72,6 +73,13 @@ class Recorder:
         self.in_flight = 0
         self.peak_in_flight = 0
         self.lock = threading.Lock()
+        self._seq = 0  # request ids handed out: never reset, so ids stay unique
+
+    def next_rid(self) -> str:
+        """The next ``X-Request-ID``: ``emu-000001``, ``emu-000002``, ..."""
+        with self.lock:
+            self._seq += 1
+            return f"emu-{self._seq:06d}"
 
     def add(self, record: RecordedRequest, route: str) -> None:
         with self.lock:

@@ -1,48 +1,37 @@
-"""The emulator: a real HTTP/1.1 server on loopback that speaks NanoGPT's wire format.
+"""``Emulator``: the server's lifecycle and the face tests use.
 
 It runs an aiohttp server on its own event loop in a background thread, so both blocking and
-asyncio code can talk to it over real sockets. This module owns that lifecycle and the
-middleware every request passes: it bounds the request (body size, read time), records it
-(``_records``), picks its fault (queued from Python with ``emu.inject(Fault(...))``, or sent by
-the client in an ``X-Emulator-Fault`` header, see ``_faults``), and turns any error, including
-unknown paths, wrong methods and requests too malformed to parse (a ``RequestHandler``
-subclass), into a JSON answer with an ``X-Request-ID``. The endpoints are
-in ``_handlers``; streams use NanoGPT's documented format unless ``quirks=True`` (``_framing``).
+asyncio code can talk to it over real sockets. This module owns that lifecycle (socket, thread,
+loop, start and stop) and the public face (options, ``inject``, counters, the request record);
+what happens to a connection is in ``_connections``, to a request before its handler in
+``_pipeline``, and which handler answers which path in ``_routes``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import errno
 import ipaddress
-import json
-import logging
 import socket
 import threading
 from collections import deque
-from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, overload
 
 from aiohttp import web
-from aiohttp.web_protocol import RequestHandler
 
 from ._batches import BatchStore
-from ._errors import REASONS, json_error
-from ._faults import FAULT_HEADER, TOKENS_HEADER, Fault, FaultError, FaultQueue
-from ._handlers import Aborted, Handlers
-from ._handlers import RequestKeys as K
-from ._records import DEFAULT_KEEP, RecordedRequest, Recorder, kept_body
+from ._connections import ConnectionGuard
+from ._faults import FAULT_HEADER, TOKENS_HEADER, Fault, FaultQueue
+from ._pipeline import Pipeline
+from ._records import DEFAULT_KEEP, RecordedRequest, Recorder
+from ._routes import Site, add_routes
 
 __all__ = ["FAULT_HEADER", "TOKENS_HEADER", "Emulator", "Fault", "RecordedRequest",
            "is_loopback", "url_host"]
 
 MAX_BODY_BYTES = 20 * 1024 * 1024  # a larger request body is refused with 413, unread
 READ_TIMEOUT = 30.0  # seconds a client has to send a request head, or the rest of its body
-_RESOURCE_ERRNOS = {errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM}
 _WILDCARDS = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}
-
-log = logging.getLogger("nanogpt.emulator")
 
 
 def is_loopback(host: str) -> bool:
@@ -60,6 +49,29 @@ def url_host(host: str) -> str:
     brackets."""
     host = _WILDCARDS.get(host.strip("[]"), host.strip("[]"))
     return f"[{host}]" if ":" in host else host
+
+
+class _Count:
+    """A counter one part of the emulator keeps (its recorder, its connection guard), read
+    as an attribute of the emulator: ``emu.in_flight``."""
+
+    def __init__(self, part: str, doc: str) -> None:
+        self.part = part
+        self.__doc__ = doc[0].upper() + doc[1:] + "."
+        self.name = ""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    @overload
+    def __get__(self, emu: None, owner: type) -> _Count: ...
+    @overload
+    def __get__(self, emu: object, owner: type | None = None) -> int: ...
+
+    def __get__(self, emu: object, owner: type | None = None) -> int | _Count:
+        if emu is None:  # looked up on the class (help(), a docs tool): the descriptor
+            return self
+        return int(getattr(getattr(emu, self.part), self.name))
 
 
 class Emulator:
@@ -89,17 +101,14 @@ class Emulator:
         self.keep_requests = keep_requests
         self.max_body_bytes = max_body_bytes
         self.read_timeout = read_timeout
-        self.resource_errors = 0  # accepts that failed for want of file descriptors or memory
-        self.bad_requests = 0  # requests too malformed to parse (answered 400, logged once)
         self._record = Recorder(keep_requests)
         self._faults = FaultQueue()
-        self._handlers = Handlers(self)
-        self._seq = 0
+        self._guard = ConnectionGuard(read_timeout, self._record.next_rid)
+        self._site = Site(self)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._runner: web.AppRunner | None = None
         self._listener: asyncio.AbstractServer | None = None
-        self._silent: set[asyncio.Protocol] = set()  # connections yet to send a request head
         self._sock: socket.socket | None = None
 
     # lifecycle ------------------------------------------------------------------------------
@@ -151,7 +160,7 @@ class Emulator:
         sock.setblocking(False)
         self._sock = sock
         loop = asyncio.new_event_loop()
-        loop.set_exception_handler(self._on_loop_error)
+        loop.set_exception_handler(self._guard.on_loop_error)
         self._loop = loop
         ready = threading.Event()
 
@@ -167,93 +176,20 @@ class Emulator:
         asyncio.run_coroutine_threadsafe(self._serve(sock), loop).result(10)
         return self
 
-    def _on_loop_error(self, loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
-        """Running out of descriptors makes asyncio log a traceback on every failed accept
-        (once a second, for as long as it lasts): log it once, count the rest."""
-        exc = context.get("exception")
-        if isinstance(exc, OSError) and exc.errno in _RESOURCE_ERRNOS:
-            self.resource_errors += 1
-            if self.resource_errors == 1:
-                log.warning("nanogpt emulator: cannot accept connections: %s (%s); new "
-                            "clients wait until some close. Logged once; see "
-                            "Emulator.resource_errors.", exc.strerror,
-                            errno.errorcode.get(exc.errno or 0, exc.errno))
-            return
-        loop.default_exception_handler(context)
-
     async def _serve(self, sock: socket.socket) -> None:
-        app = web.Application(middlewares=[self._middleware],
+        pipeline = Pipeline(self, self._record, self._faults, self._guard)
+        app = web.Application(middlewares=[pipeline.middleware],
                               client_max_size=self.max_body_bytes)
-        self._handlers.add_routes(app)
+        add_routes(app, self._site)
         # keepalive_timeout closes a kept-alive connection whose next request head does not
-        # come in time; _guarded does the same for a new connection's first request head
+        # come in time; the guard does the same for a new connection's first request head
         runner = web.AppRunner(app, access_log=None, handler_cancellation=True,
                                shutdown_timeout=0.5, keepalive_timeout=self.read_timeout)
         await runner.setup()
         assert runner.server is not None
         self._runner = runner
         loop = asyncio.get_running_loop()
-        self._listener = await loop.create_server(self._guarded(runner.server), sock=sock)
-
-    def _guarded(self, make: Callable[[], asyncio.Protocol]) -> Callable[[], asyncio.Protocol]:
-        """aiohttp's protocol factory, plus a guard: a connection whose first request head
-        is not complete after ``read_timeout`` is closed, so that half-sent requests cannot
-        pile up and take every file descriptor (aiohttp closes such connections only from
-        3.14 on)."""
-        loop = asyncio.get_running_loop()
-        unparsable = self._unparsable
-
-        class Handler(RequestHandler):
-            """aiohttp answers a request it cannot parse (a header line over 8 KiB, too many
-            headers, bad framing) from ``handle_error``, before any middleware: in
-            text/plain, with a traceback logged for each one. Answer in JSON with a request
-            id instead, and log once."""
-
-            __slots__ = ()
-
-            def handle_error(self, request: web.BaseRequest, status: int = 500,
-                             exc: BaseException | None = None,
-                             message: str | None = None) -> web.StreamResponse:
-                return unparsable(self, request, status, exc, message)
-
-        def factory() -> asyncio.Protocol:
-            protocol = make()
-            if type(protocol) is RequestHandler:  # same layout: only the method differs
-                protocol.__class__ = Handler
-            self._silent.add(protocol)
-            loop.call_later(self.read_timeout, self._drop_if_silent, protocol)
-            return protocol
-
-        return factory
-
-    def _unparsable(self, protocol: asyncio.Protocol, request: web.BaseRequest,
-                    status: int = 500, exc: BaseException | None = None,
-                    message: str | None = None) -> web.StreamResponse:
-        """aiohttp's ``RequestHandler.handle_error``, for one connection: the JSON error the
-        other answers use, and a log line for the first such request only (any local client
-        can send thousands)."""
-        self._silent.discard(protocol)
-        self.bad_requests += 1
-        if self.bad_requests == 1:
-            log.warning("nanogpt emulator: answered %s to a request it could not read (%s). "
-                        "Logged once; see Emulator.bad_requests.", status,
-                        type(exc).__name__ if exc is not None else message)
-        if request.writer.output_size > 0:  # the answer had started: nothing more to say
-            raise ConnectionError("the answer had started")
-        reason = REASONS.get(status, "Bad request")
-        detail = getattr(exc, "message", None) if exc is not None else message
-        text = f"{reason}: {str(detail).strip()[:200]}" if detail else reason
-        resp = json_error(self._next_rid(), status, text, code="bad_request"
-                          if status < 500 else "emulator_error")
-        resp.force_close()
-        return resp
-
-    def _drop_if_silent(self, protocol: asyncio.Protocol) -> None:
-        if protocol in self._silent:
-            self._silent.discard(protocol)
-            transport = getattr(protocol, "transport", None)
-            if transport is not None and not transport.is_closing():
-                transport.close()
+        self._listener = await loop.create_server(self._guard.guarded(runner.server), sock=sock)
 
     async def _shutdown(self) -> None:
         if self._listener is not None:
@@ -273,7 +209,7 @@ class Emulator:
             self._sock.close()
         self._loop = self._thread = self._runner = self._listener = None
         self._sock = None
-        self._silent.clear()
+        self._guard.clear()
 
     def __enter__(self) -> Emulator:
         return self.start()
@@ -285,7 +221,7 @@ class Emulator:
     def batches(self) -> BatchStore:
         """The Batch API's files and batches; ``batches.step`` is the seconds per phase,
         ``batches.expire_next()`` makes the next batch expire (see ``_batches``)."""
-        return self._handlers.batches
+        return self._site.batches
 
     # faults and counters --------------------------------------------------------------------
 
@@ -325,123 +261,17 @@ class Emulator:
             return deque(live, maxlen=live.maxlen)
 
     @property
-    def request_count(self) -> int:
-        return self._record.request_count
-
-    @property
     def peers(self) -> set[tuple[str, int]]:
         """Client addresses seen (one per connection; at most 10,000 are remembered): a
         copy, like ``requests``."""
         with self._record.lock:
             return set(self._record.peers)
 
-    @property
-    def in_flight(self) -> int:
-        return self._record.in_flight
-
-    @property
-    def peak_in_flight(self) -> int:
-        return self._record.peak_in_flight
-
-    # the server -----------------------------------------------------------------------------
-
-    def _next_rid(self) -> str:
-        with self._record.lock:
-            self._seq += 1
-            return f"emu-{self._seq:06d}"
-
-    async def _read_body(self, request: web.Request, rid: str
-                         ) -> tuple[bytes, web.Response | None]:
-        """The body, or the error answer when it is too large (413) or too slow (408)."""
-        too_large = json_error(rid, 413, f"Request body is larger than {self.max_body_bytes} "
-                               "bytes", code="payload_too_large")
-        length = request.content_length
-        if length is not None and length > self.max_body_bytes:
-            too_large.force_close()  # the body stays unread: the connection cannot go on
-            return b"", too_large
-        try:
-            return await asyncio.wait_for(request.read(), self.read_timeout), None
-        except web.HTTPRequestEntityTooLarge:
-            too_large.force_close()
-            return b"", too_large
-        except asyncio.TimeoutError:
-            slow = json_error(rid, 408, "Request body not received in time",
-                              code="request_timeout")
-            slow.force_close()
-            return b"", slow
-
-    @web.middleware
-    async def _middleware(self, request: web.Request,
-                          handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
-                          ) -> web.StreamResponse:
-        self._silent.discard(request.protocol)  # a whole request head arrived
-        rid = self._next_rid()
-        raw, refused = await self._read_body(request, rid)
-        parsed: Any = None
-        parsed_ok = False
-        if raw:
-            try:
-                parsed, parsed_ok = json.loads(raw), True
-            except (ValueError, RecursionError):  # not JSON, or nested too deep to parse
-                parsed = raw
-        fault: Fault | None = None
-        bad_fault: str | None = None
-        if refused is None:
-            try:
-                fault = self._take_fault(request, parsed)
-            except FaultError as e:
-                bad_fault = str(e)
-        peer = request.transport.get_extra_info("peername") if request.transport else None
-        record = RecordedRequest(
-            request.method, request.path_qs, request.host,
-            {k.lower(): v for k, v in request.headers.items()}, kept_body(raw, parsed, parsed_ok),
-            fault, tuple(peer[:2]) if peer else None, body_size=len(raw) or
-            (request.content_length or 0))
-        resource = request.match_info.route.resource
-        self._record.add(record, resource.canonical if resource is not None else "(unrouted)")
-        del raw  # only the record's bounded copy outlives the request
-        request[K.rid] = rid
-        request[K.record] = record
-        request[K.json] = parsed
-        request[K.fault] = fault
-        try:
-            if refused is not None:
-                return refused
-            if bad_fault is not None:
-                return json_error(rid, 400, bad_fault, code="invalid_emulator_fault")
-            early = await self._handlers.before(request, fault)
-            resp = early if early is not None else await handler(request)
-            if not resp.prepared:
-                resp.headers.setdefault("X-Request-ID", rid)
-            return resp
-        except web.HTTPException as e:  # unknown path, wrong method: JSON like the rest
-            return self._http_error(rid, request, e)
-        except FaultError as e:
-            return json_error(rid, 400, str(e), code="invalid_emulator_fault")
-        except (Aborted, ConnectionError):  # reset on purpose, or the client went away
-            return web.Response(status=499)
-        except Exception:  # a bug here, or a request nobody foresaw: still JSON, and logged
-            log.exception("nanogpt emulator: error answering %s %s", request.method,
-                          request.path)
-            return json_error(rid, 500, "The emulator failed to answer this request",
-                              code="emulator_error")
-        finally:
-            self._record.done()
-
-    @staticmethod
-    def _http_error(rid: str, request: web.Request, e: web.HTTPException) -> web.Response:
-        if e.status < 400:
-            raise e
-        headers = {"Allow": e.headers["Allow"]} if "Allow" in e.headers else None
-        message = (f"{REASONS.get(e.status, e.reason)}: {request.method} {request.path}"
-                   if e.status in (404, 405) else e.reason)
-        return json_error(rid, e.status, message, headers=headers)
-
-    def _take_fault(self, request: web.Request, body: Any) -> Fault | None:
-        header = request.headers.get(FAULT_HEADER)
-        if header:
-            return Fault.from_header(header)
-        stream = None
-        if request.path.endswith("/chat/completions"):
-            stream = isinstance(body, dict) and body.get("stream") is True
-        return self._faults.take(request.path_qs, stream)
+    resource_errors = _Count("_guard", "accepts that failed for want of file descriptors or "
+                             "memory (logged once)")
+    bad_requests = _Count("_guard", "requests too malformed to parse (answered 400 in JSON, "
+                          "logged once)")
+    request_count = _Count("_record", "requests that arrived since the last reset_stats()")
+    in_flight = _Count("_record", "requests being answered now")
+    peak_in_flight = _Count("_record", "the most requests answered at once since the last "
+                            "reset_stats()")

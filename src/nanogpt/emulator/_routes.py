@@ -1,0 +1,85 @@
+"""The route table: every path the emulator serves, and the handler that answers it.
+
+To add an endpoint, write its handler (``async def handler(site, request)``) in the module of
+its concern (``_account``, ``_completions``, ``_batches``, or a new one) and add one row here.
+The pipeline (``_pipeline``) has already bounded, recorded and parsed the request and picked
+its fault when a handler runs (see ``_exchange.RequestKeys``); an unknown path or a wrong
+method gets a JSON 404/405 from there.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+from . import _account, _completions
+from ._batches import BatchStore
+
+__all__ = ["ROUTES", "Handler", "Route", "Site", "add_routes"]
+
+
+@dataclass
+class Site:
+    """What the handlers of one emulator share: its settings (``balance``, ``quirks``: the
+    ``Emulator``) and the Batch API's store."""
+
+    settings: Any
+    batches: BatchStore = field(default_factory=BatchStore)
+
+
+Handler = Callable[[Site, web.Request], Awaitable[web.StreamResponse]]
+
+
+def _on_store(method: Callable[[BatchStore, web.Request], Awaitable[web.StreamResponse]]
+              ) -> Handler:
+    """A ``BatchStore`` method as a handler: the store holds the Batch API's state."""
+    @functools.wraps(method)
+    async def handler(site: Site, request: web.Request) -> web.StreamResponse:
+        return await method(site.batches, request)
+    return handler
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str
+    path: str
+    handler: Handler
+
+
+_V1 = "/api/v1"
+ROUTES: tuple[Route, ...] = (
+    # chat, on the current and the legacy base path
+    Route("POST", f"{_V1}/chat/completions", _completions.chat),
+    Route("POST", "/api/v1legacy/chat/completions", _completions.chat),
+    # models and balance
+    Route("GET", f"{_V1}/models", _account.models),
+    Route("GET", "/api/v1legacy/models", _account.models),
+    Route("GET", f"{_V1}/models/{{model_id:.+}}", _account.one_model),
+    Route("GET", "/api/subscription/v1/models", _account.models),
+    Route("GET", "/api/paid/v1/models", _account.models),
+    Route("GET", "/api/personalized/v1/models", _account.models),
+    Route("GET", "/api/models", _account.legacy_models),
+    Route("POST", "/api/check-balance", _account.balance),
+    # the Batch API
+    Route("POST", f"{_V1}/files", _on_store(BatchStore.upload)),
+    Route("GET", f"{_V1}/files/{{file_id}}", _on_store(BatchStore.get_file)),
+    Route("GET", f"{_V1}/files/{{file_id}}/content", _on_store(BatchStore.file_content)),
+    Route("POST", f"{_V1}/batches", _on_store(BatchStore.create)),
+    Route("GET", f"{_V1}/batches", _on_store(BatchStore.list_batches)),
+    Route("GET", f"{_V1}/batches/{{batch_id}}", _on_store(BatchStore.get_batch)),
+    Route("POST", f"{_V1}/batches/{{batch_id}}/cancel", _on_store(BatchStore.cancel)),
+)
+
+
+def add_routes(app: web.Application, site: Site) -> None:
+    """Serve every row of ``ROUTES`` on ``app``, with ``site`` for its handlers."""
+    for route in ROUTES:
+        handler = functools.partial(route.handler, site)
+        if route.method == "GET":
+            app.router.add_get(route.path, handler)  # and HEAD, as aiohttp does for a GET
+        else:
+            app.router.add_route(route.method, route.path, handler)
