@@ -21,6 +21,10 @@ from nanogpt.emulator import Emulator
 from nanogpt.testing import TEST_API_KEY
 
 KEY = TEST_API_KEY
+# credentials other than the key, for the tests that check none of them leaks
+EXTRA_KEY = "sk-extra-0f1e2d3c4b5a69788796a5b4c3d2e1f0"
+PROXY_TOKEN = "proxy-tok-9a8b7c6d5e4f30211203f4e5d6c7b8a9"
+COOKIE = "sess-1122334455667788"
 FAST_RETRIES = {"retry_base_delay": 0.001, "retry_max_delay": 0.01}
 
 

@@ -1,4 +1,5 @@
-"""Chat completions against the emulator, on both clients: bodies, typed answers, streams."""
+"""Chat completions against the emulator, on both clients: what is sent, parameters refused
+before sending, typed answers, and a bad answer body. Streams are in test_streams.py."""
 
 from __future__ import annotations
 
@@ -7,16 +8,7 @@ from decimal import Decimal
 import pytest
 
 from conftest import USER
-from nanogpt import (
-    APIResponseValidationError,
-    APITimeoutError,
-    ChatCompletion,
-    ChatCompletionChunk,
-    InvalidParameterError,
-    StreamError,
-    StreamTimeoutError,
-    Timeout,
-)
+from nanogpt import APIResponseValidationError, ChatCompletion, InvalidParameterError
 from nanogpt.emulator import Fault
 
 MODEL = "openai/gpt-5-mini"
@@ -144,127 +136,8 @@ def test_body_cut_off_midway_raises_and_is_not_retried(client, emu) -> None:
 
 # streams -----------------------------------------------------------------------------------
 
-def test_stream_yields_typed_chunks_and_assembles_the_answer(client, emu) -> None:
-    with client.chat.completions.create(model=MODEL, messages=USER, stream=True,
-                                        stream_options={"include_usage": True}) as s:
-        chunks = list(s)
-    assert all(isinstance(c, ChatCompletionChunk) for c in chunks)
-    assert chunks[0].choices[0].delta.role == "assistant"
-    text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
-    assert text == EXPECTED == s.text
-    last = chunks[-1]
-    assert last.choices == [] and last.usage.completion_tokens == 10  # delivered though empty
-    assert s.usage.total_tokens == 15 and s.cost == Decimal("0.00002125")
-    assert s.finish_reason == "stop" and s.completed
-    assert emu.requests[-1].headers["accept"] == "text/event-stream"
-    assert emu.requests[-1].body["stream"] is True
-    assert last.provider == "nanogpt-emulator"
 
-
-def test_stream_without_include_usage_still_reports_cost(client) -> None:
-    s = client.chat.completions.create(model=MODEL, messages=USER, stream=True)
-    final = s.get_final_completion()
-    assert final.text == EXPECTED and s.cost == Decimal("0.00002125") and s.usage is None
-
-
-def test_stream_reasoning_deltas(client) -> None:
-    s = client.chat.completions.create(model="deepseek/deepseek-r1", messages=USER, stream=True)
-    reasoning = [c.choices[0].delta.reasoning for c in s if c.choices and
-                 c.choices[0].delta.reasoning]
-    assert len(reasoning) > 3
-    assert s.reasoning == "".join(reasoning)
-    assert s.reasoning.startswith("The user wrote: hi there")
-
-
-def test_stream_reasoning_content_on_legacy_path(make_client, emu) -> None:
-    c = make_client(base_url=emu.base_url + "legacy")
-    s = c.chat.completions.create(model="deepseek/deepseek-r1", messages=USER, stream=True)
-    final = s.get_final_completion()
-    assert final.choices[0].message.reasoning.startswith("The user wrote")
-
-
-def test_stream_tool_call_fragments_are_joined(client) -> None:
-    tools = [{"type": "function", "function": {"name": "lookup", "parameters": {}}}]
-    s = client.chat.completions.create(model=MODEL, messages=USER, tools=tools, stream=True)
-    fragments = sum(1 for c in s if c.choices and c.choices[0].delta.tool_calls)
-    assert fragments > 2
-    [call] = s.tool_calls
-    assert call.id == "call_emu_0" and call.function.name == "lookup"
-    assert call.function.arguments == '{"input": "hi there"}'
-    assert s.finish_reason == "tool_calls"
-
-
-def test_stream_with_crlf_line_ends(client, emu) -> None:
-    emu.inject(Fault(crlf=True))
-    s = client.chat.completions.create(model=MODEL, messages=USER, stream=True)
-    assert s.get_final_completion().text == EXPECTED
-
-
-def test_error_frame_raises_stream_error_with_the_partial_text(client, emu) -> None:
-    emu.inject(Fault(error_frame_after=4, code="upstream_error", message="provider fell over"))
-    s = client.chat.completions.create(model=MODEL, messages=USER, stream=True)
-    got = []
-    with pytest.raises(StreamError) as info:
-        for c in s:
-            got.append(c.choices[0].delta.content or "")
-    assert info.value.partial_text == "".join(got) == "Hello from the "
-    assert info.value.code == "upstream_error" and "provider fell over" in str(info.value)
-    assert emu.count() == 1
-
-
-def test_stream_ending_without_done_raises(client, emu) -> None:
-    emu.inject(Fault(no_done=True))
-    s = client.chat.completions.create(model=MODEL, messages=USER, stream=True)
-    with pytest.raises(StreamError, match="DONE") as info:
-        list(s)
-    assert info.value.partial_text == EXPECTED
-    assert emu.count() == 1
-
-
-def test_malformed_frame_raises_stream_error(client, emu) -> None:
-    emu.inject(Fault(garbage_after=3))
-    with pytest.raises(StreamError, match="malformed"):
-        list(client.chat.completions.create(model=MODEL, messages=USER, stream=True))
-
-
-def test_stream_cut_midway_raises_and_is_never_retried(client, emu) -> None:
-    emu.inject(Fault(cut_after_chunks=5))
-    s = client.chat.completions.create(model=MODEL, messages=USER, stream=True)
-    with pytest.raises(StreamError) as info:
-        list(s)
-    assert info.value.partial_text == "Hello from the NanoGPT "
-    assert emu.count() == 1
-    # the client is fine afterwards
-    assert client.chat.completions.create(model=MODEL, messages=USER).text == EXPECTED
-
-
-def test_stream_reset_midway_raises_and_is_never_retried(client, emu) -> None:
-    emu.inject(Fault(reset_after_chunks=5))
-    s = client.chat.completions.create(model=MODEL, messages=USER, stream=True)
-    with pytest.raises(StreamError) as info:
-        list(s)
-    assert "Hello from the NanoGPT ".startswith(info.value.partial_text)
-    assert emu.count() == 1
-    assert client.chat.completions.create(model=MODEL, messages=USER).text == EXPECTED
-
-
-def test_silence_mid_stream_raises_timeout(make_client, emu) -> None:
-    c = make_client(timeout=Timeout(connect=5, read=5, idle=0.3))
-    emu.inject(Fault(stall_after_chunks=3, stall=3))
-    s = c.chat.completions.create(model=MODEL, messages=USER, stream=True)
-    with pytest.raises(APITimeoutError) as info:
-        list(s)
-    assert isinstance(info.value, StreamTimeoutError)
-    assert info.value.partial_text == "Hello from "
-    assert emu.count() == 1
-
-
-def test_breaking_out_early_releases_the_connection(make_client, emu) -> None:
-    c = make_client(max_concurrency=1)
-    for _ in range(3):  # with one slot, a leaked slot would hang the next call
-        s = c.chat.completions.create(model=MODEL, messages=USER, stream=True)
-        for i, _chunk in enumerate(s):
-            if i == 2:
-                break
-        s.close()
-    assert c.chat.completions.create(model=MODEL, messages=USER).text == EXPECTED
+def test_extra_body_may_not_smuggle_stream(client, emu) -> None:
+    with pytest.raises(InvalidParameterError):
+        client.chat.completions.create(model=MODEL, messages=USER, extra_body={"stream": True})
+    assert emu.count() == 0

@@ -1,11 +1,17 @@
-"""The in-flight limit: async tasks and threads sharing one client; streams hold their slot."""
+"""The in-flight limit: async tasks and threads sharing one client; streams hold their slot; an
+async client used from one event loop after another, or from two at once."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
+import threading
 import time
+import warnings
 from concurrent.futures import ThreadPoolExecutor
+
+import pytest
 
 import nanogpt
 from conftest import KEY, USER
@@ -130,3 +136,44 @@ def test_cancelling_an_async_stream_releases_the_slot(emu) -> None:
         await c.close()
 
     asyncio.run(main())
+
+
+def test_sequential_event_loops_leave_no_unclosed_sessions(emu) -> None:
+    gc.collect()  # what earlier tests left behind warns now, not inside the check below
+    c = nanogpt.AsyncNanoGPT(KEY, base_url=emu.base_url)
+
+    async def once() -> None:
+        await c.chat.completions.create(model=MODEL, messages=USER)
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for _ in range(3):
+            asyncio.run(once())
+        gc.collect()
+    assert not [w for w in caught if "Unclosed" in str(w.message)]
+
+
+def test_two_live_event_loops_are_refused_rather_than_exceeding_the_limit(emu) -> None:
+    c = nanogpt.AsyncNanoGPT(KEY, base_url=emu.base_url, max_concurrency=1)
+    emu.inject(Fault(delay=1.0), path="/chat")
+    done = threading.Event()
+
+    def other_thread() -> None:
+        async def slow() -> None:
+            await c.chat.completions.create(model=MODEL, messages=USER)
+        asyncio.run(slow())
+        done.set()
+
+    t = threading.Thread(target=other_thread)
+    t.start()
+    deadline = time.monotonic() + 10
+    while emu.in_flight == 0 and time.monotonic() < deadline:
+        time.sleep(0.01)
+
+    async def second() -> None:
+        await c.chat.completions.create(model=MODEL, messages=USER)
+
+    with pytest.raises(RuntimeError, match="another running event loop"):
+        asyncio.run(second())
+    t.join(10)
+    assert done.is_set()

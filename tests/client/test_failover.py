@@ -1,5 +1,7 @@
-"""Failover over real sockets (issue 8, item 7): a sick host's Retry-After is not slept on when
-a healthy host is there, failover works with max_retries=0, and every failure marks the host."""
+"""Failover over real sockets, on both clients: a dead or failing primary hands the call to a
+fallback, which is then used while the primary cools down; a sick host's Retry-After is not
+slept on when a healthy host is there, failover works with max_retries=0, and every failure
+marks the host. Failover under seeded random faults is in test_chaos_and_soak.py."""
 
 from __future__ import annotations
 
@@ -59,3 +61,28 @@ def test_a_504_that_is_not_retried_still_marks_the_host(make_client: Callable[..
     assert (emu2.count("/chat"), emu.count("/chat")) == (1, 0)
     assert chat(c).text
     assert (emu2.count("/chat"), emu.count("/chat")) == (1, 1)
+
+
+def test_failover_to_a_fallback_when_the_primary_is_down(make_client, emu) -> None:
+    c = make_client(base_url=dead_url(), fallback_base_urls=[emu.base_url])
+    assert chat(c).text.startswith("Hello")
+    assert emu.count() == 1
+
+
+def test_failover_on_502_and_the_failed_host_is_skipped_for_a_while(make_client, emu,
+                                                                     emu2) -> None:
+    c = make_client(base_url=emu2.base_url, fallback_base_urls=[emu.base_url],
+                    retry_statuses={429, 502, 503})
+    emu2.inject(Fault(status=502), times=None)
+    assert chat(c).text
+    assert (emu2.count(), emu.count()) == (1, 1)
+    assert chat(c).text  # the primary is cooling down: straight to the fallback
+    assert (emu2.count(), emu.count()) == (1, 2)
+
+
+def test_500_is_retried_on_the_same_host(make_client, emu, emu2) -> None:
+    c = make_client(base_url=emu2.base_url, fallback_base_urls=[emu.base_url],
+                    retry_statuses={500, 503})
+    emu2.inject(Fault(status=500))
+    assert chat(c).text
+    assert (emu2.count(), emu.count()) == (2, 0)

@@ -1,13 +1,17 @@
-"""The model catalog and the balance."""
+"""The model catalog and the balance, odd or unreadable values in them included."""
 
 from __future__ import annotations
 
+import pickle
 from decimal import Decimal
 
+import msgspec
 import pytest
 
+import nanogpt
 from conftest import KEY
-from nanogpt import Balance, MissingAPIKeyError, Model
+from nanogpt import APIResponseValidationError, Balance, MissingAPIKeyError, Model
+from nanogpt.emulator import Emulator
 
 
 def test_models_are_typed_and_need_no_key(make_client, emu) -> None:
@@ -99,3 +103,29 @@ def test_default_base_url_and_fallbacks(monkeypatch) -> None:
         "https://bcashgpt.com/api/v1", "https://cake.nano-gpt.com/api/v1"]
     assert nanogpt.NanoGPT("k", fallback_base_urls=[])._core.base_urls == [
         "https://nano-gpt.com/api/v1"]
+
+
+def test_unreadable_balance_is_an_error_not_zero(kind, loop_thread) -> None:
+    with Emulator(balance="N/A") as emu:
+        c = nanogpt.NanoGPT(KEY, base_url=emu.base_url)
+        with pytest.raises(APIResponseValidationError):
+            c.balance()
+    with Emulator() as emu:
+        b = nanogpt.NanoGPT(KEY, base_url=emu.base_url).balance()
+    again = pickle.loads(pickle.dumps(b))
+    assert again == b == Decimal("129.46956147") and again.nano_balance == b.nano_balance
+
+
+def test_one_odd_catalog_entry_does_not_hide_the_rest() -> None:
+    from nanogpt._core.client import ClientCore
+
+    core = ClientCore(None, base_url="http://127.0.0.1:9/api/v1", fallback_base_urls=None,
+                      timeout=None, max_retries=0, max_concurrency=None, default_headers=None,
+                      allow_insecure_http=False, retry_base_delay=0.1, retry_max_delay=0.1,
+                      max_retry_after=1, failover_cooldown=1, models_cache_ttl=1)
+    body = msgspec.json.encode({"data": [{"id": "a/ok", "context_length": 5},
+                                         {"id": "b/odd", "capabilities": None,
+                                          "context_length": "lots"}]})
+    models = core.decode_models("all", 200, {}, body)
+    assert [m.id for m in models] == ["a/ok", "b/odd"]
+    assert models[1].raw["context_length"] == "lots"

@@ -20,6 +20,7 @@ from nanogpt._core.plan import (
     CallPlan,
     HostPool,
     RetryPolicy,
+    api_root,
     parse_retry_after,
     retry_statuses,
 )
@@ -238,3 +239,14 @@ def test_retry_statuses_setting() -> None:
     for bad in ([400], [401], [402], [404], [200], ["503"], [True], 503, "503", [[503]], 5.0):
         with pytest.raises(InvalidParameterError):
             retry_statuses(bad)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("base,root", [
+    ("https://nano-gpt.com/api/v1", "https://nano-gpt.com/api"),
+    ("https://nano-gpt.com/api/v1legacy", "https://nano-gpt.com/api"),
+    ("https://nano-gpt.com/api/subscription/v1", "https://nano-gpt.com/api"),
+    ("http://127.0.0.1:9/api/v1", "http://127.0.0.1:9/api"),
+    ("https://proxy.example/nanogpt", "https://proxy.example/api"),
+])
+def test_api_root(base: str, root: str) -> None:
+    assert api_root(base) == root

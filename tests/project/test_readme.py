@@ -62,13 +62,31 @@ def test_readme_session(cmd: str, expected: str, shell_env: dict[str, str]) -> N
     assert got == expected.rstrip("\n")
 
 
+def guarantees_citations(section: str) -> list[tuple[str, str | None]]:
+    """Each test the Guarantees table cites, as (file, test name or None for a whole file).
+
+    A citation is `file.py::test_name`, `file.py` (the whole file), or `::test_name`, which
+    continues the file cited last in the same row; a row may not start with `::`."""
+    cited: list[tuple[str, str | None]] = []
+    for row in section.splitlines():
+        last: str | None = None
+        for file, name in re.findall(r"`(test_\w+\.py)?(?:::(test_\w+))?`", row):
+            if not file and not name:
+                continue
+            last = file or last
+            assert last, f"::{name} continues no file in: {row[:60]}"
+            cited.append((last, name or None))
+    return cited
+
+
 def test_every_test_the_guarantees_name_exists() -> None:
+    """Each cited test is defined in the file it is cited with, not merely somewhere."""
     text = (ROOT / "README.md").read_text()
     section = text[text.index("## Guarantees"):text.index("## The emulator")]
     tests = {p.name: p.read_text() for p in (ROOT / "tests").rglob("test_*.py")}
-    files = set(re.findall(r"`(test_\w+\.py)", section))
-    assert files and files <= set(tests)
-    names = set(re.findall(r"::(test_\w+)", section))
-    assert names
-    everything = "".join(tests.values())
-    assert not [n for n in names if f"def {n}(" not in everything]
+    cited = guarantees_citations(section)
+    assert cited
+    assert not [f for f, _ in cited if f not in tests]
+    missing = [f"{f}::{n}" for f, n in cited
+               if n is not None and not re.search(rf"^(async )?def {n}\(", tests[f], re.M)]
+    assert not missing

@@ -1,4 +1,5 @@
-"""Proof by numbers: seeded chaos, soak, cancellation, timeouts and hostile input.
+"""Proof by numbers: seeded chaos (no call paid for twice, failover reaching a healthy host) and
+a soak (memory, sockets and connection reuse).
 
 Sizes fit the CI budget; make them larger with environment variables:
 
@@ -10,17 +11,12 @@ Figures are printed (run with ``-s`` to see them); nothing here asserts a durati
 
 from __future__ import annotations
 
-import _thread
 import asyncio
-import contextlib
 import gc
 import os
 import random
-import socket
-import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -28,15 +24,7 @@ import pytest
 
 import nanogpt
 from conftest import KEY, USER, dead_url
-from nanogpt import (
-    APIConnectionError,
-    APIResponseValidationError,
-    APITimeoutError,
-    InternalServerError,
-    NanoGPTError,
-    StreamError,
-    Timeout,
-)
+from nanogpt import NanoGPTError, Timeout
 from nanogpt.emulator import Emulator, Fault
 
 MODEL = "openai/gpt-5-mini"
@@ -86,8 +74,8 @@ def random_fault(rng: random.Random) -> tuple[str, Fault]:
     return table[rng.randrange(1, len(table))]
 
 
-def check_no_double_billing(emu: Emulator) -> int:
-    """No call whose answer had started was sent again. Returns the number of calls seen."""
+def check_no_double_billing(emu: Emulator) -> set[str]:
+    """No call whose answer had started was sent again. Returns the ids of the calls seen."""
     by_call: dict[str, list[Any]] = {}
     for r in emu.requests:
         by_call.setdefault(r.headers.get("x-call-id", "?"), []).append(r)
@@ -96,7 +84,7 @@ def check_no_double_billing(emu: Emulator) -> int:
         assert len(started) <= 1, f"call {call}: answer started {len(started)} times"
         assert not started or started[0] == len(attempts) - 1, (
             f"call {call}: re-sent after its answer had started")
-    return len(by_call)
+    return set(by_call)
 
 
 def outcome_of(call: Any) -> str:
@@ -140,10 +128,10 @@ def test_seeded_chaos(kind: str) -> None:
                 return outcome_of(go)
 
             with ThreadPoolExecutor(3 * LIMIT) as pool:
-                outcomes.update(pool.map(lambda p: one(*p), plan))
+                results = list(pool.map(lambda p: one(*p), plan))
             client.close()
         else:
-            async def main() -> None:
+            async def main() -> list[str]:
                 async with nanogpt.AsyncNanoGPT(KEY, **opts) as client:
                     async def one(call_id: str, stream: bool) -> str:
                         kw: dict[str, Any] = dict(model=MODEL, messages=USER,
@@ -168,11 +156,16 @@ def test_seeded_chaos(kind: str) -> None:
                         async with sem:
                             return await one(*p)
 
-                    outcomes.update(await asyncio.gather(*(bounded(p) for p in plan)))
+                    return list(await asyncio.gather(*(bounded(p) for p in plan)))
 
-            asyncio.run(main())
-        calls = check_no_double_billing(emu)
-        assert calls == CHAOS_CALLS
+            results = asyncio.run(main())
+        outcomes.update(results)
+        seen = check_no_double_billing(emu)
+        # Every answered call reached the server; on a starved machine a call may time out
+        # before the server records it, so a failed call need not appear.
+        answered = {call_id for (call_id, _), o in zip(plan, results, strict=True) if o == "ok"}
+        assert answered <= seen
+        assert seen <= {call_id for call_id, _ in plan}
         assert sum(outcomes.values()) == CHAOS_CALLS
         assert emu.peak_in_flight <= LIMIT
         assert outcomes["ok"] > CHAOS_CALLS // 3
@@ -282,131 +275,3 @@ def test_soak_memory_sockets_and_connection_reuse(kind: str) -> None:
         assert growth < 5
         assert connections <= 2  # one connection, reused (a second if one was dropped)
         assert leaked <= 0
-
-
-# cancellation -----------------------------------------------------------------------------
-
-def test_keyboard_interrupt_mid_stream_releases_everything(emu: Emulator) -> None:
-    c = nanogpt.NanoGPT(KEY, base_url=emu.base_url, max_concurrency=1)
-    emu.inject(Fault(stall_after_chunks=3, stall=10))
-    s = c.chat.completions.create(model=MODEL, messages=USER, stream=True)
-    timer = threading.Timer(0.3, _thread.interrupt_main)
-    timer.start()
-    with pytest.raises(KeyboardInterrupt):
-        for _ in s:
-            pass
-    timer.join()
-    assert c._slots._value == 1  # type: ignore[union-attr]
-    assert c.chat.completions.create(model=MODEL, messages=USER).text == EXPECTED
-
-
-def test_closing_the_client_with_streams_open(kind: str, emu: Emulator,
-                                              loop_thread: Any) -> None:
-    from conftest import SyncProxy
-
-    raw: Any = (nanogpt.NanoGPT(KEY, base_url=emu.base_url, max_concurrency=2)
-                if kind == "sync" else
-                nanogpt.AsyncNanoGPT(KEY, base_url=emu.base_url, max_concurrency=2))
-    c = raw if kind == "sync" else SyncProxy(raw, loop_thread)
-    emu.inject(Fault(stall_after_chunks=3, stall=0.5), times=2)
-    streams = [c.chat.completions.create(model=MODEL, messages=USER, stream=True)
-               for _ in range(2)]
-    for s in streams:
-        next(iter(s))
-    slots = raw._slots if kind == "sync" else raw._state.slots
-    c.close()
-    for s in streams:
-        # a closed client may cut its streams; it must say so (NanoGPTError), not hang
-        with contextlib.suppress(NanoGPTError):
-            assert "".join(ch.choices[0].delta.content or "" for ch in s if ch.choices)
-    assert slots._value == 2
-    assert c.chat.completions.create(model=MODEL, messages=USER).text == EXPECTED
-
-
-# timeouts ---------------------------------------------------------------------------------
-
-@pytest.fixture
-def unaccepting_port() -> Iterator[int]:
-    """A loopback port whose accept queue is full: connecting hangs."""
-    srv = socket.socket()
-    srv.bind(("127.0.0.1", 0))
-    srv.listen(0)
-    port = srv.getsockname()[1]
-    fillers = []
-    for _ in range(3):
-        s = socket.socket()
-        s.setblocking(False)
-        with contextlib.suppress(BlockingIOError):
-            s.connect(("127.0.0.1", port))
-        fillers.append(s)
-    yield port
-    for s in fillers:
-        s.close()
-    srv.close()
-
-
-def test_connect_timeout(make_client: Any, unaccepting_port: int) -> None:
-    c = make_client(base_url=f"http://127.0.0.1:{unaccepting_port}/api/v1", max_retries=1,
-                    timeout=Timeout(connect=0.2, read=5, idle=5))
-    with pytest.raises(APITimeoutError) as info:
-        c.chat.completions.create(model=MODEL, messages=USER)
-    assert "connect" in str(info.value)
-
-
-def test_total_timeout_stops_retrying(make_client: Any, emu: Emulator) -> None:
-    emu.inject(Fault(status=503, retry_after=0.2), times=None)
-    c = make_client(max_retries=50, timeout=Timeout(connect=2, read=5, idle=5, total=1.0))
-    with pytest.raises(InternalServerError):
-        c.chat.completions.create(model=MODEL, messages=USER)
-    assert 2 <= emu.count() < 20  # it retried, and stopped when time ran out
-
-
-def test_total_timeout_bounds_a_silent_server(make_client: Any, emu: Emulator) -> None:
-    emu.inject(Fault(stall=5))
-    c = make_client(timeout=Timeout(connect=2, read=30, idle=30, total=0.5))
-    with pytest.raises(APITimeoutError):
-        c.chat.completions.create(model=MODEL, messages=USER)
-
-
-def test_total_timeout_does_not_cut_a_running_stream(make_client: Any, emu: Emulator) -> None:
-    emu.inject(Fault(stall_after_chunks=3, stall=0.6))
-    c = make_client(timeout=Timeout(connect=2, read=5, idle=5, total=0.3))
-    s = c.chat.completions.create(model=MODEL, messages=USER, stream=True)
-    assert s.get_final_completion().text == EXPECTED
-
-
-# hostile input ----------------------------------------------------------------------------
-
-def test_oversize_answer_is_refused(make_client: Any, emu: Emulator) -> None:
-    c = make_client(max_response_bytes=100_000)
-    big = '{"choices": [{"message": {"content": "' + "x" * 300_000 + '"}}]}'
-    emu.inject(Fault(body=big))
-    with pytest.raises(APIResponseValidationError, match="max_response_bytes"):
-        c.chat.completions.create(model=MODEL, messages=USER)
-    emu.inject(Fault(status=500, body="y" * 300_000), times=None)
-    with pytest.raises(InternalServerError) as info:
-        c.chat.completions.create(model=MODEL, messages=USER)
-    assert len(str(info.value.body)) <= 100_000
-
-
-def test_invalid_utf8_in_a_stream_is_a_stream_error(client: Any, emu: Emulator) -> None:
-    emu.inject(Fault(raw_frame_after=2, raw_frame=b'data: {"id": "\xff\xfe"}\n\n'))
-    with pytest.raises(StreamError):
-        list(client.chat.completions.create(model=MODEL, messages=USER, stream=True))
-
-
-def test_huge_single_sse_line_is_bounded(client: Any, emu: Emulator) -> None:
-    emu.inject(Fault(raw_frame_after=2, raw_frame=b"data: " + b"a" * (17 * 1024 * 1024)))
-    with pytest.raises(StreamError, match="longer than"):
-        list(client.chat.completions.create(model=MODEL, messages=USER, stream=True))
-
-
-def test_reset_before_any_answer_on_every_attempt_is_typed(make_client: Any,
-                                                           emu: Emulator) -> None:
-    emu.inject(Fault(reset=True), times=None)
-    c = make_client()
-    with pytest.raises(APIConnectionError):
-        c.chat.completions.create(model=MODEL, messages=USER)
-    with pytest.raises(APIConnectionError):
-        c.models.list(refresh=True)
-    assert emu.count("/models") == 3  # reads are retried
