@@ -17,8 +17,8 @@ __version__ = "0.1.0"  # the one place: pyproject.toml reads it from here
 _EXPORTS = {
     "NanoGPT": "._sync.client",
     "AsyncNanoGPT": "._async.client",
-    "Stream": "._core.stream",
-    "AsyncStream": "._core.stream",
+    "Stream": "._sync.stream",
+    "AsyncStream": "._async.stream",
     # types (all of them are in nanogpt.types)
     "Balance": ".types",
     "ChatCompletion": ".types",
@@ -54,6 +54,7 @@ if TYPE_CHECKING:
     # re-exported (mypy --strict, pyright). tests/project/test_exports.py checks that this
     # block and _EXPORTS name the same things from the same modules.
     from ._async.client import AsyncNanoGPT as AsyncNanoGPT
+    from ._async.stream import AsyncStream as AsyncStream
     from ._core.errors import APIConnectionError as APIConnectionError
     from ._core.errors import APIResponseValidationError as APIResponseValidationError
     from ._core.errors import APIStatusError as APIStatusError
@@ -72,9 +73,8 @@ if TYPE_CHECKING:
     from ._core.errors import RateLimitError as RateLimitError
     from ._core.errors import StreamError as StreamError
     from ._core.errors import StreamTimeoutError as StreamTimeoutError
-    from ._core.stream import AsyncStream as AsyncStream
-    from ._core.stream import Stream as Stream
     from ._sync.client import NanoGPT as NanoGPT
+    from ._sync.stream import Stream as Stream
     from .types import Balance as Balance
     from .types import ChatCompletion as ChatCompletion
     from .types import ChatCompletionChunk as ChatCompletionChunk

@@ -8,6 +8,7 @@ to decode.
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -19,11 +20,11 @@ from .. import __version__
 from .config import (
     Secret,
     Timeout,
-    earliest,
     require_key,
     resolve_api_key,
     resolve_base_urls,
 )
+from .deadlines import Limits
 from .errors import (
     APIConnectionError,
     APIResponseValidationError,
@@ -33,9 +34,10 @@ from .errors import (
 )
 from .options import DEFAULTS, ClientOptions
 from .params import build_chat_body, check_headers
-from .plan import CallPlan, HostPool, TransportFailure
+from .plan import CallPlan, HostPool
 from .redact import mask_credentials, remember, scrub
 from .stream import StreamCore
+from .transport import TransportFailure
 from .types import (
     DECODE_ERRORS,
     Balance,
@@ -86,27 +88,10 @@ class Request:
     timeout: Timeout = field(default_factory=Timeout)
     pool: HostPool | None = None  # another host than the client's (the Batch API's)
 
-    @property
-    def read_timeout(self) -> float | None:
-        """The bound on each wait for bytes: ``read`` for a whole answer; for a stream,
-        ``idle`` or a shorter ``first_event``/``stream_total`` (see ``Timeout``)."""
-        return self.timeout.stream_read if self.stream else self.timeout.read
-
-    @property
-    def head_timeout(self) -> float | None:
-        """The longest wait for the answer's head, from the send: ``read`` (for a whole answer,
-        its body too); for a stream, ``first_event`` (or a shorter ``stream_total``). Each byte
-        of a head resets ``idle``: without this, interim (1xx) answers without end or a head
-        trickled a byte at a time would hold a stream request for ever."""
-        if not self.stream:
-            return self.timeout.read
-        return earliest(self.timeout.first_event, self.timeout.stream_total)
-
-    @property
-    def body_timeout(self) -> float | None:
-        """What bounds reading a whole body: ``read``, also an error body (or a JSON answer)
-        to a stream request, whose ``idle`` only bounds each silence."""
-        return self.timeout.read
+    @functools.cached_property
+    def limits(self) -> Limits:
+        """The durations that bound this request (see ``deadlines.Limits``)."""
+        return Limits.of(self.timeout, self.stream)
 
     def __repr__(self) -> str:
         return f"Request({self.method} {self.path}, stream={self.stream})"
@@ -207,9 +192,10 @@ class ClientCore:
                    f"already be billed", answer_cut=True)
 
     @staticmethod
-    def is_event_stream(headers: Mapping[str, str]) -> bool:
-        """A stream request answered with JSON instead (an error, or stream ignored)?"""
-        return "json" not in headers.get("content-type", "")
+    def answered_with_json(headers: Mapping[str, str]) -> bool:
+        """Was a stream request answered with a JSON body instead of events (an error, or
+        ``stream`` ignored)? Any other content type is read as events."""
+        return "json" in headers.get("content-type", "")
 
     def not_a_stream(self, status: int, headers: Mapping[str, str],
                      body: bytes) -> Exception:
