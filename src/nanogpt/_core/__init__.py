@@ -8,7 +8,9 @@ it, so a decision is made in one place:
 - ``transport``: THE boundary: what a shell hands the core (``TransportFailure``, and the
   ``StreamBody``/``AsyncStreamBody`` protocols its stream bodies satisfy).
 - ``params``: the chat parameter table, request bodies, header checks.
+- ``options``: ``ClientOptions``: every client setting, its default and its check, once.
 - ``client``: ``Request`` and ``ClientCore`` (what to send, how to read each answer).
+- ``batches``: the Batch API's requests, typed objects and decoding (``BatchCore``).
 - ``plan``: ``CallPlan``: retries, backoff, failover across hosts, redirects.
 - ``deadlines``: every time bound of a call, from a ``Timeout`` and clock readings.
 - ``stream``: SSE bytes to typed chunks (``StreamCore``), the whole answer (``Accumulator``),

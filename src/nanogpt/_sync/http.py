@@ -42,8 +42,9 @@ from .._slots import fork_generation
 __all__ = ["ConnectionPool", "Response", "readable"]
 
 Origin = tuple[str, str, int]
-# what reading a response may raise (ValueError: a TLS socket closed under a reader)
-ERRORS = (OSError, http.client.HTTPException, ValueError)
+# what http.client and its socket raise when a connection fails, sending or reading
+# (ValueError: a TLS socket closed under a reader)
+CONNECTION_ERRORS = (OSError, http.client.HTTPException, ValueError)
 
 
 def failure(exc: BaseException, *, sent: bool, deadline: bool = False) -> TransportFailure:
@@ -210,7 +211,7 @@ class Response:
                 data = resp.read()
             else:  # too long, chunked, or delimited by the connection closing
                 data = resp.read(limit + 1)
-        except ERRORS as exc:
+        except CONNECTION_ERRORS as exc:
             struck = self.release(reusable=False)
             raise failure(exc, sent=True, deadline=struck) from None
         except BaseException:
@@ -241,7 +242,7 @@ class Response:
         """What has arrived (at least one byte, or ``b""`` at the end of the body)."""
         try:
             return self._resp.read1(n)
-        except ERRORS as exc:
+        except CONNECTION_ERRORS as exc:
             raise failure(exc, sent=True) from None
 
     def drain(self, timeout: float) -> bool:
@@ -254,7 +255,7 @@ class Response:
             sock.settimeout(timeout)
             while self._resp.read1(65536):
                 pass
-        except ERRORS:
+        except CONNECTION_ERRORS:
             self._switch_deadline(None)
             return False
         return not self._switch_deadline(None)
@@ -286,7 +287,7 @@ def _early_answer(conn: http.client.HTTPConnection, exc: OSError) -> http.client
         raise exc
     try:
         resp = conn.getresponse()
-    except ERRORS:
+    except CONNECTION_ERRORS:
         raise exc from None
     if resp.status < 400:  # only a refusal explains a body the server did not take
         resp.close()
@@ -356,7 +357,7 @@ class ConnectionPool:
                 conn = http.client.HTTPConnection(host, port, timeout=connect_timeout)
             try:
                 conn.connect()
-            except ERRORS as exc:
+            except CONNECTION_ERRORS as exc:
                 conn.close()
                 raise failure(exc, sent=False) from None
             conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -374,7 +375,7 @@ class ConnectionPool:
         except BaseException as exc:  # KeyboardInterrupt too: drop the half-used connection
             struck = WATCHDOG.disarm(guard)
             conn.close()
-            if isinstance(exc, ERRORS):
+            if isinstance(exc, CONNECTION_ERRORS):
                 raise failure(exc, sent=True, deadline=struck) from None
             raise
         return Response(self, origin, conn, resp, guard, sock)
