@@ -37,7 +37,7 @@ import weakref
 from typing import TYPE_CHECKING
 
 from .._slots import TaskSlots, fork_generation
-from .._sync.http import readable
+from .._sockets import readable
 from .aiohttp_private import close_connections_now, mark_closed, turn_off_retry
 
 if TYPE_CHECKING:
