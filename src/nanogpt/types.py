@@ -17,6 +17,7 @@ from __future__ import annotations
 from ._core.batches import Batch, BatchList, Endpoint, FileObject, RequestCounts
 from ._core.config import Secret, Timeout
 from ._core.params import ChatParams, ReasoningEffort
+from ._core.results import AsyncRawResponse, RawResponse
 from ._core.types import (
     Balance,
     Catalog,
@@ -29,6 +30,7 @@ from ._core.types import (
     Message,
     Model,
     ModelCapabilities,
+    ModelList,
     ModelPricing,
     Pricing,
     ToolCall,
@@ -37,6 +39,7 @@ from ._core.types import (
 from ._resources import MessageParam
 
 __all__ = [
+    "AsyncRawResponse",
     "Balance",
     "Batch",
     "BatchList",
@@ -54,8 +57,10 @@ __all__ = [
     "MessageParam",
     "Model",
     "ModelCapabilities",
+    "ModelList",
     "ModelPricing",
     "Pricing",
+    "RawResponse",
     "ReasoningEffort",
     "RequestCounts",
     "Secret",
