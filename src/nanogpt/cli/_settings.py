@@ -135,6 +135,9 @@ def parse_setting(name: str, value: str) -> Any:
 
 def _typed(name: str, value: str) -> Any:
     kind = SETTINGS[name]
+    if not value.strip():  # an empty model would quietly become the default one
+        raise click.BadParameter(f"{name} cannot be empty; 'nanogpt config unset {name}' "
+                                 f"removes it")
     if kind is float or kind is int:
         try:
             return kind(value)
