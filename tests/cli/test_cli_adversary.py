@@ -145,3 +145,20 @@ def test_save_to_a_directory_or_a_pipe_says_what_it_is(env, tmp_path) -> None:
     p.expect(pexpect.EOF)
     assert stat.S_ISFIFO(os.lstat(pipe).st_mode)
     assert (folder / "conversation.md").read_text().count("## ") == 2
+
+
+# batch -----------------------------------------------------------------------------------
+
+def test_batch_rows_with_no_model_say_how_to_give_one(run, tmp_path, emu) -> None:
+    """Valid rows that name no model, with no -m and no config model, were summed up as
+    "2 malformed lines": the user looked for a syntax error."""
+    rows = tmp_path / "in.jsonl"
+    rows.write_text('{"id": "a", "prompt": "hi"}\n{"id": "b", "prompt": "yo"}\n')
+    r = run("batch", str(rows), "-o", str(tmp_path / "out.jsonl"))
+    assert r.returncode == 1
+    assert "malformed" not in r.stdout
+    assert "not valid rows, refused before sending: 2 lines" in r.stdout
+    assert "pass -m MODEL, or set a default with 'nanogpt config set model ID'" in r.stdout
+    assert emu.count("/chat") == 0
+    r = run("batch", str(rows), "-o", str(tmp_path / "out2.jsonl"), "-m", "openai/gpt-5-mini")
+    assert r.returncode == 0 and "-m MODEL" not in r.stdout and "refused" not in r.stdout
