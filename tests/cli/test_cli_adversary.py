@@ -162,3 +162,23 @@ def test_batch_rows_with_no_model_say_how_to_give_one(run, tmp_path, emu) -> Non
     assert emu.count("/chat") == 0
     r = run("batch", str(rows), "-o", str(tmp_path / "out2.jsonl"), "-m", "openai/gpt-5-mini")
     assert r.returncode == 0 and "-m MODEL" not in r.stdout and "refused" not in r.stdout
+
+
+# an unknown model the user did not type --------------------------------------------------
+
+@pytest.mark.parametrize("configured,guess", [
+    ("deepseek-v3.2", "did you mean deepseek/deepseek-v3.2?"),
+    ("zzzz-no-such", None),
+])
+def test_an_unknown_model_from_the_config_says_it_came_from_there(run, emu, configured,
+                                                                   guess) -> None:
+    """A user who typed no -m got "Model 'x' not found" with no word of where x came from."""
+    assert run("config", "set", "model", configured).returncode == 0
+    r = run("chat", "hi")
+    assert r.returncode == 1
+    line = one_error_line(r)
+    assert f"Model '{configured}' not found" in line
+    assert "it is the default model in" in line
+    assert line.endswith("change it with 'nanogpt config set model ID'")
+    assert guess is None or guess in line
+    assert emu.count("/chat") == 1
