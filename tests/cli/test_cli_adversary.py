@@ -182,3 +182,21 @@ def test_an_unknown_model_from_the_config_says_it_came_from_there(run, emu, conf
     assert line.endswith("change it with 'nanogpt config set model ID'")
     assert guess is None or guess in line
     assert emu.count("/chat") == 1
+
+
+# a key with extra text -------------------------------------------------------------------
+
+def test_a_key_with_extra_text_is_named_in_the_users_terms(run, env, emu) -> None:
+    """Both said "api_key: ...", a Python argument name the command line never shows."""
+    r = run("balance", NANOGPT_API_KEY="sk-one two")
+    assert r.returncode == 1
+    line = one_error_line(r)
+    assert line.startswith("nanogpt: NANOGPT_API_KEY: contains spaces")
+    assert "fix the variable, or unset it" in line and "sk-one" not in line
+    r = subprocess.run([sys.executable, "-m", "nanogpt", "login", "--no-verify"],
+                       input="sk-one two\n", capture_output=True, text=True, timeout=60,
+                       env={**env, "NANOGPT_API_KEY": ""})
+    assert r.returncode == 2
+    line = one_error_line(r)
+    assert line.startswith("nanogpt: the API key: contains spaces") and "sk-one" not in line
+    assert emu.count("/check-balance") == 0
