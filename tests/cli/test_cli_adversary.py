@@ -200,3 +200,14 @@ def test_a_key_with_extra_text_is_named_in_the_users_terms(run, env, emu) -> Non
     line = one_error_line(r)
     assert line.startswith("nanogpt: the API key: contains spaces") and "sk-one" not in line
     assert emu.count("/check-balance") == 0
+
+
+@pytest.mark.parametrize("command", ["set", "get", "unset"])
+def test_config_help_names_every_setting(run, command) -> None:
+    """``config set --help`` said NAME VALUE, and nowhere which names there are."""
+    from nanogpt.cli._settings import SETTINGS
+
+    r = run("config", command, "--help")
+    assert r.returncode == 0
+    text = " ".join(r.stdout.split())
+    assert all(name in text for name in SETTINGS), text

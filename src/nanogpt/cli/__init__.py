@@ -258,7 +258,7 @@ def config_list() -> None:
         click.echo(f"{k} = {data[k]}")
 
 
-@config.command("get")
+@config.command("get", epilog="Settings: " + ", ".join(_settings.SETTINGS) + ".")
 @click.argument("name")
 def config_get(name: str) -> None:
     """Print one setting."""
@@ -270,16 +270,22 @@ def config_get(name: str) -> None:
 
 
 # a VALUE may start with "-" (frequency_penalty -0.5): not an option, but the value
-@config.command("set", context_settings={"ignore_unknown_options": True})
+@config.command("set", context_settings={"ignore_unknown_options": True},
+                epilog="Settings: " + ", ".join(_settings.SETTINGS) + ".")
 @click.argument("name")
 @click.argument("value")
 def config_set(name: str, value: str) -> None:
-    """Set a default (checked like its chat flag)."""
+    """Set a default (checked like its chat flag).
+
+    NAME is one of the settings listed below; a value is checked as its chat flag checks
+    it (a number in range, one of the values it takes, an https:// base URL). To remove a
+    setting: nanogpt config unset NAME.
+    """
     typed = _settings.parse_setting(name, value)
     _settings.update_config(lambda data: data.__setitem__(name.replace("-", "_"), typed))
 
 
-@config.command("unset")
+@config.command("unset", epilog="Settings: " + ", ".join(_settings.SETTINGS) + ".")
 @click.argument("name")
 def config_unset(name: str) -> None:
     """Remove a setting."""
