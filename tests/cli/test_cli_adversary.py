@@ -211,3 +211,18 @@ def test_config_help_names_every_setting(run, command) -> None:
     assert r.returncode == 0
     text = " ".join(r.stdout.split())
     assert all(name in text for name in SETTINGS), text
+
+
+def test_an_empty_model_option_is_refused_not_replaced_by_the_default(run, emu) -> None:
+    """``-m "$MODEL"`` with MODEL unset quietly asked the default model."""
+    r = run("chat", "-m", "", "hi")
+    assert r.returncode == 2
+    assert "'-m' / '--model': is empty" in one_error_line(r)
+    assert emu.count("/chat") == 0
+
+
+def test_an_empty_batch_list_says_so(run) -> None:
+    """``batches list`` with no batches printed nothing at all."""
+    r = run("batches", "list")
+    assert r.returncode == 0 and r.stdout == ""
+    assert r.stderr.startswith("no batches; ")

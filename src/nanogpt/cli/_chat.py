@@ -128,6 +128,10 @@ def read_piped() -> str | None:
 
 
 def run_chat(app: App, prompt: str, opts: dict[str, Any]) -> None:
+    if opts.get("model") is not None and not opts["model"].strip():
+        # -m "$MODEL" with MODEL unset: not a quiet switch to the default model
+        raise click.BadParameter("is empty; give a model id, or leave the option out for "
+                                 "the default", param_hint="'-m' / '--model'")
     if opts.get("model"):
         _settings.require_utf8(opts["model"], "-m/--model")
     if opts.get("system"):
