@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 import nanogpt
-from nanogpt._core.stream import AsyncStream
+from nanogpt import AsyncStream
 from nanogpt.emulator import Emulator
 from nanogpt.testing import TEST_API_KEY
 

@@ -15,11 +15,12 @@ if TYPE_CHECKING:
     from typing_extensions import Unpack
 
     from ._async.client import AsyncNanoGPT
+    from ._async.stream import AsyncStream
     from ._core.client import Catalog
     from ._core.config import Timeout
     from ._core.params import ChatParams
-    from ._core.stream import AsyncStream, Stream
     from ._sync.client import NanoGPT
+    from ._sync.stream import Stream
 
 __all__ = ["AsyncChat", "AsyncCompletions", "AsyncModels", "Chat", "Completions", "Models"]
 

@@ -190,4 +190,4 @@ def test_the_undocumented_public_parts_are_there() -> None:
     with RawServer(_half_a_body) as srv:
         missing = asyncio.run(asyncio.wait_for(check(srv.base_url + "/models"), SAFETY))
     assert not missing, _broken(", ".join(missing) + " changed", "not documented, but public",
-                                 "nanogpt/_async/client.py and session.py")
+                                 "nanogpt/_async/body.py, client.py and session.py")

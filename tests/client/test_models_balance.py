@@ -118,11 +118,9 @@ def test_unreadable_balance_is_an_error_not_zero(kind, loop_thread) -> None:
 
 def test_one_odd_catalog_entry_does_not_hide_the_rest() -> None:
     from nanogpt._core.client import ClientCore
+    from nanogpt._core.options import ClientOptions
 
-    core = ClientCore(None, base_url="http://127.0.0.1:9/api/v1", fallback_base_urls=None,
-                      timeout=None, max_retries=0, max_concurrency=None, default_headers=None,
-                      allow_insecure_http=False, retry_base_delay=0.1, retry_max_delay=0.1,
-                      max_retry_after=1, failover_cooldown=1, models_cache_ttl=1)
+    core = ClientCore(None, ClientOptions(base_url="http://127.0.0.1:9/api/v1"))
     body = msgspec.json.encode({"data": [{"id": "a/ok", "context_length": 5},
                                          {"id": "b/odd", "capabilities": None,
                                           "context_length": "lots"}]})

@@ -36,6 +36,7 @@ from nanogpt import (
     StreamTimeoutError,
     Timeout,
 )
+from nanogpt._core.deadlines import Limits
 from nanogpt._core.stream import StreamCore
 from nanogpt.emulator import Emulator, Fault
 from rawserver import RawConn, RawServer
@@ -57,11 +58,12 @@ def chat(client, **kw):
 def test_timeout_defaults_and_coercion() -> None:
     t = Timeout()
     assert (t.first_event, t.stream_total) == (600.0, None)
-    assert t.stream_read == 120.0
+    assert Limits.of(t, stream=True).each_read == 120.0
     n = Timeout.coerce(30)
     assert (n.first_event, n.stream_total, n.idle) == (30.0, None, 30.0)
-    assert Timeout(idle=None, first_event=None, stream_total=7).stream_read == 7
-    assert Timeout.coerce(None).stream_read is None
+    only_total = Timeout(idle=None, first_event=None, stream_total=7)
+    assert Limits.of(only_total, stream=True).each_read == 7
+    assert Limits.of(Timeout.coerce(None), stream=True).each_read is None
 
 
 # connect ----------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from conftest import USER
 from nanogpt import APIResponseValidationError, NanoGPTError
 from nanogpt._core.client import ClientCore
+from nanogpt._core.options import ClientOptions
 from nanogpt._core.stream import StreamCore
 from nanogpt._core.types import Usage
 from nanogpt.emulator import Emulator, Fault
@@ -249,10 +250,8 @@ pricing_keys = st.sampled_from(["amount", "cost", "costUsd", "currency", "inputT
 
 
 def core() -> ClientCore:
-    return ClientCore("k", base_url="http://127.0.0.1:1/api/v1", fallback_base_urls=None,
-                      timeout=None, max_retries=0, max_concurrency=None, default_headers=None,
-                      allow_insecure_http=False, retry_base_delay=0, retry_max_delay=0,
-                      max_retry_after=0, failover_cooldown=0, models_cache_ttl=0)
+    return ClientCore("k", ClientOptions(base_url="http://127.0.0.1:1/api/v1",
+                                         models_cache_ttl=0))
 
 
 @settings(max_examples=300, deadline=None)

@@ -20,11 +20,11 @@ from nanogpt._core.plan import (
     CallPlan,
     HostPool,
     RetryPolicy,
-    TransportFailure,
     api_root,
     parse_retry_after,
     retry_statuses,
 )
+from nanogpt._core.transport import TransportFailure
 
 A, B, C = "https://a/api/v1", "https://b/api/v1", "https://c/api/v1"
 

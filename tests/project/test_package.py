@@ -107,3 +107,12 @@ def test_readme_starts_with_the_two_commands() -> None:
     assert "pip install" in lines[1] and "[test,compat]" in lines[1] and "pytest" in lines[1]
     ci = (ROOT / ".ci" / "run").read_text()
     assert lines[1].strip() in ci
+
+
+def test_the_version_is_written_once() -> None:
+    tomllib = pytest.importorskip("tomllib")  # Python 3.11+
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    assert "version" not in project["project"] and "version" in project["project"]["dynamic"]
+    assert project["tool"]["setuptools"]["dynamic"]["version"] == {"attr": "nanogpt.__version__"}
+    assert re.fullmatch(r"\d+\.\d+\.\d+\S*", nanogpt.__version__)

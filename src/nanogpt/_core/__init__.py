@@ -5,11 +5,29 @@ headers and clock readings, and returns requests, typed answers, errors and deci
 (``nanogpt._sync``: blocking, on ``http.client``; ``nanogpt._async``: asyncio, on aiohttp) call
 it, so a decision is made in one place:
 
+- ``transport``: THE boundary: what a shell hands the core (``TransportFailure``, and the
+  ``StreamBody``/``AsyncStreamBody`` protocols its stream bodies satisfy).
 - ``params``: the chat parameter table, request bodies, header checks.
+- ``options``: ``ClientOptions``: every client setting, its default and its check, once.
 - ``client``: ``Request`` and ``ClientCore`` (what to send, how to read each answer).
+- ``batches``: the Batch API's requests, typed objects and decoding (``BatchCore``).
 - ``plan``: ``CallPlan``: retries, backoff, failover across hosts, redirects.
-- ``stream``: SSE bytes to typed chunks (``StreamCore``) and the whole answer (``Accumulator``).
+- ``deadlines``: every time bound of a call, from a ``Timeout`` and clock readings.
+- ``stream``: SSE bytes to typed chunks (``StreamCore``), the whole answer (``Accumulator``),
+  and what both shells' stream objects share (``StreamBase``).
 - ``sse``: the line decoder; ``decompress``: bounded gzip/deflate; ``multipart``: upload bodies.
 - ``types``: the typed answers; ``errors``: the exception tree; ``config``: settings and
   credentials; ``redact``: keeping secrets out of text.
+
+``tests/project/test_layout.py`` holds every module here to that: none imports ``socket``,
+``ssl``, ``select``, ``selectors``, ``threading``, ``asyncio``, aiohttp, ``http.client``,
+``urllib.request``, ``subprocess``, ``time`` or a shell. Allowed exceptions, each a clock or
+lock that is no I/O:
+
+- ``plan``: ``time``, the default clocks of ``CallPlan`` and ``HostPool`` (tests pass their
+  own), and the wall clock for a ``Retry-After`` given as an HTTP date.
+- ``stream``: ``time``, ``StreamCore``'s default clock (tests pass their own).
+- ``client``: ``time``, the age of the cached model lists.
+- ``redact``: ``threading``, a lock around the process-wide record of secrets seen, which the
+  blocking client's threads share; no thread is started.
 """

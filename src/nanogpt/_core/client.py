@@ -1,4 +1,5 @@
-"""What both clients share: settings, request building, response decoding, the model cache.
+"""What both clients share: request building, response decoding, the model cache, and the
+constructor (``ClientBase``), whose settings are defined in ``options``.
 
 ``ClientCore`` holds no sockets. Each public call becomes a :class:`Request` here; the sync or
 async shell sends it under a :class:`~nanogpt._core.plan.CallPlan`, then hands the bytes back here
@@ -7,6 +8,7 @@ to decode.
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -16,14 +18,13 @@ import msgspec
 
 from .. import __version__
 from .config import (
-    DEFAULT_TIMEOUT,
     Secret,
     Timeout,
-    earliest,
     require_key,
     resolve_api_key,
     resolve_base_urls,
 )
+from .deadlines import Limits
 from .errors import (
     APIConnectionError,
     APIResponseValidationError,
@@ -31,16 +32,30 @@ from .errors import (
     InvalidParameterError,
     error_from_response,
 )
+from .options import DEFAULTS, ClientOptions
 from .params import build_chat_body, check_headers
-from .plan import CallPlan, HostPool, RetryPolicy, TransportFailure
-from .plan import retry_statuses as checked_retry_statuses
+from .plan import CallPlan, HostPool
 from .redact import mask_credentials, remember, scrub
 from .stream import StreamCore
-from .types import DECODE_ERRORS, Balance, ChatCompletion, Model, loads, model_from_dict, salvage
+from .transport import TransportFailure
+from .types import (
+    DECODE_ERRORS,
+    Balance,
+    Catalog,
+    ChatCompletion,
+    Model,
+    loads,
+    model_from_dict,
+    salvage,
+)
 
-__all__ = ["Catalog", "ClientCore", "Request"]
+__all__ = ["Auth", "Catalog", "ClientCore", "Request"]
 
-Catalog = Literal["all", "subscription", "paid", "personalized"]
+# How a request carries the key: "bearer" and "x-api-key" need one (MissingAPIKeyError before
+# anything is sent) and put it in that header; "bearer-if-set" sends it as a bearer token when
+# the client has one and sends the request without when it has none (the public model list).
+Auth = Literal["bearer", "x-api-key", "bearer-if-set"]
+
 _CATALOG_PATHS: dict[str, tuple[str, bool]] = {  # catalog -> (path, relative to the API root)
     "all": ("/models?detailed=true", False),
     "subscription": ("/subscription/v1/models?detailed=true", True),
@@ -73,27 +88,10 @@ class Request:
     timeout: Timeout = field(default_factory=Timeout)
     pool: HostPool | None = None  # another host than the client's (the Batch API's)
 
-    @property
-    def read_timeout(self) -> float | None:
-        """The bound on each wait for bytes: ``read`` for a whole answer; for a stream,
-        ``idle`` or a shorter ``first_event``/``stream_total`` (see ``Timeout``)."""
-        return self.timeout.stream_read if self.stream else self.timeout.read
-
-    @property
-    def head_timeout(self) -> float | None:
-        """The longest wait for the answer's head, from the send: ``read`` (for a whole answer,
-        its body too); for a stream, ``first_event`` (or a shorter ``stream_total``). Each byte
-        of a head resets ``idle``: without this, interim (1xx) answers without end or a head
-        trickled a byte at a time would hold a stream request for ever."""
-        if not self.stream:
-            return self.timeout.read
-        return earliest(self.timeout.first_event, self.timeout.stream_total)
-
-    @property
-    def body_timeout(self) -> float | None:
-        """What bounds reading a whole body: ``read``, also an error body (or a JSON answer)
-        to a stream request, whose ``idle`` only bounds each silence."""
-        return self.timeout.read
+    @functools.cached_property
+    def limits(self) -> Limits:
+        """The durations that bound this request (see ``deadlines.Limits``)."""
+        return Limits.of(self.timeout, self.stream)
 
     def __repr__(self) -> str:
         return f"Request({self.method} {self.path}, stream={self.stream})"
@@ -102,40 +100,21 @@ class Request:
 class ClientCore:
     """Settings and the sans-I/O halves of every call, shared by both clients."""
 
-    def __init__(self, api_key: Secret | str | None, *, base_url: str | None,
-                 fallback_base_urls: list[str] | tuple[str, ...] | None,
-                 timeout: Timeout | float | None, max_retries: int, max_concurrency: int | None,
-                 default_headers: Mapping[str, str] | None, allow_insecure_http: bool,
-                 retry_base_delay: float, retry_max_delay: float, max_retry_after: float,
-                 failover_cooldown: float, models_cache_ttl: float,
-                 max_response_bytes: int = 64 * 1024 * 1024,
-                 retry_statuses: Iterable[int] | None = None) -> None:
+    def __init__(self, api_key: Secret | str | None,
+                 options: ClientOptions = DEFAULTS) -> None:
         self.api_key: Secret | None = resolve_api_key(api_key)
-        self.allow_insecure_http = allow_insecure_http
-        self.base_urls = resolve_base_urls(base_url, fallback_base_urls,
-                                           allow_insecure_http=allow_insecure_http)
-        self.pool = HostPool(self.base_urls, cooldown=failover_cooldown)
-        if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
-            raise InvalidParameterError("max_retries", "must be an integer >= 0")
-        if max_concurrency is not None and (isinstance(max_concurrency, bool)
-                                            or not isinstance(max_concurrency, int)
-                                            or max_concurrency < 1):
-            raise InvalidParameterError("max_concurrency", "must be an integer >= 1, or None")
-        self.policy = RetryPolicy(max_retries=max_retries, base_delay=retry_base_delay,
-                                  max_delay=retry_max_delay, max_retry_after=max_retry_after,
-                                  statuses=checked_retry_statuses(retry_statuses))
-        self.timeout = Timeout.coerce(timeout if timeout is not None else DEFAULT_TIMEOUT)
-        self.max_concurrency = max_concurrency
+        self.options = options
+        self.allow_insecure_http = options.allow_insecure_http
+        self.base_urls = resolve_base_urls(options.base_url, options.fallback_base_urls,
+                                           allow_insecure_http=options.allow_insecure_http)
+        self.pool = HostPool(self.base_urls, cooldown=options.failover_cooldown)
+        self.policy = options.retry_policy()
+        self.timeout = options.timeouts
+        self.max_concurrency = options.max_concurrency
         self.headers = {"user-agent": f"nanogpt-python/{__version__}",
-                        "accept": "application/json"}
-        if default_headers is not None:
-            self.headers.update(check_headers(default_headers, "default_headers"))
-            mask_credentials(self.headers)  # once: every request copies these
-        self.models_cache_ttl = models_cache_ttl
-        if isinstance(max_response_bytes, bool) or not isinstance(max_response_bytes, int) \
-                or max_response_bytes < 1:
-            raise InvalidParameterError("max_response_bytes", "must be a positive integer")
-        self.max_response_bytes = max_response_bytes
+                        "accept": "application/json", **(options.default_headers or {})}
+        self.models_cache_ttl = options.models_cache_ttl
+        self.max_response_bytes = options.max_response_bytes
         self._models_cache: dict[str, tuple[float, list[Model]]] = {}
 
     @property
@@ -148,19 +127,18 @@ class ClientCore:
 
     # building -------------------------------------------------------------------------------
 
-    def request(self, method: str, path: str, *, body: Any = None, auth: str | None = "bearer",
+    def request(self, method: str, path: str, *, body: Any = None, auth: Auth = "bearer",
                 stream: bool = False, idempotent: bool | None = None, api_root: bool = False,
                 timeout: Timeout | float | None = None,
                 extra_headers: Mapping[str, str] | None = None) -> Request:
         headers = dict(self.headers)
-        if auth is not None:
-            key = require_key(self.api_key)
-            if auth == "bearer":
-                headers["authorization"] = key.header("Bearer ")
-            else:
-                headers["x-api-key"] = key.header()
-        elif self.api_key is not None:
-            headers["authorization"] = self.api_key.header("Bearer ")
+        if auth == "bearer-if-set":
+            if self.api_key is not None:
+                headers["authorization"] = self.api_key.header("Bearer ")
+        elif auth == "x-api-key":
+            headers["x-api-key"] = require_key(self.api_key).header()
+        else:
+            headers["authorization"] = require_key(self.api_key).header("Bearer ")
         payload = None
         if body is not None:
             payload = _encode(body)
@@ -198,7 +176,7 @@ class ClientCore:
         path, root = _CATALOG_PATHS[catalog]
         # the full catalog needs no key; the other lists are per account
         return self.request("GET", path, api_root=root,
-                            auth="bearer" if catalog == "personalized" else None)
+                            auth="bearer" if catalog == "personalized" else "bearer-if-set")
 
     def balance_request(self) -> Request:
         return self.request("POST", "/check-balance", api_root=True, auth="x-api-key",
@@ -214,9 +192,10 @@ class ClientCore:
                    f"already be billed", answer_cut=True)
 
     @staticmethod
-    def is_event_stream(headers: Mapping[str, str]) -> bool:
-        """A stream request answered with JSON instead (an error, or stream ignored)?"""
-        return "json" not in headers.get("content-type", "")
+    def answered_with_json(headers: Mapping[str, str]) -> bool:
+        """Was a stream request answered with a JSON body instead of events (an error, or
+        ``stream`` ignored)? Any other content type is read as events."""
+        return "json" in headers.get("content-type", "")
 
     def not_a_stream(self, status: int, headers: Mapping[str, str],
                      body: bytes) -> Exception:
@@ -320,30 +299,36 @@ class ClientBase:
     """The constructor and the plain properties both clients share; each shell adds its
     transport in ``_start_shell``."""
 
-    def __init__(self, api_key: str | Secret | None = None, *, base_url: str | None = None,
-                 fallback_base_urls: list[str] | tuple[str, ...] | None = None,
-                 timeout: Timeout | float | None = DEFAULT_TIMEOUT, max_retries: int = 2,
-                 max_concurrency: int | None = 50,
-                 default_headers: Mapping[str, str] | None = None,
-                 allow_insecure_http: bool = False, retry_base_delay: float = 0.5,
-                 retry_max_delay: float = 8.0, max_retry_after: float = 60.0,
-                 failover_cooldown: float = 30.0, models_cache_ttl: float = 600.0,
-                 max_response_bytes: int = 64 * 1024 * 1024,
-                 retry_statuses: Iterable[int] | None = None,
-                 batch_base_url: str | None = None) -> None:
-        self._batch_base_url = batch_base_url  # see _batches.batch_base_url
+    def __init__(self, api_key: str | Secret | None = None, *,
+                 base_url: str | None = DEFAULTS.base_url,
+                 fallback_base_urls: list[str] | tuple[str, ...] | None = (
+                     DEFAULTS.fallback_base_urls),
+                 timeout: Timeout | float | None = DEFAULTS.timeout,
+                 max_retries: int = DEFAULTS.max_retries,
+                 max_concurrency: int | None = DEFAULTS.max_concurrency,
+                 default_headers: Mapping[str, str] | None = DEFAULTS.default_headers,
+                 allow_insecure_http: bool = DEFAULTS.allow_insecure_http,
+                 retry_base_delay: float = DEFAULTS.retry_base_delay,
+                 retry_max_delay: float = DEFAULTS.retry_max_delay,
+                 max_retry_after: float = DEFAULTS.max_retry_after,
+                 failover_cooldown: float = DEFAULTS.failover_cooldown,
+                 models_cache_ttl: float = DEFAULTS.models_cache_ttl,
+                 max_response_bytes: int = DEFAULTS.max_response_bytes,
+                 retry_statuses: Iterable[int] | None = DEFAULTS.retry_statuses,
+                 batch_base_url: str | None = DEFAULTS.batch_base_url) -> None:
+        """Each keyword argument is a field of :class:`~nanogpt._core.options.ClientOptions`,
+        which holds its default and its check (a test keeps the two lists equal)."""
         try:  # wrap the key first, so that no frame of a traceback holds it in the clear
             key = resolve_api_key(api_key)
         finally:
             del api_key
-        self._core = ClientCore(
-            key, base_url=base_url, fallback_base_urls=fallback_base_urls, timeout=timeout,
-            max_retries=max_retries, max_concurrency=max_concurrency,
-            default_headers=default_headers, allow_insecure_http=allow_insecure_http,
-            retry_base_delay=retry_base_delay, retry_max_delay=retry_max_delay,
-            max_retry_after=max_retry_after, failover_cooldown=failover_cooldown,
-            models_cache_ttl=models_cache_ttl, max_response_bytes=max_response_bytes,
-            retry_statuses=retry_statuses)
+        self._setup(key, ClientOptions.from_arguments(locals()))
+
+    def _setup(self, key: Secret | None, options: ClientOptions) -> None:
+        """Make the client from a resolved key and its options (what ``__init__`` does after
+        reading its arguments; a copy with other options would start here too)."""
+        self._core = ClientCore(key, options)
+        self._batch_base_url = options.batch_base_url  # see _core.batches.batch_base_url
         self._start_shell()
 
     def _start_shell(self) -> None:

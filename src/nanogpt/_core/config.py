@@ -14,7 +14,6 @@ __all__ = [
     "DEFAULT_FALLBACK_BASE_URLS",
     "Secret",
     "Timeout",
-    "earliest",
     "resolve_api_key",
     "resolve_base_urls",
 ]
@@ -63,12 +62,6 @@ class MaskedStr(str):
         return "'***'"
 
 
-
-def earliest(*bounds: float | None) -> float | None:
-    """The smallest of the bounds that are set (``None``: none is). Timeouts and deadlines use
-    ``None`` for "no bound", so ``min`` alone would not do."""
-    return min((b for b in bounds if b is not None), default=None)
-
 @dataclass(frozen=True)
 class Timeout:
     """Timeouts in seconds (``None``: no limit).
@@ -96,6 +89,34 @@ class Timeout:
 
     A single number ``t`` means ``connect=min(t, 10)``, ``read=idle=total=first_event=t`` and
     no ``stream_total``.
+
+    Where each is enforced. ``nanogpt._core.deadlines`` computes every bound (``Limits`` per
+    request, the ``total`` deadline via ``CallPlan``, ``StreamClocks``); the shells enforce:
+
+    ============== ============================================ ================================
+    timeout        blocking client (``_sync``)                  async client (``_async``)
+    ============== ============================================ ================================
+    connect        socket timeout of ``connect()`` in           aiohttp ``sock_connect``
+                   ``http.ConnectionPool.request``              (``_client_timeout``)
+    read           watchdog deadline (``http.Watchdog`` shuts   aiohttp's ``total`` timer per
+                   the socket) from the send to the end of      attempt (``_client_timeout``),
+                   ``Response.read``; socket timeout per recv   head and body
+    idle           socket timeout per recv (``request``, then   aiohttp ``sock_read``
+                   ``Response.streaming``)
+    total          ``CallPlan.bound``: slot wait, connect,      ``CallPlan.bound``: slot wait,
+                   each recv; the watchdog deadline; no retry   ``asyncio.wait_for`` on the send
+                   that cannot finish (``CallPlan``)            and the body reads; no retry
+                                                                that cannot finish
+    first_event    head: watchdog deadline from the send;       head: ``asyncio.wait_for`` on
+                   then ``StreamCore.check_deadline`` after     the send; then
+                   each read, recv timeout cut to it            ``StreamCore.check_deadline``,
+                                                                ``sock_read`` cut to it
+    stream_total   ``StreamCore.check_deadline`` after each     the same, in ``AsyncStream``
+                   read, recv timeout cut to it
+    read (error    ``Response.rearm`` of the watchdog           ``asyncio.wait_for``
+    body, or JSON  (``_sync.client``)                           (``body.error_body``,
+    to a stream)                                                ``_read_answer``)
+    ============== ============================================ ================================
     """
 
     connect: float | None = 10.0
@@ -116,12 +137,6 @@ class Timeout:
                                                    "a nanogpt.Timeout")
         v = float(value)
         return cls(connect=min(v, 10.0), read=v, idle=v, total=v, first_event=v)
-
-    @property
-    def stream_read(self) -> float | None:
-        """The longest single wait for bytes in a stream: ``idle``, shortened to
-        ``first_event`` or ``stream_total`` when they are shorter."""
-        return earliest(self.idle, self.first_event, self.stream_total)
 
 
 DEFAULT_TIMEOUT = Timeout()

@@ -46,7 +46,8 @@ from dataclasses import dataclass
 from typing import NoReturn
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
-from .config import earliest, is_loopback
+from . import deadlines
+from .config import is_loopback
 from .errors import (
     APIConnectionError,
     APIStatusError,
@@ -55,8 +56,9 @@ from .errors import (
     error_from_response,
 )
 from .redact import is_credential_header
+from .transport import TransportFailure
 
-__all__ = ["CallPlan", "HostPool", "RetryPolicy", "TransportFailure", "parse_retry_after"]
+__all__ = ["CallPlan", "HostPool", "RetryPolicy", "parse_retry_after"]
 
 log = logging.getLogger("nanogpt")
 
@@ -69,15 +71,6 @@ FAILOVER_STATUSES = frozenset({502, 503, 504})
 _RETRYABLE_AT_ALL = frozenset({408, 425, 429, *range(500, 600)})
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 MAX_REDIRECTS = 5
-
-
-class TransportFailure(Exception):
-    """What a shell reports when the HTTP library fails. ``sent``: the request may have left."""
-
-    def __init__(self, message: str, *, sent: bool, timeout: bool = False) -> None:
-        super().__init__(message)
-        self.sent = sent
-        self.timeout = timeout
 
 
 @dataclass(frozen=True)
@@ -204,7 +197,7 @@ class CallPlan:
         self.headers = self._headers = headers
         self.allow_insecure_http = allow_insecure_http
         self._clock = clock
-        self.deadline = clock() + total if total is not None else None
+        self.deadline = deadlines.call_deadline(total, clock())  # of `total`, or None
         self.pool = pool
         self.policy = policy
         self.idempotent = idempotent
@@ -223,23 +216,21 @@ class CallPlan:
 
     def remaining(self) -> float | None:
         """Seconds left of the total timeout (``None``: no total)."""
+        return deadlines.shortened(None, self.deadline, self._clock())
+
+    def bound(self, limit: float | None) -> float | None:
+        """``limit`` shortened to what is left of the total timeout; raises once none is."""
         if self.deadline is None:
-            return None
-        return self.deadline - self._clock()
-
-    def bound(self, timeout: float | None) -> float | None:
-        """``timeout`` shortened to what is left of the total timeout."""
-        left = self.remaining()
-        if left is None:
-            return timeout
-        if left <= 0:
+            return limit
+        now = self._clock()
+        if self.deadline <= now:
             raise APITimeoutError(f"the total timeout ran out ({self._where()})", url=self.url)
-        return left if timeout is None else min(timeout, left)
+        return deadlines.shortened(limit, self.deadline, now)
 
-    def attempt_deadline(self, read: float | None) -> float | None:
-        """When this attempt must be over (``clock()`` time): ``read`` from now, or the end of
-        the total timeout if sooner. ``None``: no bound."""
-        return earliest(None if read is None else self._clock() + read, self.deadline)
+    def attempt_deadline(self, limit: float | None) -> float | None:
+        """When this attempt must be over (``clock()`` time): ``limit`` from now, or the end
+        of the total timeout if sooner. ``None``: no bound."""
+        return deadlines.attempt_deadline(limit, self.deadline, self._clock())
 
     def _where(self) -> str:
         """``POST <url>`` for an error message; a fallback host is said to be one (the user

@@ -1,26 +1,27 @@
-"""Streams: the sans-I/O core that turns bytes into typed chunks, the accumulator, and the two
-thin stream objects (blocking and asyncio) that feed it.
+"""Streams without I/O: ``StreamCore`` turns bytes into typed chunks, ``Accumulator`` joins them
+into the whole answer, and ``StreamBase`` is what the two shells' stream objects share
+(``nanogpt._sync.stream.Stream``, ``nanogpt._async.stream.AsyncStream``): the assembled result,
+and every step of reading that does not wait. The waiting (``read``, ``drain``) is the shells';
+the body they read is a :class:`~nanogpt._core.transport.StreamBody`.
 
-Per chunk the hot path is: split lines (``_sse``), one msgspec decode straight into
+Per chunk the hot path is: split lines (``sse``), one msgspec decode straight into
 ``ChatCompletionChunk``, a few appends in the accumulator. No dicts are rebuilt.
 """
 
 from __future__ import annotations
 
-import sys
 import time
-import weakref
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import Callable
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import msgspec
 
-from .config import earliest
+from .deadlines import StreamClocks
 from .errors import StreamError, StreamTimeoutError
-from .plan import TransportFailure
 from .redact import scrub
 from .sse import SSEDecoder, SSEError
+from .transport import TransportFailure
 from .types import (
     DECODE_ERRORS,
     ChatCompletion,
@@ -34,14 +35,10 @@ from .types import (
     salvage,
 )
 
-if TYPE_CHECKING:
-    import asyncio
-
-__all__ = ["Accumulator", "AsyncStream", "Stream", "StreamCore"]
+__all__ = ["Accumulator", "StreamBase", "StreamCore"]
 
 _decode_chunk = msgspec.json.Decoder(ChatCompletionChunk, strict=False).decode
 _DONE = b"[DONE]"
-DRAIN_TIMEOUT = 0.5  # after [DONE]: how long the end of the body is awaited, for reuse
 
 
 class _ToolCallParts:
@@ -160,8 +157,8 @@ class StreamCore:
     small compressed body, could otherwise grow it without end while each event stays small.
     """
 
-    __slots__ = ("_clock", "_end_by", "_first_by", "_first_event", "_max_kept", "_stream_total",
-                 "acc", "deadline", "done", "error", "request_id", "sse")
+    __slots__ = ("_clock", "_clocks", "_first_event", "_max_kept", "_stream_total", "acc",
+                 "deadline", "done", "error", "request_id", "sse")
 
     def __init__(self, request_id: str | None = None, *, first_event: float | None = None,
                  stream_total: float | None = None, max_kept: int | None = None,
@@ -175,38 +172,38 @@ class StreamCore:
         self._clock = clock
         self._first_event = first_event
         self._stream_total = stream_total
-        now = clock() if first_event is not None or stream_total is not None else 0.0
-        self._first_by = None if first_event is None else now + first_event
-        self._end_by = None if stream_total is None else now + stream_total
-        self.deadline = self._nearest()
-
-    def _nearest(self) -> float | None:
-        return earliest(self._first_by, self._end_by)
+        timed = first_event is not None or stream_total is not None
+        self._clocks = StreamClocks(first_event, stream_total, clock() if timed else 0.0)
+        self.deadline = self._clocks.deadline
 
     def check_deadline(self, got_chunk: bool) -> None:
         """After a read (while ``deadline`` is set): raises ``StreamTimeoutError``, with the
         partial answer, once the stream has run past ``first_event`` without a chunk or past
         ``stream_total``."""
-        if got_chunk and self._first_by is not None:
-            self._first_by = None  # the first chunk came: that clock is done
-            self.deadline = self._nearest()
+        clocks = self._clocks
+        if got_chunk and clocks.first_by is not None:
+            clocks.first_chunk_came()
+            self.deadline = clocks.deadline
             if self.deadline is None:
                 return
-        if self.finished or self.deadline is None or self._clock() < self.deadline:
+        if self.finished or self.deadline is None:
             return
-        if self._first_by is not None and self._first_by <= self.deadline:
+        expired = clocks.expired(self._clock())
+        if expired is None:
+            return
+        if expired == "first_event":
             what = (f"no chunk within first_event={self._first_event:g}s of the stream's start "
                     f"(only keep-alive comments or nothing)")
         else:
             what = f"the stream ran longer than stream_total={self._stream_total:g}s"
-        self.error = self.fail(f"{what}; the answer is incomplete", timeout=True)
+        self.error = self.stream_error(f"{what}; the answer is incomplete", timeout=True)
         raise self.error
 
     @property
     def finished(self) -> bool:
         return self.done or self.error is not None
 
-    def fail(self, message: str, *, code: Any = None, status: int | None = None,
+    def stream_error(self, message: str, *, code: Any = None, status: int | None = None,
              timeout: bool = False) -> StreamError:
         cls = StreamTimeoutError if timeout else StreamError
         return cls(message, partial_text=self.acc.text_of(),
@@ -220,7 +217,7 @@ class StreamCore:
         try:
             events = self.sse.feed(data)
         except SSEError as e:
-            self.error = self.fail(f"stream broken: {e}")
+            self.error = self.stream_error(f"stream broken: {e}")
             return []
         out: list[ChatCompletionChunk] = []
         acc = self.acc
@@ -236,7 +233,7 @@ class StreamCore:
                     chunk = salvage(raw, ChatCompletionChunk, e)
             except DECODE_ERRORS as e:
                 snippet = raw[:200].decode("utf-8", "replace")
-                self.error = self.fail(f"malformed chunk in stream ({e}): {snippet!r}")
+                self.error = self.stream_error(f"malformed chunk in stream ({e}): {snippet!r}")
                 break
             chunk.__dict__["_raw_json"] = raw  # for .raw and undeclared fields
             if chunk.error is not None or ev.event == "error":
@@ -246,9 +243,9 @@ class StreamCore:
                 self.error = self._error_frame(None)
                 break
             if self._max_kept is not None and acc.kept > self._max_kept:
-                self.error = self.fail(f"the streamed answer is larger than max_response_bytes="
-                                       f"{self._max_kept} (characters of text, reasoning and "
-                                       f"tool arguments)")
+                self.error = self.stream_error(
+                    f"the streamed answer is larger than max_response_bytes={self._max_kept} "
+                    f"(characters of text, reasoning and tool arguments)")
                 break
             out.append(chunk)
         return out
@@ -262,7 +259,7 @@ class StreamCore:
             status = st if isinstance(st, int) else None
         elif isinstance(err, str):
             message = err
-        return self.fail(scrub(message), code=code, status=status)
+        return self.stream_error(scrub(message), code=code, status=status)
 
     def end_of_body(self) -> None:
         """The body ended: fine after ``[DONE]``, an error otherwise."""
@@ -270,7 +267,8 @@ class StreamCore:
         if self.error is not None:
             raise self.error
         if not self.done:
-            self.error = self.fail("the stream ended before [DONE]: the answer is incomplete")
+            self.error = self.stream_error(
+                "the stream ended before [DONE]: the answer is incomplete")
             raise self.error
 
     def final(self) -> ChatCompletion:
@@ -278,18 +276,24 @@ class StreamCore:
         if self.error is not None:
             raise self.error
         if not self.done:
-            raise self.fail("the stream was closed before it finished: the answer is incomplete")
+            raise self.stream_error(
+                "the stream was closed before it finished: the answer is incomplete")
         return self.acc.completion()
 
     def interrupted(self, failure: TransportFailure) -> StreamError:
         """The connection failed mid-stream. Never retried: the answer had started."""
-        self.error = self.fail(f"the stream was cut: {failure}", timeout=failure.timeout)
+        self.error = self.stream_error(f"the stream was cut: {failure}", timeout=failure.timeout)
         return self.error
 
 
-class _StreamBase:
-    """What both stream classes share: the assembled result, and every step of reading that
-    does not wait (the shells differ only in whether ``read`` and ``drain`` are awaited)."""
+class StreamBase:
+    """What both shells' stream objects share: the assembled result, and every step of reading
+    that does not wait (the shells differ only in whether ``read`` and ``drain`` are awaited).
+
+    ``_release`` is the body's :meth:`~nanogpt._core.transport.StreamBody.release`; it is
+    called once, by :meth:`_give_back`, with ``_reusable``: True once the body was read to its
+    end (the connection may then serve another request).
+    """
 
     def __init__(self, release: Callable[[bool], None], core: StreamCore,
                  headers: dict[str, str]) -> None:
@@ -297,15 +301,15 @@ class _StreamBase:
         self._core = core
         self.response_headers = headers
         self._closed = False
-        self._eof = False
+        self._reusable = False
         self._buf: list[ChatCompletionChunk] = []
         self._pos = 0
 
     def _take(self, data: bytes) -> ChatCompletionChunk | None:
         """Feed what was read; the first new chunk (the rest are buffered), or None."""
         if not data:
-            self._eof = True
-            self._close_sync()
+            self._reusable = True  # the body was read to its end
+            self._give_back()
             self._core.end_of_body()  # raises unless [DONE] came
             return None
         core = self._core
@@ -319,19 +323,20 @@ class _StreamBase:
 
     def _end(self) -> None:
         """The core has finished: give the connection back, and raise what failed."""
-        self._close_sync()
+        self._give_back()
         if self._core.error is not None:
             raise self._core.error
 
-    def _close_sync(self) -> None:
+    def _give_back(self) -> None:
+        """Release the connection and the concurrency slot, once; does not wait."""
         if not self._closed:
             self._closed = True
             self._buf, self._pos = [], 0
-            self._release(self._eof)
+            self._release(self._reusable)
 
     def __del__(self) -> None:
         if not getattr(self, "_closed", True):
-            self._close_sync()
+            self._give_back()
 
     # the assembled result
 
@@ -373,172 +378,3 @@ class _StreamBase:
     def completed(self) -> bool:
         """True once ``[DONE]`` arrived."""
         return self._core.done
-
-
-class Stream(_StreamBase):
-    """A streamed chat completion: iterate for chunks; then ``.text``, ``.usage``, ``.cost``...
-
-    Use it as a context manager (``with client.chat.completions.create(..., stream=True) as
-    s:``), or call ``close()``, to give the connection and its concurrency slot back early. A
-    stream dropped without closing is released when it is garbage-collected (it holds no
-    reference cycle, so in CPython that is at once), but a stream still bound to a name is not
-    dropped: ``s = create(stream=True)`` in a loop that breaks out of ``for chunk in s`` keeps
-    the previous stream's slot while the next ``create`` waits. When that thread holds every
-    slot, the wait is refused with ``ConcurrencyDeadlockError``.
-    """
-
-    def __init__(self, read: Callable[[], bytes], drain: Callable[[], bool],
-                 close: Callable[[bool], None], core: StreamCore,
-                 headers: dict[str, str]) -> None:
-        super().__init__(close, core, headers)
-        self._read = read
-        self._drain = drain
-
-    def __iter__(self) -> Iterator[ChatCompletionChunk]:
-        return self
-
-    def __next__(self) -> ChatCompletionChunk:
-        pos = self._pos
-        if pos < len(self._buf):
-            self._pos = pos + 1
-            return self._buf[pos]
-        core = self._core
-        while not self._closed:
-            try:
-                if core.finished:
-                    if core.error is None:  # [DONE]: briefly wait for the end, to reuse
-                        self._eof = self._drain()
-                    self._end()
-                    break
-                chunk = self._take(self._read())
-            except TransportFailure as f:
-                self._close_sync()
-                raise core.interrupted(f) from None
-            except BaseException:  # StreamError, KeyboardInterrupt, anything: give back
-                self._close_sync()
-                raise
-            if chunk is not None:
-                return chunk
-        raise StopIteration
-
-    def get_final_completion(self) -> ChatCompletion:
-        """Read what is left and return the whole answer as one ``ChatCompletion``.
-
-        Raises ``StreamError`` if the stream failed or was closed before it finished."""
-        for _ in self:
-            pass
-        return self._core.final()
-
-    def close(self) -> None:
-        """Give the connection back (closing it if the body was not read to its end)."""
-        self._close_sync()
-
-    def __enter__(self) -> Stream:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-
-class AsyncStream(_StreamBase):
-    """The asyncio twin of :class:`Stream`: ``async for chunk in stream``.
-
-    Use it as an async context manager (``async with await create(..., stream=True) as s``),
-    or call ``await s.close()``, to give the connection back early; its concurrency slot counts
-    against the task that opened it. Unmanaged, it is given back when dropped, and also when
-    the task running ``async for`` over it ends by cancellation or an error while it is open:
-    that task's traceback keeps the stream alive (for as long as anything holds the task), so
-    garbage collection alone would keep its concurrency slot.
-    """
-
-    def __init__(self, read: Callable[[], Awaitable[bytes]],
-                 drain: Callable[[], Awaitable[bool]], close: Callable[[bool], None],
-                 core: StreamCore, headers: dict[str, str]) -> None:
-        super().__init__(close, core, headers)
-        self._read = read
-        self._drain = drain
-        self._task: asyncio.Task[Any] | None = None
-        self._on_task_done: Callable[[asyncio.Task[Any]], None] | None = None
-
-    def __aiter__(self) -> AsyncIterator[ChatCompletionChunk]:
-        if not self._closed:
-            self._watch_current_task()
-        return self
-
-    def _watch_current_task(self) -> None:
-        """Release this stream when the task iterating it fails or is cancelled. The callback
-        holds the stream only weakly, and is removed when the stream closes, so a long-lived
-        task that reads many streams gathers no callbacks."""
-        task = sys.modules["asyncio"].current_task()
-        if task is None or task is self._task:
-            return
-        self._unwatch()
-        ref = weakref.ref(self)
-
-        def on_task_done(task: asyncio.Task[Any]) -> None:
-            stream = ref()
-            if stream is not None and not stream._closed and _ended_badly(task):
-                stream._close_sync()
-
-        task.add_done_callback(on_task_done)
-        self._task, self._on_task_done = task, on_task_done
-
-    def _unwatch(self) -> None:
-        task, callback = getattr(self, "_task", None), getattr(self, "_on_task_done", None)
-        if task is not None and callback is not None:
-            self._task = self._on_task_done = None
-            task.remove_done_callback(callback)
-
-    def _close_sync(self) -> None:
-        try:
-            super()._close_sync()
-        finally:
-            self._unwatch()
-
-    async def __anext__(self) -> ChatCompletionChunk:
-        pos = self._pos
-        if pos < len(self._buf):
-            self._pos = pos + 1
-            return self._buf[pos]
-        core = self._core
-        while not self._closed:
-            try:
-                if core.finished:
-                    if core.error is None:
-                        self._eof = await self._drain()
-                    self._end()
-                    break
-                chunk = self._take(await self._read())
-            except TransportFailure as f:
-                self._close_sync()
-                raise core.interrupted(f) from None
-            except BaseException:  # StreamError, cancellation, anything: give back
-                self._close_sync()
-                raise
-            if chunk is not None:
-                return chunk
-        raise StopAsyncIteration
-
-    async def get_final_completion(self) -> ChatCompletion:
-        """Read what is left and return the whole answer as one ``ChatCompletion``.
-
-        Raises ``StreamError`` if the stream failed or was closed before it finished."""
-        async for _ in self:
-            pass
-        return self._core.final()
-
-    async def close(self) -> None:
-        """Give the connection back (closing it if the body was not read to its end)."""
-        self._close_sync()
-
-    async def __aenter__(self) -> AsyncStream:
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.close()
-
-
-def _ended_badly(task: asyncio.Task[Any]) -> bool:
-    """Cancelled, or failed; read without marking the task's exception as retrieved (asyncio
-    would then no longer log an exception nobody awaited)."""
-    return task.cancelled() or getattr(task, "_exception", None) is not None

@@ -1,10 +1,15 @@
 """Typed response objects, decoded straight from JSON bytes by msgspec.
 
 NanoGPT adds fields often, so nothing is lost: every top-level object keeps the bytes it was
-decoded from, ``obj.raw`` returns them as a dict, and reading an attribute the class does not
-declare falls back to that dict (``completion.some_new_field``). ``usage`` and
+decoded from, and ``obj.raw`` (or ``obj.to_dict()``) returns them as a dict. ``usage`` and
 ``x_nanogpt_pricing`` are kept whole as dicts and read through small wrappers, since they carry
 many provider-specific extras.
+
+At run time, reading an attribute a class does not declare falls back to that dict
+(``completion.some_new_field``). Type checkers do not see that fallback (its ``__getattr__`` is
+defined under ``if not TYPE_CHECKING``): to them ``completion.choises`` is the typo it is, and a
+field the class does not declare is read from ``.raw``. The public home of these classes is
+:mod:`nanogpt.types`.
 """
 
 from __future__ import annotations
@@ -12,12 +17,13 @@ from __future__ import annotations
 import contextlib
 import math
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import msgspec
 
 __all__ = [
     "Balance",
+    "Catalog",
     "ChatCompletion",
     "ChatCompletionChunk",
     "Choice",
@@ -126,21 +132,23 @@ def _to_str(v: Any) -> str | None:
     return v if isinstance(v, str) else None
 
 
-class _Extras:
-    """A read-only view of a JSON object: declared properties, and the rest by attribute."""
+class JSONObjectView:
+    """A read-only view of a JSON object: declared properties, the rest by key (and at run
+    time by attribute)."""
 
     __slots__ = ("_d",)
 
     def __init__(self, d: dict[str, Any]) -> None:
         self._d = d
 
-    def __getattr__(self, name: str) -> Any:
-        if name.startswith("_"):
-            raise AttributeError(name)
-        try:
-            return self._d[name]
-        except KeyError:
-            raise AttributeError(f"{type(self).__name__} has no field {name!r}") from None
+    if not TYPE_CHECKING:  # unknown fields by attribute, unseen by type checkers (see above)
+        def __getattr__(self, name: str) -> Any:
+            if name.startswith("_"):
+                raise AttributeError(name)
+            try:
+                return self._d[name]
+            except KeyError:
+                raise AttributeError(f"{type(self).__name__} has no field {name!r}") from None
 
     def __getitem__(self, key: str) -> Any:
         return self._d[key]
@@ -152,7 +160,7 @@ class _Extras:
         return dict(self._d)
 
     def __eq__(self, other: object) -> bool:
-        if isinstance(other, _Extras):
+        if isinstance(other, JSONObjectView):
             return self._d == other._d
         return NotImplemented
 
@@ -162,7 +170,7 @@ class _Extras:
         return f"{type(self).__name__}({self._d!r})"
 
 
-class Usage(_Extras):
+class Usage(JSONObjectView):
     """Token counts. Extra provider fields (cached tokens, search queries, ...) by attribute.
 
     A count the server sent in a form that is not a whole number >= 0 (``"n/a"``, ``[1]``,
@@ -211,7 +219,7 @@ class Usage(_Extras):
         return _to_count(v)
 
 
-class Pricing(_Extras):
+class Pricing(JSONObjectView):
     """NanoGPT's ``x_nanogpt_pricing``: what this request was really charged. A value in an
     unexpected form (not a finite number, not a string) reads as ``None``."""
 
@@ -248,8 +256,9 @@ class Pricing(_Extras):
         return _to_str(self._d.get("paymentSource"))
 
 
-class _Top(msgspec.Struct, dict=True):
-    """A top-level response object that keeps its source for fields we do not declare."""
+class KeepsRaw(msgspec.Struct, dict=True):
+    """A top-level response object: it keeps the JSON it came from (``.raw``), for the fields
+    its class does not declare."""
 
     @property
     def raw(self) -> dict[str, Any]:
@@ -267,13 +276,14 @@ class _Top(msgspec.Struct, dict=True):
             d["_raw_dict"] = cached
         return cached
 
-    def __getattr__(self, name: str) -> Any:
-        if name.startswith("_"):
-            raise AttributeError(name)
-        raw = self.raw
-        if name in raw:
-            return raw[name]
-        raise AttributeError(f"{type(self).__name__} has no field {name!r}")
+    if not TYPE_CHECKING:  # unknown fields by attribute, unseen by type checkers (see above)
+        def __getattr__(self, name: str) -> Any:
+            if name.startswith("_"):
+                raise AttributeError(name)
+            raw = self.raw
+            if name in raw:
+                return raw[name]
+            raise AttributeError(f"{type(self).__name__} has no field {name!r}")
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.raw)
@@ -313,7 +323,7 @@ class Choice(msgspec.Struct):
     logprobs: Any = None
 
 
-class _Reply(_Top):
+class ReplyFields(KeepsRaw):
     """What completions and chunks share: ids, usage, and NanoGPT's pricing."""
 
     id: str = ""
@@ -340,7 +350,7 @@ class _Reply(_Top):
         return Pricing(self._pricing).cost if isinstance(self._pricing, dict) else None
 
 
-class ChatCompletion(_Reply):
+class ChatCompletion(ReplyFields):
     """A whole (non-streamed) chat completion."""
 
     object: str = "chat.completion"
@@ -376,11 +386,14 @@ class ChunkChoice(msgspec.Struct):
     logprobs: Any = None
 
 
-class ChatCompletionChunk(_Reply):
+class ChatCompletionChunk(ReplyFields):
     """One streamed chunk. The final one may have empty ``choices`` and carry ``usage``."""
 
     object: str = "chat.completion.chunk"
     choices: list[ChunkChoice] = msgspec.field(default_factory=list)
+
+
+Catalog = Literal["all", "subscription", "paid", "personalized"]  # the model lists
 
 
 class ModelCapabilities(msgspec.Struct):
@@ -402,7 +415,7 @@ class ModelPricing(msgspec.Struct):
     unit: str = "per_million_tokens"
 
 
-class Model(_Top):
+class Model(KeepsRaw):
     """A model from the catalog."""
 
     id: str

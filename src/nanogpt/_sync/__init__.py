@@ -1,2 +1,3 @@
 """The blocking shell: ``NanoGPT`` (``client``) moves bytes over ``http.client`` sockets
-(``http``); every decision is made by ``nanogpt._core``."""
+(``http``, with the deadline watchdog) and reads streams (``stream``); every decision is made by
+``nanogpt._core``."""

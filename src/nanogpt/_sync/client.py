@@ -1,4 +1,4 @@
-"""``NanoGPT``: the blocking client. A thin shell that moves bytes (``_http``, on http.client).
+"""``NanoGPT``: the blocking client. A thin shell that moves bytes (``http``, on http.client).
 
 The connection pool and the concurrency slots belong to one process: in a forked child (gunicorn
 ``--preload``, celery prefork, multiprocessing) the first call makes new ones, so the child
@@ -8,17 +8,19 @@ open at the fork stays the parent's: read in the child, it raises ``StreamError`
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, TypeVar
 
 from .._core.client import ClientBase, Request, lower_headers
-from .._core.plan import CallPlan, TransportFailure
-from .._core.stream import DRAIN_TIMEOUT, Stream
+from .._core.plan import CallPlan
+from .._core.transport import TransportFailure
 from .._core.types import Balance
 from .._resources import Chat, Models
 from .._slots import ThreadSlots, fork_generation
+from .stream import ResponseBody, Stream
 
 if TYPE_CHECKING:
     from .http import ConnectionPool, Response
@@ -26,15 +28,7 @@ if TYPE_CHECKING:
 __all__ = ["NanoGPT"]
 
 T = TypeVar("T")
-_READ_SIZE = 65536
 Slot = tuple[ThreadSlots, threading.Thread] | None  # the slots a call took one from, and its owner
-
-
-def _read_in_child() -> TransportFailure:
-    """A stream read in a forked child: its socket is the parent's, and every byte read here
-    is one the parent's reader never sees."""
-    return TransportFailure("the stream was opened before fork(): only the parent process may "
-                            "read it", sent=True)
 
 
 def _free(slot: Slot) -> None:
@@ -120,6 +114,7 @@ class NanoGPT(ClientBase):
         pool = self._pool()
         slots = self._slots
         limit = self._core.max_response_bytes
+        limits = req.limits
         while True:
             outcome: TransportFailure | tuple[int, Mapping[str, str], bytes]
             # waiting for a slot counts against `total`
@@ -129,11 +124,11 @@ class NanoGPT(ClientBase):
                 try:
                     # non-streamed: `read` bounds the whole attempt; a stream: `first_event`
                     # (and `total`) its head, then `idle` each silence
-                    deadline = plan.attempt_deadline(req.head_timeout)
+                    deadline = plan.attempt_deadline(limits.head)
                     resp = pool.request(plan.method, plan.url, body=req.body,
                                         headers=plan.headers,
-                                        connect_timeout=plan.bound(req.timeout.connect),
-                                        read_timeout=plan.bound(req.read_timeout),
+                                        connect_timeout=plan.bound(limits.connect),
+                                        read_timeout=plan.bound(limits.each_read),
                                         deadline=deadline)
                 except TransportFailure as f:
                     outcome = f
@@ -143,7 +138,7 @@ class NanoGPT(ClientBase):
                         held = True
                         return resp, slot, plan
                     if req.stream:  # an error body is read whole: bounded like any other
-                        resp.rearm(plan.attempt_deadline(req.body_timeout))
+                        resp.rearm(plan.attempt_deadline(limits.body))
                     try:
                         body = resp.read(limit)[:limit]
                     except TransportFailure:
@@ -176,31 +171,14 @@ class NanoGPT(ClientBase):
     def _open_stream(self, req: Request) -> Stream:
         resp, slot, plan = self._exchange(req)
         headers = lower_headers(resp.headers.items())
-        if not self._core.is_event_stream(headers):  # a whole body: bounded like any other
-            resp.rearm(plan.attempt_deadline(req.body_timeout))
+        if self._core.answered_with_json(headers):  # a whole body: bounded like any other
+            resp.rearm(plan.attempt_deadline(req.limits.body))
             raise self._core.not_a_stream(resp.status, headers, self._read_answer(resp, slot))
-        if not resp.streaming(req.read_timeout):  # `total` ends where the stream starts
+        if not resp.streaming(req.limits.each_read):  # `total` ends where the stream starts
             resp.release(reusable=False)
             _free(slot)
             # the 2xx head had come: the answer had started (it may be billed), never retry
             raise self._core.stream_core(headers).interrupted(TransportFailure(
                 "the total timeout ran out as the stream started", sent=True, timeout=True))
-        read1 = resp.read1
-        generation = fork_generation()
-
-        def read() -> bytes:
-            if fork_generation() != generation:
-                raise _read_in_child()
-            return read1(_READ_SIZE)
-
-        def drain() -> bool:
-            # in a forked child, reading would take the parent's bytes (its socket is shared)
-            return fork_generation() == generation and resp.drain(DRAIN_TIMEOUT)
-
-        def close(reusable: bool) -> None:
-            try:
-                resp.release(reusable)
-            finally:
-                _free(slot)
-
-        return Stream(read, drain, close, self._core.stream_core(headers, req.timeout), headers)
+        body = ResponseBody(resp, functools.partial(_free, slot))
+        return Stream(body, self._core.stream_core(headers, req.timeout), headers)

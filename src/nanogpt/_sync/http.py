@@ -12,6 +12,12 @@ Hints``, however many) are skipped, so the answer read is always the one to this
 A request whose body could not be sent (a proxy refused it with 413 and closed before reading
 it) still reports the server's answer when one is already waiting on the socket.
 
+Deadlines (computed by ``nanogpt._core.deadlines``, handed over by the client) are enforced by
+one watchdog thread that shuts a socket down when its deadline passes, so a server that trickles
+bytes cannot stretch them. A deadline is armed in ``ConnectionPool.request`` (or replaced by
+``Response.rearm``/``drain``) and ends in ``Response._switch_deadline``, called by
+``release`` and the phase changes; the request's own failure path is the only other exit.
+
 Fork: a pool belongs to the process that made it (``generation``); a forked child gets a new one
 from the client, and the deadline watchdog starts over in the child (its thread is the parent's).
 """
@@ -30,14 +36,15 @@ from collections import deque
 from collections.abc import Mapping
 from urllib.parse import urlsplit
 
-from .._core.plan import TransportFailure
+from .._core.transport import TransportFailure
 from .._slots import fork_generation
 
 __all__ = ["ConnectionPool", "Response", "readable"]
 
 Origin = tuple[str, str, int]
-# what reading a response may raise (ValueError: a TLS socket closed under a reader)
-ERRORS = (OSError, http.client.HTTPException, ValueError)
+# what http.client and its socket raise when a connection fails, sending or reading
+# (ValueError: a TLS socket closed under a reader)
+CONNECTION_ERRORS = (OSError, http.client.HTTPException, ValueError)
 
 
 def failure(exc: BaseException, *, sent: bool, deadline: bool = False) -> TransportFailure:
@@ -102,9 +109,13 @@ class Watchdog:
                 self._cv.notify()
         return guard
 
-    def disarm(self, guard: Guard) -> None:
+    def disarm(self, guard: Guard | None) -> bool:
+        """End ``guard`` (None: no deadline was set); True if it had already struck."""
+        if guard is None:
+            return False
         with self._cv:
             self._active.discard(guard)
+        return guard.fired
 
     def _run(self) -> None:
         with self._cv:
@@ -179,13 +190,17 @@ class Response:
         self.status = resp.status
         self.headers: Mapping[str, str] = resp.headers  # type: ignore[assignment]
 
-    def _disarm(self) -> bool:
-        """End the deadline; True if it had already struck."""
+    def _switch_deadline(self, deadline: float | None) -> bool:
+        """End the current deadline and start ``deadline`` (None: none), unless the current
+        one had already struck (then the socket is shut): returns True for that. With
+        ``release``, the one place where a response's deadline ends."""
         guard, self._guard = self._guard, None
-        if guard is None:
-            return False
-        WATCHDOG.disarm(guard)
-        return guard.fired
+        if WATCHDOG.disarm(guard):
+            return True
+        sock = self._sock
+        if deadline is not None and sock is not None:
+            self._guard = WATCHDOG.arm(sock, deadline)
+        return False
 
     def read(self, limit: int) -> bytes:
         """The whole body, or its first ``limit + 1`` bytes when it is longer (then the
@@ -196,33 +211,28 @@ class Response:
                 data = resp.read()
             else:  # too long, chunked, or delimited by the connection closing
                 data = resp.read(limit + 1)
-        except ERRORS as exc:
-            struck = self._disarm()
-            self.release(reusable=False)
+        except CONNECTION_ERRORS as exc:
+            struck = self.release(reusable=False)
             raise failure(exc, sent=True, deadline=struck) from None
         except BaseException:
             self.release(reusable=False)
             raise
-        if self._disarm() and (not resp.isclosed() or resp.will_close):
-            # the deadline struck, and a body that ends with the connection (or was cut
-            # at the limit) may just be what arrived before: not the whole answer
-            self.release(reusable=False)
+        # a body that ends with the connection (or was cut at the limit) may be just what
+        # arrived before the deadline struck: then it is not the whole answer
+        maybe_cut = not resp.isclosed() or resp.will_close
+        if self.release(reusable=len(data) <= limit) and maybe_cut:
             raise failure(TimeoutError(), sent=True, deadline=True)
-        self.release(reusable=len(data) <= limit)
         return data
 
     def rearm(self, deadline: float | None) -> None:
-        """From now on reading must end by ``deadline`` (instead of the request's)."""
-        if self._disarm():
-            return  # it struck already: the socket is shut, reading will fail
-        sock = self._sock
-        if deadline is not None and sock is not None:
-            self._guard = WATCHDOG.arm(sock, deadline)
+        """From now on reading must end by ``deadline`` (instead of the request's). When the
+        request's had struck already, the socket is shut: reading will fail."""
+        self._switch_deadline(deadline)
 
     def streaming(self, idle: float | None) -> bool:
         """The answer has started: no deadline from here, only ``idle`` between reads.
         Returns False when the deadline had struck just before (the socket is shut)."""
-        if self._disarm():
+        if self._switch_deadline(None):
             return False
         if self._sock is not None:
             self._sock.settimeout(idle)
@@ -232,7 +242,7 @@ class Response:
         """What has arrived (at least one byte, or ``b""`` at the end of the body)."""
         try:
             return self._resp.read1(n)
-        except ERRORS as exc:
+        except CONNECTION_ERRORS as exc:
             raise failure(exc, sent=True) from None
 
     def drain(self, timeout: float) -> bool:
@@ -240,29 +250,32 @@ class Response:
         sock = self._sock
         if self._conn is None or sock is None:
             return False
-        self._guard = WATCHDOG.arm(sock, time.monotonic() + timeout)
+        self._switch_deadline(time.monotonic() + timeout)
         try:
             sock.settimeout(timeout)
             while self._resp.read1(65536):
                 pass
-        except ERRORS:
-            self._disarm()
+        except CONNECTION_ERRORS:
+            self._switch_deadline(None)
             return False
-        return not self._disarm()
+        return not self._switch_deadline(None)
 
-    def release(self, reusable: bool) -> None:
-        if self._disarm():
-            reusable = False  # the watchdog shut this socket down
+    def release(self, reusable: bool) -> bool:
+        """Give the connection back: to the pool if ``reusable`` and its answer was read to
+        the end, else closed. Returns True if the deadline had struck (the socket is shut:
+        never reusable then)."""
+        struck = self._switch_deadline(None)
         conn = self._conn
         if conn is None:
-            return
+            return struck
         self._conn = self._sock = None
         resp = self._resp
-        if reusable and resp.isclosed() and not resp.will_close:
+        if reusable and not struck and resp.isclosed() and not resp.will_close:
             self._pool._put(self._origin, conn)
         else:
             resp.close()
             conn.close()
+        return struck
 
 
 def _early_answer(conn: http.client.HTTPConnection, exc: OSError) -> http.client.HTTPResponse:
@@ -274,7 +287,7 @@ def _early_answer(conn: http.client.HTTPConnection, exc: OSError) -> http.client
         raise exc
     try:
         resp = conn.getresponse()
-    except ERRORS:
+    except CONNECTION_ERRORS:
         raise exc from None
     if resp.status < 400:  # only a refusal explains a body the server did not take
         resp.close()
@@ -344,7 +357,7 @@ class ConnectionPool:
                 conn = http.client.HTTPConnection(host, port, timeout=connect_timeout)
             try:
                 conn.connect()
-            except ERRORS as exc:
+            except CONNECTION_ERRORS as exc:
                 conn.close()
                 raise failure(exc, sent=False) from None
             conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -359,17 +372,11 @@ class ConnectionPool:
                 resp = _early_answer(conn, exc)
             else:
                 resp = conn.getresponse()
-        except ERRORS as exc:
-            struck = False
-            if guard is not None:
-                WATCHDOG.disarm(guard)
-                struck = guard.fired
+        except BaseException as exc:  # KeyboardInterrupt too: drop the half-used connection
+            struck = WATCHDOG.disarm(guard)
             conn.close()
-            raise failure(exc, sent=True, deadline=struck) from None
-        except BaseException:  # KeyboardInterrupt and the like: drop the half-used connection
-            if guard is not None:
-                WATCHDOG.disarm(guard)
-            conn.close()
+            if isinstance(exc, CONNECTION_ERRORS):
+                raise failure(exc, sent=True, deadline=struck) from None
             raise
         return Response(self, origin, conn, resp, guard, sock)
 

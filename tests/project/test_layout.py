@@ -1,0 +1,83 @@
+"""The layout shows the design (issue 9): ``nanogpt/_core/`` decides and does no I/O, the shells
+(``nanogpt._sync``, ``nanogpt._async``) move bytes. Checked on the source (AST), so an import
+hidden in a function counts too."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import nanogpt._core
+
+CORE = Path(nanogpt._core.__file__).parent
+
+# modules that do I/O, wait, or start threads or tasks; and the shells
+FORBIDDEN = ("socket", "ssl", "select", "selectors", "threading", "_thread", "asyncio",
+             "aiohttp", "http.client", "urllib.request", "subprocess", "time",
+             "nanogpt._sync", "nanogpt._async", "nanogpt._slots")
+
+# the exceptions, each with its reason (also given in nanogpt/_core/__init__.py's docstring)
+ALLOWED = {
+    ("plan.py", "time"): "the default clocks of CallPlan and HostPool (injectable), and the "
+                         "wall clock for a Retry-After given as an HTTP date",
+    ("stream.py", "time"): "StreamCore's default clock (injectable)",
+    ("client.py", "time"): "the age of the cached model lists",
+    ("redact.py", "threading"): "a lock around the process-wide record of secrets seen, "
+                                "shared by the blocking client's threads; starts no thread",
+}
+
+
+def _imports(path: Path) -> set[str]:
+    """Every module ``path`` imports, absolute, and for ``from m import n`` also ``m.n``."""
+    package = "nanogpt._core"
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                parent = package.rsplit(".", node.level - 1)[0]
+                base = f"{parent}.{base}" if base else parent
+            found.add(base)
+            found.update(f"{base}.{alias.name}" for alias in node.names)
+    return found
+
+
+def _forbidden(module: str) -> str | None:
+    for bad in FORBIDDEN:
+        if module == bad or module.startswith(bad + "."):
+            return bad
+    return None
+
+
+def _violations() -> set[tuple[str, str]]:
+    return {(path.name, bad) for path in sorted(CORE.glob("*.py"))
+            for bad in map(_forbidden, _imports(path)) if bad is not None}
+
+
+def test_the_core_imports_no_io_no_threads_and_no_shell() -> None:
+    unexpected = sorted(_violations() - set(ALLOWED))
+    assert unexpected == [], (
+        "nanogpt/_core/ must do no I/O: pass bytes, headers and clock readings in instead "
+        f"(or, with a reason, add an exception here and to _core/__init__.py): {unexpected}")
+
+
+def test_every_allowed_exception_is_still_needed() -> None:
+    assert sorted(set(ALLOWED) - _violations()) == []
+
+
+def test_the_check_sees_relative_and_nested_imports(tmp_path: Path) -> None:
+    source = tmp_path / "m.py"
+    source.write_text("from .._sync import client\nfrom http import client as c\n"
+                      "def f():\n    import asyncio\n")
+    assert {_forbidden(m) for m in _imports(source)} >= {"nanogpt._sync", "http.client",
+                                                          "asyncio"}
+
+
+def test_the_core_docstring_names_every_core_module_and_exception() -> None:
+    doc = nanogpt._core.__doc__ or ""
+    modules = sorted(p.stem for p in CORE.glob("*.py") if p.stem != "__init__")
+    assert [m for m in modules if f"``{m}``" not in doc] == []
+    assert [name for name, _ in ALLOWED if f"``{name[:-3]}``: " not in doc.split(
+        "Allowed exceptions")[-1]] == []
