@@ -221,8 +221,9 @@ def test_an_empty_model_option_is_refused_not_replaced_by_the_default(run, emu) 
     assert emu.count("/chat") == 0
 
 
-def test_an_empty_batch_list_says_so(run) -> None:
-    """``batches list`` with no batches printed nothing at all."""
-    r = run("batches", "list")
+def test_an_empty_batch_list_says_so(run, emu2) -> None:
+    """``batches list`` with no batches printed nothing at all. (A fresh emulator: the
+    session's one holds the batches of other tests.)"""
+    r = run("batches", "list", NANOGPT_BASE_URL=emu2.base_url)
     assert r.returncode == 0 and r.stdout == ""
     assert r.stderr.startswith("no batches; ")
