@@ -15,24 +15,14 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ._core.batches import (
-    BATCH_BASE_URL,
-    Batch,
-    BatchCore,
-    BatchList,
-    Endpoint,
-    FileObject,
-    RequestCounts,
-    batch_base_url,
-)
+from ._core.batches import Batch, BatchCore, BatchList, Endpoint, FileObject
 from ._core.errors import InvalidParameterError
 
 if TYPE_CHECKING:
     from ._async.client import AsyncNanoGPT
     from ._sync.client import NanoGPT
 
-__all__ = ["BATCH_BASE_URL", "AsyncBatches", "AsyncFiles", "Batch", "BatchCore", "BatchList",
-           "Batches", "FileObject", "Files", "RequestCounts", "batch_base_url"]
+__all__ = ["AsyncBatches", "AsyncFiles", "Batches", "Files", "async_namespaces", "sync_namespaces"]
 
 
 def _read_file(file: Any, filename: str | None) -> tuple[bytes, str]:
@@ -77,6 +67,12 @@ class Batches:
 
     def __init__(self, client: NanoGPT, core: BatchCore) -> None:
         self._client, self._core = client, core
+
+    @property
+    def base_url(self) -> str:
+        """Where batch calls go (NanoGPT's batch host, unless ``batch_base_url=``,
+        ``NANOGPT_BATCH_BASE_URL`` or a non-default ``base_url`` says otherwise)."""
+        return self._core.base_url
 
     def create(self, *, input_file_id: str, endpoint: Endpoint = "/v1/chat/completions",
                completion_window: str = "24h",
@@ -140,6 +136,12 @@ class AsyncBatches:
 
     def __init__(self, client: AsyncNanoGPT, core: BatchCore) -> None:
         self._client, self._core = client, core
+
+    @property
+    def base_url(self) -> str:
+        """Where batch calls go (NanoGPT's batch host, unless ``batch_base_url=``,
+        ``NANOGPT_BATCH_BASE_URL`` or a non-default ``base_url`` says otherwise)."""
+        return self._core.base_url
 
     async def create(self, *, input_file_id: str, endpoint: Endpoint = "/v1/chat/completions",
                      completion_window: str = "24h",

@@ -10,7 +10,8 @@ module is cheap (no HTTP library); the clients offer ``has_api_key`` for the sam
 * :func:`models_from_catalog`: typed models from catalog entries kept on disk;
 * the key and the base URL as the clients take them: :class:`Secret` (a key no repr, log or
   traceback shows), :func:`resolve_api_key` and :func:`check_base_url`, so that a value the
-  tools store is refused when, and only when, a client would refuse it.
+  tools store is refused when, and only when, a client would refuse it; :func:`redact_url`, a
+  URL without its password, as the tools write it to disk or show it.
 """
 
 from __future__ import annotations
@@ -20,14 +21,23 @@ import typing
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from ._core.config import Secret, check_base_url, resolve_api_key
+    from ._core.config import Secret, check_base_url, redact_url, resolve_api_key
     from ._core.types import Model
 
-__all__ = ["Secret", "check_base_url", "check_parameter", "models_from_catalog",
-           "parameter_kind", "parameter_names", "resolve_api_key", "wire_name"]
+__all__ = [
+    "Secret",
+    "check_base_url",
+    "check_parameter",
+    "models_from_catalog",
+    "parameter_kind",
+    "parameter_names",
+    "redact_url",
+    "resolve_api_key",
+    "wire_name",
+]
 
 
-_FROM_CONFIG = ("Secret", "check_base_url", "resolve_api_key")
+_FROM_CONFIG = ("Secret", "check_base_url", "redact_url", "resolve_api_key")
 
 
 def __getattr__(name: str) -> Any:

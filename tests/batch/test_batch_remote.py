@@ -20,7 +20,7 @@ from click.testing import CliRunner
 
 import nanogpt
 from conftest import KEY, cli_env
-from nanogpt._batches import BATCH_BASE_URL
+from nanogpt._core.batches import BATCH_BASE_URL
 from nanogpt.batch._remote import RemoteInputError, prepare, read_record, record_path
 from nanogpt.cli._app import App
 from nanogpt.cli._batches import batches_group, run_remote
@@ -173,8 +173,8 @@ def test_create_is_never_sent_twice(fast: Emulator, make_client: Callable[..., A
 def test_batch_host(emu: Emulator, emu2: Emulator, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("NANOGPT_BATCH_BASE_URL", raising=False)
     monkeypatch.delenv("NANOGPT_BASE_URL", raising=False)
-    assert nanogpt.NanoGPT(KEY).batches._core.base_url == BATCH_BASE_URL
-    assert nanogpt.NanoGPT(KEY, base_url=emu.base_url).batches._core.base_url == emu.base_url
+    assert nanogpt.NanoGPT(KEY).batches.base_url == BATCH_BASE_URL
+    assert nanogpt.NanoGPT(KEY, base_url=emu.base_url).batches.base_url == emu.base_url
     # batch calls go to batch_base_url when given, and nowhere else
     with nanogpt.NanoGPT(KEY, base_url=emu.base_url, batch_base_url=emu2.base_url) as c:
         emu.reset_stats()
@@ -182,7 +182,7 @@ def test_batch_host(emu: Emulator, emu2: Emulator, monkeypatch: pytest.MonkeyPat
         c.files.create(api_rows(1))
         assert (emu.count("/files"), emu2.count("/files")) == (0, 1)
     monkeypatch.setenv("NANOGPT_BATCH_BASE_URL", emu2.base_url)
-    assert nanogpt.NanoGPT(KEY, base_url=emu.base_url).batches._core.base_url == emu2.base_url
+    assert nanogpt.NanoGPT(KEY, base_url=emu.base_url).batches.base_url == emu2.base_url
     with pytest.raises(nanogpt.InvalidParameterError, match="batch_base_url"):
         nanogpt.NanoGPT(KEY, batch_base_url="ftp://x")
 

@@ -189,3 +189,54 @@ def test_a_closed_client_is_not_warned_about(emu) -> None:
         asyncio.run(use_and_close())
         gc.collect()
     assert UNCLOSED not in [str(w.message) for w in caught]  # (other tests' garbage may warn)
+
+
+def _sse(text: str) -> bytes:
+    """One chunked piece of an event stream carrying ``text`` as a content delta."""
+    import json
+
+    data = ("data: " + json.dumps({"id": "c", "object": "chat.completion.chunk", "created": 1,
+                                   "model": "m", "choices": [{"index": 0, "delta": {
+                                       "content": text}}]}) + "\n\n").encode()
+    return b"%x\r\n%s\r\n" % (len(data), data)
+
+
+@pytest.mark.parametrize("kind", ["sync", "async"])
+def test_a_stream_outlives_its_dropped_client(kind: str) -> None:
+    """``return await AsyncNanoGPT().chat.completions.create(stream=True)``: the client is
+    dropped while its stream is still read. The stream holds what it reads from; the client's
+    finalizer must not cut it (it did: 'connection broken: Connection closed.')."""
+    dropped = threading.Event()
+
+    def handler(conn: RawConn) -> None:
+        if conn.read_request() is None:
+            return
+        conn.send(b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n"
+                  b"transfer-encoding: chunked\r\n\r\n" + _sse("a"))
+        dropped.wait(SAFETY)  # the rest only once the client is gone
+        done = b"data: [DONE]\n\n"
+        conn.send(_sse("b") + b"%x\r\n%s\r\n0\r\n\r\n" % (len(done), done))
+
+    async def open_and_drop(url: str) -> nanogpt.AsyncStream:
+        c = nanogpt.AsyncNanoGPT(KEY, base_url=url, max_concurrency=1)
+        return await c.chat.completions.create(model="m", messages=USER, stream=True)
+
+    async def read_async(url: str) -> str:
+        s = await open_and_drop(url)
+        gc.collect()
+        dropped.set()
+        return (await s.get_final_completion()).text or ""
+
+    def read_sync(url: str) -> str:
+        c = nanogpt.NanoGPT(KEY, base_url=url, max_concurrency=1)
+        s = c.chat.completions.create(model="m", messages=USER, stream=True)
+        del c
+        gc.collect()
+        dropped.set()
+        return s.get_final_completion().text or ""
+
+    with RawServer(handler) as srv, warnings.catch_warnings():
+        warnings.simplefilter("ignore", ResourceWarning)  # the dropped client's, as it should
+        text = asyncio.run(read_async(srv.base_url)) if kind == "async" else read_sync(
+            srv.base_url)
+    assert text == "ab"

@@ -48,6 +48,15 @@ def test_limits_of_a_stream() -> None:
     assert Limits.of(NONE, stream=True) == Limits(None, None, None, None, None)
 
 
+def test_timeout_stream_read_is_still_public_and_asks_the_limits() -> None:
+    """``Timeout.stream_read`` was public before the deadlines moved to their own module (the
+    refactor dropped it): kept, and read from ``Limits`` so the rule is written once."""
+    assert Timeout().stream_read == 120.0
+    assert Timeout(idle=None, first_event=None, stream_total=7).stream_read == 7
+    assert Timeout(idle=120, first_event=30, stream_total=10).stream_read == 10
+    assert Timeout.coerce(None).stream_read is None
+
+
 def test_the_defaults() -> None:
     assert Limits.of(Timeout(), stream=False) == Limits(10, 600, 600, 600, None)
     assert Limits.of(Timeout(), stream=True) == Limits(10, 120, 600, 600, None)

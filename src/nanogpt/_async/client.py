@@ -183,7 +183,7 @@ class AsyncNanoGPT(ClientBase):
                 state.slots.release()
             raise self._core.stream_core(headers).interrupted(
                 TransportFailure(str(e), sent=True)) from None
-        stream_body = body_of(resp, decoder, state.loop, state.slots, owner)
+        stream_body = body_of(resp, decoder, state, owner)
         return AsyncStream(stream_body, self._core.stream_core(headers, req.timeout), headers)
 
 

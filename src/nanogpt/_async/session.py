@@ -10,7 +10,8 @@ forked child. It ends in one of these ways:
   nothing can be awaited on a closed loop (``abandon``).
 - in a forked child: the parent's, never touched (``disown``): its sockets and its loop's epoll
   set are shared with the parent.
-- nobody closed it: the client was dropped, or the program is ending. A finalizer, which
+- nobody closed it: the client was dropped (and its last open stream released: a stream's
+  body holds the session it reads from), or the program is ending. A finalizer, which
   ``weakref.finalize`` also runs at interpreter exit before modules are torn down, drops the
   connections (on the session's loop when that still runs in another thread) and says so with
   a ``ResourceWarning``, as an unclosed file does: hidden by default, shown by
@@ -36,7 +37,7 @@ import weakref
 from typing import TYPE_CHECKING
 
 from .._slots import TaskSlots, fork_generation
-from .._sync.http import readable
+from .._sockets import readable
 from .aiohttp_private import close_connections_now, mark_closed, turn_off_retry
 
 if TYPE_CHECKING:

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     import aiohttp
 
     from .._core.decompress import BoundedDecoder
-    from .._slots import TaskSlots
+    from .session import LoopSession
 
 __all__ = ["AsyncStream", "ResponseBody", "body_of"]
 
@@ -47,16 +47,20 @@ def _read_errors() -> tuple[type[BaseException], ...]:
 class ResponseBody:
     """The body of a streamed answer from aiohttp, undecoded (see ``DecodedResponseBody``).
 
-    ``slots`` and ``owner``: the concurrency slot to give back, and the task that took it."""
+    ``session``: the client's session the answer came on, with the concurrency slot to give
+    back; ``owner``: the task that took the slot. The session is held until the release: a
+    stream may outlive its client (``return await client...create(stream=True)``), and the
+    session's finalizer, when the client is dropped, closes every connection it has."""
 
     __slots__ = ("_content", "_errors", "_failed", "_loop", "_owner", "_readany", "_resp",
-                 "_slots", "_watch")
+                 "_session", "_slots", "_watch")
 
-    def __init__(self, resp: aiohttp.ClientResponse, loop: asyncio.AbstractEventLoop,
-                 slots: TaskSlots | None, owner: asyncio.Task[Any] | None) -> None:
+    def __init__(self, resp: aiohttp.ClientResponse, session: LoopSession,
+                 owner: asyncio.Task[Any] | None) -> None:
         self._resp = resp
-        self._loop = loop
-        self._slots = slots
+        self._session: LoopSession | None = session
+        self._loop = session.loop
+        self._slots = session.slots
         self._owner = owner
         self._content = resp.content
         self._readany = resp.content.readany
@@ -95,7 +99,7 @@ class ResponseBody:
         the running loop; nothing when the loop is closed."""
         loop = self._loop
         if loop.is_closed():
-            self._watch = None
+            self._watch = self._session = None
             return
         if loop.is_running() and _running_loop() is not loop:
             # RuntimeError: the loop closed meanwhile, and its connections went with it
@@ -114,8 +118,11 @@ class ResponseBody:
             else:
                 self._resp.close()
         finally:
-            if self._slots is not None:
-                self._slots.release(self._owner)
+            try:
+                if self._slots is not None:
+                    self._slots.release(self._owner)
+            finally:
+                self._session = None  # last: it may be the client's last reference
 
 
 class DecodedResponseBody(ResponseBody):
@@ -124,10 +131,9 @@ class DecodedResponseBody(ResponseBody):
 
     __slots__ = ("_decoded_read",)
 
-    def __init__(self, resp: aiohttp.ClientResponse, loop: asyncio.AbstractEventLoop,
-                 slots: TaskSlots | None, owner: asyncio.Task[Any] | None,
-                 decoder: BoundedDecoder) -> None:
-        super().__init__(resp, loop, slots, owner)
+    def __init__(self, resp: aiohttp.ClientResponse, session: LoopSession,
+                 owner: asyncio.Task[Any] | None, decoder: BoundedDecoder) -> None:
+        super().__init__(resp, session, owner)
         self._decoded_read = decoding(super().read, decoder)
 
     async def read(self) -> bytes:
@@ -135,12 +141,11 @@ class DecodedResponseBody(ResponseBody):
 
 
 def body_of(resp: aiohttp.ClientResponse, decoder: BoundedDecoder | None,
-            loop: asyncio.AbstractEventLoop, slots: TaskSlots | None,
-            owner: asyncio.Task[Any] | None) -> ResponseBody:
+            session: LoopSession, owner: asyncio.Task[Any] | None) -> ResponseBody:
     """The stream body of ``resp``, decoded with ``decoder`` when it is coded."""
     if decoder is None:
-        return ResponseBody(resp, loop, slots, owner)
-    return DecodedResponseBody(resp, loop, slots, owner, decoder)
+        return ResponseBody(resp, session, owner)
+    return DecodedResponseBody(resp, session, owner, decoder)
 
 
 def _running_loop() -> asyncio.AbstractEventLoop | None:

@@ -7,6 +7,7 @@ import os
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from .deadlines import Limits
 from .errors import InvalidParameterError, MissingAPIKeyError
 
 __all__ = [
@@ -137,6 +138,12 @@ class Timeout:
                                                    "a nanogpt.Timeout")
         v = float(value)
         return cls(connect=min(v, 10.0), read=v, idle=v, total=v, first_event=v)
+
+    @property
+    def stream_read(self) -> float | None:
+        """The longest single wait for bytes in a stream: ``idle``, shortened to
+        ``first_event`` or ``stream_total`` when they are shorter (``Limits.each_read``)."""
+        return Limits.of(self, stream=True).each_read
 
 
 DEFAULT_TIMEOUT = Timeout()

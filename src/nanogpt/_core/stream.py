@@ -204,7 +204,7 @@ class StreamCore:
         return self.done or self.error is not None
 
     def stream_error(self, message: str, *, code: Any = None, status: int | None = None,
-             timeout: bool = False) -> StreamError:
+                     timeout: bool = False) -> StreamError:
         cls = StreamTimeoutError if timeout else StreamError
         return cls(message, partial_text=self.acc.text_of(),
                    partial_reasoning=self.acc.reasoning_of(), code=code, status=status,

@@ -27,7 +27,6 @@ from __future__ import annotations
 import contextlib
 import http.client
 import os
-import select
 import socket
 import ssl
 import threading
@@ -38,6 +37,7 @@ from urllib.parse import urlsplit
 
 from .._core.transport import TransportFailure
 from .._slots import fork_generation
+from .._sockets import readable
 
 __all__ = ["ConnectionPool", "Response", "readable"]
 
@@ -156,18 +156,6 @@ def _dropped(conn: http.client.HTTPConnection) -> bool:
     """An idle connection the server closed (or wrote to) is readable: do not reuse it."""
     sock = conn.sock
     return sock is None or readable(sock)
-
-
-def readable(sock: socket.socket) -> bool:
-    """Bytes (or the end, or an error) wait on ``sock`` now."""
-    try:
-        if hasattr(select, "poll"):  # no FD_SETSIZE limit
-            poller = select.poll()
-            poller.register(sock, select.POLLIN)
-            return bool(poller.poll(0))
-        return bool(select.select([sock], [], [], 0)[0])  # pragma: no cover - Windows
-    except (OSError, ValueError):
-        return True
 
 
 class Response:

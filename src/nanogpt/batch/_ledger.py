@@ -22,7 +22,7 @@ import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
-from .._core.errors import NanoGPTError
+from .. import NanoGPTError
 
 __all__ = ["Finished", "Ledger", "LedgerBusyError", "LedgerUnreadableError", "ledger_path"]
 

@@ -29,15 +29,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
-from .._core.config import redact_url
-from .._core.errors import InvalidParameterError
+from .. import InvalidParameterError
+from .._contract import redact_url
 from ._ledger import _take_lock
 from ._output import OutputWriter
 from ._rows import BatchRow, RowError, read_rows, scan_ids
 
 if TYPE_CHECKING:
     from .. import Model, NanoGPT
-    from .._batches import Batch
+    from ..types import Batch
 
 __all__ = ["BATCH_DISCOUNT", "RECORD_SUFFIX", "RemoteInputError", "RemotePlan",
            "already_submitted", "download", "prepare", "read_record", "record_path", "submit"]
@@ -278,7 +278,7 @@ def _submit_once(client: NanoGPT, plan: RemotePlan, in_path: Path, out: Path) ->
     record: dict[str, Any] = {
         "batch_id": None, "input_file_id": uploaded.id, "input": str(Path(in_path).resolve()),
         "output": str(out.resolve()), "model": plan.model, "rows": plan.rows,
-        "batch_base_url": redact_url(client.batches._core.base_url),  # no password on disk
+        "batch_base_url": redact_url(client.batches.base_url),  # no password on disk
         "submitted_at": int(time.time()),
         "estimate": plan.estimate()}
     _write_record(out, record)  # before creating: a crash now leaves a findable trace

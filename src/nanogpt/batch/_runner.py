@@ -39,15 +39,15 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .._core.errors import APIStatusError, InvalidParameterError, MissingAPIKeyError, NanoGPTError
+from .. import APIStatusError, InvalidParameterError, MissingAPIKeyError, NanoGPTError
 from ._ledger import Finished, Ledger, ledger_path
 from ._output import OutputWriter, error_line, response_line
 from ._rows import BatchRow, RowError, read_rows, scan_ids
 
 if TYPE_CHECKING:
     from .._async.client import AsyncNanoGPT
-    from .._core.types import ChatCompletion, Model
     from .._sync.client import NanoGPT
+    from ..types import ChatCompletion, Model
 
 __all__ = ["BatchInputError", "BatchSummary", "arun", "run", "worst_case_cost"]
 

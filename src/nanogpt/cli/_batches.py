@@ -32,8 +32,8 @@ from ._safe import visible
 
 if TYPE_CHECKING:
     from .. import NanoGPT
-    from .._batches import Batch
     from ..batch._remote import DownloadSummary, RemotePlan
+    from ..types import Batch
     from ._app import App
 
 __all__ = ["batches_group", "run_remote"]
