@@ -11,6 +11,7 @@ text is kept where a name exists for type checkers only). No I/O.
 
 from __future__ import annotations
 
+import functools
 import inspect
 import typing
 from collections.abc import Callable, Mapping
@@ -30,14 +31,20 @@ def chat_signature(func: F) -> F:
     names = {**vars(typing), **func.__globals__, "Timeout": config.Timeout}
     fixed = [p.replace(annotation=_evaluated(p.annotation, names))
              for p in sig.parameters.values() if p.kind is not inspect.Parameter.VAR_KEYWORD]
-    hints = typing.get_type_hints(params.ChatParams)
-    chat = [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=None,
-                              annotation=hints[name] | None)
-            for name in params.PARAMS]
     vars(func)["__signature__"] = sig.replace(
-        parameters=[*fixed, *chat],
+        parameters=[*fixed, *_chat_parameters()],
         return_annotation=_evaluated(sig.return_annotation, names))
     return func
+
+
+@functools.cache
+def _chat_parameters() -> tuple[inspect.Parameter, ...]:
+    """Each chat parameter as a keyword with its type, ``None`` by default (made once: the
+    sync and the async ``create`` share them)."""
+    hints = typing.get_type_hints(params.ChatParams)
+    return tuple(inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=None,
+                                   annotation=hints[name] | None)
+                 for name in params.PARAMS)
 
 
 def _evaluated(annotation: Any, names: Mapping[str, Any]) -> Any:
