@@ -7,15 +7,17 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any, Literal, TypedDict
 
 import msgspec
 import pydantic
 import pytest
 
-from conftest import USER
+from conftest import KEY, USER
 from nanogpt import (
     InvalidParameterError,
     LengthFinishReasonError,
@@ -207,3 +209,19 @@ def test_parse_with_msgspec_never_imports_pydantic() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True, timeout=60)
     assert out.stdout.strip() == "False"
+
+
+def _readme_examples() -> list[str]:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    section = readme.split("### Structured outputs and tools\n", 1)[1].split("\n### ", 1)[0]
+    return re.findall(r"```python\n(.*?)```", section, re.S)
+
+
+@pytest.mark.parametrize("example", _readme_examples(), ids=["parse", "tool-loop"])
+def test_the_readme_examples_run(example, emu, monkeypatch, capsys) -> None:
+    monkeypatch.setenv("NANOGPT_API_KEY", KEY)
+    monkeypatch.setenv("NANOGPT_BASE_URL", emu.base_url)
+    exec(compile(example, "README.md", "exec"), {"__name__": "readme_example"})
+    out = capsys.readouterr().out
+    assert out.strip() and "Traceback" not in out
+    assert emu.count() == 2  # parse + stream; or the tool call + the answer to its result

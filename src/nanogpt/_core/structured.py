@@ -205,7 +205,7 @@ def _from_msgspec_type(cls: type) -> OutputFormat[Any]:
     try:
         raw_schema = msgspec.json.schema(cls)
         decoder: msgspec.json.Decoder[Any] = msgspec.json.Decoder(cls)
-    except (TypeError, ValueError) as e:  # a type msgspec cannot describe
+    except (TypeError, ValueError, NameError) as e:  # a type msgspec cannot describe
         raise InvalidParameterError("response_format",
                                     f"{cls.__name__} cannot be described as a JSON schema: "
                                     f"{e}") from None
