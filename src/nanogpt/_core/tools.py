@@ -28,7 +28,7 @@ from .types import ToolCall
 
 __all__ = ["FunctionTool", "function_tool"]
 
-R = TypeVar("R")
+T = TypeVar("T")
 
 _PARAM_LINE = re.compile(r"^\s*:param\s+(?:\S+\s+)?(\w+)\s*:\s*(.*)$")
 _ARG_LINE = re.compile(r"^\s*(\*{0,2}\w+)\s*(?:\([^)]*\))?\s*:\s*(.*)$")
@@ -37,7 +37,7 @@ _SECTIONS = ("args:", "arguments:", "parameters:", "returns:", "raises:", "yield
 _ARG_SECTIONS = ("args:", "arguments:", "parameters:")
 
 
-class FunctionTool(Generic[R]):
+class FunctionTool(Generic[T]):
     """A Python function offered to the model as a tool.
 
     ``definition``: the ``{"type": "function", "function": {...}}`` object for ``tools=``;
@@ -48,7 +48,7 @@ class FunctionTool(Generic[R]):
 
     __slots__ = ("_args_type", "_decoder", "definition", "function", "name")
 
-    def __init__(self, function: Callable[..., R], name: str,
+    def __init__(self, function: Callable[..., T], name: str,
                  definition: dict[str, Any], args_type: type[msgspec.Struct]) -> None:
         self.function = function
         self.name = name
@@ -70,11 +70,11 @@ class FunctionTool(Generic[R]):
                                         f"validate: {e}", raw_text=raw) from e
         return {f: getattr(args, f) for f in args.__struct_fields__}
 
-    def call(self, tool_call: ToolCall | Mapping[str, Any]) -> R:
+    def call(self, tool_call: ToolCall | Mapping[str, Any]) -> T:
         """Run the function with the call's arguments (decoded, see ``arguments``)."""
         return self.function(**self.arguments(tool_call))
 
-    def __call__(self, *args: Any, **kwargs: Any) -> R:
+    def __call__(self, *args: Any, **kwargs: Any) -> T:
         return self.function(*args, **kwargs)
 
     def __repr__(self) -> str:
@@ -92,8 +92,8 @@ def _name_and_arguments(tool_call: ToolCall | Mapping[str, Any]) -> tuple[str | 
     raise InvalidParameterError("tool_call", "must be a ToolCall or a tool call dict")
 
 
-def function_tool(function: Callable[..., R], *, name: str | None = None,
-                  description: str | None = None) -> FunctionTool[R]:
+def function_tool(function: Callable[..., T], *, name: str | None = None,
+                  description: str | None = None) -> FunctionTool[T]:
     """A :class:`FunctionTool` for ``function``, from its type hints and docstring.
     ``InvalidParameterError`` when a parameter has no type hint, is positional-only or
     ``*args``/``**kwargs``, or its type cannot be described as JSON schema."""
