@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, Literal, overload
 from ._core.results import parsed
 from ._core.signature import chat_signature
 from ._core.types import ChatCompletion, Model, ModelList
+from ._parsing import AsyncParsingCompletions, ParsingCompletions
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
@@ -29,7 +30,7 @@ __all__ = ["AsyncChat", "AsyncCompletions", "AsyncModels", "Chat", "Completions"
 MessageParam = Mapping[str, Any]
 
 
-class Completions:
+class Completions(ParsingCompletions):  # + parse(), stream()
     def __init__(self, client: NanoGPT) -> None:
         self._client = client
 
@@ -97,7 +98,7 @@ class Models:
         return found
 
 
-class AsyncCompletions:
+class AsyncCompletions(AsyncParsingCompletions):  # + parse(), stream()
     def __init__(self, client: AsyncNanoGPT) -> None:
         self._client = client
 

@@ -18,6 +18,8 @@ from ._core.batches import Batch, BatchList, Endpoint, FileObject, RequestCounts
 from ._core.config import Secret, Timeout
 from ._core.params import ChatParams, ReasoningEffort
 from ._core.results import AsyncRawResponse, RawResponse
+from ._core.structured import ParsedChatCompletion, ParsedChoice, ParsedMessage
+from ._core.tools import FunctionTool
 from ._core.types import (
     Balance,
     Catalog,
@@ -53,12 +55,16 @@ __all__ = [
     "Endpoint",
     "FileObject",
     "FunctionCall",
+    "FunctionTool",
     "Message",
     "MessageParam",
     "Model",
     "ModelCapabilities",
     "ModelList",
     "ModelPricing",
+    "ParsedChatCompletion",
+    "ParsedChoice",
+    "ParsedMessage",
     "Pricing",
     "RawResponse",
     "ReasoningEffort",

@@ -148,6 +148,20 @@ def test_with_raw_response_covers_every_namespace(client, emu, loop_thread) -> N
                       ChatCompletion)
 
 
+def test_with_raw_response_parse_gives_the_structured_completion(client, emu,
+                                                                 loop_thread) -> None:
+    schema = {"type": "object", "properties": {"name": {"type": "string"}},
+              "required": ["name"], "additionalProperties": False}
+    raw = client.with_raw_response.chat.completions.parse(model=MODEL, messages=USER,
+                                                          response_format=schema)
+    assert raw.status_code == 200 and raw.request_id
+    done = _resolved(raw.parse(), loop_thread)
+    assert isinstance(done.choices[0].message.parsed, dict)
+    assert done.request_id == raw.request_id
+    plain = client.chat.completions.parse(model=MODEL, messages=USER, response_format=schema)
+    assert plain.request_id and plain.request_id != raw.request_id
+
+
 def test_with_raw_response_errors_are_still_typed(client, emu) -> None:
     emu.inject(Fault(status=400, code="bad", message="nope"))
     with pytest.raises(nanogpt.BadRequestError):

@@ -13,13 +13,14 @@ for a plain call), so parsing later neither waits nor can fail for want of a con
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, cast
 
 from .types import Balance, KeepsRaw, ModelList, loads
 
-__all__ = ["AsyncRawResponse", "RawResponse", "parsed", "with_request_id"]
+__all__ = ["AsyncRawResponse", "RawResponse", "parsed", "then", "with_request_id"]
 
 T = TypeVar("T")
+U = TypeVar("U")
 
 
 def with_request_id(result: T, headers: Mapping[str, str]) -> T:
@@ -83,6 +84,17 @@ class AsyncRawResponse(_Raw[T]):
 
     async def parse(self) -> T:
         return self._parse()
+
+
+def then(result: Any, step: Callable[[Any], U]) -> U:
+    """``step(result)``; for a raw response, one whose ``parse()`` applies ``step`` to what
+    it holds (``with_raw_response.chat.completions.parse``: the raw answer, parsed into the
+    structured completion on demand)."""
+    if isinstance(result, _Raw):
+        inner = result._parse
+        return cast(U, type(result)(result.status_code, result.headers, result._body,
+                                    once(lambda: step(inner()))))
+    return step(result)
 
 
 def parsed(result: Any) -> Any:
