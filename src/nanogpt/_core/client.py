@@ -9,6 +9,7 @@ to decode.
 from __future__ import annotations
 
 import functools
+import os
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -35,6 +36,7 @@ from .errors import (
 from .options import DEFAULTS, ClientOptions
 from .params import build_chat_body, check_headers
 from .plan import CallPlan, HostPool
+from .proxies import proxy_rules
 from .redact import mask_credentials, remember, scrub
 from .stream import StreamCore
 from .transport import TransportFailure
@@ -115,6 +117,8 @@ class ClientCore:
                         "accept": "application/json", **(options.default_headers or {})}
         self.models_cache_ttl = options.models_cache_ttl
         self.max_response_bytes = options.max_response_bytes
+        # read once, when the client is made (as httpx does); see proxies for the rules
+        self.proxies = proxy_rules(options.proxy, options.trust_env, os.environ)
         self._models_cache: dict[str, tuple[float, list[Model]]] = {}
 
     @property
@@ -315,7 +319,9 @@ class ClientBase:
                  models_cache_ttl: float = DEFAULTS.models_cache_ttl,
                  max_response_bytes: int = DEFAULTS.max_response_bytes,
                  retry_statuses: Iterable[int] | None = DEFAULTS.retry_statuses,
-                 batch_base_url: str | None = DEFAULTS.batch_base_url) -> None:
+                 batch_base_url: str | None = DEFAULTS.batch_base_url,
+                 proxy: str | None = DEFAULTS.proxy,
+                 trust_env: bool = DEFAULTS.trust_env) -> None:
         """Each keyword argument is a field of :class:`~nanogpt._core.options.ClientOptions`,
         which holds its default and its check (a test keeps the two lists equal)."""
         try:  # wrap the key first, so that no frame of a traceback holds it in the clear
