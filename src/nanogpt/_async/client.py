@@ -105,8 +105,10 @@ class AsyncNanoGPT(ClientBase):
                     # `total`), for a stream request too: a trickled body never goes idle
                     body_by = plan.attempt_deadline(limits.body)
                     proxy = self._core.proxies.for_url(plan.url)
+                    headers = plan.headers if proxy is None else proxy.request_headers(
+                        plan.url, plan.headers)
                     sending = state.session.request(
-                        plan.method, plan.url, data=req.body, headers=plan.headers,
+                        plan.method, plan.url, data=req.body, headers=headers,
                         allow_redirects=False, timeout=timeout,
                         proxy=proxy.url if proxy is not None else None,
                         proxy_headers=proxy.headers() if proxy is not None else None)

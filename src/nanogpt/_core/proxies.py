@@ -73,10 +73,18 @@ class Proxy:
         return f"http://{host}:{self.port}"
 
     def headers(self) -> dict[str, str]:
-        """The headers for the proxy itself: never sent to the API host in a tunnel."""
+        """The headers for the proxy itself (on ``CONNECT``): never sent inside a tunnel."""
         if self.authorization is None:
             return {}
         return {"proxy-authorization": self.authorization}
+
+    def request_headers(self, url: str, headers: Mapping[str, str]) -> Mapping[str, str]:
+        """The headers of a request to ``url`` through this proxy: a plain-http request goes
+        to the proxy itself (absolute form) and carries its credentials; an https request's
+        headers go inside the tunnel, to the API host, and never carry them."""
+        if self.authorization is None or not url.startswith("http:"):
+            return headers
+        return {**headers, **self.headers()}
 
     def __repr__(self) -> str:
         return f"Proxy({self.shown!r})"

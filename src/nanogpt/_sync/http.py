@@ -372,7 +372,8 @@ class ConnectionPool:
             target += "?" + parts.query
         if proxy is not None and scheme == "http":  # absolute form, through the proxy
             target = f"http://{parts.netloc.rpartition('@')[2]}{target}"
-            headers = {**headers, **proxy.headers()}
+        if proxy is not None:
+            headers = proxy.request_headers(url, headers)
         conn = self._get(origin)
         if conn is None:
             conn = self._connect(scheme, host, port, proxy, connect_timeout)
