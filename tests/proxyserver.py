@@ -23,6 +23,7 @@ import ssl
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO, TypeVar
 from urllib.parse import urlsplit
 
 __all__ = ["ProxyHead", "ProxyServer", "TLSFront", "self_signed"]
@@ -30,6 +31,9 @@ __all__ = ["ProxyHead", "ProxyServer", "TLSFront", "self_signed"]
 LOOPBACK = {"127.0.0.1", "::1", "localhost"}
 HOP_BY_HOP = {"proxy-authorization", "proxy-connection", "connection", "keep-alive",
               "transfer-encoding", "content-length", "te", "upgrade"}
+
+
+S = TypeVar("S", bound="_Server")
 
 
 @dataclass
@@ -49,7 +53,7 @@ class _Server:
         self._socks: list[socket.socket] = []
         self._stopping = False
 
-    def start(self) -> _Server:
+    def start(self: S) -> S:
         t = threading.Thread(target=self._accept, daemon=True)
         t.start()
         self._threads.append(t)
@@ -82,7 +86,7 @@ class _Server:
             with contextlib.suppress(OSError):
                 s.close()
 
-    def __enter__(self) -> _Server:
+    def __enter__(self: S) -> S:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
@@ -105,12 +109,12 @@ def _splice(a: socket.socket, b: socket.socket) -> None:
     other.join(30)
 
 
-def _read_head(fp: object) -> ProxyHead | None:
-    line = fp.readline(65537).decode("latin-1").rstrip("\r\n")  # type: ignore[attr-defined]
+def _read_head(fp: BinaryIO) -> ProxyHead | None:
+    line = fp.readline(65537).decode("latin-1").rstrip("\r\n")
     if not line:
         return None
     method, target, _ = line.split(" ", 2)
-    headers = {k.lower(): v for k, v in http.client.parse_headers(fp).items()}  # type: ignore[arg-type]
+    headers = {k.lower(): v for k, v in http.client.parse_headers(fp).items()}
     return ProxyHead(method, target, headers)
 
 
@@ -142,7 +146,7 @@ class ProxyServer(_Server):
         else:
             self._forward(sock, fp, head)
 
-    def _tunnel(self, sock: socket.socket, fp: object, head: ProxyHead) -> None:
+    def _tunnel(self, sock: socket.socket, fp: BinaryIO, head: ProxyHead) -> None:
         if self.refuse is not None:
             sock.sendall(f"HTTP/1.1 {self.refuse} Refused by the test proxy\r\n"
                          f"proxy-authenticate: Basic realm=\"test\"\r\n"
@@ -164,14 +168,14 @@ class ProxyServer(_Server):
         with upstream:
             _splice(sock, upstream)
 
-    def _forward(self, sock: socket.socket, fp: object, head: ProxyHead) -> None:
+    def _forward(self, sock: socket.socket, fp: BinaryIO, head: ProxyHead) -> None:
         parts = urlsplit(head.target)
         host = parts.hostname or ""
         if parts.scheme != "http" or host not in LOOPBACK:
             sock.sendall(b"HTTP/1.1 403 Forbidden\r\ncontent-length: 0\r\n\r\n")
             return
         length = int(head.headers.get("content-length", "0"))
-        body = fp.read(length) if length else None  # type: ignore[attr-defined]
+        body = fp.read(length) if length else None
         headers = {k: v for k, v in head.headers.items() if k not in HOP_BY_HOP}
         path = parts.path + (f"?{parts.query}" if parts.query else "")
         upstream = http.client.HTTPConnection(host, parts.port or 80, timeout=30)

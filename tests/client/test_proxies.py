@@ -31,7 +31,7 @@ BASIC = "Basic " + base64.b64encode(f"alice:{PASSWORD}".encode()).decode()
 @pytest.fixture
 def proxy() -> Iterator[ProxyServer]:
     with ProxyServer(user="alice", password=PASSWORD) as p:
-        yield p  # type: ignore[misc]
+        yield p
 
 
 @pytest.fixture(scope="module")

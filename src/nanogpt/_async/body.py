@@ -13,9 +13,9 @@ import asyncio
 import re
 import time
 import weakref
-from urllib.parse import urlsplit
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 from .._core.deadlines import seconds_until
 from .._core.decompress import BoundedDecoder, UndecodableBody, decoder_for

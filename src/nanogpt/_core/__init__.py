@@ -16,6 +16,7 @@ it, so a decision is made in one place:
 - ``stream``: SSE bytes to typed chunks (``StreamCore``), the whole answer (``Accumulator``),
   and what both shells' stream objects share (``StreamBase``).
 - ``sse``: the line decoder; ``decompress``: bounded gzip/deflate; ``multipart``: upload bodies.
+- ``proxies``: which proxy (if any) for which URL, from ``proxy=`` or the environment.
 - ``types``: the typed answers; ``errors``: the exception tree; ``config``: settings and
   credentials; ``redact``: keeping secrets out of text.
 
