@@ -60,7 +60,7 @@ def cli(ctx: click.Context, base_url: str | None, offline: bool, verbose: int) -
     \b
     Examples:
       nanogpt --offline chat 'Hello'     # the built-in emulator: no key, no cost
-      nanogpt login                      # store your key (https://nano-gpt.com/api)
+      nanogpt login                      # approve in the browser; the key is stored
       nanogpt chat 'Explain TCP slow start in two sentences'
       nanogpt models -q deepseek --sort price
     """
