@@ -251,6 +251,14 @@ def test_the_approved_key_is_a_secret_at_once() -> None:
     assert "sk-nano-abc" not in repr(answer) and "sk-nano-abc" not in str(answer)
 
 
+def test_an_approved_key_no_client_would_take_is_refused_unquoted() -> None:
+    from nanogpt import InvalidParameterError
+
+    with pytest.raises(InvalidParameterError) as e:
+        flow.decode_poll(200, {"status": "approved", "key": "sk-nano-a\nb"}, 2.0)
+    assert "sk-nano-a" not in str(e.value)
+
+
 @pytest.mark.parametrize("status,body,needle", [
     (200, {"status": "approved"}, "holds no key"),
     (404, {"error": "invalid_code"}, "invalid_code"),

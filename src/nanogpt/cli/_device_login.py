@@ -7,7 +7,8 @@ in docs/nanogpt-api.md): ``POST /api/cli-login/start`` with a client name answer
 sees on the approval page, the page (``verification_uri_complete``), ``expires_in`` and the
 polling ``interval``; then ``POST /api/cli-login/poll`` with the device code answers 202
 (pending), 200 with the key, 410 (expired), 409 (the key was already handed out) or 404 (an
-unknown code). The key is wrapped in a ``Secret`` the moment it is read.
+unknown code). The key is wrapped in a ``Secret`` the moment it is read, and checked as
+any key a client takes.
 
 Where the docs are silent, as RFC 8628 (the device flow of OAuth) does: an ``interval`` in a
 poll answer replaces the current one, a ``slow_down`` status adds five seconds to it, and a
@@ -25,7 +26,7 @@ from urllib.parse import urlsplit
 
 import click
 
-from .._contract import Secret
+from .._contract import Secret, resolve_api_key
 
 __all__ = ["CLIENT_NAME", "Approved", "Consumed", "Expired", "Pending", "PollAnswer", "Start",
            "decode_poll", "decode_start", "next_wait", "poll_body", "should_open_browser",
@@ -131,9 +132,10 @@ def decode_poll(status: int, body: Any, interval: float) -> PollAnswer:
     fields: Mapping[str, Any] = body if isinstance(body, dict) else {}
     state = fields.get("status")
     if status == 200 and state in ("approved", None):
-        key = fields.get("key")
-        if isinstance(key, str) and key.strip():
-            return Approved(Secret(key.strip()))
+        # checked as a client checks a key (line breaks, spaces), never quoted
+        key = resolve_api_key(fields.get("key")) if isinstance(fields.get("key"), str) else None
+        if key is not None:
+            return Approved(key)
         raise click.ClickException("the login was approved but the answer holds no key; "
                                    + RETRY_ADVICE)
     if status == 410 or state == "expired":
