@@ -135,6 +135,9 @@ def parse_setting(name: str, value: str) -> Any:
 
 def _typed(name: str, value: str) -> Any:
     kind = SETTINGS[name]
+    if not value.strip():  # an empty model would quietly become the default one
+        raise click.BadParameter(f"{name} cannot be empty; 'nanogpt config unset {name}' "
+                                 f"removes it")
     if kind is float or kind is int:
         try:
             return kind(value)
@@ -205,7 +208,7 @@ def stored_key() -> str | None:
     """The key from ``NANOGPT_API_KEY``, the keyring, or the key file, in that order."""
     env = os.environ.get("NANOGPT_API_KEY")
     if env and env.strip():
-        return env
+        return _checked_variable(env)
     kr = _keyring()
     if kr is not None:
         try:
@@ -219,6 +222,20 @@ def stored_key() -> str | None:
     except OSError:
         return None
     return (text or "").strip() or None
+
+
+def _checked_variable(key: str) -> str:
+    """``NANOGPT_API_KEY``'s key, refused as the clients would refuse it, but naming the
+    variable: the user may not remember setting it."""
+    from .. import InvalidParameterError
+    from .._contract import resolve_api_key
+
+    try:
+        resolve_api_key(key)
+    except InvalidParameterError as e:
+        raise click.ClickException(f"NANOGPT_API_KEY: {e.detail}; fix the variable, or unset "
+                                   f"it to use the key 'nanogpt login' stored") from None
+    return key
 
 
 def store_key(key: str) -> str:
