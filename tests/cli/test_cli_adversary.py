@@ -227,3 +227,24 @@ def test_an_empty_batch_list_says_so(run, emu2) -> None:
     r = run("batches", "list", NANOGPT_BASE_URL=emu2.base_url)
     assert r.returncode == 0 and r.stdout == ""
     assert r.stderr.startswith("no batches; ")
+
+
+def test_a_base_url_with_credentials_gets_advice_the_cli_can_follow(tmp_path: Path,
+                                                                   emu: Emulator) -> None:
+    """Was: "must not carry credentials; pass api_key instead", a Python argument."""
+    env = cli_env(tmp_path, emu)
+    for args in (["--base-url", "https://me:pw@127.0.0.1:1/api/v1", "balance"],
+                 ["config", "set", "base_url", "https://me:pw@127.0.0.1:1/api/v1"]):
+        r = subprocess.run([sys.executable, "-m", "nanogpt", *args], env=env,
+                           capture_output=True, text=True, timeout=60)
+        assert r.returncode != 0
+        assert "nanogpt login" in r.stderr, r.stderr
+        assert "api_key" not in r.stderr and "pw" not in r.stderr, r.stderr
+
+
+def test_emulate_refuses_an_empty_host(tmp_path: Path, emu: Emulator) -> None:
+    """Was: it listened on every address and warned "listening on : ..."."""
+    r = subprocess.run([sys.executable, "-m", "nanogpt", "emulate", "--host", "", "--port", "0"],
+                       env=cli_env(tmp_path, emu), capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2
+    assert "--host" in r.stderr and "cannot be empty" in r.stderr, r.stderr

@@ -193,8 +193,16 @@ def batch(app: App, /, input_path: Path, output_path: Path, **opts: Any) -> None
         raise click.exceptions.Exit(code)
 
 
+def _not_empty(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    """An empty value (an unset shell variable) is refused, not read as "every address"."""
+    if not value.strip():
+        raise click.BadParameter("cannot be empty (127.0.0.1 listens on this machine only)")
+    return value
+
+
 @cli.command(context_settings=CONTEXT)
-@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--host", default="127.0.0.1", show_default=True, callback=_not_empty,
+              help="The address to listen on; another than loopback exposes it to the network.")
 @click.option("--port", type=click.IntRange(0, 65535), default=8080, show_default=True,
               help="0 picks a free port.")
 @click.option("--quirks", is_flag=True,

@@ -50,7 +50,8 @@ class App:
                 continue
             try:
                 return check_base_url(value, allow_insecure_http=_settings.allow_insecure_http(),
-                                      insecure_advice=_settings.INSECURE_ADVICE)
+                                      insecure_advice=_settings.INSECURE_ADVICE,
+                                      key_advice=_settings.KEY_ADVICE)
             except InvalidParameterError as e:
                 fix = f"; {advice}" if advice else ""
                 raise click.ClickException(f"{source}: {e.detail}{fix}") from None

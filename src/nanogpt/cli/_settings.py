@@ -41,6 +41,7 @@ SAMPLING = list(_sampling.SAMPLING)
 # plain http:// to another machine sends the key unencrypted: allowed only when this is set
 ENV_ALLOW_INSECURE_HTTP = "NANOGPT_ALLOW_INSECURE_HTTP"
 INSECURE_ADVICE = f"set {ENV_ALLOW_INSECURE_HTTP}=1"
+KEY_ADVICE = "store the key with 'nanogpt login' or NANOGPT_API_KEY instead"
 
 
 def allow_insecure_http() -> bool:
@@ -127,7 +128,7 @@ def parse_setting(name: str, value: str) -> Any:
             from .._contract import check_base_url
 
             typed = check_base_url(typed, allow_insecure_http=allow_insecure_http(),
-                                   insecure_advice=INSECURE_ADVICE)
+                                   insecure_advice=INSECURE_ADVICE, key_advice=KEY_ADVICE)
     except InvalidParameterError as e:
         raise click.BadParameter(str(e)) from None
     return typed
