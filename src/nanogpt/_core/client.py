@@ -55,8 +55,9 @@ __all__ = ["Auth", "Catalog", "ClientCore", "Request"]
 
 # How a request carries the key: "bearer" and "x-api-key" need one (MissingAPIKeyError before
 # anything is sent) and put it in that header; "bearer-if-set" sends it as a bearer token when
-# the client has one and sends the request without when it has none (the public model list).
-Auth = Literal["bearer", "x-api-key", "bearer-if-set"]
+# the client has one and sends the request without when it has none (the public model list);
+# "none" never sends it (the browser login, which has no key yet and must not leak another).
+Auth = Literal["bearer", "x-api-key", "bearer-if-set", "none"]
 
 _CATALOG_PATHS: dict[str, tuple[str, bool]] = {  # catalog -> (path, relative to the API root)
     "all": ("/models?detailed=true", False),
@@ -136,7 +137,9 @@ class ClientCore:
                 timeout: Timeout | float | None = None,
                 extra_headers: Mapping[str, str] | None = None) -> Request:
         headers = dict(self.headers)
-        if auth == "bearer-if-set":
+        if auth == "none":
+            pass
+        elif auth == "bearer-if-set":
             if self.api_key is not None:
                 headers["authorization"] = self.api_key.header("Bearer ")
         elif auth == "x-api-key":
