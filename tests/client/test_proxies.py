@@ -154,3 +154,43 @@ def test_a_dead_proxy_is_a_connection_error_naming_it_without_its_password(
     assert not isinstance(info.value, ProxyError)
     assert PASSWORD not in str(info.value) and PASSWORD not in repr(client)
     assert emu.count() == 0
+
+
+@pytest.mark.timeout(60)
+def test_a_proxy_trickling_its_connect_answer_is_cut_by_the_connect_timeout(
+        make_client: Callable[..., Any], emu: Emulator) -> None:
+    """The connect timeout bounds the proxy's whole answer to ``CONNECT``, not each byte of
+    it: a proxy (or a middlebox) sending a byte now and then would otherwise hold the call for
+    as long as it likes (64 KiB of head, each byte within the timeout)."""
+    import threading
+
+    from nanogpt import APITimeoutError, Timeout
+    from rawserver import RawConn, RawServer
+
+    head = b"HTTP/1.1 200 Connection established\r\n" + b"X-Pad: " + b"." * 300 + b"\r\n\r\n"
+    done, stop = threading.Event(), threading.Event()
+
+    def trickle(conn: RawConn) -> None:
+        conn.read_head()
+        for byte in head:
+            if stop.wait(0.05):
+                return
+            try:
+                conn.sock.sendall(bytes([byte]))
+            except OSError:
+                return
+        done.set()
+
+    with RawServer(trickle) as srv:
+        client = make_client(base_url="https://127.0.0.1:9/api/v1", max_retries=0,
+                             proxy=f"http://127.0.0.1:{srv.port}",
+                             timeout=Timeout(connect=0.3, read=30, idle=30, first_event=30))
+        try:
+            with pytest.raises(APITimeoutError) as info:
+                client.chat.completions.create(model=MODEL, messages=USER)
+            assert not done.is_set()  # cut while the proxy was still answering
+        finally:
+            stop.set()
+        assert srv.count("CONNECT") == 1
+    assert "connect" in str(info.value)
+    assert emu.count() == 0

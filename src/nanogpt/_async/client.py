@@ -222,10 +222,12 @@ def _client_timeout(connect: float | None, read: float | None,
                     stream: bool) -> aiohttp.ClientTimeout:
     """A stream is bounded by silence between reads (``sock_read``); a non-streamed answer,
     which the service sends in one go, by one timer for the whole attempt (cheaper than
-    re-arming a read timer for every packet)."""
+    re-arming a read timer for every packet). ``connect`` bounds the whole opening (TCP, a
+    proxy's answer to ``CONNECT``, TLS: aiohttp's ``connect``; the pool never makes us wait,
+    its limit is off), so a proxy trickling its answer cannot hold the call."""
     import aiohttp
 
     if stream:
-        return aiohttp.ClientTimeout(total=None, connect=None, sock_connect=connect,
+        return aiohttp.ClientTimeout(total=None, connect=connect, sock_connect=connect,
                                      sock_read=read)
-    return aiohttp.ClientTimeout(total=read, connect=None, sock_connect=connect)
+    return aiohttp.ClientTimeout(total=read, connect=connect, sock_connect=connect)

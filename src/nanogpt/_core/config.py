@@ -97,8 +97,10 @@ class Timeout:
     ============== ============================================ ================================
     timeout        blocking client (``_sync``)                  async client (``_async``)
     ============== ============================================ ================================
-    connect        socket timeout of ``connect()`` in           aiohttp ``sock_connect``
-                   ``http.ConnectionPool.request``              (``_client_timeout``)
+    connect        socket timeout of ``connect()`` in           aiohttp ``sock_connect`` and
+                   ``http.ConnectionPool.request``; a proxy's   ``connect`` (the whole opening,
+                   ``CONNECT`` answer as a whole                proxy included:
+                   (``http._connect_through``)                  ``_client_timeout``)
     read           watchdog deadline (``http.Watchdog`` shuts   aiohttp's ``total`` timer per
                    the socket) from the send to the end of      attempt (``_client_timeout``),
                    ``Response.read``; socket timeout per recv   head and body

@@ -296,15 +296,23 @@ def _not_connected(exc: BaseException, proxy: Proxy | None) -> TransportFailure:
 MAX_PROXY_HEAD = 64 * 1024  # a proxy's answer to CONNECT longer than this is no answer
 
 
-def _connect_through(sock: socket.socket, authority: str, proxy: Proxy) -> tuple[int, str]:
+def _connect_through(sock: socket.socket, authority: str, proxy: Proxy,
+                     timeout: float | None) -> tuple[int, str]:
     """Ask ``proxy`` (connected as ``sock``) for a tunnel to ``authority``; its status and
     reason. Reads the answer's head byte by byte: what follows a 200 is the tunnel's, and a
-    buffered reader could swallow the start of it."""
+    buffered reader could swallow the start of it. ``timeout`` (the connect timeout) bounds
+    the whole answer, not each byte: a proxy trickling its head cannot hold the call."""
+    by = time.monotonic() + timeout if timeout is not None else None
     lines = [f"CONNECT {authority} HTTP/1.1", f"Host: {authority}"]
     lines += [f"{name}: {value}" for name, value in proxy.headers().items()]
     sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
     head = bytearray()
     while not head.endswith(b"\r\n\r\n"):
+        if by is not None:
+            left = by - time.monotonic()
+            if left <= 0:
+                raise TimeoutError("the proxy did not finish answering CONNECT in time")
+            sock.settimeout(left)
         byte = sock.recv(1)
         if not byte or len(head) > MAX_PROXY_HEAD:
             raise http.client.RemoteDisconnected("the proxy closed the connection instead of "
@@ -431,9 +439,10 @@ class ConnectionPool:
             raise _not_connected(exc, proxy) from None
         try:
             authority = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-            status, reason = _connect_through(sock, authority, proxy)
+            status, reason = _connect_through(sock, authority, proxy, timeout)
             if status != 200:
                 raise tunnel_refused(proxy, authority, status, reason)
+            sock.settimeout(timeout)
             return self._context().wrap_socket(sock, server_hostname=host)
         except CONNECTION_ERRORS as exc:
             sock.close()
