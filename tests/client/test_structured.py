@@ -163,6 +163,33 @@ def test_a_response_format_that_is_no_type_is_refused_before_sending(client, emu
     assert emu.count() == 0
 
 
+def _cyclic_schema() -> dict[str, Any]:
+    schema: dict[str, Any] = {"type": "object", "properties": {}}
+    schema["properties"]["self"] = schema
+    return schema
+
+
+def _deep_schema(levels: int) -> dict[str, Any]:
+    schema: dict[str, Any] = {"type": "string"}
+    for _ in range(levels):
+        schema = {"type": "object", "properties": {"a": schema}}
+    return schema
+
+
+@pytest.mark.parametrize("schema", [_cyclic_schema(), _deep_schema(5000)],
+                         ids=["contains-itself", "5000-levels"])
+def test_a_schema_dict_that_contains_itself_is_refused_before_sending(client, emu,
+                                                                      schema) -> None:
+    """Not a RecursionError from deep inside: a typed error naming the parameter, for
+    ``parse`` and its streaming form alike."""
+    with pytest.raises(InvalidParameterError) as info:
+        client.chat.completions.parse(model=MODEL, messages=USER, response_format=schema)
+    assert info.value.param == "response_format"
+    with pytest.raises(InvalidParameterError):
+        client.chat.completions.stream(model=MODEL, messages=USER, response_format=schema)
+    assert emu.count() == 0
+
+
 def test_parse_refuses_stream_and_checks_parameters_before_sending(client, emu) -> None:
     with pytest.raises(TypeError, match="stream"):
         client.chat.completions.parse(model=MODEL, messages=USER, response_format=City,

@@ -175,7 +175,12 @@ def output_format(response_format: Any) -> OutputFormat[Any]:
     """The ``OutputFormat`` for a type or a JSON schema dict. ``InvalidParameterError``
     (nothing sent) for anything else."""
     if isinstance(response_format, Mapping):
-        return _from_dict_schema(dict(response_format))
+        try:
+            return _from_dict_schema(dict(response_format))
+        except RecursionError:  # a schema holding itself, or thousands of levels deep
+            raise InvalidParameterError(
+                "response_format", "the JSON schema dict contains itself or nests too deep "
+                "to send (use $defs and $ref for a recursive type)") from None
     if not isinstance(response_format, type):
         raise InvalidParameterError(
             "response_format", "must be a class (Pydantic model, msgspec Struct, dataclass, "
