@@ -105,7 +105,7 @@ class AsyncNanoGPT(ClientBase):
                     # `total`), for a stream request too: a trickled body never goes idle
                     body_by = plan.attempt_deadline(limits.body)
                     sending = state.session.request(
-                        plan.method, plan.url, data=req.body, headers=plan.headers,
+                        plan.method, plan.url, data=plan.body, headers=plan.headers,
                         allow_redirects=False, timeout=timeout)
                     resp = await (asyncio.wait_for(sending, left) if left is not None
                                   else sending)

@@ -21,6 +21,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, fields
 from typing import Any
 
+from .compression import DEFAULT_THRESHOLD, compress_threshold
 from .config import DEFAULT_TIMEOUT, Timeout, redact_url
 from .errors import InvalidParameterError
 from .params import check_headers
@@ -37,6 +38,8 @@ class ClientOptions:
     """The settings of a client (everything but its key), checked and normalised.
 
     ``timeout`` is a :class:`~nanogpt.Timeout` once made (``None`` means the default one);
+    ``compress_requests`` the body size in bytes from which chat requests go gzip-compressed,
+    or ``None`` (``True`` becomes the default size, ``False`` ``None``; see ``_core.compression``);
     ``retry_statuses`` a frozenset (``None``: the default statuses); ``default_headers`` a
     checked dict with lower-case names and masked credentials.
     """
@@ -56,6 +59,7 @@ class ClientOptions:
     max_response_bytes: int = 64 * 1024 * 1024
     retry_statuses: Iterable[int] | None = None
     batch_base_url: str | None = None
+    compress_requests: int | None = DEFAULT_THRESHOLD
 
     def __post_init__(self) -> None:
         _count("max_retries", self.max_retries, 0, "must be an integer >= 0")
@@ -65,6 +69,7 @@ class ClientOptions:
         for name in ("retry_base_delay", "retry_max_delay", "max_retry_after",
                      "failover_cooldown", "models_cache_ttl"):
             _seconds(name, getattr(self, name))
+        self._set("compress_requests", compress_threshold(self.compress_requests))
         if not isinstance(self.allow_insecure_http, bool):
             raise InvalidParameterError("allow_insecure_http", "must be True or False")
         timeout = self.timeout if self.timeout is not None else DEFAULT_TIMEOUT
