@@ -84,10 +84,10 @@ class Emulator:
     It defends itself against the clients it serves (any local process can reach it): it keeps
     the last ``keep_requests`` requests (``True``: 1000; ``False``: none, counters only),
     refuses bodies over ``max_body_bytes`` with 413 (coded or decoded: it decodes the gzip and
-    deflate chat bodies ``request_encodings`` lists, and answers 415 to others), closes a connection that has not sent a
-    whole request head within ``read_timeout`` seconds (or the rest of a body, 408), checks
-    what fault headers ask for, and logs running out of file descriptors once, and requests it
-    cannot parse once (``resource_errors``, ``bad_requests`` count them all).
+    deflate chat bodies ``request_encodings`` lists, and answers 415 to others), closes a
+    connection that has not sent a whole request head within ``read_timeout`` seconds (or the
+    rest of a body, 408), checks what fault headers ask for, and logs running out of file
+    descriptors once, and requests it cannot parse once (``resource_errors``, ``bad_requests`` count them all).
     """
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, *,
@@ -103,7 +103,7 @@ class Emulator:
         self.keep_requests = keep_requests
         self.max_body_bytes = max_body_bytes
         # the codings a request body may come in (see _encodings); a test empties it to have
-        # every compressed body refused with 415
+        # every compressed body refused with 415 (a fault, so clear_faults restores it)
         self.request_encodings: frozenset[str] = DEFAULT_ENCODINGS
         self.read_timeout = read_timeout
         self._record = Recorder(keep_requests)
@@ -250,6 +250,7 @@ class Emulator:
 
     def clear_faults(self) -> None:
         self._faults.clear()
+        self.request_encodings = DEFAULT_ENCODINGS
 
     def reset_stats(self) -> None:
         self._record.reset()
