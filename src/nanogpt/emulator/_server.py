@@ -87,7 +87,8 @@ class Emulator:
     deflate chat bodies ``request_encodings`` lists, and answers 415 to others), closes a
     connection that has not sent a whole request head within ``read_timeout`` seconds (or the
     rest of a body, 408), checks what fault headers ask for, and logs running out of file
-    descriptors once, and requests it cannot parse once (``resource_errors``, ``bad_requests`` count them all).
+    descriptors once, and requests it cannot parse once (``resource_errors``, ``bad_requests``
+    count them all).
     """
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, *,
