@@ -15,7 +15,7 @@ trip, only CPU. ``benchmarks/compression.py`` measures the effect on a 1 MB conv
 
 gzip level 1: on the benchmark's conversation it gets 3.0:1 in about a quarter of the CPU time
 level 6 needs for 3.6:1; the extra bytes level 6 saves take less time to send than it costs
-to save them on any uplink faster than about 10 Mbit/s.
+to save them on any uplink faster than about 17 Mbit/s.
 
 A 415 answer to a compressed body means the body was not processed (not billed): the call sends
 the same request uncompressed at once, and that is not a retry (``CallPlan``, which drives it,
