@@ -313,6 +313,8 @@ class CallPlan:
         refuses compressed bodies and send the same request plain, now; not a retry."""
         assert self._compression is not None
         self._compression.refused(self.url)
+        if self.redirects:  # calls to this base URL end up there: send them plain too
+            self._compression.refused(self.base)
         self.body, self.compressed = self._plain_body, False
         self.headers = {k: v for k, v in self.headers.items() if k != "content-encoding"}
         log.debug("%s %s refused a compressed body (415); sending it uncompressed",
