@@ -3,9 +3,11 @@ absolute-form requests (``POST http://host:port/path``), each connection in its 
 
 It records the head of every request it receives (``heads``: method, target, headers as the
 proxy saw them) and counts tunnels opened. ``refuse=407`` (or 403...) answers every
-``CONNECT`` with that status; an absolute-form request is forwarded with ``Connection: close``
-and answered close-delimited (so the client never reuses a connection the proxy is closing).
-It only ever connects to loopback: any other target is answered 403.
+``CONNECT`` with that status; ``interim`` (bytes: whole ``1xx`` answers) goes before the ``200``
+that opens a tunnel, for answers a client must skip; an absolute-form request is forwarded
+with ``Connection: close`` and answered close-delimited (so the client never reuses a
+connection the proxy is closing). It only ever connects to loopback: any other target is
+answered 403.
 
 ``TLSFront`` is a TLS endpoint on loopback (a self-signed certificate for 127.0.0.1, made with
 ``cryptography``) that forwards the decrypted bytes to a plain-http server (the emulator): the
@@ -121,9 +123,11 @@ def _read_head(fp: BinaryIO) -> ProxyHead | None:
 class ProxyServer(_Server):
     """See the module docstring."""
 
-    def __init__(self, *, refuse: int | None = None, user: str = "", password: str = "") -> None:
+    def __init__(self, *, refuse: int | None = None, user: str = "", password: str = "",
+                 interim: bytes = b"") -> None:
         super().__init__()
         self.refuse = refuse
+        self.interim = interim
         self.heads: list[ProxyHead] = []
         self.tunnels = 0
         self._auth = f"{user}:{password}@" if user or password else ""
@@ -164,7 +168,7 @@ class ProxyServer(_Server):
             return
         self.tunnels += 1
         upstream.settimeout(None)
-        sock.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
+        sock.sendall(self.interim + b"HTTP/1.1 200 Connection established\r\n\r\n")
         with upstream:
             _splice(sock, upstream)
 

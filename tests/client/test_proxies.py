@@ -79,6 +79,18 @@ def test_https_goes_through_a_connect_tunnel_and_the_key_stays_inside(
         assert "proxy-authorization" not in rec.headers
 
 
+def test_interim_answers_to_connect_are_skipped(make_client: Callable[..., Any],
+                                               emu: Emulator, https_emu: str) -> None:
+    """A ``1xx`` before the ``200`` is no refusal (HTTP wants every client to skip them; aiohttp
+    does): both clients open the tunnel, once."""
+    interim = b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 102 Processing\r\nx-a: b\r\n\r\n"
+    with ProxyServer(interim=interim) as proxy:
+        client = make_client(base_url=https_emu, proxy=proxy.url, max_retries=0)
+        assert client.chat.completions.create(model=MODEL, messages=USER).text
+        assert proxy.count("CONNECT") == 1
+    assert emu.count() == 1
+
+
 def test_the_environment_chooses_the_proxy_and_no_proxy_or_trust_env_skip_it(
         make_client: Callable[..., Any], emu: Emulator, proxy: ProxyServer,
         https_emu: str, monkeypatch: pytest.MonkeyPatch) -> None:

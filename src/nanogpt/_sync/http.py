@@ -299,13 +299,30 @@ MAX_PROXY_HEAD = 64 * 1024  # a proxy's answer to CONNECT longer than this is no
 def _connect_through(sock: socket.socket, authority: str, proxy: Proxy,
                      timeout: float | None) -> tuple[int, str]:
     """Ask ``proxy`` (connected as ``sock``) for a tunnel to ``authority``; its status and
-    reason. Reads the answer's head byte by byte: what follows a 200 is the tunnel's, and a
-    buffered reader could swallow the start of it. ``timeout`` (the connect timeout) bounds
-    the whole answer, not each byte: a proxy trickling its head cannot hold the call."""
+    reason. Interim ``1xx`` answers are skipped, as HTTP wants of every client (and aiohttp
+    does). ``timeout`` (the connect timeout) bounds the whole answer, not each byte: a proxy
+    trickling its head cannot hold the call; ``MAX_PROXY_HEAD`` bounds its size."""
     by = time.monotonic() + timeout if timeout is not None else None
     lines = [f"CONNECT {authority} HTTP/1.1", f"Host: {authority}"]
     lines += [f"{name}: {value}" for name, value in proxy.headers().items()]
     sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
+    budget = MAX_PROXY_HEAD
+    while True:
+        head = _proxy_head(sock, by, budget)
+        budget -= len(head)
+        status_line = head.split(b"\r\n", 1)[0].decode("latin-1")
+        parts = status_line.split(" ", 2)
+        if len(parts) < 2 or not parts[0].startswith("HTTP/") or not parts[1].isdigit():
+            raise http.client.BadStatusLine(status_line[:100])
+        status = int(parts[1])
+        if not 100 <= status < 200 or status == 101:
+            return status, parts[2] if len(parts) > 2 else ""
+
+
+def _proxy_head(sock: socket.socket, by: float | None, limit: int) -> bytes:
+    """One answer head from the proxy, at most ``limit`` bytes, by ``by`` (monotonic). Read
+    byte by byte: what follows a 200 is the tunnel's, and a buffered reader could swallow
+    the start of it."""
     head = bytearray()
     while not head.endswith(b"\r\n\r\n"):
         if by is not None:
@@ -314,15 +331,11 @@ def _connect_through(sock: socket.socket, authority: str, proxy: Proxy,
                 raise TimeoutError("the proxy did not finish answering CONNECT in time")
             sock.settimeout(left)
         byte = sock.recv(1)
-        if not byte or len(head) > MAX_PROXY_HEAD:
+        if not byte or len(head) > limit:
             raise http.client.RemoteDisconnected("the proxy closed the connection instead of "
                                                  "answering CONNECT")
         head += byte
-    status_line = head.split(b"\r\n", 1)[0].decode("latin-1")
-    parts = status_line.split(" ", 2)
-    if len(parts) < 2 or not parts[0].startswith("HTTP/") or not parts[1].isdigit():
-        raise http.client.BadStatusLine(status_line[:100])
-    return int(parts[1]), parts[2] if len(parts) > 2 else ""
+    return bytes(head)
 
 
 class ConnectionPool:
