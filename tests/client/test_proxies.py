@@ -134,6 +134,30 @@ def test_a_refused_tunnel_is_a_proxy_error_never_retried(
     assert emu.count() == 0
 
 
+def test_a_proxy_echoing_its_credentials_in_its_refusal_has_them_masked(
+        make_client: Callable[..., Any], emu: Emulator) -> None:
+    """The reason phrase of a refused ``CONNECT`` is the proxy's text: one that quotes the
+    ``Proxy-Authorization`` it got (or the password) shows ``***`` in the error."""
+    from rawserver import RawConn, RawServer
+
+    def echo(conn: RawConn) -> None:
+        req = conn.read_head()
+        if req is not None:
+            said = req.headers.get("proxy-authorization", "")
+            conn.send(f"HTTP/1.1 403 no tunnel for {said} ({PASSWORD})\r\n"
+                      f"content-length: 0\r\nconnection: close\r\n\r\n".encode())
+
+    with RawServer(echo) as srv:
+        client = make_client(base_url="https://127.0.0.1:9/api/v1", max_retries=0,
+                             proxy=f"http://alice:{PASSWORD}@127.0.0.1:{srv.port}")
+        with pytest.raises(ProxyError) as info:
+            client.chat.completions.create(model=MODEL, messages=USER)
+    shown = str(info.value) + repr(info.value)
+    assert "403 no tunnel for Basic ***" in shown
+    assert BASIC.split()[1].rstrip("=") not in shown and PASSWORD not in shown
+    assert emu.count() == 0
+
+
 def test_a_plain_http_407_is_a_proxy_error(make_client: Callable[..., Any],
                                            emu: Emulator) -> None:
     from nanogpt.emulator import Fault

@@ -40,7 +40,7 @@ from urllib.parse import unquote, urlsplit
 
 from .config import MaskedStr, redact_url
 from .errors import InvalidParameterError
-from .redact import remember
+from .redact import remember, scrub
 from .transport import TransportFailure
 
 __all__ = ["NoProxyEntry", "Proxy", "ProxyRules", "no_proxy_entries", "parse_proxy",
@@ -118,7 +118,8 @@ def parse_proxy(value: str, source: str) -> Proxy:
     if parts.username is not None or parts.password is not None:
         pair = f"{unquote(parts.username or '')}:{unquote(parts.password or '')}"
         auth = MaskedStr("Basic " + base64.b64encode(pair.encode("utf-8")).decode("ascii"))
-        remember({"proxy-authorization": auth})  # a proxy echoing it back gets it masked
+        # a proxy echoing the header, or the password alone, back gets it masked
+        remember({"proxy-authorization": auth, "proxy-password": unquote(parts.password or "")})
     return Proxy(host=parts.hostname, port=port or 80, shown=shown, authorization=auth)
 
 
@@ -247,8 +248,9 @@ def tunnel_refused(proxy: Proxy, authority: str, status: int, reason: str) -> Tr
     """What a shell reports when the proxy answers ``CONNECT`` with ``status`` (not 200).
     Nothing reached the API host (``sent=False``); ``proxy_status`` tells the plan whether
     the proxy refused us (403, 407...: a :class:`~nanogpt.ProxyError` at once, never
-    retried) or could not reach the host (502/503/504: failover and retries apply)."""
-    reason = " ".join(reason.split())[:100]
+    retried) or could not reach the host (502/503/504: failover and retries apply). The
+    proxy's reason is scrubbed: one that echoes our ``Proxy-Authorization`` shows ``***``."""
+    reason = scrub(" ".join(reason.split()))[:100]
     why = "could not reach" if status in UNREACHABLE_STATUSES else "refused to open a tunnel to"
     hint = " (check the user name and password in the proxy URL)" if status == 407 else ""
     return TransportFailure(f"the proxy {proxy.shown} {why} {authority}: {status} {reason}"
