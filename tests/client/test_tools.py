@@ -94,6 +94,19 @@ def test_bad_arguments_and_another_tools_call_are_typed_errors() -> None:
         tool.call({"function": {"name": "lookup", "arguments": "{}"}})
 
 
+def test_hostile_arguments_are_typed_errors_too() -> None:
+    """Arguments nested past the recursion limit (a model's output is not to be trusted) and
+    a hand-made call whose arguments are no string: typed errors, not RecursionError or
+    TypeError from the decoder."""
+    tool = function_tool(get_weather)
+    deep = '{"place": ' + "[" * 100_000 + "]" * 100_000 + "}"
+    with pytest.raises(OutputValidationError) as info:
+        tool.call({"function": {"name": "get_weather", "arguments": deep}})
+    assert info.value.raw_text == deep
+    with pytest.raises(InvalidParameterError, match="JSON string"):
+        tool.call({"function": {"name": "get_weather", "arguments": {"place": "Oslo"}}})
+
+
 def test_functions_that_cannot_be_tools_are_refused() -> None:
     def no_hint(x):  # type: ignore[no-untyped-def]
         return x

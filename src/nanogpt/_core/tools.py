@@ -63,9 +63,13 @@ class FunctionTool(Generic[T]):
         name, raw = _name_and_arguments(tool_call)
         if name != self.name:
             raise InvalidParameterError("tool_call", f"is a call of {name!r}, not {self.name!r}")
+        if raw is not None and not isinstance(raw, str):
+            raise InvalidParameterError("tool_call", "its function.arguments must be a JSON "
+                                                     f"string, not {type(raw).__name__}")
         try:
             args = self._decoder.decode(raw or "{}")
-        except (msgspec.DecodeError, msgspec.ValidationError) as e:
+        except (msgspec.DecodeError, msgspec.ValidationError, RecursionError) as e:
+            # (RecursionError: a model's arguments nested thousands deep)
             raise OutputValidationError(f"the arguments of the {self.name!r} call do not "
                                         f"validate: {e}", raw_text=raw) from e
         return {f: getattr(args, f) for f in args.__struct_fields__}
