@@ -89,6 +89,26 @@ def test_key_is_not_in_locals_when_the_constructor_fails(kind) -> None:
     assert SECRET not in text
 
 
+BAD_PROXIES = ("socks5://alice:pr0xy-pa55word@127.0.0.1:1080",  # (globals: not in a frame)
+               "http://alice:pr0xy-pa55word@127.0.0.1:99999")
+
+
+@pytest.mark.parametrize("which", range(len(BAD_PROXIES)))
+def test_a_bad_proxy_in_the_environment_shows_neither_key_nor_password_in_locals(
+        kind, which, monkeypatch) -> None:
+    """The proxy rules read the environment: a traceback with captured locals of the frame
+    that read it would show all of it, the key in NANOGPT_API_KEY included."""
+    monkeypatch.setenv("NANOGPT_API_KEY", SECRET)
+    monkeypatch.setenv("HTTPS_PROXY", BAD_PROXIES[which])
+    cls = nanogpt.NanoGPT if kind == "sync" else nanogpt.AsyncNanoGPT
+    with pytest.raises(InvalidParameterError) as info:
+        cls(base_url="https://127.0.0.1:9/api/v1")
+    text = "".join(traceback.TracebackException.from_exception(
+        info.value, capture_locals=True).format())
+    assert "HTTPS_PROXY" in text and "alice:***@" in text  # the error still says which
+    assert SECRET not in text and "pr0xy-pa55word" not in text
+
+
 @pytest.mark.parametrize("bad", [SECRET + "\nsecond line", "sk nano", "sk-nano-\x00x"])
 def test_keys_with_line_breaks_or_spaces_are_refused_without_echo(kind, bad) -> None:
     cls = nanogpt.NanoGPT if kind == "sync" else nanogpt.AsyncNanoGPT

@@ -39,7 +39,7 @@ from .fuzzy import closest_ids
 from .options import DEFAULTS, ClientOptions, changed_options
 from .params import build_chat_body, check_headers
 from .plan import CallPlan, HostPool
-from .proxies import proxy_rules
+from .proxies import ProxyRules, proxy_rules
 from .redact import mask_credentials, remember, scrub
 from .results import AsyncRawResponse, RawResponse, once, with_request_id
 from .stream import StreamCore
@@ -112,6 +112,17 @@ class Request:
         return f"Request({self.method} {self.path}, stream={self.stream})"
 
 
+def _proxies(options: ClientOptions) -> ProxyRules:
+    """The proxy rules, read once when the client is made (as httpx does); see ``proxies``.
+    A bad proxy URL in the environment raises with a traceback that starts here: the frames
+    below hold that URL with its password and the whole environment (the key in
+    ``NANOGPT_API_KEY`` too), which a traceback with captured locals would show."""
+    try:
+        return proxy_rules(options.proxy, options.trust_env, os.environ)
+    except InvalidParameterError as e:
+        raise e.with_traceback(None) from None
+
+
 class ClientCore:
     """Settings and the sans-I/O halves of every call, shared by both clients."""
 
@@ -131,8 +142,7 @@ class ClientCore:
         self.models_cache_ttl = options.models_cache_ttl
         self.max_response_bytes = options.max_response_bytes
         self.compression = RequestCompression(options.compress_requests)
-        # read once, when the client is made (as httpx does); see proxies for the rules
-        self.proxies = proxy_rules(options.proxy, options.trust_env, os.environ)
+        self.proxies = _proxies(options)
         self._models_cache: dict[str, tuple[float, ModelList]] = {}
 
     @property
