@@ -109,3 +109,13 @@ def test_the_tools_use_public_names_and_the_contract_only(tool: str) -> None:
     assert sorted(_private_sdk_imports(tool)) == [], (
         f"nanogpt.{tool} must import the SDK from nanogpt, nanogpt.types or nanogpt._contract "
         "(add what it needs to _contract), so the SDK's internals can move")
+
+
+def test_no_module_evaluates_text_as_code() -> None:
+    """Annotations are read with ``typing.get_type_hints``; nothing runs ``eval``/``exec``."""
+    calls = sorted((str(path.relative_to(PACKAGE)), node.lineno)
+                   for path in PACKAGE.rglob("*.py")
+                   for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+                   if isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+                   and node.func.id in ("eval", "exec"))
+    assert calls == []
