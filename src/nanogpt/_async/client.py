@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, TypeVar
 from .._core.client import ClientBase, Request, lower_headers
 from .._core.decompress import UndecodableBody, decoder_for
 from .._core.errors import APIResponseValidationError
-from .._core.plan import CallPlan
+from .._core.plan import CallPlan, Outcome
 from .._core.transport import TransportFailure
 from .._core.types import Balance
 from .._resources import AsyncChat, AsyncModels
@@ -37,6 +37,8 @@ if TYPE_CHECKING:
 __all__ = ["AsyncNanoGPT"]
 
 T = TypeVar("T")
+
+
 class AsyncNanoGPT(ClientBase):
     """The asyncio NanoGPT client; same arguments and namespaces as :class:`~nanogpt.NanoGPT`.
 
@@ -89,7 +91,7 @@ class AsyncNanoGPT(ClientBase):
         timeout = _client_timeout(limits.connect, limits.each_read, req.stream)
         slots = state.slots
         while True:
-            outcome: TransportFailure | tuple[int, Mapping[str, str], bytes]
+            outcome: Outcome
             left = plan.bound(None)  # what is left of the total timeout; raises when none
             if slots is not None:  # waiting for a slot counts against `total`
                 await slots.acquire(left)
@@ -123,10 +125,7 @@ class AsyncNanoGPT(ClientBase):
             finally:
                 if not held and slots is not None:
                     slots.release()
-            if isinstance(outcome, TransportFailure):
-                delay = plan.after_failure(outcome)
-            else:
-                delay = plan.after_status(*outcome)
+            delay = plan.after(outcome)
             if delay:
                 await asyncio.sleep(delay)
 

@@ -58,7 +58,11 @@ from .errors import (
 from .redact import is_credential_header
 from .transport import TransportFailure
 
-__all__ = ["CallPlan", "HostPool", "RetryPolicy", "parse_retry_after"]
+__all__ = ["CallPlan", "HostPool", "Outcome", "RetryPolicy", "parse_retry_after"]
+
+# how an attempt that got no 2xx ended: the transport failed, or an answer came
+# (status, headers, body)
+Outcome = TransportFailure | tuple[int, Mapping[str, str], bytes]
 
 log = logging.getLogger("nanogpt")
 
@@ -278,6 +282,13 @@ class CallPlan:
         self.redirects = 0
         self.headers = self._headers
         self.url = self._url_for(base)
+
+    def after(self, outcome: Outcome) -> float:
+        """An attempt ended without a 2xx. Returns the delay before the next attempt (the
+        shell sleeps it, then sends again), or raises the error to give the caller."""
+        if isinstance(outcome, TransportFailure):
+            return self.after_failure(outcome)
+        return self.after_status(*outcome)
 
     def after_failure(self, failure: TransportFailure) -> float:
         """The connection failed. Returns the delay before the next attempt, or raises."""

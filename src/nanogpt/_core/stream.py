@@ -338,6 +338,7 @@ class StreamBase:
     @property
     def request_id(self) -> str | None:
         return self._core.request_id
+
     @property
     def text(self) -> str:
         return self._core.acc.text_of()
