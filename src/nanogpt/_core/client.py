@@ -41,7 +41,6 @@ from .transport import TransportFailure
 from .types import (
     DECODE_ERRORS,
     Balance,
-    Catalog,
     ChatCompletion,
     Model,
     decoder,
@@ -49,7 +48,7 @@ from .types import (
     model_from_dict,
 )
 
-__all__ = ["Auth", "Catalog", "ClientCore", "Request"]
+__all__ = ["Auth", "ClientCore", "Request"]
 
 # How a request carries the key: "bearer" and "x-api-key" need one (MissingAPIKeyError before
 # anything is sent) and put it in that header; "bearer-if-set" sends it as a bearer token when
