@@ -17,9 +17,19 @@ def test_a_base_url_without_its_path_gets_a_404_that_says_so(make_client, emu) -
     with pytest.raises(nanogpt.NotFoundError) as info:
         client.chat.completions.create(model="openai/gpt-5-mini", messages=USER)
     text = str(info.value)
-    assert "probably missing its path" in text
+    assert "does not end in /api/v1" in text
     assert "https://nano-gpt.com/api/v1" in text
     assert emu.requests[-1].path == "/chat/completions"
+
+
+def test_a_base_url_with_a_path_past_api_v1_gets_a_hint_that_is_true(make_client, emu) -> None:
+    """Was: "probably missing its path", for a URL that had too much of one."""
+    client = make_client(base_url=emu.base_url + "/chat/completions")
+    with pytest.raises(nanogpt.NotFoundError) as info:
+        client.chat.completions.create(model="openai/gpt-5-mini", messages=USER)
+    text = str(info.value)
+    assert "does not end in /api/v1" in text
+    assert "missing" not in text
 
 
 def test_a_missing_model_gets_no_path_hint(make_client) -> None:

@@ -189,11 +189,13 @@ def is_loopback(host: str) -> bool:
 
 
 def check_base_url(url: str, *, allow_insecure_http: bool, name: str = "base_url",
-                   insecure_advice: str = "pass allow_insecure_http=True") -> str:
+                   insecure_advice: str = "pass allow_insecure_http=True",
+                   key_advice: str = "pass api_key instead") -> str:
     """The URL, trimmed, if it is one this client can use; else InvalidParameterError.
 
-    ``insecure_advice`` says how to allow plain http:// to another machine where the URL
-    came from (the command line has no Python argument to pass, but a variable to set).
+    ``insecure_advice`` says how to allow plain http:// to another machine, and ``key_advice``
+    where the key goes instead of the URL, in the terms of where the URL came from (the command
+    line has no Python argument to pass, but a variable to set and a ``login`` command).
 
     Everything is checked that would otherwise fail later on every call (a port out of range,
     an unclosed ``[``, text that is not UTF-8, a query or fragment that the paths would land
@@ -221,7 +223,7 @@ def check_base_url(url: str, *, allow_insecure_http: bool, name: str = "base_url
         raise InvalidParameterError(name, f"must be an http(s) URL like {DEFAULT_BASE_URL}, "
                                           f"got {shown!r}")
     if parts.username or parts.password:
-        raise InvalidParameterError(name, "must not carry credentials; pass api_key instead")
+        raise InvalidParameterError(name, f"must not carry credentials; {key_advice}")
     if "?" in url or "#" in url:  # the API's paths go after the base: a query would swallow them
         raise InvalidParameterError(name, "must not have a query (?...) or a fragment (#...): "
                                           "the API's paths are added after it")

@@ -278,8 +278,8 @@ def _wrong_path_hint(base_url: str) -> str:
 
     if urlsplit(base_url).path.rstrip("/").endswith("/api/v1"):
         return ""
-    return (f"; the base URL {base_url} is probably missing its path: NanoGPT's API lives "
-            f"under /api/v1, as in {DEFAULT_BASE_URL}")
+    return (f"; the base URL {base_url} does not end in /api/v1, so its path is probably "
+            f"wrong: NanoGPT's API lives under /api/v1, as in {DEFAULT_BASE_URL}")
 
 
 class ConcurrencyDeadlockError(NanoGPTError, RuntimeError):

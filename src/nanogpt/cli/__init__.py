@@ -66,6 +66,10 @@ def cli(ctx: click.Context, base_url: str | None, offline: bool, verbose: int) -
     """
     if offline and base_url:
         raise click.UsageError("--offline talks to the built-in emulator; drop --base-url")
+    if base_url is not None and not base_url.strip():
+        # --base-url "$URL" with URL unset: never silently the real (paid) service instead
+        raise click.BadParameter("is empty; give a URL like https://nano-gpt.com/api/v1, or "
+                                 "leave the option out", param_hint="'--base-url'")
     if verbose:
         from ._advice import start_debug_log
 
@@ -189,8 +193,16 @@ def batch(app: App, /, input_path: Path, output_path: Path, **opts: Any) -> None
         raise click.exceptions.Exit(code)
 
 
+def _not_empty(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    """An empty value (an unset shell variable) is refused, not read as "every address"."""
+    if not value.strip():
+        raise click.BadParameter("cannot be empty (127.0.0.1 listens on this machine only)")
+    return value
+
+
 @cli.command(context_settings=CONTEXT)
-@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--host", default="127.0.0.1", show_default=True, callback=_not_empty,
+              help="The address to listen on; another than loopback exposes it to the network.")
 @click.option("--port", type=click.IntRange(0, 65535), default=8080, show_default=True,
               help="0 picks a free port.")
 @click.option("--quirks", is_flag=True,
@@ -254,7 +266,7 @@ def config_list() -> None:
         click.echo(f"{k} = {data[k]}")
 
 
-@config.command("get")
+@config.command("get", epilog="Settings: " + ", ".join(_settings.SETTINGS) + ".")
 @click.argument("name")
 def config_get(name: str) -> None:
     """Print one setting."""
@@ -265,16 +277,23 @@ def config_get(name: str) -> None:
     click.echo(value)
 
 
-@config.command("set")
+# a VALUE may start with "-" (frequency_penalty -0.5): not an option, but the value
+@config.command("set", context_settings={"ignore_unknown_options": True},
+                epilog="Settings: " + ", ".join(_settings.SETTINGS) + ".")
 @click.argument("name")
 @click.argument("value")
 def config_set(name: str, value: str) -> None:
-    """Set a default (checked like its chat flag)."""
+    """Set a default (checked like its chat flag).
+
+    NAME is one of the settings listed below; a value is checked as its chat flag checks
+    it (a number in range, one of the values it takes, an https:// base URL). To remove a
+    setting: nanogpt config unset NAME.
+    """
     typed = _settings.parse_setting(name, value)
     _settings.update_config(lambda data: data.__setitem__(name.replace("-", "_"), typed))
 
 
-@config.command("unset")
+@config.command("unset", epilog="Settings: " + ", ".join(_settings.SETTINGS) + ".")
 @click.argument("name")
 def config_unset(name: str) -> None:
     """Remove a setting."""
@@ -368,14 +387,30 @@ def global_flag_hint(e: Exception) -> Exception:
     the command gets a usage error that shows where it goes instead."""
     if not isinstance(e, click.NoSuchOption) or e.ctx is None or e.ctx.parent is None:
         return e
-    flag = e.option_name.split("=", 1)[0]
+    given = e.option_name.split("=", 1)[0]
     known = {name for param in cli.params for name in param.opts + param.secondary_opts}
-    if flag not in known:
+    flag = given if given in known else _close_global_flag(e, given, known)
+    if flag is None:
         return e
     command = e.ctx.command_path.split(" ", 1)[1]
-    return click.UsageError(f"{flag} is a global option: put it before the command, as in "
-                            f"'nanogpt {flag}{_value_of(flag)} {command} ...'",
-                            e.ctx.find_root())
+    example = f"'nanogpt {flag}{_value_of(flag)} {command} ...'"
+    if flag == given:
+        said = f"{flag} is a global option: put it before the command, as in {example}"
+    else:
+        said = (f"no such option {given}; did you mean the global option {flag}? It goes "
+                f"before the command, as in {example}")
+    return click.UsageError(said, e.ctx.find_root())
+
+
+def _close_global_flag(e: click.NoSuchOption, given: str, known: set[str]) -> str | None:
+    """The global option a typo after the command was meant as (``chat --offlin``), when
+    click found no option of the command itself that it could be."""
+    if e.possibilities:
+        return None
+    import difflib
+
+    close = difflib.get_close_matches(given, [k for k in known if k.startswith("--")], n=1)
+    return close[0] if close else None
 
 
 def _value_of(flag: str) -> str:

@@ -52,8 +52,9 @@ class Row:
     when: Callable[[Any], bool] = lambda e: True
 
 
-# the flags an InvalidParameterError can name, besides the sampling ones
-_OTHER_FLAGS = {"model": "--model", "base_url": "--base-url"}
+# the flags (or things) an InvalidParameterError can name, besides the sampling ones:
+# never a Python argument name the command line has no way to pass
+_OTHER_FLAGS = {"model": "--model", "base_url": "--base-url", "api_key": "the API key"}
 _CONFIG_DIR_ADVICE = "check the permissions, or set NANOGPT_CONFIG_DIR / NANOGPT_CACHE_DIR"
 
 

@@ -50,15 +50,18 @@ class App:
                 continue
             try:
                 return check_base_url(value, allow_insecure_http=_settings.allow_insecure_http(),
-                                      insecure_advice=_settings.INSECURE_ADVICE)
+                                      insecure_advice=_settings.INSECURE_ADVICE,
+                                      key_advice=_settings.KEY_ADVICE)
             except InvalidParameterError as e:
-                raise click.ClickException(f"{source}: {e.detail}; {advice}") from None
+                fix = f"; {advice}" if advice else ""
+                raise click.ClickException(f"{source}: {e.detail}{fix}") from None
         return None
 
     def _base_url_sources(self) -> list[tuple[Any, str, str]]:
         """Where a base URL can come from, first wins: (value, name, how to fix it)."""
         return [
-            (self.base_url_option, "--base-url", "pass an https:// URL"),
+            # the error itself says what to fix; where the URL came from is plain
+            (self.base_url_option, "--base-url", ""),
             (os.environ.get("NANOGPT_BASE_URL"), "NANOGPT_BASE_URL",
              "fix or unset the environment variable"),
             (self.config.get("base_url"), f"base_url in {_settings.config_path()}",

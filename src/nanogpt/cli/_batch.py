@@ -51,13 +51,14 @@ def run_batch(app: App, in_path: Path, out_path: Path, *, model: str | None,
     from ..batch import arun
 
     key, base_url = app.credentials()
+    model = model or _default_model(app)
     params = {"max_tokens": max_tokens} if max_tokens is not None else None
 
     async def main(progress: _Progress) -> BatchSummary:
         async with AsyncNanoGPT(key, base_url=base_url, max_concurrency=concurrency,
                                 allow_insecure_http=_settings.allow_insecure_http()) as client:
             return await arun(in_path, out_path, client=client,
-                              model=model or _default_model(app), params=params,
+                              model=model, params=params,
                               concurrency=concurrency, max_rps=max_rps, budget=budget,
                               retry_failed=retry_failed, on_progress=progress.update,
                               handle_sigint=True)
@@ -68,7 +69,7 @@ def run_batch(app: App, in_path: Path, out_path: Path, *, model: str | None,
     if as_json:
         click.echo(json.dumps(summary.to_dict(), indent=2))
     else:
-        click.echo(describe(summary))
+        click.echo(describe(summary, model_given=model is not None))
     return exit_code(summary)
 
 
@@ -116,8 +117,12 @@ def exit_code(summary: BatchSummary) -> int:
     return 1 if failed else 0
 
 
-def describe(summary: BatchSummary) -> str:
-    """The summary for people: what was sent, kept, failed, what it cost, what is left."""
+def describe(summary: BatchSummary, *, model_given: bool = True) -> str:
+    """The summary for people: what was sent, kept, failed, what it cost, what is left.
+
+    ``model_given``: whether rows that name no model had one from -m or the config; when
+    not, such rows are refused, and the line says how to give one (they are valid JSON: to
+    call them "malformed" would send the user looking for a syntax error)."""
     s = summary
     lines = [f"{plural(s.rows, 'row')} -> {s.output} in {s.elapsed:.1f}s"]
     lines.append(f"  sent {s.sent} (new {s.new}, changed {s.changed}, retried {s.retried}): "
@@ -127,7 +132,11 @@ def describe(summary: BatchSummary) -> str:
                      + (f"; {s.kept_failed} of them errors: --retry-failed reruns them)"
                         if s.kept_failed else ")"))
     if s.malformed:
-        lines.append(f"  {plural(s.malformed, 'malformed line')} written as error rows")
+        lines.append(f"  not valid rows, refused before sending: {plural(s.malformed, 'line')} "
+                     f"(each error row says why)")
+        if not model_given:
+            lines.append("  rows that name no model need one: pass -m MODEL, or set a "
+                         "default with 'nanogpt config set model ID'")
     cost = f"  cost ${s.cost:.6f} (reported by NanoGPT), {plural(s.tokens, 'token')}"
     if s.cost_unreported:
         cost += f"; {plural(s.cost_unreported, 'answer')} carried no price"

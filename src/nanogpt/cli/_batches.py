@@ -267,6 +267,9 @@ def list_command(app: App, limit: int, after: str | None, as_json: bool) -> None
     if as_json:
         click.echo(json.dumps(page.raw, indent=2))
         return
+    if not page.data:
+        _note("no batches" + (f" after {visible(after)}" if after else "")
+              + "; 'nanogpt batch IN.jsonl -o OUT.jsonl --remote' starts one")
     for b in page.data:
         c = b.request_counts
         click.echo(f"{visible(b.id)}  {b.status:<11} {c.completed + c.failed}/{c.total} rows"

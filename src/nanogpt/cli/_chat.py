@@ -81,11 +81,26 @@ def with_suggestions(app: App, error: BaseException, model: str) -> BaseExceptio
     try:
         near = _fuzzy.closest_ids(model, [m.id for m in app.catalog()])
     except Exception:
+        near = []
+    where = _from_config(app, model)
+    if not near and not where:
         return error
-    if not near:
-        return error
-    return click.ClickException(f"{error.message}; did you mean {' or '.join(near)}? "
-                                f"('nanogpt models --search ...' lists the ids)")
+    guess = f"; did you mean {' or '.join(near)}?" if near else ""
+    return click.ClickException(f"{error.message}{guess} ('nanogpt models --search ...' lists "
+                                f"the ids){where}")
+
+
+def _from_config(app: App, model: str) -> str:
+    """When ``model`` is the config's default, the words that say so: a user who typed no
+    model would otherwise not know where the unknown id came from."""
+    try:
+        configured = app.config.get("model")
+    except Exception:
+        return ""
+    if configured != model:
+        return ""
+    return (f"; it is the default model in {_settings.config_path()}: change it with "
+            f"'nanogpt config set model ID'")
 
 
 @contextlib.contextmanager
@@ -113,6 +128,10 @@ def read_piped() -> str | None:
 
 
 def run_chat(app: App, prompt: str, opts: dict[str, Any]) -> None:
+    if opts.get("model") is not None and not opts["model"].strip():
+        # -m "$MODEL" with MODEL unset: not a quiet switch to the default model
+        raise click.BadParameter("is empty; give a model id, or leave the option out for "
+                                 "the default", param_hint="'-m' / '--model'")
     if opts.get("model"):
         _settings.require_utf8(opts["model"], "-m/--model")
     if opts.get("system"):

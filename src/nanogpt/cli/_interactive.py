@@ -10,6 +10,7 @@ import contextlib
 import functools
 import json
 import os
+import stat
 import time
 from decimal import Decimal
 from pathlib import Path
@@ -52,6 +53,24 @@ def _error(message: str) -> None:
     # one line: the terminal may wrap it, but no line break is put into it (a long path in
     # the message moved where rich broke the line)
     con.print(visible(message, name=True), soft_wrap=True)
+
+
+def _refuse_what_is_not_a_file(path: Path, given: str) -> None:
+    """A directory or a device at ``path`` is said to be one. The save puts a new file in
+    place by renaming, so "exists; /save! replaces it" would be false for a directory, and
+    /save! would swap a device (``/dev/null``, for root) for a plain file. A symlink is fine:
+    the link itself is replaced, never what it points to."""
+    try:
+        mode = os.lstat(path).st_mode
+    except OSError:  # absent (or unreachable: the write says why)
+        return
+    if stat.S_ISDIR(mode):
+        raise click.ClickException(
+            f"{path} is a directory; give a file name in it, as in "
+            f"'/save {given.rstrip('/')}/conversation.md'")
+    if not (stat.S_ISREG(mode) or stat.S_ISLNK(mode)):
+        raise click.ClickException(f"{path} is not a regular file (a device, a pipe or a "
+                                   f"socket); save to a file")
 
 
 def _price(v: float | None) -> str:
@@ -268,6 +287,7 @@ class Session:
         if not rest:
             raise click.ClickException("/save needs a file name")
         path = Path(rest).expanduser()
+        _refuse_what_is_not_a_file(path, rest)
         messages = ([{"role": "system", "content": self.system}] if self.system else [])
         messages += self.messages
         if path.suffix == ".json":

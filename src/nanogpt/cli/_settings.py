@@ -41,6 +41,7 @@ SAMPLING = list(_sampling.SAMPLING)
 # plain http:// to another machine sends the key unencrypted: allowed only when this is set
 ENV_ALLOW_INSECURE_HTTP = "NANOGPT_ALLOW_INSECURE_HTTP"
 INSECURE_ADVICE = f"set {ENV_ALLOW_INSECURE_HTTP}=1"
+KEY_ADVICE = "store the key with 'nanogpt login' or NANOGPT_API_KEY instead"
 
 
 def allow_insecure_http() -> bool:
@@ -127,7 +128,7 @@ def parse_setting(name: str, value: str) -> Any:
             from .._contract import check_base_url
 
             typed = check_base_url(typed, allow_insecure_http=allow_insecure_http(),
-                                   insecure_advice=INSECURE_ADVICE)
+                                   insecure_advice=INSECURE_ADVICE, key_advice=KEY_ADVICE)
     except InvalidParameterError as e:
         raise click.BadParameter(str(e)) from None
     return typed
@@ -135,6 +136,9 @@ def parse_setting(name: str, value: str) -> Any:
 
 def _typed(name: str, value: str) -> Any:
     kind = SETTINGS[name]
+    if not value.strip():  # an empty model would quietly become the default one
+        raise click.BadParameter(f"{name} cannot be empty; 'nanogpt config unset {name}' "
+                                 f"removes it")
     if kind is float or kind is int:
         try:
             return kind(value)
@@ -205,7 +209,7 @@ def stored_key() -> str | None:
     """The key from ``NANOGPT_API_KEY``, the keyring, or the key file, in that order."""
     env = os.environ.get("NANOGPT_API_KEY")
     if env and env.strip():
-        return env
+        return _checked_variable(env)
     kr = _keyring()
     if kr is not None:
         try:
@@ -219,6 +223,20 @@ def stored_key() -> str | None:
     except OSError:
         return None
     return (text or "").strip() or None
+
+
+def _checked_variable(key: str) -> str:
+    """``NANOGPT_API_KEY``'s key, refused as the clients would refuse it, but naming the
+    variable: the user may not remember setting it."""
+    from .. import InvalidParameterError
+    from .._contract import resolve_api_key
+
+    try:
+        resolve_api_key(key)
+    except InvalidParameterError as e:
+        raise click.ClickException(f"NANOGPT_API_KEY: {e.detail}; fix the variable, or unset "
+                                   f"it to use the key 'nanogpt login' stored") from None
+    return key
 
 
 def store_key(key: str) -> str:
