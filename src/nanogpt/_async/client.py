@@ -26,7 +26,15 @@ from .._core.plan import CallPlan, Outcome
 from .._core.transport import TransportFailure
 from .._core.types import Balance
 from .._resources import AsyncChat, AsyncModels
-from .body import body_had_started, error_body, failure, read_limited, until, watch_body
+from .body import (
+    body_had_started,
+    connection_errors,
+    error_body,
+    failure,
+    read_limited,
+    until,
+    watch_body,
+)
 from .session import LoopSession, loop_session
 from .stream import AsyncStream, body_of
 
@@ -82,7 +90,6 @@ class AsyncNanoGPT(ClientBase):
     async def _exchange(self, req: Request
                         ) -> tuple[aiohttp.ClientResponse, LoopSession, CallPlan]:
         """Send under the retry plan; returns a 2xx response whose concurrency slot is held."""
-        import aiohttp
 
         state = self._loop_state()
         plan = self._core.plan(req)
@@ -111,7 +118,7 @@ class AsyncNanoGPT(ClientBase):
                         allow_redirects=False, timeout=timeout)
                     resp = await (asyncio.wait_for(sending, left) if left is not None
                                   else sending)
-                except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
+                except connection_errors() as exc:
                     outcome = failure(exc)
                     if body_had_started(exc):
                         raise self._answer_cut(req, outcome) from None
@@ -140,7 +147,6 @@ class AsyncNanoGPT(ClientBase):
         """The body of a 2xx answer (never retried once it started); frees the slot. It must
         come within what is left of ``total`` and, when given, ``read`` seconds from now (a
         whole body answering a stream request, whose own timer only bounds each silence)."""
-        import aiohttp
 
         watch = watch_body(resp)
         try:
@@ -148,7 +154,7 @@ class AsyncNanoGPT(ClientBase):
             left = until(plan.attempt_deadline(read))
             body = await (asyncio.wait_for(reading, left) if left is not None
                           else reading)
-        except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
+        except connection_errors() as exc:
             raise self._core.answer_cut(failure(exc)) from None
         except UndecodableBody as e:
             raise APIResponseValidationError(str(e), status_code=resp.status,
