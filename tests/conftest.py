@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 import nanogpt
-from nanogpt import AsyncStream
+from nanogpt import AsyncParsedStream, AsyncStream
 from nanogpt.emulator import Emulator
 from nanogpt.testing import TEST_API_KEY
 
@@ -92,7 +92,7 @@ class SyncProxy:
         if inspect.iscoroutinefunction(value):
             def call(*args: Any, **kwargs: Any) -> Any:
                 result = self._runner.run(value(*args, **kwargs))
-                if isinstance(result, AsyncStream):
+                if isinstance(result, (AsyncStream, AsyncParsedStream)):
                     return SyncStreamProxy(result, self._runner)
                 return result
             return call

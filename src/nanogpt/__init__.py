@@ -19,6 +19,12 @@ _EXPORTS = {
     "AsyncNanoGPT": "._async.client",
     "Stream": "._sync.stream",
     "AsyncStream": "._async.stream",
+    "ParsedStream": "._sync.parsed",
+    "AsyncParsedStream": "._async.parsed",
+    # structured outputs and tools
+    "function_tool": "._core.tools",
+    "FunctionTool": ".types",
+    "ParsedChatCompletion": ".types",
     # types (all of them are in nanogpt.types)
     "Balance": ".types",
     "ChatCompletion": ".types",
@@ -46,6 +52,9 @@ _EXPORTS = {
     "RateLimitError": "._core.errors",
     "StreamError": "._core.errors",
     "StreamTimeoutError": "._core.errors",
+    "StructuredOutputError": "._core.structured",
+    "LengthFinishReasonError": "._core.structured",
+    "OutputValidationError": "._core.structured",
 }
 
 if TYPE_CHECKING:
@@ -54,6 +63,7 @@ if TYPE_CHECKING:
     # re-exported (mypy --strict, pyright). tests/project/test_exports.py checks that this
     # block and _EXPORTS name the same things from the same modules.
     from ._async.client import AsyncNanoGPT as AsyncNanoGPT
+    from ._async.parsed import AsyncParsedStream as AsyncParsedStream
     from ._async.stream import AsyncStream as AsyncStream
     from ._core.errors import APIConnectionError as APIConnectionError
     from ._core.errors import APIResponseValidationError as APIResponseValidationError
@@ -73,12 +83,19 @@ if TYPE_CHECKING:
     from ._core.errors import RateLimitError as RateLimitError
     from ._core.errors import StreamError as StreamError
     from ._core.errors import StreamTimeoutError as StreamTimeoutError
+    from ._core.structured import LengthFinishReasonError as LengthFinishReasonError
+    from ._core.structured import OutputValidationError as OutputValidationError
+    from ._core.structured import StructuredOutputError as StructuredOutputError
+    from ._core.tools import function_tool as function_tool
     from ._sync.client import NanoGPT as NanoGPT
+    from ._sync.parsed import ParsedStream as ParsedStream
     from ._sync.stream import Stream as Stream
     from .types import Balance as Balance
     from .types import ChatCompletion as ChatCompletion
     from .types import ChatCompletionChunk as ChatCompletionChunk
+    from .types import FunctionTool as FunctionTool
     from .types import Model as Model
+    from .types import ParsedChatCompletion as ParsedChatCompletion
     from .types import Pricing as Pricing
     from .types import Timeout as Timeout
     from .types import Usage as Usage

@@ -10,6 +10,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal, overload
 
 from ._core.types import ChatCompletion, Model
+from ._parsing import AsyncParsingCompletions, ParsingCompletions
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
@@ -27,7 +28,7 @@ __all__ = ["AsyncChat", "AsyncCompletions", "AsyncModels", "Chat", "Completions"
 MessageParam = Mapping[str, Any]
 
 
-class Completions:
+class Completions(ParsingCompletions):  # + parse(), stream()
     def __init__(self, client: NanoGPT) -> None:
         self._client = client
 
@@ -79,7 +80,7 @@ class Models:
                                   lambda *r: core.decode_models(catalog, *r))
 
 
-class AsyncCompletions:
+class AsyncCompletions(AsyncParsingCompletions):  # + parse(), stream()
     def __init__(self, client: AsyncNanoGPT) -> None:
         self._client = client
 

@@ -17,6 +17,8 @@ from __future__ import annotations
 from ._core.batches import Batch, BatchList, Endpoint, FileObject, RequestCounts
 from ._core.config import Secret, Timeout
 from ._core.params import ChatParams, ReasoningEffort
+from ._core.structured import ParsedChatCompletion, ParsedChoice, ParsedMessage
+from ._core.tools import FunctionTool
 from ._core.types import (
     Balance,
     Catalog,
@@ -50,11 +52,15 @@ __all__ = [
     "Endpoint",
     "FileObject",
     "FunctionCall",
+    "FunctionTool",
     "Message",
     "MessageParam",
     "Model",
     "ModelCapabilities",
     "ModelPricing",
+    "ParsedChatCompletion",
+    "ParsedChoice",
+    "ParsedMessage",
     "Pricing",
     "ReasoningEffort",
     "RequestCounts",

@@ -15,6 +15,10 @@ it, so a decision is made in one place:
 - ``deadlines``: every time bound of a call, from a ``Timeout`` and clock readings.
 - ``stream``: SSE bytes to typed chunks (``StreamCore``), the whole answer (``Accumulator``),
   and what both shells' stream objects share (``StreamBase``).
+- ``structured``: structured outputs (``parse``): a JSON schema from a type, made strict where
+  it can be, and the answer decoded back into the type (``ParsedChatCompletion``).
+- ``tools``: ``function_tool``: a tool definition from a typed function, its calls' arguments
+  decoded into the parameters' types.
 - ``sse``: the line decoder; ``decompress``: bounded gzip/deflate; ``multipart``: upload bodies.
 - ``types``: the typed answers; ``errors``: the exception tree; ``config``: settings and
   credentials; ``redact``: keeping secrets out of text.

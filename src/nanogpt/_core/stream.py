@@ -51,11 +51,11 @@ class _ToolCallParts:
 
 
 class Accumulator:
-    """Joins chunks into the whole answer: text, reasoning and tool calls per choice.
+    """Joins chunks into the whole answer: text, reasoning, refusal and tool calls per choice.
     ``kept`` counts the characters it holds (what a stream's memory grows with)."""
 
-    __slots__ = ("_reasoning", "_text", "_tools", "created", "finish_reasons", "id", "kept",
-                 "model", "pricing_raw", "usage_raw")
+    __slots__ = ("_reasoning", "_refusal", "_text", "_tools", "created", "finish_reasons", "id",
+                 "kept", "model", "pricing_raw", "usage_raw")
 
     def __init__(self) -> None:
         self.id = ""
@@ -63,6 +63,7 @@ class Accumulator:
         self.created: int | float = 0
         self._text: dict[int, list[str]] = {}
         self._reasoning: dict[int, list[str]] = {}
+        self._refusal: dict[int, list[str]] = {}
         self._tools: dict[int, dict[int, _ToolCallParts]] = {}
         self.finish_reasons: dict[int, str] = {}
         self.usage_raw: dict[str, Any] | None = None
@@ -83,6 +84,9 @@ class Accumulator:
             if d.reasoning:
                 self.kept += len(d.reasoning)
                 self._reasoning.setdefault(c.index, []).append(d.reasoning)
+            if d.refusal:
+                self.kept += len(d.refusal)
+                self._refusal.setdefault(c.index, []).append(d.refusal)
             if d.tool_calls:
                 self._add_tools(c.index, d.tool_calls)
             if c.finish_reason is not None:
@@ -130,11 +134,12 @@ class Accumulator:
 
     def completion(self) -> ChatCompletion:
         indexes = sorted(set(self._text) | set(self._reasoning) | set(self._tools)
-                         | set(self.finish_reasons)) or [0]
+                         | set(self._refusal) | set(self.finish_reasons)) or [0]
         choices = [
             Choice(index=i, finish_reason=self.finish_reasons.get(i),
                    message=Message(content=self.text_of(i) if i in self._text else None,
                                    reasoning=self.reasoning_of(i) or None,
+                                   refusal="".join(self._refusal.get(i, ())) or None,
                                    tool_calls=self.tool_calls_of(i) or None))
             for i in indexes
         ]
