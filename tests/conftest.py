@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import os
 import threading
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -21,6 +22,14 @@ from nanogpt.emulator import Emulator
 from nanogpt.testing import TEST_API_KEY
 
 KEY = TEST_API_KEY
+
+# A developer's own proxy settings must not send the suite's loopback traffic (clients made
+# here, the command line and batch runner in subprocesses, which inherit this environment)
+# through their proxy: cleared for the whole run. The proxy tests set them where they need.
+PROXY_VARIABLES = ("https_proxy", "http_proxy", "all_proxy", "no_proxy")
+for _name in PROXY_VARIABLES:
+    os.environ.pop(_name, None)
+    os.environ.pop(_name.upper(), None)
 # credentials other than the key, for the tests that check none of them leaks
 EXTRA_KEY = "sk-extra-0f1e2d3c4b5a69788796a5b4c3d2e1f0"
 PROXY_TOKEN = "proxy-tok-9a8b7c6d5e4f30211203f4e5d6c7b8a9"

@@ -49,6 +49,7 @@ _EXPORTS = {
     "NanoGPTError": "._core.errors",
     "NotFoundError": "._core.errors",
     "PermissionDeniedError": "._core.errors",
+    "ProxyError": "._core.errors",
     "RateLimitError": "._core.errors",
     "StreamError": "._core.errors",
     "StreamTimeoutError": "._core.errors",
@@ -80,6 +81,7 @@ if TYPE_CHECKING:
     from ._core.errors import NanoGPTError as NanoGPTError
     from ._core.errors import NotFoundError as NotFoundError
     from ._core.errors import PermissionDeniedError as PermissionDeniedError
+    from ._core.errors import ProxyError as ProxyError
     from ._core.errors import RateLimitError as RateLimitError
     from ._core.errors import StreamError as StreamError
     from ._core.errors import StreamTimeoutError as StreamTimeoutError

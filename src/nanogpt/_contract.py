@@ -11,18 +11,23 @@ module is cheap (no HTTP library); the clients offer ``has_api_key`` for the sam
 * the key and the base URL as the clients take them: :class:`Secret` (a key no repr, log or
   traceback shows), :func:`resolve_api_key` and :func:`check_base_url`, so that a value the
   tools store is refused when, and only when, a client would refuse it; :func:`redact_url`, a
-  URL without its password, as the tools write it to disk or show it.
+  URL without its password, as the tools write it to disk or show it;
+* :func:`post_without_key`: a JSON POST under the API root that carries no key, through a
+  client's transport (retries, timeouts, failover), answered as (status, parsed body), also
+  for the error statuses the caller names (the browser login reads 409 and 410 that way).
 """
 
 from __future__ import annotations
 
 import functools
 import typing
+from collections.abc import Collection
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from ._core.config import Secret, check_base_url, redact_url, resolve_api_key
     from ._core.types import Model
+    from ._sync.client import NanoGPT
 
 __all__ = [
     "Secret",
@@ -31,6 +36,7 @@ __all__ = [
     "models_from_catalog",
     "parameter_kind",
     "parameter_names",
+    "post_without_key",
     "redact_url",
     "resolve_api_key",
     "wire_name",
@@ -100,3 +106,29 @@ def models_from_catalog(items: list[Any]) -> list[Model]:
     from ._core.client import models_from_dicts
 
     return models_from_dicts(items)
+
+
+def post_without_key(client: NanoGPT, path: str, body: Any, *,
+                     answers: Collection[int] = ()) -> tuple[int, Any]:
+    """POST ``body`` as JSON to ``path`` under the API root (``https://nano-gpt.com/api``)
+    with no key, even when ``client`` has one: the answer's status and its body parsed as
+    JSON (None when it is not JSON), for a 2xx or a status in ``answers``; any other error
+    status raises as in every call (``APIStatusError`` and its advice). Retried as any POST
+    is: only where the request was not processed (408, 429, 503, or it never left)."""
+    import msgspec
+
+    from ._core.errors import APIStatusError
+
+    def parsed(status: int, headers: Any, raw: bytes) -> tuple[int, Any]:
+        try:
+            return status, msgspec.json.decode(raw)
+        except msgspec.DecodeError:
+            return status, None
+
+    req = client._core.request("POST", path, body=body, api_root=True, auth="none")
+    try:
+        return client._call(req, parsed)
+    except APIStatusError as e:
+        if e.status_code not in answers:
+            raise
+        return e.status_code, e.body

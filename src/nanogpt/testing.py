@@ -7,7 +7,9 @@ Installed as a pytest plugin, so the fixtures are available without imports:
         assert my_bot(nanogpt_client) == ...
 
 ``nanogpt_emulator`` is one server per test session (faults and counters are reset per test);
-``nanogpt_client`` is a ``NanoGPT`` pointed at it with a test key.
+``nanogpt_client`` is a ``NanoGPT`` pointed at it with a test key. Both clients are made with
+``trust_env=False``: a developer's ``HTTPS_PROXY``/``HTTP_PROXY`` never routes the loopback
+emulator's traffic through a proxy.
 
 ``nanogpt_async_client`` is an ``AsyncNanoGPT`` pointed at it, for plain pytest (no
 pytest-asyncio or anyio plugin needed): run your coroutines with ``nanogpt_run``, which runs
@@ -83,7 +85,7 @@ def nanogpt_client(nanogpt_emulator: Emulator) -> Iterator[NanoGPT]:
     retries."""
     from . import NanoGPT
 
-    with NanoGPT(TEST_API_KEY, base_url=nanogpt_emulator.base_url,
+    with NanoGPT(TEST_API_KEY, base_url=nanogpt_emulator.base_url, trust_env=False,
                  retry_base_delay=FAST_RETRY_DELAY, retry_max_delay=FAST_RETRY_MAX_DELAY
                  ) as client:
         yield client
@@ -110,7 +112,7 @@ def nanogpt_async_client(nanogpt_emulator: Emulator,
     use it in coroutines run by ``nanogpt_run``, which closes it after the test."""
     from . import AsyncNanoGPT
 
-    client = AsyncNanoGPT(TEST_API_KEY, base_url=nanogpt_emulator.base_url,
+    client = AsyncNanoGPT(TEST_API_KEY, base_url=nanogpt_emulator.base_url, trust_env=False,
                           retry_base_delay=FAST_RETRY_DELAY,
                           retry_max_delay=FAST_RETRY_MAX_DELAY)
     try:

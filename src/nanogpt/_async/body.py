@@ -16,9 +16,11 @@ import time
 import weakref
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 from .._core.deadlines import seconds_until
 from .._core.decompress import BoundedDecoder, UndecodableBody, decoder_for
+from .._core.proxies import Proxy, tunnel_refused
 from .._core.transport import TransportFailure
 
 if TYPE_CHECKING:
@@ -53,10 +55,17 @@ def connection_errors() -> tuple[type[BaseException], ...]:
     return (aiohttp.ClientError, asyncio.TimeoutError, OSError)
 
 
-def failure(exc: BaseException) -> TransportFailure:
-    """Classify an aiohttp/asyncio error: did the request leave, was it a timeout?"""
+def failure(exc: BaseException, proxy: Proxy | None = None, url: str = "") -> TransportFailure:
+    """Classify an aiohttp/asyncio error: did the request leave, was it a timeout? Through a
+    ``proxy`` (to ``url``), a refused ``CONNECT`` and a failure to reach the proxy name it."""
     import aiohttp
 
+    if proxy is not None:
+        if isinstance(exc, aiohttp.ClientHttpProxyError):
+            return tunnel_refused(proxy, _authority(url), exc.status, str(exc.message))
+        if isinstance(exc, aiohttp.ClientProxyConnectionError):
+            return TransportFailure(f"connecting through the proxy {proxy.shown} failed: "
+                                    f"{_describe(exc)}", sent=False)
     if isinstance(exc, aiohttp.ConnectionTimeoutError):
         return TransportFailure(f"connect timed out: {_describe(exc)}", sent=False,
                                 timeout=True)
@@ -65,6 +74,12 @@ def failure(exc: BaseException) -> TransportFailure:
     if isinstance(exc, (asyncio.TimeoutError, aiohttp.ServerTimeoutError)):
         return TransportFailure("timed out waiting for the server", sent=True, timeout=True)
     return TransportFailure(f"connection broken: {_describe(exc)}", sent=True)
+
+
+def _authority(url: str) -> str:
+    """The ``host:port`` a refused tunnel was asked for (the API host, not the proxy)."""
+    parts = urlsplit(url)
+    return f"{parts.hostname}:{parts.port or 443}"
 
 
 # llhttp's words for a malformed chunk: the head had been parsed, the body had begun

@@ -113,13 +113,18 @@ class AsyncNanoGPT(ClientBase):
                     # an error body gets what is left of `read` from the send (and of
                     # `total`), for a stream request too: a trickled body never goes idle
                     body_by = plan.attempt_deadline(limits.body)
+                    proxy = self._core.proxies.for_url(plan.url)
+                    headers = plan.headers if proxy is None else proxy.request_headers(
+                        plan.url, plan.headers)
                     sending = state.session.request(
-                        plan.method, plan.url, data=req.body, headers=plan.headers,
-                        allow_redirects=False, timeout=timeout)
+                        plan.method, plan.url, data=req.body, headers=headers,
+                        allow_redirects=False, timeout=timeout,
+                        proxy=proxy.url if proxy is not None else None,
+                        proxy_headers=proxy.headers() if proxy is not None else None)
                     resp = await (asyncio.wait_for(sending, left) if left is not None
                                   else sending)
                 except connection_errors() as exc:
-                    outcome = failure(exc)
+                    outcome = failure(exc, proxy, plan.url)
                     if body_had_started(exc):
                         raise self._answer_cut(req, outcome) from None
                 else:

@@ -20,6 +20,7 @@ it, so a decision is made in one place:
 - ``tools``: ``function_tool``: a tool definition from a typed function, its calls' arguments
   decoded into the parameters' types.
 - ``sse``: the line decoder; ``decompress``: bounded gzip/deflate; ``multipart``: upload bodies.
+- ``proxies``: which proxy (if any) for which URL, from ``proxy=`` or the environment.
 - ``types``: the typed answers; ``errors``: the exception tree; ``config``: settings and
   credentials; ``redact``: keeping secrets out of text.
 

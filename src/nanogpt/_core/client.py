@@ -9,6 +9,7 @@ to decode.
 from __future__ import annotations
 
 import functools
+import os
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -35,6 +36,7 @@ from .errors import (
 from .options import DEFAULTS, ClientOptions
 from .params import build_chat_body, check_headers
 from .plan import CallPlan, HostPool
+from .proxies import proxy_rules
 from .redact import mask_credentials, remember, scrub
 from .stream import StreamCore
 from .transport import TransportFailure
@@ -52,8 +54,9 @@ __all__ = ["Auth", "ClientCore", "Request"]
 
 # How a request carries the key: "bearer" and "x-api-key" need one (MissingAPIKeyError before
 # anything is sent) and put it in that header; "bearer-if-set" sends it as a bearer token when
-# the client has one and sends the request without when it has none (the public model list).
-Auth = Literal["bearer", "x-api-key", "bearer-if-set"]
+# the client has one and sends the request without when it has none (the public model list);
+# "none" never sends it (the browser login, which has no key yet and must not leak another).
+Auth = Literal["bearer", "x-api-key", "bearer-if-set", "none"]
 
 _CATALOG_PATHS: dict[str, tuple[str, bool]] = {  # catalog -> (path, relative to the API root)
     "all": ("/models?detailed=true", False),
@@ -114,6 +117,8 @@ class ClientCore:
                         "accept": "application/json", **(options.default_headers or {})}
         self.models_cache_ttl = options.models_cache_ttl
         self.max_response_bytes = options.max_response_bytes
+        # read once, when the client is made (as httpx does); see proxies for the rules
+        self.proxies = proxy_rules(options.proxy, options.trust_env, os.environ)
         self._models_cache: dict[str, tuple[float, list[Model]]] = {}
 
     @property
@@ -131,7 +136,9 @@ class ClientCore:
                 timeout: Timeout | float | None = None,
                 extra_headers: Mapping[str, str] | None = None) -> Request:
         headers = dict(self.headers)
-        if auth == "bearer-if-set":
+        if auth == "none":
+            pass
+        elif auth == "bearer-if-set":
             if self.api_key is not None:
                 headers["authorization"] = self.api_key.header("Bearer ")
         elif auth == "x-api-key":
@@ -308,7 +315,9 @@ class ClientBase:
                  models_cache_ttl: float = DEFAULTS.models_cache_ttl,
                  max_response_bytes: int = DEFAULTS.max_response_bytes,
                  retry_statuses: Iterable[int] | None = DEFAULTS.retry_statuses,
-                 batch_base_url: str | None = DEFAULTS.batch_base_url) -> None:
+                 batch_base_url: str | None = DEFAULTS.batch_base_url,
+                 proxy: str | None = DEFAULTS.proxy,
+                 trust_env: bool = DEFAULTS.trust_env) -> None:
         """Each keyword argument is a field of :class:`~nanogpt._core.options.ClientOptions`,
         which holds its default and its check (a test keeps the two lists equal)."""
         try:  # wrap the key first, so that no frame of a traceback holds it in the clear

@@ -33,6 +33,7 @@ __all__ = [
     "NanoGPTError",
     "NotFoundError",
     "PermissionDeniedError",
+    "ProxyError",
     "RateLimitError",
     "StreamError",
     "StreamTimeoutError",
@@ -96,6 +97,18 @@ class APIConnectionError(NanoGPTError):
 
 class APITimeoutError(APIConnectionError):
     """A connect, read or idle timeout expired."""
+
+
+class ProxyError(APIConnectionError):
+    """The proxy refused to carry the request (it answered ``CONNECT`` with 403, 407...):
+    nothing reached the API, and nothing is retried (the proxy would refuse again).
+    ``status_code`` is the proxy's status; the message names the proxy, its password
+    redacted."""
+
+    def __init__(self, message: str, *, url: str | None = None,
+                 status_code: int | None = None) -> None:
+        super().__init__(message, url=url)
+        self.status_code = status_code
 
 
 class APIResponseValidationError(NanoGPTError):

@@ -25,6 +25,7 @@ from .config import DEFAULT_TIMEOUT, Timeout, redact_url
 from .errors import InvalidParameterError
 from .params import check_headers
 from .plan import RetryPolicy, retry_statuses
+from .proxies import parse_proxy
 from .redact import mask_credentials
 
 __all__ = ["DEFAULTS", "ClientOptions"]
@@ -56,6 +57,8 @@ class ClientOptions:
     max_response_bytes: int = 64 * 1024 * 1024
     retry_statuses: Iterable[int] | None = None
     batch_base_url: str | None = None
+    proxy: str | None = None
+    trust_env: bool = True
 
     def __post_init__(self) -> None:
         _count("max_retries", self.max_retries, 0, "must be an integer >= 0")
@@ -65,8 +68,11 @@ class ClientOptions:
         for name in ("retry_base_delay", "retry_max_delay", "max_retry_after",
                      "failover_cooldown", "models_cache_ttl"):
             _seconds(name, getattr(self, name))
-        if not isinstance(self.allow_insecure_http, bool):
-            raise InvalidParameterError("allow_insecure_http", "must be True or False")
+        for name in ("allow_insecure_http", "trust_env"):
+            if not isinstance(getattr(self, name), bool):
+                raise InvalidParameterError(name, "must be True or False")
+        if self.proxy is not None:
+            parse_proxy(self.proxy, "proxy")  # a bad proxy URL fails here, before any send
         timeout = self.timeout if self.timeout is not None else DEFAULT_TIMEOUT
         self._set("timeout", Timeout.coerce(timeout))
         self._set("retry_statuses", retry_statuses(self.retry_statuses))
@@ -80,7 +86,7 @@ class ClientOptions:
         shown = []
         for f in fields(self):
             value = getattr(self, f.name)
-            if isinstance(value, str) and f.name.endswith("url"):
+            if isinstance(value, str) and (f.name.endswith("url") or f.name == "proxy"):
                 value = redact_url(value)
             elif f.name == "fallback_base_urls" and isinstance(value, (list, tuple)):
                 value = [redact_url(u) if isinstance(u, str) else u for u in value]

@@ -53,6 +53,7 @@ from .errors import (
     APIStatusError,
     APITimeoutError,
     InvalidParameterError,
+    ProxyError,
     error_from_response,
 )
 from .redact import is_credential_header
@@ -292,6 +293,11 @@ class CallPlan:
 
     def after_failure(self, failure: TransportFailure) -> float:
         """The connection failed. Returns the delay before the next attempt, or raises."""
+        status = failure.proxy_status
+        if status is not None and status not in FAILOVER_STATUSES:
+            # the proxy refuses us: it would refuse every host and every retry alike
+            raise ProxyError(f"{failure} ({self._where()}); not retried", url=self.url,
+                             status_code=status) from None
         cls = APITimeoutError if failure.timeout else APIConnectionError
         error = cls(f"{failure} ({self._where()})", url=self.url)
         if not (failure.sent and failure.timeout):  # a slow answer says little of the host
@@ -321,6 +327,10 @@ class CallPlan:
         """
         if status in REDIRECT_STATUSES and headers.get("location"):
             return self._redirect(status, headers["location"], headers, body)
+        if status == 407:  # only a proxy asks this (a plain-http request sent through one)
+            raise ProxyError(f"a proxy asked for credentials (407 Proxy Authentication "
+                             f"Required) for {self._where()}: put user:password@ in the "
+                             f"proxy URL; not retried", url=self.url, status_code=407)
         retry_after = parse_retry_after(headers) if status in (408, 429, 503) else None
         retryable = self.policy.retries_status(status, self.idempotent)
         if status in FAILOVER_STATUSES:

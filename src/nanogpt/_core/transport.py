@@ -6,7 +6,8 @@ answers and errors into these shapes, and nothing else from the library crosses 
 
 * :class:`TransportFailure`: the library failed. ``sent`` says whether the request may have
   left (the retry plan retries a request that may be billed only when it certainly did not),
-  ``timeout`` whether a clock ran out.
+  ``timeout`` whether a clock ran out, ``proxy_status`` the proxy's answer to ``CONNECT``
+  when it would not open a tunnel (``nanogpt._core.proxies.tunnel_refused``).
 * the status and headers of an answer, passed as plain values (``status``, a mapping with
   case-insensitive or lower-case names): that is all the retry plan and the decoders read.
 * :class:`StreamBody` and :class:`AsyncStreamBody`: the body of a 2xx answer to a stream
@@ -30,12 +31,15 @@ DRAIN_TIMEOUT = 0.5  # after [DONE]: how long the end of the body is awaited, fo
 
 class TransportFailure(Exception):
     """What a shell reports when the HTTP library fails. ``sent``: the request may have left;
-    ``timeout``: a clock ran out (not the peer refusing or cutting)."""
+    ``timeout``: a clock ran out (not the peer refusing or cutting); ``proxy_status``: the
+    status a proxy answered ``CONNECT`` with, when it would not open the tunnel."""
 
-    def __init__(self, message: str, *, sent: bool, timeout: bool = False) -> None:
+    def __init__(self, message: str, *, sent: bool, timeout: bool = False,
+                 proxy_status: int | None = None) -> None:
         super().__init__(message)
         self.sent = sent
         self.timeout = timeout
+        self.proxy_status = proxy_status
 
 
 class StreamBody(Protocol):

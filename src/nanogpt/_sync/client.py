@@ -129,7 +129,8 @@ class NanoGPT(ClientBase):
                                         headers=plan.headers,
                                         connect_timeout=plan.bound(limits.connect),
                                         read_timeout=plan.bound(limits.each_read),
-                                        deadline=deadline)
+                                        deadline=deadline,
+                                        proxy=self._core.proxies.for_url(plan.url))
                 except TransportFailure as f:
                     outcome = f
                 else:

@@ -35,13 +35,14 @@ from collections import deque
 from collections.abc import Mapping
 from urllib.parse import urlsplit
 
+from .._core.proxies import Proxy, tunnel_refused
 from .._core.transport import TransportFailure
 from .._slots import fork_generation
 from .._sockets import readable
 
 __all__ = ["ConnectionPool", "Response"]
 
-Origin = tuple[str, str, int]
+Origin = tuple[str, str, int, str]  # scheme, host, port, and the proxy's key ("" for none)
 # what http.client and its socket raise when a connection fails, sending or reading
 # (ValueError: a TLS socket closed under a reader)
 CONNECTION_ERRORS = (OSError, http.client.HTTPException, ValueError)
@@ -284,6 +285,38 @@ def _early_answer(conn: http.client.HTTPConnection, exc: OSError) -> http.client
     return resp
 
 
+def _not_connected(exc: BaseException, proxy: Proxy | None) -> TransportFailure:
+    if proxy is None:
+        return failure(exc, sent=False)
+    what = "timed out" if isinstance(exc, TimeoutError) else f"failed: {exc!r}"
+    return TransportFailure(f"connecting through the proxy {proxy.shown} {what}", sent=False,
+                            timeout=isinstance(exc, TimeoutError))
+
+
+MAX_PROXY_HEAD = 64 * 1024  # a proxy's answer to CONNECT longer than this is no answer
+
+
+def _connect_through(sock: socket.socket, authority: str, proxy: Proxy) -> tuple[int, str]:
+    """Ask ``proxy`` (connected as ``sock``) for a tunnel to ``authority``; its status and
+    reason. Reads the answer's head byte by byte: what follows a 200 is the tunnel's, and a
+    buffered reader could swallow the start of it."""
+    lines = [f"CONNECT {authority} HTTP/1.1", f"Host: {authority}"]
+    lines += [f"{name}: {value}" for name, value in proxy.headers().items()]
+    sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
+    head = bytearray()
+    while not head.endswith(b"\r\n\r\n"):
+        byte = sock.recv(1)
+        if not byte or len(head) > MAX_PROXY_HEAD:
+            raise http.client.RemoteDisconnected("the proxy closed the connection instead of "
+                                                 "answering CONNECT")
+        head += byte
+    status_line = head.split(b"\r\n", 1)[0].decode("latin-1")
+    parts = status_line.split(" ", 2)
+    if len(parts) < 2 or not parts[0].startswith("HTTP/") or not parts[1].isdigit():
+        raise http.client.BadStatusLine(status_line[:100])
+    return int(parts[1]), parts[2] if len(parts) > 2 else ""
+
+
 class ConnectionPool:
     """Idle keep-alive connections per origin, for the process that made the pool."""
 
@@ -323,33 +356,27 @@ class ConnectionPool:
 
     def request(self, method: str, url: str, *, body: bytes | None, headers: Mapping[str, str],
                 connect_timeout: float | None, read_timeout: float | None,
-                deadline: float | None = None) -> Response:
+                deadline: float | None = None, proxy: Proxy | None = None) -> Response:
         """Send one request. Raises ``TransportFailure`` saying whether it may have left.
 
         ``read_timeout`` bounds each wait on the socket; ``deadline`` (a ``time.monotonic()``
         value) bounds everything after connecting, until ``Response.streaming()`` or the end
-        of ``Response.read()``."""
+        of ``Response.read()``. ``proxy``: through it (a ``CONNECT`` tunnel for https, the
+        absolute form for plain http)."""
         parts = urlsplit(url)
         scheme, host = parts.scheme, parts.hostname or ""
         port = parts.port or (443 if scheme == "https" else 80)
-        origin = (scheme, host, port)
+        origin = (scheme, host, port, proxy.key if proxy is not None else "")
         target = parts.path or "/"
         if parts.query:
             target += "?" + parts.query
+        if proxy is not None and scheme == "http":  # absolute form, through the proxy
+            target = f"http://{parts.netloc.rpartition('@')[2]}{target}"
+        if proxy is not None:
+            headers = proxy.request_headers(url, headers)
         conn = self._get(origin)
         if conn is None:
-            if scheme == "https":
-                conn = http.client.HTTPSConnection(host, port, timeout=connect_timeout,
-                                                   context=self._context())
-            else:
-                conn = http.client.HTTPConnection(host, port, timeout=connect_timeout)
-            try:
-                conn.connect()
-            except CONNECTION_ERRORS as exc:
-                conn.close()
-                raise failure(exc, sent=False) from None
-            conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            conn.response_class = FinalResponse
+            conn = self._connect(scheme, host, port, proxy, connect_timeout)
         sock = conn.sock
         sock.settimeout(read_timeout)
         guard = WATCHDOG.arm(sock, deadline) if deadline is not None else None
@@ -367,6 +394,53 @@ class ConnectionPool:
                 raise failure(exc, sent=True, deadline=struck) from None
             raise
         return Response(self, origin, conn, resp, guard, sock)
+
+    def _connect(self, scheme: str, host: str, port: int, proxy: Proxy | None,
+                 timeout: float | None) -> http.client.HTTPConnection:
+        """A new connection to ``host`` (through ``proxy`` when given), connected; a failure
+        is a ``TransportFailure`` that says nothing was sent."""
+        conn: http.client.HTTPConnection
+        if proxy is not None and scheme == "https":
+            conn = http.client.HTTPSConnection(host, port, timeout=timeout,
+                                               context=self._context())
+            conn.sock = self._tunnel(proxy, host, port, timeout)
+        else:
+            if proxy is not None:  # plain http: to the proxy, in absolute form
+                conn = http.client.HTTPConnection(proxy.host, proxy.port, timeout=timeout)
+            elif scheme == "https":
+                conn = http.client.HTTPSConnection(host, port, timeout=timeout,
+                                                   context=self._context())
+            else:
+                conn = http.client.HTTPConnection(host, port, timeout=timeout)
+            try:
+                conn.connect()
+            except CONNECTION_ERRORS as exc:
+                conn.close()
+                raise _not_connected(exc, proxy) from None
+        conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        conn.response_class = FinalResponse
+        return conn
+
+    def _tunnel(self, proxy: Proxy, host: str, port: int,
+                timeout: float | None) -> ssl.SSLSocket:
+        """A TLS connection to ``host`` inside a ``CONNECT`` tunnel through ``proxy``. The
+        ``CONNECT`` carries only the proxy's own header: the key goes inside the tunnel."""
+        try:
+            sock = socket.create_connection((proxy.host, proxy.port), timeout)
+        except CONNECTION_ERRORS as exc:
+            raise _not_connected(exc, proxy) from None
+        try:
+            authority = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+            status, reason = _connect_through(sock, authority, proxy)
+            if status != 200:
+                raise tunnel_refused(proxy, authority, status, reason)
+            return self._context().wrap_socket(sock, server_hostname=host)
+        except CONNECTION_ERRORS as exc:
+            sock.close()
+            raise _not_connected(exc, proxy) from None
+        except BaseException:
+            sock.close()
+            raise
 
     def forget(self) -> None:
         """In a forked child: close this process's copies of the idle sockets (the parent's

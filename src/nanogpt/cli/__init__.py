@@ -60,7 +60,7 @@ def cli(ctx: click.Context, base_url: str | None, offline: bool, verbose: int) -
     \b
     Examples:
       nanogpt --offline chat 'Hello'     # the built-in emulator: no key, no cost
-      nanogpt login                      # store your key (https://nano-gpt.com/api)
+      nanogpt login                      # approve in the browser; the key is stored
       nanogpt chat 'Explain TCP slow start in two sentences'
       nanogpt models -q deepseek --sort price
     """
@@ -308,37 +308,40 @@ def config_path() -> None:
 
 
 @cli.command(context_settings=CONTEXT)
-@click.option("--no-verify", is_flag=True, help="Store the key without checking it.")
+@click.option("--with-key", is_flag=True,
+              help="Paste a key (or pipe one in) instead of approving in the browser.")
+@click.option("--web", is_flag=True,
+              help="Log in through the browser even when standard input is not a terminal.")
+@click.option("--no-browser", is_flag=True,
+              help="Print the login page; do not open a browser.")
+@click.option("--no-verify", is_flag=True, help="Store a pasted key without checking it.")
 @click.pass_obj
-def login(app: App, no_verify: bool) -> None:
-    """Store your API key.
+def login(app: App, with_key: bool, web: bool, no_browser: bool, no_verify: bool) -> None:
+    """Log in, and store your API key.
 
-    The key goes to the system keyring if there is one, else to a file only you can read. It
-    is asked for on a terminal, or read from standard input when piped; it is checked against
-    the API first unless --no-verify is given.
+    On a terminal, it shows a code and a page of nano-gpt.com where you approve this
+    computer (the page opens in your browser when one is available, not over SSH); the key
+    NanoGPT then hands out is stored. With --with-key, or when a key is piped in, it takes a
+    key from https://nano-gpt.com/api instead, and checks it against the API first unless
+    --no-verify is given. The key goes to the system keyring if there is one, else to a file
+    only you can read.
 
     \b
     Examples:
-      nanogpt login
+      nanogpt login                      # approve in the browser
+      nanogpt login --no-browser         # print the page, e.g. over SSH
+      nanogpt login --with-key           # paste a key instead
       pass show nanogpt | nanogpt login  # from a password manager
     """
-    from .._contract import resolve_api_key
+    from ._login import browser_login, pasted_key, store
 
-    if sys.stdin.isatty():
-        raw = click.prompt("NanoGPT API key (from https://nano-gpt.com/api)", hide_input=True)
+    if with_key and web:
+        raise click.UsageError("--with-key and --web are two ways to log in: pick one")
+    if web or (not with_key and sys.stdin.isatty()):
+        secret = browser_login(app, open_browser=not no_browser)
     else:
-        raw = sys.stdin.readline()
-    secret = resolve_api_key(raw)
-    del raw
-    if secret is None:
-        raise click.ClickException("no key given")
-    if not no_verify and not app.offline:
-        with app.client(api_key=secret) as checker:
-            checker.balance()  # a wrong key raises AuthenticationError
-    where = _settings.store_key(secret.reveal())
-    click.echo(f"key stored in {where}", err=True)
-    if os.environ.get("NANOGPT_API_KEY"):
-        click.echo("note: NANOGPT_API_KEY is set and takes precedence", err=True)
+        secret = pasted_key(app, verify=not no_verify)
+    store(secret)
 
 
 @cli.command(context_settings=CONTEXT)

@@ -20,6 +20,8 @@ Where things live, in the order a request meets them:
 ``_account``      handlers: model lists, balance
 ``_completions``  handler: chat completions, whole or streamed
 ``_batches``      handlers and state of the Batch API (``/files``, ``/batches``)
+``_login``        handlers and state of the browser login (``/cli-login/...``); tests
+                  approve, expire or consume a code with ``emu.logins``
 ``_auth``         the API key check the handlers share
 ``_exchange``     what the pipeline leaves on a request; resetting a connection
 ``_faults``       ``Fault`` (flat keywords, one record per phase), the queue, header faults

@@ -1,7 +1,8 @@
 """The route table: every path the emulator serves, and the handler that answers it.
 
 To add an endpoint, write its handler (``async def handler(site, request)``) in the module of
-its concern (``_account``, ``_completions``, ``_batches``, or a new one) and add one row here.
+its concern (``_account``, ``_completions``, ``_batches``, ``_login``, or a new one) and add
+one row here.
 The pipeline (``_pipeline``) has already bounded, recorded and parsed the request and picked
 its fault when a handler runs (see ``_exchange.RequestKeys``); an unknown path or a wrong
 method gets a JSON 404/405 from there.
@@ -16,8 +17,9 @@ from typing import Any
 
 from aiohttp import web
 
-from . import _account, _completions
+from . import _account, _completions, _login
 from ._batches import BatchStore
+from ._login import LoginStore
 
 __all__ = ["ROUTES", "Handler", "Route", "Site", "add_routes"]
 
@@ -25,10 +27,11 @@ __all__ = ["ROUTES", "Handler", "Route", "Site", "add_routes"]
 @dataclass
 class Site:
     """What the handlers of one emulator share: its settings (``balance``, ``quirks``: the
-    ``Emulator``) and the Batch API's store."""
+    ``Emulator``), the Batch API's store and the browser logins."""
 
     settings: Any
     batches: BatchStore = field(default_factory=BatchStore)
+    logins: LoginStore = field(default_factory=LoginStore)
 
 
 Handler = Callable[[Site, web.Request], Awaitable[web.StreamResponse]]
@@ -72,6 +75,11 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", f"{_V1}/batches", _on_store(BatchStore.list_batches)),
     Route("GET", f"{_V1}/batches/{{batch_id}}", _on_store(BatchStore.get_batch)),
     Route("POST", f"{_V1}/batches/{{batch_id}}/cancel", _on_store(BatchStore.cancel)),
+    # the browser login (device flow), and the page where its code is approved
+    Route("POST", "/api/cli-login/start", _login.start),
+    Route("POST", "/api/cli-login/poll", _login.poll),
+    Route("GET", "/cli-login/verify", _login.verify_page),
+    Route("POST", "/cli-login/verify", _login.approve_page),
 )
 
 

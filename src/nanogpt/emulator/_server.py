@@ -22,6 +22,7 @@ from aiohttp import web
 from ._batches import BatchStore
 from ._connections import ConnectionGuard
 from ._faults import Fault, FaultQueue
+from ._login import LoginStore
 from ._pipeline import Pipeline
 from ._records import DEFAULT_KEEP, RecordedRequest, Recorder
 from ._routes import Site, add_routes
@@ -221,6 +222,13 @@ class Emulator:
         """The Batch API's files and batches; ``batches.step`` is the seconds per phase,
         ``batches.expire_next()`` makes the next batch expire (see ``_batches``)."""
         return self._site.batches
+
+    @property
+    def logins(self) -> LoginStore:
+        """The browser logins (device flow): ``logins.pending()`` lists the codes waiting,
+        ``approve(code)``, ``expire(code)`` and ``consume(code)`` settle one; ``interval`` and
+        ``expires_in`` are what a start answer says (see ``_login``)."""
+        return self._site.logins
 
     # faults and counters --------------------------------------------------------------------
 
