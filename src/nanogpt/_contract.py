@@ -8,6 +8,8 @@ module is cheap (no HTTP library); the clients offer ``has_api_key`` for the sam
   reads them (:func:`parameter_kind`), their check (:func:`check_parameter`, raising
   ``InvalidParameterError`` like ``create()``) and their name on the wire (:func:`wire_name`);
 * :func:`models_from_catalog`: typed models from catalog entries kept on disk;
+  :func:`closest_ids`: the catalog ids a mistyped model id most likely meant (what
+  ``models.retrieve`` names in its ``NotFoundError``);
 * the key and the base URL as the clients take them: :class:`Secret` (a key no repr, log or
   traceback shows), :func:`resolve_api_key` and :func:`check_base_url`, so that a value the
   tools store is refused when, and only when, a client would refuse it; :func:`redact_url`, a
@@ -21,7 +23,7 @@ from __future__ import annotations
 
 import functools
 import typing
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -33,6 +35,7 @@ __all__ = [
     "Secret",
     "check_base_url",
     "check_parameter",
+    "closest_ids",
     "models_from_catalog",
     "parameter_kind",
     "parameter_names",
@@ -90,6 +93,14 @@ def parameter_kind(name: str) -> type | tuple[str, ...]:
     if hint in (float, int, str):
         return typing.cast(type, hint)
     raise TypeError(f"{name} ({hint}) is not a parameter a single flag can give")
+
+
+def closest_ids(wrong: str, ids: Iterable[str], *, most: int = 3) -> list[str]:
+    """The catalog ids a mistyped model id most likely meant, best first (see
+    :func:`nanogpt._core.fuzzy.closest_ids`)."""
+    from ._core.fuzzy import closest_ids as closest
+
+    return closest(wrong, ids, most=most)
 
 
 @functools.cache

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
+from ._core.results import then
 from ._core.structured import OutputFormat, ParsedChatCompletion, output_format
 
 if TYPE_CHECKING:
@@ -81,7 +82,7 @@ class ParsingCompletions:
         req, output = _structured_request(c._core, "parse", model, messages, response_format,
                                           stream=False, params=params, extra_body=extra_body,
                                           extra_headers=extra_headers, timeout=timeout)
-        return output.parse_completion(c._call(req, c._core.decode_completion))
+        return then(c._call(req, c._core.decode_completion), output.parse_completion)
 
     @overload
     def stream(self, *, model: str, messages: Sequence[MessageParam],
@@ -107,7 +108,7 @@ class ParsingCompletions:
         req, output = _structured_request(c._core, "stream", model, messages, response_format,
                                           stream=True, params=params, extra_body=extra_body,
                                           extra_headers=extra_headers, timeout=timeout)
-        return ParsedStream(c._open_stream(req), output)
+        return then(c._open_stream(req), lambda s: ParsedStream(s, output))
 
 
 class AsyncParsingCompletions:
@@ -140,7 +141,7 @@ class AsyncParsingCompletions:
         req, output = _structured_request(c._core, "parse", model, messages, response_format,
                                           stream=False, params=params, extra_body=extra_body,
                                           extra_headers=extra_headers, timeout=timeout)
-        return output.parse_completion(await c._call(req, c._core.decode_completion))
+        return then(await c._call(req, c._core.decode_completion), output.parse_completion)
 
     @overload
     async def stream(self, *, model: str, messages: Sequence[MessageParam],
@@ -170,4 +171,4 @@ class AsyncParsingCompletions:
         req, output = _structured_request(c._core, "stream", model, messages, response_format,
                                           stream=True, params=params, extra_body=extra_body,
                                           extra_headers=extra_headers, timeout=timeout)
-        return AsyncParsedStream(await c._open_stream(req), output)
+        return then(await c._open_stream(req), lambda s: AsyncParsedStream(s, output))

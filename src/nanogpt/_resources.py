@@ -9,7 +9,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal, overload
 
-from ._core.types import ChatCompletion, Model
+from ._core.results import parsed
+from ._core.signature import chat_signature
+from ._core.types import ChatCompletion, Model, ModelList
 from ._parsing import AsyncParsingCompletions, ParsingCompletions
 
 if TYPE_CHECKING:
@@ -46,6 +48,7 @@ class Completions(ParsingCompletions):  # + parse(), stream()
                timeout: Timeout | float | None = None,
                **params: Unpack[ChatParams]) -> Stream: ...
 
+    @chat_signature
     def create(self, *, model: str, messages: Sequence[MessageParam], stream: bool = False,
                extra_body: Mapping[str, Any] | None = None,
                extra_headers: Mapping[str, str] | None = None,
@@ -70,14 +73,29 @@ class Models:
     def __init__(self, client: NanoGPT) -> None:
         self._client = client
 
-    def list(self, catalog: Catalog = "all", *, refresh: bool = False) -> list[Model]:
+    def list(self, catalog: Catalog = "all", *, refresh: bool = False) -> ModelList:
         """The detailed model catalog (cached for a while), or the ``subscription``, ``paid``
-        or ``personalized`` list."""
+        or ``personalized`` list. A ``list`` of models, also as ``.data`` (``openai``'s
+        page)."""
         core = self._client._core
         if not refresh and (hit := core.cached_models(catalog)) is not None:
             return hit
         return self._client._call(core.models_request(catalog),
                                   lambda *r: core.decode_models(catalog, *r))
+
+    def retrieve(self, model: str) -> Model:
+        """The catalog's entry for the id ``model``: from the cached catalog, fetched again
+        when it is not there; ``NotFoundError`` naming the closest ids when it is absent."""
+        core = self._client._core
+        cached = core.cached_models("all")
+        models = cached if cached is not None else parsed(self.list(refresh=True))
+        found = core.find_model(models, model)
+        if found is None and cached is not None:  # the catalog may have grown since
+            models = parsed(self.list(refresh=True))
+            found = core.find_model(models, model)
+        if found is None:
+            raise core.model_not_found(model, models)
+        return found
 
 
 class AsyncCompletions(AsyncParsingCompletions):  # + parse(), stream()
@@ -98,6 +116,7 @@ class AsyncCompletions(AsyncParsingCompletions):  # + parse(), stream()
                      timeout: Timeout | float | None = None,
                      **params: Unpack[ChatParams]) -> AsyncStream: ...
 
+    @chat_signature
     async def create(self, *, model: str, messages: Sequence[MessageParam], stream: bool = False,
                      extra_body: Mapping[str, Any] | None = None,
                      extra_headers: Mapping[str, str] | None = None,
@@ -122,11 +141,26 @@ class AsyncModels:
     def __init__(self, client: AsyncNanoGPT) -> None:
         self._client = client
 
-    async def list(self, catalog: Catalog = "all", *, refresh: bool = False) -> list[Model]:
+    async def list(self, catalog: Catalog = "all", *, refresh: bool = False) -> ModelList:
         """The detailed model catalog (cached for a while), or the ``subscription``, ``paid``
-        or ``personalized`` list."""
+        or ``personalized`` list. A ``list`` of models, also as ``.data`` (``openai``'s
+        page)."""
         core = self._client._core
         if not refresh and (hit := core.cached_models(catalog)) is not None:
             return hit
         return await self._client._call(core.models_request(catalog),
                                         lambda *r: core.decode_models(catalog, *r))
+
+    async def retrieve(self, model: str) -> Model:
+        """The catalog's entry for the id ``model``: from the cached catalog, fetched again
+        when it is not there; ``NotFoundError`` naming the closest ids when it is absent."""
+        core = self._client._core
+        cached = core.cached_models("all")
+        models = cached if cached is not None else parsed(await self.list(refresh=True))
+        found = core.find_model(models, model)
+        if found is None and cached is not None:  # the catalog may have grown since
+            models = parsed(await self.list(refresh=True))
+            found = core.find_model(models, model)
+        if found is None:
+            raise core.model_not_found(model, models)
+        return found

@@ -17,6 +17,7 @@ from __future__ import annotations
 from ._core.batches import Batch, BatchList, Endpoint, FileObject, RequestCounts
 from ._core.config import Secret, Timeout
 from ._core.params import ChatParams, ReasoningEffort
+from ._core.results import AsyncRawResponse, RawResponse
 from ._core.structured import ParsedChatCompletion, ParsedChoice, ParsedMessage
 from ._core.tools import FunctionTool
 from ._core.types import (
@@ -31,6 +32,7 @@ from ._core.types import (
     Message,
     Model,
     ModelCapabilities,
+    ModelList,
     ModelPricing,
     Pricing,
     ToolCall,
@@ -39,6 +41,7 @@ from ._core.types import (
 from ._resources import MessageParam
 
 __all__ = [
+    "AsyncRawResponse",
     "Balance",
     "Batch",
     "BatchList",
@@ -57,11 +60,13 @@ __all__ = [
     "MessageParam",
     "Model",
     "ModelCapabilities",
+    "ModelList",
     "ModelPricing",
     "ParsedChatCompletion",
     "ParsedChoice",
     "ParsedMessage",
     "Pricing",
+    "RawResponse",
     "ReasoningEffort",
     "RequestCounts",
     "Secret",

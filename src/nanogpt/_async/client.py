@@ -23,6 +23,7 @@ from .._core.client import ClientBase, Request, lower_headers
 from .._core.decompress import UndecodableBody, decoder_for
 from .._core.errors import APIResponseValidationError
 from .._core.plan import CallPlan, Outcome
+from .._core.results import AsyncRawResponse
 from .._core.transport import TransportFailure
 from .._core.types import Balance
 from .._resources import AsyncChat, AsyncModels
@@ -55,8 +56,11 @@ class AsyncNanoGPT(ClientBase):
     ...                                              messages=[{"role": "user", "content": "Hi"}])
     """
 
-    def _start_shell(self) -> None:
-        self._state: LoopSession | None = None
+    _raw_type = AsyncRawResponse
+    _shared: SharedSession
+
+    def _start_shell(self, shared: SharedSession | None) -> None:
+        self._shared = shared or SharedSession()
         self.chat = AsyncChat(self)
         self.models = AsyncModels(self)
         from .._batches import async_namespaces
@@ -69,8 +73,17 @@ class AsyncNanoGPT(ClientBase):
         """The account balance in USD, as a ``Decimal`` (``.nano_balance`` too)."""
         return await self._call(self._core.balance_request(), self._core.decode_balance)
 
+    @property
+    def _state(self) -> LoopSession | None:
+        return self._shared.state
+
+    @_state.setter
+    def _state(self, state: LoopSession | None) -> None:
+        self._shared.state = state
+
     async def close(self) -> None:
-        """Close pooled connections. The client may still be used afterwards."""
+        """Close pooled connections (shared with the copies ``with_options`` made). The
+        client may still be used afterwards."""
         state, self._state = self._state, None
         if state is not None:
             await state.close()
@@ -176,7 +189,8 @@ class AsyncNanoGPT(ClientBase):
     async def _call(self, req: Request,
                     decode: Callable[[int, Mapping[str, str], bytes], T]) -> T:
         resp, state, plan = await self._exchange(req)
-        return decode(resp.status, resp.headers, await self._read_answer(resp, state, plan))
+        body = await self._read_answer(resp, state, plan)
+        return self._deliver(decode, resp.status, resp.headers, body)
 
     async def _open_stream(self, req: Request) -> AsyncStream:
         resp, state, plan = await self._exchange(req)
@@ -194,7 +208,18 @@ class AsyncNanoGPT(ClientBase):
             raise self._core.stream_core(headers).interrupted(
                 TransportFailure(str(e), sent=True)) from None
         stream_body = body_of(resp, decoder, state, owner)
-        return AsyncStream(stream_body, self._core.stream_core(headers, req.timeout), headers)
+        stream = AsyncStream(stream_body, self._core.stream_core(headers, req.timeout), headers)
+        return self._deliver_stream(resp.status, headers, stream)
+
+
+class SharedSession:
+    """What a client and the copies ``with_options`` makes of it share: the event loop's
+    session (its connection pool) and concurrency slots (see ``session.loop_session``)."""
+
+    __slots__ = ("state",)
+
+    def __init__(self) -> None:
+        self.state: LoopSession | None = None
 
 
 @functools.lru_cache(maxsize=64)

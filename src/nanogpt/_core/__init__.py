@@ -23,6 +23,11 @@ it, so a decision is made in one place:
 - ``proxies``: which proxy (if any) for which URL, from ``proxy=`` or the environment.
 - ``types``: the typed answers; ``errors``: the exception tree; ``config``: settings and
   credentials; ``redact``: keeping secrets out of text.
+- ``results``: the request id on every result, and the raw answers of
+  ``client.with_raw_response`` (``RawResponse``).
+- ``signature``: the signature ``help()`` shows for ``chat.completions.create``, made from
+  the parameter table.
+- ``fuzzy``: the ids a mistyped model id most likely meant (``models.retrieve``'s error).
 
 ``tests/project/test_layout.py`` holds every module here to that: none imports ``socket``,
 ``ssl``, ``select``, ``selectors``, ``threading``, ``asyncio``, aiohttp, ``http.client``,

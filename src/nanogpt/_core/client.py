@@ -11,9 +11,9 @@ from __future__ import annotations
 import functools
 import os
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, cast
 
 import msgspec
 
@@ -31,13 +31,16 @@ from .errors import (
     APIResponseValidationError,
     APITimeoutError,
     InvalidParameterError,
+    NotFoundError,
     error_from_response,
 )
-from .options import DEFAULTS, ClientOptions
+from .fuzzy import closest_ids
+from .options import DEFAULTS, ClientOptions, changed_options
 from .params import build_chat_body, check_headers
 from .plan import CallPlan, HostPool
 from .proxies import proxy_rules
 from .redact import mask_credentials, remember, scrub
+from .results import AsyncRawResponse, RawResponse, once, with_request_id
 from .stream import StreamCore
 from .transport import TransportFailure
 from .types import (
@@ -45,12 +48,19 @@ from .types import (
     Balance,
     ChatCompletion,
     Model,
+    ModelList,
     decoder,
     loads,
     model_from_dict,
 )
 
+if TYPE_CHECKING:
+    from typing_extensions import Self
+
 __all__ = ["Auth", "ClientCore", "Request"]
+
+T = TypeVar("T")
+S = TypeVar("S")
 
 # How a request carries the key: "bearer" and "x-api-key" need one (MissingAPIKeyError before
 # anything is sent) and put it in that header; "bearer-if-set" sends it as a bearer token when
@@ -119,7 +129,7 @@ class ClientCore:
         self.max_response_bytes = options.max_response_bytes
         # read once, when the client is made (as httpx does); see proxies for the rules
         self.proxies = proxy_rules(options.proxy, options.trust_env, os.environ)
-        self._models_cache: dict[str, tuple[float, list[Model]]] = {}
+        self._models_cache: dict[str, tuple[float, ModelList]] = {}
 
     @property
     def base_url(self) -> str:
@@ -249,20 +259,40 @@ class ClientCore:
         return completion
 
     def decode_models(self, catalog: str, status: int, headers: Mapping[str, str],
-                      body: bytes) -> list[Model]:
+                      body: bytes) -> ModelList:
         try:
             items = _decode_model_list(body).data
         except DECODE_ERRORS as e:
             raise self._invalid("a model list", status, headers, body, e) from None
-        models = models_from_dicts(items)
+        models = ModelList(models_from_dicts(items))
+        with_request_id(models, headers)
         self._models_cache[catalog] = (time.monotonic(), models)
-        return models
+        return _copy_list(models)
 
-    def cached_models(self, catalog: str) -> list[Model] | None:
+    def cached_models(self, catalog: str) -> ModelList | None:
+        """A copy of the cached list (a caller may change it), or None when none is fresh."""
         hit = self._models_cache.get(catalog)
         if hit is not None and time.monotonic() - hit[0] < self.models_cache_ttl:
-            return list(hit[1])
+            return _copy_list(hit[1])
         return None
+
+    @staticmethod
+    def find_model(models: list[Model], model_id: Any) -> Model | None:
+        """The model whose id is ``model_id`` exactly (``models.retrieve``)."""
+        if not isinstance(model_id, str) or not model_id.strip():
+            raise InvalidParameterError("model", "must be a non-empty model id such as "
+                                                 "'openai/gpt-5-mini'")
+        return next((m for m in models if m.id == model_id), None)
+
+    @staticmethod
+    def model_not_found(model_id: str, models: ModelList) -> NotFoundError:
+        """``models.retrieve`` of an id the fresh catalog does not hold: the ids it most
+        likely meant are named (none is chosen for the caller: a model is a price)."""
+        near = closest_ids(model_id, [m.id for m in models])
+        hint = f"; did you mean {', '.join(map(repr, near))}?" if near else ""
+        return NotFoundError(f"model {scrub(model_id[:200])!r} is not in the catalog{hint}",
+                             status_code=404, request_id=models.request_id,
+                             code="model_not_found", param="model")
 
     def decode_balance(self, status: int, headers: Mapping[str, str], body: bytes) -> Balance:
         try:
@@ -282,6 +312,12 @@ class ClientCore:
                           first_event=timeout.first_event if timeout else None,
                           stream_total=timeout.stream_total if timeout else None,
                           max_kept=self.max_response_bytes)
+
+
+def _copy_list(models: ModelList) -> ModelList:
+    copy = ModelList(models)
+    copy.request_id = models.request_id
+    return copy
 
 
 def lower_headers(items: Any) -> dict[str, str]:
@@ -326,15 +362,68 @@ class ClientBase:
             del api_key
         self._setup(key, ClientOptions.from_arguments(locals()))
 
+    _raw = False  # True in the view ``with_raw_response`` gives: calls return raw answers
+    _raw_type: type[RawResponse[Any]] | type[AsyncRawResponse[Any]] = RawResponse
+    _shared: Any  # what copies share with their client: the pool and slots (each shell's)
+
     def _setup(self, key: Secret | None, options: ClientOptions) -> None:
         """Make the client from a resolved key and its options (what ``__init__`` does after
-        reading its arguments; a copy with other options would start here too)."""
+        reading its arguments)."""
         self._core = ClientCore(key, options)
         self._batch_base_url = options.batch_base_url  # see _core.batches.batch_base_url
-        self._start_shell()
+        self._start_shell(None)
 
-    def _start_shell(self) -> None:
+    def _start_shell(self, shared: Any) -> None:
+        """Set ``_shared`` (``shared``, or a new pool-and-slots holder when None) and make the
+        namespaces (``chat``, ``models``, ...) for this client."""
         raise NotImplementedError
+
+    def _copy(self, core: ClientCore, *, raw: bool) -> Self:
+        """A client over ``core`` that shares this one's pool and concurrency slots."""
+        new = object.__new__(type(self))
+        new._core = core
+        new._batch_base_url = core.options.batch_base_url
+        new._raw = raw
+        new._start_shell(self._shared)
+        return new
+
+    def with_options(self, *, api_key: str | Secret | None = None, **changes: Any) -> Self:
+        """A copy of this client with other settings (any keyword of the constructor but
+        ``max_concurrency``: ``timeout=``, ``max_retries=``, ``base_url=``...), checked as the
+        constructor checks them. The copy shares this client's connection pool and
+        concurrency slots (``max_concurrency`` is theirs, so it cannot change); closing either
+        closes the shared connections, and both stay usable (as after ``close()``)."""
+        try:
+            key = resolve_api_key(api_key) if api_key is not None else self._core.api_key
+        finally:
+            del api_key
+        options = changed_options(self._core.options, changes)
+        return self._copy(ClientCore(key, options), raw=self._raw)
+
+    @property
+    def with_raw_response(self) -> Any:
+        """This client as a view whose calls return the raw answer: a ``RawResponse``
+        (``AsyncRawResponse`` for the async client) with ``status_code``, ``headers``,
+        ``request_id``, ``content`` and ``parse()``, which returns what the plain call
+        returns. ``client.with_raw_response.chat.completions.create(...)``. Typed ``Any``:
+        a type checker cannot follow the namespaces through it."""
+        return self._copy(self._core, raw=True)
+
+    def _deliver(self, decode: Callable[[int, Mapping[str, str], bytes], T], status: int,
+                 headers: Mapping[str, str], body: bytes) -> T:
+        """The result of a call from its answer: decoded, with its request id; or, in the
+        ``with_raw_response`` view, the raw answer (decoded when it is ``parse()``d)."""
+        if self._raw:
+            parse = once(lambda: with_request_id(decode(status, headers, body), headers))
+            return cast(T, self._raw_type(status, headers, body, parse))
+        return with_request_id(decode(status, headers, body), headers)
+
+    def _deliver_stream(self, status: int, headers: Mapping[str, str], stream: S) -> S:
+        """A stream as a call returns it: itself, or in the raw view a raw response whose
+        ``parse()`` returns it (its body is read through the stream)."""
+        if self._raw:
+            return cast(S, self._raw_type(status, headers, None, lambda: stream))
+        return stream
 
     @property
     def base_url(self) -> str:

@@ -11,14 +11,14 @@ The API key is not a setting here: it is resolved (from the environment too) and
 URLs are checked against the environment when a client is made (``resolve_base_urls``).
 
 An options object is frozen and checked when made: ``dataclasses.replace(options, **changes)``
-checks again, which is what a future ``client.with_options(...)`` needs. No I/O.
+checks again, which is what ``client.with_options(...)`` does (:func:`changed_options`). No I/O.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from typing import Any
 
 from .config import DEFAULT_TIMEOUT, Timeout, redact_url
@@ -28,7 +28,7 @@ from .plan import RetryPolicy, retry_statuses
 from .proxies import parse_proxy
 from .redact import mask_credentials
 
-__all__ = ["DEFAULTS", "ClientOptions"]
+__all__ = ["DEFAULTS", "ClientOptions", "changed_options"]
 
 _RETRY = RetryPolicy()  # the retry defaults live with the policy they configure
 
@@ -126,3 +126,20 @@ def _seconds(name: str, value: Any) -> None:
 
 
 DEFAULTS = ClientOptions()
+
+# what a copy made by with_options shares with its client, and so cannot change
+_SHARED_WITH_COPIES = frozenset({"max_concurrency"})
+
+
+def changed_options(options: ClientOptions, changes: Mapping[str, Any]) -> ClientOptions:
+    """``options`` with ``changes`` (``client.with_options``), checked as the constructor
+    checks them; an unknown name is a ``TypeError``, as for the constructor."""
+    known = {f.name for f in fields(ClientOptions)}
+    for name in changes:
+        if name not in known:
+            raise TypeError(f"with_options() got an unexpected keyword argument {name!r}")
+        if name in _SHARED_WITH_COPIES:
+            raise InvalidParameterError(name, "is shared by a client and its copies (the "
+                                              "concurrency slots): make a new client for "
+                                              "another limit")
+    return replace(options, **changes)

@@ -278,7 +278,9 @@ class StreamCore:
         if not self.done:
             raise self.stream_error(
                 "the stream was closed before it finished: the answer is incomplete")
-        return self.acc.completion()
+        completion = self.acc.completion()
+        completion.__dict__["_request_id"] = self.request_id  # see KeepsRaw.request_id
+        return completion
 
     def interrupted(self, failure: TransportFailure) -> StreamError:
         """The connection failed mid-stream. Never retried: the answer had started."""

@@ -18,7 +18,7 @@ import contextlib
 import math
 from collections.abc import Callable
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeVar
 
 import msgspec
 
@@ -34,6 +34,7 @@ __all__ = [
     "Message",
     "Model",
     "ModelCapabilities",
+    "ModelList",
     "ModelPricing",
     "Pricing",
     "ToolCall",
@@ -302,7 +303,33 @@ class KeepsRaw(msgspec.Struct, dict=True):
             raise AttributeError(f"{type(self).__name__} has no field {name!r}")
 
     def to_dict(self) -> dict[str, Any]:
+        """The JSON object as received (a copy), unknown fields included."""
         return dict(self.raw)
+
+    def to_json(self, *, indent: int = 2) -> str:
+        """:meth:`to_dict` as JSON text (``indent=0``: on one line)."""
+        return to_json(self.to_dict(), indent)
+
+    @property
+    def request_id(self) -> str | None:
+        """The ``X-Request-ID`` of the answer this came from (quote it to NanoGPT's support).
+        A streamed chunk has none of its own: the stream's ``.request_id`` holds it."""
+        return self.__dict__.get("_request_id")
+
+    def __repr__(self) -> str:
+        """The public fields, and the properties named in ``_shown``; never the private
+        fields that hold what is sent as ``usage`` or ``x_nanogpt_pricing``."""
+        names = [*(f for f in self.__struct_fields__ if not f.startswith("_")), *self._shown]
+        shown = ", ".join(f"{n}={getattr(self, n)!r}" for n in names)
+        return f"{type(self).__name__}({shown})"
+
+    _shown: ClassVar[tuple[str, ...]] = ()
+
+
+def to_json(data: Any, indent: int = 2) -> str:
+    """JSON text for a result's ``to_json``: compact with ``indent=0``."""
+    encoded = msgspec.json.encode(data)
+    return (msgspec.json.format(encoded, indent=indent) if indent else encoded).decode()
 
 
 class FunctionCall(msgspec.Struct):
@@ -351,6 +378,7 @@ class ReplyFields(KeepsRaw):
     # there must not cost the caller a finished answer
     _usage: Any = msgspec.field(default=None, name="usage")
     _pricing: Any = msgspec.field(default=None, name="x_nanogpt_pricing")
+    _shown: ClassVar[tuple[str, ...]] = ("usage", "cost")
 
     @property
     def usage(self) -> Usage | None:
@@ -448,6 +476,29 @@ class Model(KeepsRaw):
     icon_url: str | None = None
 
 
+class ModelList(list[Model]):
+    """The model catalog: a list of :class:`Model`, which also reads as ``openai``'s page
+    (``.data``, ``.object``), and carries the ``request_id`` of the answer it came from."""
+
+    object = "list"
+    request_id: str | None = None
+
+    @property
+    def data(self) -> list[Model]:
+        """The models (this list itself, as ``openai``'s ``SyncPage.data``)."""
+        return self
+
+    def to_dict(self) -> dict[str, Any]:
+        """``{"object": "list", "data": [...]}``, each model as received."""
+        return {"object": "list", "data": [m.to_dict() for m in self]}
+
+    def to_json(self, *, indent: int = 2) -> str:
+        return to_json(self.to_dict(), indent)
+
+    def __repr__(self) -> str:
+        return f"ModelList({list.__repr__(self)})"
+
+
 def model_from_dict(item: dict[str, Any]) -> Model:
     """A catalog entry as a :class:`Model`. A field in a form the class cannot take
     (``context_length: "n/a"``, a price of ``[1]``) is left at its default rather than losing
@@ -493,6 +544,8 @@ class Balance(Decimal):
     nano_balance: Decimal | None
     nano_deposit_address: str | None
     raw: dict[str, Any]
+    request_id: str | None
+    """The ``X-Request-ID`` of the answer it came from."""
 
     def __new__(cls, raw: dict[str, Any]) -> Balance:
         usd = _to_decimal(raw.get("usd_balance"))
@@ -502,11 +555,19 @@ class Balance(Decimal):
         self.nano_balance = _to_decimal(raw.get("nano_balance"))
         self.nano_deposit_address = _to_str(raw.get("nanoDepositAddress"))
         self.raw = raw
+        self.request_id = None
         return self
 
     @property
     def usd_balance(self) -> Decimal:
         return Decimal(self)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON object as received (a copy)."""
+        return dict(self.raw)
+
+    def to_json(self, *, indent: int = 2) -> str:
+        return to_json(self.to_dict(), indent)
 
     def __reduce__(self) -> tuple[type[Balance], tuple[dict[str, Any]]]:  # type: ignore[override]
         return (Balance, (self.raw,))

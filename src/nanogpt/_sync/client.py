@@ -49,30 +49,23 @@ class NanoGPT(ClientBase):
     ``ConcurrencyDeadlockError`` instead of waiting forever.
     """
 
-    def _start_shell(self) -> None:
-        self._http: ConnectionPool | None = None
-        self._start_process()
+    _shared: Transport
+
+    def _start_shell(self, shared: Transport | None) -> None:
+        self._shared = shared or Transport(self._core.max_concurrency)
         self.chat = Chat(self)
         self.models = Models(self)
         from .._batches import sync_namespaces
 
         self.files, self.batches = sync_namespaces(self)
 
-    def _start_process(self) -> None:
-        """What belongs to this process: the slots, the pool's lock (and then the pool)."""
-        n = self._core.max_concurrency
-        self._slots = ThreadSlots(n) if n else None
-        self._lock = threading.Lock()
-        self._generation = fork_generation()
+    @property
+    def _slots(self) -> ThreadSlots | None:
+        return self._shared.slots
 
-    def _after_fork(self) -> None:
-        """In a forked child: the parent's sockets, slots and locks are not this process's."""
-        if self._generation == fork_generation():
-            return  # another thread of this child was first
-        old, self._http = self._http, None
-        if old is not None and old.generation != fork_generation():
-            old.forget()
-        self._start_process()
+    @property
+    def _http(self) -> ConnectionPool | None:
+        return self._shared.http
 
     # public ---------------------------------------------------------------------------------
 
@@ -81,10 +74,9 @@ class NanoGPT(ClientBase):
         return self._call(self._core.balance_request(), self._core.decode_balance)
 
     def close(self) -> None:
-        """Close pooled connections. The client may still be used afterwards."""
-        http, self._http = self._http, None
-        if http is not None:
-            http.close()
+        """Close pooled connections (shared with the copies ``with_options`` made). The
+        client may still be used afterwards."""
+        self._shared.close()
 
     def __enter__(self) -> NanoGPT:
         return self
@@ -94,25 +86,15 @@ class NanoGPT(ClientBase):
 
     # the shell ------------------------------------------------------------------------------
 
-    def _pool(self) -> ConnectionPool:
-        http = self._http
-        if http is None:
-            with self._lock:
-                if self._http is None:
-                    from .http import ConnectionPool
-
-                    self._http = ConnectionPool(maxsize=self._core.max_concurrency or 64)
-                http = self._http
-        return http
-
     def _exchange(self, req: Request) -> tuple[Response, Slot, CallPlan]:
         """Send under the retry plan; returns a 2xx response, its concurrency slot (held: give
         it back with ``_free``) and the plan (its deadlines)."""
-        if self._generation != fork_generation():
-            self._after_fork()
+        shared = self._shared
+        if shared.generation != fork_generation():
+            shared.after_fork()
         plan = self._core.plan(req)
-        pool = self._pool()
-        slots = self._slots
+        pool = shared.pool()
+        slots = shared.slots
         limit = self._core.max_response_bytes
         limits = req.limits
         while True:
@@ -164,7 +146,8 @@ class NanoGPT(ClientBase):
 
     def _call(self, req: Request, decode: Callable[[int, Mapping[str, str], bytes], T]) -> T:
         resp, slot, _ = self._exchange(req)
-        return decode(resp.status, resp.headers, self._read_answer(resp, slot))
+        body = self._read_answer(resp, slot)
+        return self._deliver(decode, resp.status, resp.headers, body)
 
     def _open_stream(self, req: Request) -> Stream:
         resp, slot, plan = self._exchange(req)
@@ -179,4 +162,47 @@ class NanoGPT(ClientBase):
             raise self._core.stream_core(headers).interrupted(TransportFailure(
                 "the total timeout ran out as the stream started", sent=True, timeout=True))
         body = ResponseBody(resp, functools.partial(_free, slot))
-        return Stream(body, self._core.stream_core(headers, req.timeout), headers)
+        stream = Stream(body, self._core.stream_core(headers, req.timeout), headers)
+        return self._deliver_stream(resp.status, headers, stream)
+
+
+class Transport:
+    """What a client and the copies ``with_options`` makes of it share: the connection pool
+    (made on first use), the concurrency slots, and the process they belong to."""
+
+    def __init__(self, max_concurrency: int | None) -> None:
+        self.max_concurrency = max_concurrency
+        self.http: ConnectionPool | None = None
+        self._start_process()
+
+    def _start_process(self) -> None:
+        """What belongs to this process: the slots, the pool's lock (and then the pool)."""
+        n = self.max_concurrency
+        self.slots = ThreadSlots(n) if n else None
+        self.lock = threading.Lock()
+        self.generation = fork_generation()
+
+    def after_fork(self) -> None:
+        """In a forked child: the parent's sockets, slots and locks are not this process's."""
+        if self.generation == fork_generation():
+            return  # another thread of this child was first
+        old, self.http = self.http, None
+        if old is not None and old.generation != fork_generation():
+            old.forget()
+        self._start_process()
+
+    def pool(self) -> ConnectionPool:
+        http = self.http
+        if http is None:
+            with self.lock:
+                if self.http is None:
+                    from .http import ConnectionPool
+
+                    self.http = ConnectionPool(maxsize=self.max_concurrency or 64)
+                http = self.http
+        return http
+
+    def close(self) -> None:
+        http, self.http = self.http, None
+        if http is not None:
+            http.close()

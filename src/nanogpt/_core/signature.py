@@ -1,0 +1,56 @@
+"""The signature ``inspect.signature`` and ``help()`` show for ``chat.completions.create``,
+made from the one parameter table (``params.ChatParams``) when the namespaces are imported.
+
+``create`` takes the chat parameters as ``**params`` (typed for type checkers by
+``Unpack[ChatParams]`` in its overloads); :func:`chat_signature` gives it a ``__signature__``
+that lists each of them as a keyword with its type and ``None`` as default (left out: not
+sent), so that an IDE, ``help()`` and ``inspect`` see the same list the body is checked
+against, without a second copy of it. Annotations are evaluated where that is possible (the
+text is kept where a name exists for type checkers only). No I/O.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import typing
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
+
+from . import config, params
+
+__all__ = ["chat_signature"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def chat_signature(func: F) -> F:
+    """``func`` (a ``create`` taking ``**params``) with a ``__signature__`` in which
+    ``**params`` is replaced by every parameter of ``ChatParams``."""
+    sig = inspect.signature(func)
+    names = {**vars(typing), **func.__globals__, "Timeout": config.Timeout}
+    fixed = [p.replace(annotation=_evaluated(p.annotation, names))
+             for p in sig.parameters.values() if p.kind is not inspect.Parameter.VAR_KEYWORD]
+    vars(func)["__signature__"] = sig.replace(
+        parameters=[*fixed, *_chat_parameters()],
+        return_annotation=_evaluated(sig.return_annotation, names))
+    return func
+
+
+@functools.cache
+def _chat_parameters() -> tuple[inspect.Parameter, ...]:
+    """Each chat parameter as a keyword with its type, ``None`` by default (made once: the
+    sync and the async ``create`` share them)."""
+    hints = typing.get_type_hints(params.ChatParams)
+    return tuple(inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=None,
+                                   annotation=hints[name] | None)
+                 for name in params.PARAMS)
+
+
+def _evaluated(annotation: Any, names: Mapping[str, Any]) -> Any:
+    if not isinstance(annotation, str):
+        return annotation
+    try:
+        return eval(annotation, dict(names))  # our own annotation's text, as get_type_hints
+    except Exception:  # a name imported for type checkers only: the text says it
+        return annotation
