@@ -6,6 +6,8 @@ the bottleneck, so every answer is prepared once and written with one call. Rout
 * ``POST /api/v1/chat/completions``: a canned completion, or with ``"stream": true`` an SSE
   stream of ``X-Bench-Chunks`` chunks (default 20), chunked transfer encoding.
 * ``GET /api/v1/models``: a small list.
+* ``GET /bench/received``: ``{"bytes": n}``, every byte received so far, heads included (what
+  benchmarks/compression.py reads as bytes on the wire).
 
 Run: ``python benchmarks/server.py --port 0`` prints ``PORT <n>`` and serves until killed.
 """
@@ -54,6 +56,7 @@ _MODELS_RESPONSE = _plain(MODELS)
 _STREAM_HEAD = (b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
                 b"Transfer-Encoding: chunked\r\nX-Request-ID: bench\r\n\r\n")
 _streams: dict[int, bytes] = {}
+RECEIVED = [0]  # bytes received on every connection so far
 
 
 def _chunked(payload: bytes) -> bytes:
@@ -83,6 +86,7 @@ class BenchProtocol(asyncio.Protocol):
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     def data_received(self, data: bytes) -> None:
+        RECEIVED[0] += len(data)
         self.buf += data
         while True:
             end = self.buf.find(b"\r\n\r\n")
@@ -104,7 +108,9 @@ class BenchProtocol(asyncio.Protocol):
             body = self.buf[end + 4:total]
             self.buf = self.buf[total:]
             assert self.transport is not None
-            if head.startswith("GET"):
+            if head.startswith("GET /bench/received"):
+                self.transport.write(_plain(json.dumps({"bytes": RECEIVED[0]}).encode()))
+            elif head.startswith("GET"):
                 self.transport.write(_MODELS_RESPONSE)
             elif b'"stream":true' in body.replace(b" ", b""):
                 self.transport.write(stream_response(chunks))

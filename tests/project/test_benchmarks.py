@@ -25,3 +25,17 @@ def test_benchmark_smoke_run(tmp_path: Path) -> None:
     assert "memory_growth_mb" in data["results"]["nanogpt-sync"]
     assert data["startup"]["nanogpt_help_ms"] > 0
     assert {g["status"] for g in data["goals"]} <= {"PASS", "MISS", "n/a"}
+
+
+def test_compression_benchmark_smoke_run(tmp_path: Path) -> None:
+    out = tmp_path / "compression.json"
+    r = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "compression.py"), "--quick",
+                        "--out", str(out)], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "1 MB conversation" in r.stdout and "wire KB" in r.stdout
+    data = json.loads(out.read_text())
+    rows = data["conversation"]
+    assert data["body_bytes"]["conversation"] >= 1_000_000
+    default = next(v for k, v in rows.items() if "default" in k and "sync" in k)
+    off = rows["nanogpt-sync off"]
+    assert default["wire_bytes"] * 2 < off["wire_bytes"]  # compressed on the wire

@@ -130,7 +130,7 @@ class AsyncNanoGPT(ClientBase):
                     headers = plan.headers if proxy is None else proxy.request_headers(
                         plan.url, plan.headers)
                     sending = state.session.request(
-                        plan.method, plan.url, data=req.body, headers=headers,
+                        plan.method, plan.url, data=plan.body, headers=headers,
                         allow_redirects=False, timeout=timeout,
                         proxy=proxy.url if proxy is not None else None,
                         proxy_headers=proxy.headers() if proxy is not None else None)

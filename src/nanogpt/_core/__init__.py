@@ -11,7 +11,9 @@ it, so a decision is made in one place:
 - ``options``: ``ClientOptions``: every client setting, its default and its check, once.
 - ``client``: ``Request`` and ``ClientCore`` (what to send, how to read each answer).
 - ``batches``: the Batch API's requests, typed objects and decoding (``BatchCore``).
-- ``plan``: ``CallPlan``: retries, backoff, failover across hosts, redirects.
+- ``plan``: ``CallPlan``: retries, backoff, failover across hosts, redirects, the 415 that
+  sends a compressed body again plain.
+- ``compression``: compressed request bodies: when, how, and the hosts that refused them.
 - ``deadlines``: every time bound of a call, from a ``Timeout`` and clock readings.
 - ``stream``: SSE bytes to typed chunks (``StreamCore``), the whole answer (``Accumulator``),
   and what both shells' stream objects share (``StreamBase``).

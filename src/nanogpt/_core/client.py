@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar, cast
 import msgspec
 
 from .. import __version__
+from .compression import RequestCompression
 from .config import (
     Secret,
     Timeout,
@@ -99,6 +100,7 @@ class Request:
     api_root: bool = False
     timeout: Timeout = field(default_factory=Timeout)
     pool: HostPool | None = None  # another host than the client's (the Batch API's)
+    compress: bool = False  # may the body go compressed (``compress_requests``)? chat only
 
     @functools.cached_property
     def limits(self) -> Limits:
@@ -127,6 +129,7 @@ class ClientCore:
                         "accept": "application/json", **(options.default_headers or {})}
         self.models_cache_ttl = options.models_cache_ttl
         self.max_response_bytes = options.max_response_bytes
+        self.compression = RequestCompression(options.compress_requests)
         # read once, when the client is made (as httpx does); see proxies for the rules
         self.proxies = proxy_rules(options.proxy, options.trust_env, os.environ)
         self._models_cache: dict[str, tuple[float, ModelList]] = {}
@@ -176,15 +179,18 @@ class ClientCore:
         pool = req.pool if req.pool is not None else self.pool
         return CallPlan(method=req.method, path=req.path, headers=req.headers, pool=pool,
                         policy=self.policy, idempotent=req.idempotent, api_root=req.api_root,
-                        allow_insecure_http=self.allow_insecure_http, total=req.timeout.total)
+                        allow_insecure_http=self.allow_insecure_http, total=req.timeout.total,
+                        body=req.body, compression=self.compression if req.compress else None)
 
     def chat_request(self, model: Any, messages: Any, *, stream: bool, params: Mapping[str, Any],
                      extra_body: Mapping[str, Any] | None,
                      extra_headers: Mapping[str, str] | None,
                      timeout: Timeout | float | None) -> Request:
         body = build_chat_body(model, messages, params, stream=stream, extra_body=extra_body)
-        return self.request("POST", "/chat/completions", body=body, stream=stream,
-                            extra_headers=extra_headers, timeout=timeout)
+        req = self.request("POST", "/chat/completions", body=body, stream=stream,
+                           extra_headers=extra_headers, timeout=timeout)
+        req.compress = True  # the chat endpoints take compressed bodies (see .compression)
+        return req
 
     def models_request(self, catalog: str) -> Request:
         if catalog not in _CATALOG_PATHS:
@@ -353,7 +359,8 @@ class ClientBase:
                  retry_statuses: Iterable[int] | None = DEFAULTS.retry_statuses,
                  batch_base_url: str | None = DEFAULTS.batch_base_url,
                  proxy: str | None = DEFAULTS.proxy,
-                 trust_env: bool = DEFAULTS.trust_env) -> None:
+                 trust_env: bool = DEFAULTS.trust_env,
+                 compress_requests: int | None = DEFAULTS.compress_requests) -> None:
         """Each keyword argument is a field of :class:`~nanogpt._core.options.ClientOptions`,
         which holds its default and its check (a test keeps the two lists equal)."""
         try:  # wrap the key first, so that no frame of a traceback holds it in the clear

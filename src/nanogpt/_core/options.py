@@ -21,6 +21,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, fields, replace
 from typing import Any
 
+from .compression import DEFAULT_THRESHOLD, compress_threshold
 from .config import DEFAULT_TIMEOUT, Timeout, redact_url
 from .errors import InvalidParameterError
 from .params import check_headers
@@ -38,6 +39,8 @@ class ClientOptions:
     """The settings of a client (everything but its key), checked and normalised.
 
     ``timeout`` is a :class:`~nanogpt.Timeout` once made (``None`` means the default one);
+    ``compress_requests`` the body size in bytes from which chat requests go gzip-compressed,
+    or ``None`` (``True`` becomes the default size, ``False`` ``None``; see ``_core.compression``);
     ``retry_statuses`` a frozenset (``None``: the default statuses); ``default_headers`` a
     checked dict with lower-case names and masked credentials.
     """
@@ -59,6 +62,7 @@ class ClientOptions:
     batch_base_url: str | None = None
     proxy: str | None = None
     trust_env: bool = True
+    compress_requests: int | None = DEFAULT_THRESHOLD
 
     def __post_init__(self) -> None:
         _count("max_retries", self.max_retries, 0, "must be an integer >= 0")
@@ -68,6 +72,7 @@ class ClientOptions:
         for name in ("retry_base_delay", "retry_max_delay", "max_retry_after",
                      "failover_cooldown", "models_cache_ttl"):
             _seconds(name, getattr(self, name))
+        self._set("compress_requests", compress_threshold(self.compress_requests))
         for name in ("allow_insecure_http", "trust_env"):
             if not isinstance(getattr(self, name), bool):
                 raise InvalidParameterError(name, "must be True or False")

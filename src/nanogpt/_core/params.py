@@ -263,6 +263,9 @@ _VALUE_CHARS = frozenset("\t" + "".join(map(chr, range(0x20, 0x7F))))
 _TRANSPORT_HEADERS = frozenset({"content-length", "transfer-encoding", "connection",
                                 "keep-alive", "proxy-connection", "te", "trailer", "upgrade",
                                 "expect"})
+# says how the body is coded; the client codes it (``compress_requests``), and a caller's value
+# would label a plain JSON body as gzip (a 400), or a gzip one as something else
+_CODING_HEADER = "content-encoding"
 
 
 def check_headers(headers: Any, param: str) -> dict[str, str]:
@@ -280,6 +283,10 @@ def check_headers(headers: Any, param: str) -> dict[str, str]:
         if name.lower() in _TRANSPORT_HEADERS:
             raise InvalidParameterError(param, f"header {name!r} is set by the HTTP library from "
                                                f"the request it sends, and may not be given")
+        if name.lower() == _CODING_HEADER:
+            raise InvalidParameterError(param, f"header {name!r} is set by the client from the "
+                                               f"body it sends (see compress_requests), and "
+                                               f"may not be given")
         if not isinstance(value, str):
             raise InvalidParameterError(param, f"header {name!r}: the value must be a string, "
                                                f"got {type(value).__name__}")

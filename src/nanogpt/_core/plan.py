@@ -5,7 +5,7 @@ A shell (sync or async) asks the plan where to send, sends, and reports what hap
     plan = CallPlan(...)
     while True:
         try:
-            response = send(plan.method, plan.url, plan.headers, body)
+            response = send(plan.method, plan.url, plan.headers, plan.body)
         except TransportFailure as failure:
             sleep(plan.after_failure(failure))     # raises when the call must end
             continue
@@ -25,6 +25,13 @@ Money rules held here:
   slept on: the error is raised at once with ``retry_after`` set;
 * a POST is never re-sent to follow a 301/302/303 redirect; a redirect to another host goes
   without any credential-bearing header (``_redact.is_credential_header``).
+
+Compressed bodies: a call whose client compresses request bodies (``compression``) sends the
+body gzip-compressed when it is large enough and the host has not refused that before. A 415
+answer to a compressed body means it was not processed: the same request goes again at once,
+uncompressed, not counted as a retry (so also with ``max_retries=0``), and the host is
+remembered as refusing (``compression.RequestCompression``). The shell sends ``plan.body`` with
+``plan.headers``, which say how it is coded.
 
 Failover: every connection failure (but a read timeout) and every 502, 503 or 504 marks the
 host as failed, whether or not the call goes on, so that the next calls go elsewhere for
@@ -47,6 +54,7 @@ from typing import NoReturn
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
 from . import deadlines
+from .compression import ENCODING, REFUSED_STATUS, RequestCompression
 from .config import is_loopback
 from .errors import (
     APIConnectionError,
@@ -195,6 +203,7 @@ class CallPlan:
     def __init__(self, *, method: str, path: str, headers: dict[str, str], pool: HostPool,
                  policy: RetryPolicy, idempotent: bool, api_root: bool = False,
                  allow_insecure_http: bool = False, total: float | None = None,
+                 body: bytes | None = None, compression: RequestCompression | None = None,
                  rand: Callable[[], float] = random.random,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.method = method
@@ -211,8 +220,13 @@ class CallPlan:
         self.redirects = 0
         self._rand = rand
         self._tried: set[str] = set()
+        self._plain_body = self.body = body
+        self._compression = compression
+        self._packed: bytes | None = None  # the compressed body, made once per call
+        self.compressed = False  # whether this attempt's body is compressed
         self.base = pool.pick()
         self.url = self._url_for(self.base)
+        self._code_body()
 
     def _url_for(self, base: str) -> str:
         if self.api_root:
@@ -283,6 +297,34 @@ class CallPlan:
         self.redirects = 0
         self.headers = self._headers
         self.url = self._url_for(base)
+        self._code_body()
+
+    def _code_body(self) -> None:
+        """This attempt's body and headers: compressed when the call compresses and the
+        host has not refused it, else the plain body."""
+        self.body, self.compressed = self._plain_body, False
+        comp = self._compression
+        if comp is None or not comp.wanted(self._plain_body, self.url):
+            return
+        if self._packed is None:
+            assert self._plain_body is not None
+            self._packed = comp.compressed(self._plain_body) or b""
+        if self._packed:  # b"": compressing did not make it smaller
+            self.body, self.compressed = self._packed, True
+            self.headers = {**self.headers, "content-encoding": ENCODING}
+
+    def _send_plain(self) -> float:
+        """A 415 to the compressed body: it was not processed. Remember that this host
+        refuses compressed bodies and send the same request plain, now; not a retry."""
+        assert self._compression is not None
+        self._compression.refused(self.url)
+        if self.redirects:  # calls to this base URL end up there: send them plain too
+            self._compression.refused(self.base)
+        self.body, self.compressed = self._plain_body, False
+        self.headers = {k: v for k, v in self.headers.items() if k != "content-encoding"}
+        log.debug("%s %s refused a compressed body (415); sending it uncompressed",
+                  self.method, self.url)
+        return 0.0
 
     def after(self, outcome: Outcome) -> float:
         """An attempt ended without a 2xx. Returns the delay before the next attempt (the
@@ -325,6 +367,8 @@ class CallPlan:
 
         ``headers`` must be a case-insensitive mapping or have lower-case keys.
         """
+        if status == REFUSED_STATUS and self.compressed:
+            return self._send_plain()
         if status in REDIRECT_STATUSES and headers.get("location"):
             return self._redirect(status, headers["location"], headers, body)
         if status == 407:  # only a proxy asks this (a plain-http request sent through one)

@@ -107,7 +107,7 @@ class NanoGPT(ClientBase):
                     # non-streamed: `read` bounds the whole attempt; a stream: `first_event`
                     # (and `total`) its head, then `idle` each silence
                     deadline = plan.attempt_deadline(limits.head)
-                    resp = pool.request(plan.method, plan.url, body=req.body,
+                    resp = pool.request(plan.method, plan.url, body=plan.body,
                                         headers=plan.headers,
                                         connect_timeout=plan.bound(limits.connect),
                                         read_timeout=plan.bound(limits.each_read),

@@ -16,6 +16,7 @@ Where things live, in the order a request meets them:
                   answered in JSON, running out of descriptors logged once
 ``_pipeline``     the middleware: body bounds, recording, picking the fault, the faults
                   that act before the answer, any error turned into JSON
+``_encodings``    compressed request bodies: decoded within the body bound, or 415
 ``_routes``       the route table: path and method -> handler (add an endpoint here)
 ``_account``      handlers: model lists, balance
 ``_completions``  handler: chat completions, whole or streamed

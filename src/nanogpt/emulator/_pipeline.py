@@ -1,7 +1,8 @@
 """The pipeline every request passes before its handler: the aiohttp middleware.
 
-In order: the body is read within bounds (``max_body_bytes``: 413; ``read_timeout``: 408),
-the request is recorded (``_records``), its fault is picked (from the ``X-Emulator-Fault``
+In order: the body is read within bounds (``max_body_bytes``: 413; ``read_timeout``: 408) and
+its ``Content-Encoding`` undone within the same bound (``_encodings``: 415, 413, 400), the
+request is recorded (``_records``), its fault is picked (from the ``X-Emulator-Fault``
 header, checked, or from the queue ``emu.inject`` fills, see ``_faults``), the faults that act
 before the answer run (``_phases.before_head``, ``_phases.instead_of_answer``), then the
 handler (``_routes``). Any error on the way, including an unknown path, a wrong method or a
@@ -20,6 +21,7 @@ from aiohttp import web
 
 from . import _phases
 from ._connections import ConnectionGuard
+from ._encodings import RefusedBody, decoded_body
 from ._errors import REASONS, json_error
 from ._exchange import Aborted
 from ._exchange import RequestKeys as K
@@ -49,7 +51,8 @@ class Pipeline:
     async def middleware(self, request: web.Request, handler: Next) -> web.StreamResponse:
         self._guard.heard(request.protocol)
         rid = self._record.next_rid()
-        raw, refused = await self._read_body(request, rid)
+        wire, refused = await self._read_body(request, rid)
+        raw, refused = self._decoded(request, rid, wire, refused)
         parsed, parsed_ok = _parsed(raw)
         fault: Fault | None = None
         bad_fault: str | None = None
@@ -58,8 +61,8 @@ class Pipeline:
                 fault = self._take_fault(request, parsed)
             except FaultError as e:
                 bad_fault = str(e)
-        self._keep_record(request, raw, parsed, parsed_ok, fault)
-        del raw  # only the record's bounded copy outlives the request
+        self._keep_record(request, raw, parsed, parsed_ok, fault, len(wire))
+        del raw, wire  # only the record's bounded copy outlives the request
         request[K.rid] = rid
         request[K.json] = parsed
         request[K.fault] = fault
@@ -107,14 +110,30 @@ class Pipeline:
             slow.force_close()
             return b"", slow
 
+    def _decoded(self, request: web.Request, rid: str, wire: bytes,
+                 refused: web.Response | None) -> tuple[bytes, web.Response | None]:
+        """The body with its ``Content-Encoding`` undone, or the error answer refusing it."""
+        if refused is not None or not wire:
+            return wire, refused
+        try:
+            return decoded_body(
+                wire, request.headers.get("Content-Encoding"), path=request.path,
+                content_type=request.headers.get("Content-Type", ""),
+                has_key=bool(request.headers.get("Authorization")
+                             or request.headers.get("X-API-Key")),
+                accepted=self.settings.request_encodings,
+                limit=self.settings.max_body_bytes), None
+        except RefusedBody as e:
+            return b"", json_error(rid, e.status, str(e), code=e.code)
+
     def _keep_record(self, request: web.Request, raw: bytes, parsed: Any, parsed_ok: bool,
-                     fault: Fault | None) -> None:
+                     fault: Fault | None, wire_size: int) -> None:
         peer = request.transport.get_extra_info("peername") if request.transport else None
         record = RecordedRequest(
             request.method, request.path_qs, request.host,
             {k.lower(): v for k, v in request.headers.items()}, kept_body(raw, parsed, parsed_ok),
             fault, tuple(peer[:2]) if peer else None, body_size=len(raw) or
-            (request.content_length or 0))
+            (request.content_length or 0), wire_size=wire_size or (request.content_length or 0))
         resource = request.match_info.route.resource
         self._record.add(record, resource.canonical if resource is not None else "(unrouted)")
         request[K.record] = record

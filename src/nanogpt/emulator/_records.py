@@ -31,7 +31,8 @@ class RecordedRequest:
 
     ``body`` is the parsed JSON when the body was valid JSON of at most ``KEPT_JSON_BYTES``;
     otherwise the first ``PREFIX_BYTES`` bytes (``None`` when there was no body or it was
-    refused unread). ``body_size`` is the full size in bytes.
+    refused unread). ``body_size`` is the full size in bytes, once its ``Content-Encoding``
+    (``content_encoding``) is undone; ``wire_size`` the size as it came (coded).
     """
 
     method: str
@@ -44,6 +45,12 @@ class RecordedRequest:
     started: bool = False  # a 2xx answer began: from here on, a re-send could be billed twice
     at: float = field(default_factory=time.monotonic)
     body_size: int = 0
+    wire_size: int = 0
+
+    @property
+    def content_encoding(self) -> str | None:
+        """How the body came coded (``"gzip"``), or ``None``: not coded."""
+        return self.headers.get("content-encoding")
 
     @property
     def api_key(self) -> str | None:

@@ -21,6 +21,7 @@ from aiohttp import web
 
 from ._batches import BatchStore
 from ._connections import ConnectionGuard
+from ._encodings import DEFAULT_ENCODINGS
 from ._faults import Fault, FaultQueue
 from ._login import LoginStore
 from ._pipeline import Pipeline
@@ -82,10 +83,12 @@ class Emulator:
 
     It defends itself against the clients it serves (any local process can reach it): it keeps
     the last ``keep_requests`` requests (``True``: 1000; ``False``: none, counters only),
-    refuses bodies over ``max_body_bytes`` with 413, closes a connection that has not sent a
-    whole request head within ``read_timeout`` seconds (or the rest of a body, 408), checks
-    what fault headers ask for, and logs running out of file descriptors once, and requests it
-    cannot parse once (``resource_errors``, ``bad_requests`` count them all).
+    refuses bodies over ``max_body_bytes`` with 413 (coded or decoded: it decodes the gzip and
+    deflate chat bodies ``request_encodings`` lists, and answers 415 to others), closes a
+    connection that has not sent a whole request head within ``read_timeout`` seconds (or the
+    rest of a body, 408), checks what fault headers ask for, and logs running out of file
+    descriptors once, and requests it cannot parse once (``resource_errors``, ``bad_requests``
+    count them all).
     """
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, *,
@@ -100,6 +103,9 @@ class Emulator:
             keep_requests = DEFAULT_KEEP if keep_requests else 0
         self.keep_requests = keep_requests
         self.max_body_bytes = max_body_bytes
+        # the codings a request body may come in (see _encodings); a test empties it to have
+        # every compressed body refused with 415 (a fault, so clear_faults restores it)
+        self.request_encodings: frozenset[str] = DEFAULT_ENCODINGS
         self.read_timeout = read_timeout
         self._record = Recorder(keep_requests)
         self._faults = FaultQueue()
@@ -184,7 +190,8 @@ class Emulator:
         # keepalive_timeout closes a kept-alive connection whose next request head does not
         # come in time; the guard does the same for a new connection's first request head
         runner = web.AppRunner(app, access_log=None, handler_cancellation=True,
-                               shutdown_timeout=0.5, keepalive_timeout=self.read_timeout)
+                               shutdown_timeout=0.5, keepalive_timeout=self.read_timeout,
+                               auto_decompress=False)  # _encodings decodes, bounded
         await runner.setup()
         assert runner.server is not None
         self._runner = runner
@@ -251,6 +258,7 @@ class Emulator:
 
     def clear_faults(self) -> None:
         self._faults.clear()
+        self.request_encodings = DEFAULT_ENCODINGS
 
     def reset_stats(self) -> None:
         self._record.reset()
