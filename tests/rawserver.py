@@ -20,8 +20,8 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-__all__ = ["RawConn", "RawRequest", "RawServer", "answering", "asked", "completion",
-           "http_response"]
+__all__ = ["SSE_END", "STREAM_HEAD", "RawConn", "RawRequest", "RawServer", "answering", "asked",
+           "completion", "http_response", "sse_piece"]
 
 
 @dataclass
@@ -108,6 +108,28 @@ def completion(text: str, model: str = "openai/gpt-5-mini") -> bytes:
     return json.dumps({"id": "c", "object": "chat.completion", "model": model,
                        "choices": [{"index": 0, "finish_reason": "stop",
                                     "message": {"role": "assistant", "content": text}}]}).encode()
+
+
+STREAM_HEAD = (b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n"
+               b"transfer-encoding: chunked\r\n\r\n")
+"""The head of a streamed 2xx answer whose body comes in HTTP chunks (``sse_piece``)."""
+
+
+def _chunked(data: bytes) -> bytes:
+    return b"%x\r\n%s\r\n" % (len(data), data)
+
+
+def sse_piece(text: str, model: str = "openai/gpt-5-mini") -> bytes:
+    """One HTTP chunk of an event stream: a chunk event carrying ``text`` as a content delta."""
+    import json
+
+    frame = json.dumps({"id": "c", "object": "chat.completion.chunk", "created": 1,
+                        "model": model, "choices": [{"index": 0, "delta": {"content": text}}]})
+    return _chunked(f"data: {frame}\n\n".encode())
+
+
+SSE_END = _chunked(b"data: [DONE]\n\n") + b"0\r\n\r\n"
+"""``[DONE]`` and the last HTTP chunk: the end of a stream sent with ``sse_piece``."""
 
 
 def asked(body: bytes) -> str:

@@ -83,19 +83,11 @@ def wire_name(name: str) -> str | None:
     return spec[0] if spec is not None else None
 
 
-@functools.cache
 def parameter_kind(name: str) -> type | tuple[str, ...]:
     """How a parameter is typed in text: ``float``, ``int`` or ``str``, or the tuple of the
     values it takes when it is one of a few (``reasoning_effort``). Read from the SDK's
-    ``ChatParams``, so a flag built from it follows the SDK. (One annotation is evaluated,
-    not all: the command line builds its flags from this at startup.)"""
-    from ._core import params
-
-    annotation = params.ChatParams.__annotations__[name]  # a ForwardRef or text, or a type
-    if isinstance(annotation, typing.ForwardRef):
-        annotation = annotation.__forward_arg__
-    # our own annotation's text, evaluated where it was written (what get_type_hints does)
-    hint = eval(annotation, vars(params)) if isinstance(annotation, str) else annotation
+    ``ChatParams``, so a flag built from it follows the SDK."""
+    hint = _chat_param_hints()[name]
     if typing.get_origin(hint) is typing.Literal:
         return tuple(str(v) for v in typing.get_args(hint))
     if hint in (float, int, str):
@@ -109,6 +101,14 @@ def closest_ids(wrong: str, ids: Iterable[str], *, most: int = 3) -> list[str]:
     from ._core.fuzzy import closest_ids as closest
 
     return closest(wrong, ids, most=most)
+
+
+@functools.cache
+def _chat_param_hints() -> dict[str, Any]:
+    """``ChatParams``' annotations as types (they are written as text), read once."""
+    from ._core.params import ChatParams
+
+    return typing.get_type_hints(ChatParams)
 
 
 def models_from_catalog(items: list[Any]) -> list[Model]:

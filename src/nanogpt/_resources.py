@@ -19,9 +19,9 @@ if TYPE_CHECKING:
 
     from ._async.client import AsyncNanoGPT
     from ._async.stream import AsyncStream
-    from ._core.client import Catalog
     from ._core.config import Timeout
     from ._core.params import ChatParams
+    from ._core.types import Catalog
     from ._sync.client import NanoGPT
     from ._sync.stream import Stream
 

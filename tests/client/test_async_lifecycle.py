@@ -19,7 +19,7 @@ import pytest
 import nanogpt
 from conftest import KEY, USER, LoopThread
 from nanogpt._async.session import UNCLOSED
-from rawserver import RawConn, RawServer, completion, http_response
+from rawserver import SSE_END, STREAM_HEAD, RawConn, RawServer, completion, http_response, sse_piece
 
 SAFETY = 30  # seconds: a cap on a subprocess or a wait, never an assertion on speed
 
@@ -191,16 +191,6 @@ def test_a_closed_client_is_not_warned_about(emu) -> None:
     assert UNCLOSED not in [str(w.message) for w in caught]  # (other tests' garbage may warn)
 
 
-def _sse(text: str) -> bytes:
-    """One chunked piece of an event stream carrying ``text`` as a content delta."""
-    import json
-
-    data = ("data: " + json.dumps({"id": "c", "object": "chat.completion.chunk", "created": 1,
-                                   "model": "m", "choices": [{"index": 0, "delta": {
-                                       "content": text}}]}) + "\n\n").encode()
-    return b"%x\r\n%s\r\n" % (len(data), data)
-
-
 @pytest.mark.parametrize("kind", ["sync", "async"])
 def test_a_stream_outlives_its_dropped_client(kind: str) -> None:
     """``return await AsyncNanoGPT().chat.completions.create(stream=True)``: the client is
@@ -211,11 +201,9 @@ def test_a_stream_outlives_its_dropped_client(kind: str) -> None:
     def handler(conn: RawConn) -> None:
         if conn.read_request() is None:
             return
-        conn.send(b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n"
-                  b"transfer-encoding: chunked\r\n\r\n" + _sse("a"))
+        conn.send(STREAM_HEAD + sse_piece("a"))
         dropped.wait(SAFETY)  # the rest only once the client is gone
-        done = b"data: [DONE]\n\n"
-        conn.send(_sse("b") + b"%x\r\n%s\r\n0\r\n\r\n" % (len(done), done))
+        conn.send(sse_piece("b") + SSE_END)
 
     async def open_and_drop(url: str) -> nanogpt.AsyncStream:
         c = nanogpt.AsyncNanoGPT(KEY, base_url=url, max_concurrency=1)

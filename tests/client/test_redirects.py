@@ -6,6 +6,7 @@ target are refused without being sent or echoed."""
 from __future__ import annotations
 
 import traceback
+from collections.abc import Callable
 
 import pytest
 
@@ -14,9 +15,15 @@ from nanogpt import APIStatusError, AuthenticationError, NanoGPTError
 from nanogpt._core.plan import CallPlan, HostPool, RetryPolicy
 from nanogpt._core.redact import is_credential_header
 from nanogpt.emulator import Fault
-from rawserver import RawConn, RawServer
+from rawserver import RawConn, RawServer, answering, http_response
 
 MODEL = "openai/gpt-5-mini"
+
+
+def _redirecting_to(location: bytes) -> Callable[[RawConn], None]:
+    """A server that answers every request with a 307 to ``location`` (sent as given)."""
+    return answering(http_response(307, b"", reason="Temporary Redirect",
+                                   headers={"location": location.decode("latin-1")}))
 
 
 def chat(client, **kw):
@@ -65,12 +72,7 @@ def test_no_credential_header_follows_a_redirect_to_another_host(make_client) ->
     with RawServer(other_host) as target:
         location = f"http://localhost:{target.port}/api/v1/chat/completions".encode()
 
-        def redirecting(conn: RawConn) -> None:
-            if conn.read_request() is not None:
-                conn.send(b"HTTP/1.1 307 Temporary Redirect\r\nlocation: " + location
-                          + b"\r\ncontent-length: 0\r\n\r\n")
-
-        with RawServer(redirecting) as srv:
+        with RawServer(_redirecting_to(location)) as srv:
             client = make_client(base_url=srv.base_url, max_retries=0,
                                  default_headers={"Proxy-Authorization": f"Bearer {PROXY_TOKEN}",
                                                   "X-Gateway-Token": PROXY_TOKEN})
@@ -99,12 +101,7 @@ def test_a_password_in_a_redirect_is_neither_sent_nor_echoed(make_client) -> Non
     with RawServer(other_host) as target:
         location = f"http://user:{password}@localhost:{target.port}/api/v1/x".encode()
 
-        def redirecting(conn: RawConn) -> None:
-            if conn.read_request() is not None:
-                conn.send(b"HTTP/1.1 307 Temporary Redirect\r\nlocation: " + location
-                          + b"\r\ncontent-length: 0\r\n\r\n")
-
-        with RawServer(redirecting) as srv:
+        with RawServer(_redirecting_to(location)) as srv:
             client = make_client(base_url=srv.base_url, max_retries=0)
             with pytest.raises(NanoGPTError) as info:
                 client.chat.completions.create(model="m", messages=USER)
@@ -119,12 +116,7 @@ def test_a_password_in_a_redirect_is_neither_sent_nor_echoed(make_client) -> Non
                          ids=["broken-ipv6", "port-out-of-range", "port-not-a-number",
                               "space", "control-and-latin-1"])
 def test_a_redirect_to_an_invalid_url_is_a_typed_refusal(make_client, location) -> None:
-    def redirecting(conn: RawConn) -> None:
-        while conn.read_request() is not None:
-            conn.send(b"HTTP/1.1 307 Temporary Redirect\r\nlocation: " + location
-                      + b"\r\ncontent-length: 0\r\n\r\n")
-
-    with RawServer(redirecting) as srv:
+    with RawServer(_redirecting_to(location)) as srv:
         client = make_client(base_url=srv.base_url, max_retries=2)
         with pytest.raises(NanoGPTError) as info:
             client.chat.completions.create(model="m", messages=USER)

@@ -6,7 +6,6 @@ the POSTs it received."""
 from __future__ import annotations
 
 import contextlib
-import json
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -17,7 +16,16 @@ import pytest
 import nanogpt
 from conftest import KEY, LoopThread, SyncProxy
 from nanogpt import Timeout
-from rawserver import RawConn, RawServer, asked, completion, http_response
+from rawserver import (
+    SSE_END,
+    STREAM_HEAD,
+    RawConn,
+    RawServer,
+    asked,
+    completion,
+    http_response,
+    sse_piece,
+)
 from test_transport_sync import forked, needs_fork
 
 MODEL = "openai/gpt-5-mini"
@@ -120,13 +128,6 @@ def test_a_stream_head_that_never_completes_ends_at_first_event(
 
 # a stream open across fork() ------------------------------------------------------------------
 
-def _sse_chunk(text: str) -> bytes:
-    frame = json.dumps({"id": "s", "model": MODEL, "choices": [
-        {"index": 0, "delta": {"content": text}}]})
-    data = f"data: {frame}\n\n".encode()
-    return b"%x\r\n%s\r\n" % (len(data), data)
-
-
 @needs_fork
 @pytest.mark.timeout(120)
 def test_a_stream_open_at_fork_is_read_only_by_the_parent() -> None:
@@ -137,13 +138,11 @@ def test_a_stream_open_at_fork_is_read_only_by_the_parent() -> None:
     def handler(conn: RawConn) -> None:
         if conn.read_request() is None:
             return
-        conn.send(b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n"
-                  b"transfer-encoding: chunked\r\n\r\n" + _sse_chunk("<0>"))
+        conn.send(STREAM_HEAD + sse_piece("<0>"))
         rest.wait(30)
         for i in range(1, 10):
-            conn.send(_sse_chunk(f"<{i}>"))
-        done = b"data: [DONE]\n\n"
-        conn.send(b"%x\r\n%s\r\n0\r\n\r\n" % (len(done), done))
+            conn.send(sse_piece(f"<{i}>"))
+        conn.send(SSE_END)
         with contextlib.suppress(OSError):
             while conn.sock.recv(1024):
                 pass

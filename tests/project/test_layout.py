@@ -1,15 +1,19 @@
 """The layout shows the design (issue 9): ``nanogpt/_core/`` decides and does no I/O, the shells
-(``nanogpt._sync``, ``nanogpt._async``) move bytes. Checked on the source (AST), so an import
-hidden in a function counts too."""
+(``nanogpt._sync``, ``nanogpt._async``) move bytes, and the package's own tools (``cli/``,
+``batch/``) use the SDK through public names and ``nanogpt._contract`` only. Checked on the
+source (AST), so an import hidden in a function (or under ``TYPE_CHECKING``) counts too."""
 
 from __future__ import annotations
 
 import ast
 from pathlib import Path
 
+import pytest
+
 import nanogpt._core
 
 CORE = Path(nanogpt._core.__file__).parent
+PACKAGE = CORE.parent
 
 # modules that do I/O, wait, or start threads or tasks; and the shells
 FORBIDDEN = ("socket", "ssl", "select", "selectors", "threading", "_thread", "asyncio",
@@ -27,9 +31,9 @@ ALLOWED = {
 }
 
 
-def _imports(path: Path) -> set[str]:
-    """Every module ``path`` imports, absolute, and for ``from m import n`` also ``m.n``."""
-    package = "nanogpt._core"
+def _imports(path: Path, package: str = "nanogpt._core") -> set[str]:
+    """Every module ``path`` (a module of ``package``) imports, absolute, and for
+    ``from m import n`` also ``m.n``."""
     found: set[str] = set()
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
         if isinstance(node, ast.Import):
@@ -81,3 +85,42 @@ def test_the_core_docstring_names_every_core_module_and_exception() -> None:
     assert [m for m in modules if f"``{m}``" not in doc] == []
     assert [name for name, _ in ALLOWED if f"``{name[:-3]}``: " not in doc.split(
         "Allowed exceptions")[-1]] == []
+
+
+# what a tool may import from the SDK besides ``nanogpt`` and ``nanogpt.types``: the named
+# contract, and the lazy-import helper (no SDK logic)
+TOOLS_MAY_USE = ("nanogpt._contract", "nanogpt._lazy")
+
+
+def _private_sdk_imports(tool: str) -> set[tuple[str, str]]:
+    """``(file, module)`` for each private SDK module a file of ``nanogpt.<tool>`` imports."""
+    found = set()
+    for path in sorted((PACKAGE / tool).glob("*.py")):
+        for module in _imports(path, f"nanogpt.{tool}"):
+            parts = module.split(".")
+            private = len(parts) > 1 and parts[0] == "nanogpt" and parts[1].startswith("_")
+            if private and not module.startswith(TOOLS_MAY_USE):
+                found.add((path.name, module))
+    return found
+
+
+@pytest.mark.parametrize("tool", ["cli", "batch"])
+def test_the_tools_use_public_names_and_the_contract_only(tool: str) -> None:
+    assert sorted(_private_sdk_imports(tool)) == [], (
+        f"nanogpt.{tool} must import the SDK from nanogpt, nanogpt.types or nanogpt._contract "
+        "(add what it needs to _contract), so the SDK's internals can move")
+
+
+def test_no_module_evaluates_text_as_code() -> None:
+    """Annotations are read with ``typing.get_type_hints``; nothing runs ``eval``/``exec``."""
+    calls = sorted((str(path.relative_to(PACKAGE)), node.lineno)
+                   for path in PACKAGE.rglob("*.py")
+                   for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+                   if isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+                   and node.func.id in ("eval", "exec"))
+    assert [c for c in calls if c[0] not in KNOWN_EVAL] == []
+
+
+# to be removed (issue 9 review): create()'s signature evaluates annotation text that
+# get_type_hints cannot (names imported for type checkers only)
+KNOWN_EVAL = {"_core/signature.py"}

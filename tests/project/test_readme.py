@@ -90,3 +90,17 @@ def test_every_test_the_guarantees_name_exists() -> None:
     missing = [f"{f}::{n}" for f, n in cited
                if n is not None and not re.search(rf"^(async )?def {n}\(", tests[f], re.M)]
     assert not missing
+
+
+def test_the_layout_names_every_module() -> None:
+    """The README's Layout tree is how a newcomer finds a module: each one is named there (as
+    ``name.py`` or ``_name``), and each module it names with ``.py`` exists."""
+    text = (ROOT / "README.md").read_text()
+    layout = text.split("## Layout", 1)[1].split("```", 2)[1]  # the tree
+    package = ROOT / "src" / "nanogpt"
+    files = [p for p in package.rglob("*.py") if not p.name.startswith("__")]
+    unnamed = [str(p.relative_to(package)) for p in files
+               if not re.search(rf"(?<![\w.]){re.escape(p.stem)}(\.py)?\b", layout)]
+    assert unnamed == []
+    named = set(re.findall(r"(?<![\w.])(_?\w+)\.py\b", layout))
+    assert sorted(named - {p.stem for p in files} - {"__init__"}) == []

@@ -10,6 +10,7 @@ closed under a body's reader, which aiohttp does not tell).
 from __future__ import annotations
 
 import asyncio
+import functools
 import re
 import time
 import weakref
@@ -25,8 +26,8 @@ from .._core.transport import TransportFailure
 if TYPE_CHECKING:
     import aiohttp
 
-__all__ = ["BodyWatch", "body_had_started", "decoding", "error_body", "failure", "read_limited",
-           "until", "watch_body"]
+__all__ = ["BodyWatch", "body_had_started", "connection_errors", "decoding", "error_body",
+           "failure", "read_limited", "until", "watch_body"]
 
 _STREAM_PIECE = 65536  # a coded stream is decoded at most this much per read
 
@@ -42,6 +43,16 @@ def _describe(exc: BaseException) -> str:
         text = str(exc)
     text = " ".join(text.split())[:300]
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+@functools.cache
+def connection_errors() -> tuple[type[BaseException], ...]:
+    """What aiohttp and asyncio raise when a connection fails or a wait runs out, sending or
+    reading (``failure`` tells them apart). A function, so that aiohttp loads on first use;
+    an ``except connection_errors():`` clause calls it only when something was raised."""
+    import aiohttp
+
+    return (aiohttp.ClientError, asyncio.TimeoutError, OSError)
 
 
 def failure(exc: BaseException, proxy: Proxy | None = None, url: str = "") -> TransportFailure:
@@ -130,14 +141,14 @@ def until(deadline: float | None) -> float | None:
 async def error_body(resp: aiohttp.ClientResponse, limit: int, left: float | None) -> bytes:
     """The body of an error answer, at most ``limit`` bytes and ``left`` seconds; ``b""``
     when it cannot be had (the status says enough)."""
-    import aiohttp
-
     watch = watch_body(resp)
     try:
         reading = read_limited(resp, limit)
         return (await (asyncio.wait_for(reading, left) if left is not None
                        else reading))[:limit]
-    except (aiohttp.ClientError, asyncio.TimeoutError, OSError, UndecodableBody):
+    except connection_errors():
+        return b""
+    except UndecodableBody:
         return b""
     finally:
         if watch is not None:

@@ -22,12 +22,20 @@ from typing import TYPE_CHECKING, TypeVar
 from .._core.client import ClientBase, Request, lower_headers
 from .._core.decompress import UndecodableBody, decoder_for
 from .._core.errors import APIResponseValidationError
-from .._core.plan import CallPlan
+from .._core.plan import CallPlan, Outcome
 from .._core.results import AsyncRawResponse
 from .._core.transport import TransportFailure
 from .._core.types import Balance
 from .._resources import AsyncChat, AsyncModels
-from .body import body_had_started, error_body, failure, read_limited, until, watch_body
+from .body import (
+    body_had_started,
+    connection_errors,
+    error_body,
+    failure,
+    read_limited,
+    until,
+    watch_body,
+)
 from .session import LoopSession, loop_session
 from .stream import AsyncStream, body_of
 
@@ -38,6 +46,8 @@ if TYPE_CHECKING:
 __all__ = ["AsyncNanoGPT"]
 
 T = TypeVar("T")
+
+
 class AsyncNanoGPT(ClientBase):
     """The asyncio NanoGPT client; same arguments and namespaces as :class:`~nanogpt.NanoGPT`.
 
@@ -93,7 +103,6 @@ class AsyncNanoGPT(ClientBase):
     async def _exchange(self, req: Request
                         ) -> tuple[aiohttp.ClientResponse, LoopSession, CallPlan]:
         """Send under the retry plan; returns a 2xx response whose concurrency slot is held."""
-        import aiohttp
 
         state = self._loop_state()
         plan = self._core.plan(req)
@@ -102,7 +111,7 @@ class AsyncNanoGPT(ClientBase):
         timeout = _client_timeout(limits.connect, limits.each_read, req.stream)
         slots = state.slots
         while True:
-            outcome: TransportFailure | tuple[int, Mapping[str, str], bytes]
+            outcome: Outcome
             left = plan.bound(None)  # what is left of the total timeout; raises when none
             if slots is not None:  # waiting for a slot counts against `total`
                 await slots.acquire(left)
@@ -127,7 +136,7 @@ class AsyncNanoGPT(ClientBase):
                         proxy_headers=proxy.headers() if proxy is not None else None)
                     resp = await (asyncio.wait_for(sending, left) if left is not None
                                   else sending)
-                except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
+                except connection_errors() as exc:
                     outcome = failure(exc, proxy, plan.url)
                     if body_had_started(exc):
                         raise self._answer_cut(req, outcome) from None
@@ -141,10 +150,7 @@ class AsyncNanoGPT(ClientBase):
             finally:
                 if not held and slots is not None:
                     slots.release()
-            if isinstance(outcome, TransportFailure):
-                delay = plan.after_failure(outcome)
-            else:
-                delay = plan.after_status(*outcome)
+            delay = plan.after(outcome)
             if delay:
                 await asyncio.sleep(delay)
 
@@ -159,7 +165,6 @@ class AsyncNanoGPT(ClientBase):
         """The body of a 2xx answer (never retried once it started); frees the slot. It must
         come within what is left of ``total`` and, when given, ``read`` seconds from now (a
         whole body answering a stream request, whose own timer only bounds each silence)."""
-        import aiohttp
 
         watch = watch_body(resp)
         try:
@@ -167,7 +172,7 @@ class AsyncNanoGPT(ClientBase):
             left = until(plan.attempt_deadline(read))
             body = await (asyncio.wait_for(reading, left) if left is not None
                           else reading)
-        except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
+        except connection_errors() as exc:
             raise self._core.answer_cut(failure(exc)) from None
         except UndecodableBody as e:
             raise APIResponseValidationError(str(e), status_code=resp.status,

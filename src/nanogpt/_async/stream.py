@@ -20,7 +20,7 @@ from .._core.stream import StreamBase, StreamCore
 from .._core.transport import DRAIN_TIMEOUT, AsyncStreamBody, TransportFailure
 from .._core.types import ChatCompletion, ChatCompletionChunk
 from .aiohttp_private import take_buffered
-from .body import decoding, failure, watch_body
+from .body import connection_errors, decoding, failure, watch_body
 
 if TYPE_CHECKING:
     import aiohttp
@@ -30,18 +30,11 @@ if TYPE_CHECKING:
 
 __all__ = ["AsyncStream", "ResponseBody", "body_of"]
 
-# what reading a stream may raise; RuntimeError: aiohttp's "Connection closed." once the session
-# was closed under it
-_READ_ERRORS: tuple[type[BaseException], ...] = ()
-
 
 def _read_errors() -> tuple[type[BaseException], ...]:
-    global _READ_ERRORS
-    if not _READ_ERRORS:
-        import aiohttp
-
-        _READ_ERRORS = (aiohttp.ClientError, asyncio.TimeoutError, OSError, RuntimeError)
-    return _READ_ERRORS
+    """What reading a stream may raise: a connection's failures, and RuntimeError (aiohttp's
+    "Connection closed." once the session was closed under it)."""
+    return (*connection_errors(), RuntimeError)
 
 
 class ResponseBody:

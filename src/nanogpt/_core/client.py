@@ -47,19 +47,18 @@ from .transport import TransportFailure
 from .types import (
     DECODE_ERRORS,
     Balance,
-    Catalog,
     ChatCompletion,
     Model,
     ModelList,
+    decoder,
     loads,
     model_from_dict,
-    salvage,
 )
 
 if TYPE_CHECKING:
     from typing_extensions import Self
 
-__all__ = ["Auth", "Catalog", "ClientCore", "Request"]
+__all__ = ["Auth", "ClientCore", "Request"]
 
 T = TypeVar("T")
 S = TypeVar("S")
@@ -78,14 +77,14 @@ _CATALOG_PATHS: dict[str, tuple[str, bool]] = {  # catalog -> (path, relative to
 }
 
 _encode = msgspec.json.Encoder().encode
-_decode_completion = msgspec.json.Decoder(ChatCompletion, strict=False).decode
+_decode_completion = decoder(ChatCompletion)
 
 
 class _ModelList(msgspec.Struct):
     data: list[Any]
 
 
-_decode_model_list = msgspec.json.Decoder(_ModelList, strict=False).decode
+_decode_model_list = decoder(_ModelList)
 
 
 @dataclass(repr=False)
@@ -260,10 +259,7 @@ class ClientCore:
     def decode_completion(self, status: int, headers: Mapping[str, str],
                           body: bytes) -> ChatCompletion:
         try:
-            try:
-                completion = _decode_completion(body)
-            except DECODE_ERRORS as e:
-                completion = salvage(body, ChatCompletion, e)
+            completion = _decode_completion(body)
         except DECODE_ERRORS as e:
             raise self._invalid("a chat completion JSON object", status, headers, body, e) from None
         completion.__dict__["_raw_json"] = body
@@ -281,10 +277,7 @@ class ClientCore:
     def decode_models(self, catalog: str, status: int, headers: Mapping[str, str],
                       body: bytes) -> ModelList:
         try:
-            try:
-                items = _decode_model_list(body).data
-            except DECODE_ERRORS as e:
-                items = salvage(body, _ModelList, e).data
+            items = _decode_model_list(body).data
         except DECODE_ERRORS as e:
             raise self._invalid("a model list", status, headers, body, e) from None
         models = ModelList(models_from_dicts(items))

@@ -67,7 +67,11 @@ from .errors import (
 from .redact import is_credential_header
 from .transport import TransportFailure
 
-__all__ = ["CallPlan", "HostPool", "RetryPolicy", "parse_retry_after"]
+__all__ = ["CallPlan", "HostPool", "Outcome", "RetryPolicy", "parse_retry_after"]
+
+# how an attempt that got no 2xx ended: the transport failed, or an answer came
+# (status, headers, body)
+Outcome = TransportFailure | tuple[int, Mapping[str, str], bytes]
 
 log = logging.getLogger("nanogpt")
 
@@ -321,6 +325,13 @@ class CallPlan:
         log.debug("%s %s refused a compressed body (415); sending it uncompressed",
                   self.method, self.url)
         return 0.0
+
+    def after(self, outcome: Outcome) -> float:
+        """An attempt ended without a 2xx. Returns the delay before the next attempt (the
+        shell sleeps it, then sends again), or raises the error to give the caller."""
+        if isinstance(outcome, TransportFailure):
+            return self.after_failure(outcome)
+        return self.after_status(*outcome)
 
     def after_failure(self, failure: TransportFailure) -> float:
         """The connection failed. Returns the delay before the next attempt, or raises."""

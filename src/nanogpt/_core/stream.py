@@ -15,8 +15,6 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
-import msgspec
-
 from .deadlines import StreamClocks
 from .errors import StreamError, StreamTimeoutError
 from .redact import scrub
@@ -32,12 +30,12 @@ from .types import (
     Pricing,
     ToolCall,
     Usage,
-    salvage,
+    decoder,
 )
 
 __all__ = ["Accumulator", "StreamBase", "StreamCore"]
 
-_decode_chunk = msgspec.json.Decoder(ChatCompletionChunk, strict=False).decode
+_decode_chunk = decoder(ChatCompletionChunk)
 _DONE = b"[DONE]"
 
 
@@ -232,10 +230,7 @@ class StreamCore:
                 self.done = True
                 break
             try:
-                try:
-                    chunk = _decode_chunk(raw)
-                except DECODE_ERRORS as e:
-                    chunk = salvage(raw, ChatCompletionChunk, e)
+                chunk = _decode_chunk(raw)
             except DECODE_ERRORS as e:
                 snippet = raw[:200].decode("utf-8", "replace")
                 self.error = self.stream_error(f"malformed chunk in stream ({e}): {snippet!r}")
@@ -350,6 +345,7 @@ class StreamBase:
     @property
     def request_id(self) -> str | None:
         return self._core.request_id
+
     @property
     def text(self) -> str:
         return self._core.acc.text_of()

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+from collections.abc import Callable
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeVar
 
@@ -58,10 +59,25 @@ def loads(data: bytes) -> Any:
         return _loads_odd_numbers(data)
 
 
-def salvage(data: bytes, type_: type[T], error: Exception) -> T:
+def decoder(type_: type[T]) -> Callable[[bytes], T]:
+    """A decoder of untrusted JSON into ``type_`` (fields it does not declare are kept, for
+    ``.raw``). A number out of range (in a field we do not declare, or in ``usage``) becomes
+    ``None`` rather than failing the whole answer. Raises one of ``DECODE_ERRORS``."""
+    decode = msgspec.json.Decoder(type_, strict=False).decode
+
+    def decode_or_salvage(data: bytes) -> T:
+        try:
+            return decode(data)
+        except DECODE_ERRORS as e:
+            return _salvage(data, type_, e)
+
+    return decode_or_salvage
+
+
+def _salvage(data: bytes, type_: type[T], error: Exception) -> T:
     """A second try after a typed decode of ``data`` failed with ``error``: when what failed
-    was a number out of range (in a field we do not declare, or in ``usage``), decode with
-    such numbers as ``None``. Raises ``error`` when that does not help."""
+    was a number out of range, decode with such numbers as ``None``. Raises ``error`` when
+    that does not help."""
     if not isinstance(error, msgspec.ValidationError):
         raise error
     try:

@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, TypeVar
 
 from .._core.client import ClientBase, Request, lower_headers
-from .._core.plan import CallPlan
+from .._core.plan import CallPlan, Outcome
 from .._core.transport import TransportFailure
 from .._core.types import Balance
 from .._resources import Chat, Models
@@ -98,7 +98,7 @@ class NanoGPT(ClientBase):
         limit = self._core.max_response_bytes
         limits = req.limits
         while True:
-            outcome: TransportFailure | tuple[int, Mapping[str, str], bytes]
+            outcome: Outcome
             # waiting for a slot counts against `total`
             slot = (slots, slots.acquire(plan.bound(None))) if slots is not None else None
             held = False
@@ -130,10 +130,7 @@ class NanoGPT(ClientBase):
             finally:
                 if not held:
                     _free(slot)
-            if isinstance(outcome, TransportFailure):
-                delay = plan.after_failure(outcome)
-            else:
-                delay = plan.after_status(*outcome)
+            delay = plan.after(outcome)
             if delay:
                 time.sleep(delay)
 

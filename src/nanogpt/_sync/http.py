@@ -40,7 +40,7 @@ from .._core.transport import TransportFailure
 from .._slots import fork_generation
 from .._sockets import readable
 
-__all__ = ["ConnectionPool", "Response", "readable"]
+__all__ = ["ConnectionPool", "Response"]
 
 Origin = tuple[str, str, int, str]  # scheme, host, port, and the proxy's key ("" for none)
 # what http.client and its socket raise when a connection fails, sending or reading

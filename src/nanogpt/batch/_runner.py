@@ -45,8 +45,7 @@ from ._output import OutputWriter, error_line, response_line
 from ._rows import BatchRow, RowError, read_rows, scan_ids
 
 if TYPE_CHECKING:
-    from .._async.client import AsyncNanoGPT
-    from .._sync.client import NanoGPT
+    from .. import AsyncNanoGPT, NanoGPT
     from ..types import ChatCompletion, Model
 
 __all__ = ["BatchInputError", "BatchSummary", "arun", "run", "worst_case_cost"]
@@ -556,7 +555,7 @@ class _Runner:
 
     async def _open_client(self) -> Callable[[], Any]:
         """Pick how a row is sent; returns what closes what this run opened."""
-        from .._async.client import AsyncNanoGPT
+        from .. import AsyncNanoGPT
 
         client = self._client_arg
         if client is None:

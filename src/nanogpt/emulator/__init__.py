@@ -40,7 +40,8 @@ Where things live, in the order a request meets them:
 """
 
 from ._auth import INVALID_API_KEY
-from ._faults import FAULT_HEADER, TOKENS_HEADER, Fault
+from ._faults import TOKENS_HEADER, Fault
+from ._fields import FAULT_HEADER
 from ._records import RecordedRequest
 from ._server import Emulator
 

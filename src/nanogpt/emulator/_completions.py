@@ -18,7 +18,8 @@ from ._auth import unauthorized
 from ._errors import json_error
 from ._exchange import Aborted
 from ._exchange import RequestKeys as K
-from ._faults import MAX_FORCED_TOKENS, TOKENS_HEADER, Fault, FaultError, forced_tokens
+from ._faults import MAX_FORCED_TOKENS, TOKENS_HEADER, Fault, forced_tokens
+from ._fields import FaultError
 from ._framing import Framing, Quirks
 from ._records import RecordedRequest
 from ._schema import SchemaTooLarge

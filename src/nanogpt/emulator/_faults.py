@@ -25,8 +25,8 @@ from ._fields import FAULT_HEADER, FaultError, check
 from ._framing import Quirks
 from ._phases import Body, Early, Frames, Head
 
-__all__ = ["FAULT_HEADER", "MAX_FORCED_TOKENS", "PHASES", "TOKENS_HEADER", "Fault",
-           "FaultError", "FaultQueue", "forced_tokens"]
+__all__ = ["MAX_FORCED_TOKENS", "PHASES", "TOKENS_HEADER", "Fault", "FaultQueue",
+           "forced_tokens"]
 
 TOKENS_HEADER = "X-Emulator-Tokens"
 MAX_FORCED_TOKENS = 100_000  # the most tokens X-Emulator-Tokens may ask for

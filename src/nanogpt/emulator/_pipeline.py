@@ -25,7 +25,8 @@ from ._encodings import RefusedBody, decoded_body
 from ._errors import REASONS, json_error
 from ._exchange import Aborted
 from ._exchange import RequestKeys as K
-from ._faults import FAULT_HEADER, Fault, FaultError, FaultQueue
+from ._faults import Fault, FaultQueue
+from ._fields import FAULT_HEADER, FaultError
 from ._records import RecordedRequest, Recorder, kept_body
 
 __all__ = ["Pipeline"]

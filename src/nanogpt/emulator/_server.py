@@ -22,14 +22,13 @@ from aiohttp import web
 from ._batches import BatchStore
 from ._connections import ConnectionGuard
 from ._encodings import DEFAULT_ENCODINGS
-from ._faults import FAULT_HEADER, TOKENS_HEADER, Fault, FaultQueue
+from ._faults import Fault, FaultQueue
 from ._login import LoginStore
 from ._pipeline import Pipeline
 from ._records import DEFAULT_KEEP, RecordedRequest, Recorder
 from ._routes import Site, add_routes
 
-__all__ = ["FAULT_HEADER", "TOKENS_HEADER", "Emulator", "Fault", "RecordedRequest",
-           "is_loopback", "url_host"]
+__all__ = ["Emulator", "is_loopback", "url_host"]
 
 MAX_BODY_BYTES = 20 * 1024 * 1024  # a larger request body is refused with 413, unread
 READ_TIMEOUT = 30.0  # seconds a client has to send a request head, or the rest of its body
