@@ -56,7 +56,7 @@ def test_models_does_not_load_the_conversation_module(env) -> None:
     ("", []),
 ])
 def test_closest_ids(wrong: str, expected: list[str]) -> None:
-    from nanogpt.cli._fuzzy import closest_ids
+    from nanogpt._contract import closest_ids
 
     ids = ["anthropic/claude-sonnet-4.5", "deepseek/deepseek-r1", "deepseek/deepseek-v3.2",
            "openai/gpt-5-mini", "openai/gpt-5-nano"]

@@ -90,9 +90,9 @@ def test_models_retrieve_refuses_a_bad_id_before_sending(client, emu, bad) -> No
 def test_cli_takes_closest_ids_from_the_sdk() -> None:
     from nanogpt import _contract
     from nanogpt._core import fuzzy
-    from nanogpt.cli import _fuzzy
+    from nanogpt.cli import _chat
 
-    assert _fuzzy.closest_ids is _contract.closest_ids
+    assert _chat.closest_ids is _contract.closest_ids
     assert _contract.closest_ids("gpt-5-mini", ["openai/gpt-5-mini"]) == \
         fuzzy.closest_ids("gpt-5-mini", ["openai/gpt-5-mini"])
 

@@ -90,9 +90,4 @@ def test_a_private_module_exports_only_what_it_defines() -> None:
         tree = ast.parse(path.read_text(encoding="utf-8"))
         second_homes += [f"{path.relative_to(INIT.parent)}: {name}"
                          for name in _exported(tree) if name not in _defined(tree)]
-    assert sorted(set(second_homes) - set(KNOWN_SECOND_HOMES)) == []
-
-
-# to be removed (issue 9 review): the command line's name for the SDK's closest_ids, which
-# test_openai_parity checks is the same object
-KNOWN_SECOND_HOMES = {"cli/_fuzzy.py: closest_ids"}
+    assert second_homes == []

@@ -118,9 +118,4 @@ def test_no_module_evaluates_text_as_code() -> None:
                    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
                    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
                    and node.func.id in ("eval", "exec"))
-    assert [c for c in calls if c[0] not in KNOWN_EVAL] == []
-
-
-# to be removed (issue 9 review): create()'s signature evaluates annotation text that
-# get_type_hints cannot (names imported for type checkers only)
-KNOWN_EVAL = {"_core/signature.py"}
+    assert calls == []

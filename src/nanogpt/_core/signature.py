@@ -47,10 +47,19 @@ def _chat_parameters() -> tuple[inspect.Parameter, ...]:
                  for name in params.PARAMS)
 
 
+class _Annotated:
+    """One annotation's text, in the shape ``typing.get_type_hints`` reads."""
+
+    def __init__(self, text: str) -> None:
+        self.__annotations__ = {"value": text}
+
+
 def _evaluated(annotation: Any, names: Mapping[str, Any]) -> Any:
+    """The type an annotation's text names (as ``typing.get_type_hints`` evaluates it), or
+    the text itself when it names something imported for type checkers only."""
     if not isinstance(annotation, str):
         return annotation
     try:
-        return eval(annotation, dict(names))  # our own annotation's text, as get_type_hints
+        return typing.get_type_hints(_Annotated(annotation), globalns=dict(names))["value"]
     except Exception:  # a name imported for type checkers only: the text says it
         return annotation

@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from . import _fuzzy, _settings
+from .._contract import closest_ids
+from . import _settings
 from ._render import Answer, show_stats, show_stream, show_text, stats_line, total_tokens
 from ._safe import visible_json
 from ._sampling import from_options
@@ -79,7 +80,7 @@ def with_suggestions(app: App, error: BaseException, model: str) -> BaseExceptio
     if not isinstance(error, NotFoundError) or error.code != "model_not_found":
         return error
     try:
-        near = _fuzzy.closest_ids(model, [m.id for m in app.catalog()])
+        near = closest_ids(model, [m.id for m in app.catalog()])
     except Exception:
         near = []
     where = _from_config(app, model)

@@ -1,6 +1,6 @@
-"""Finding models by what a person types: a search (``models -q``, ``/model``) and the
-"did you mean" for a model id the API does not know (``closest_ids``, which lives in the SDK's
-core for ``models.retrieve`` too, and comes here through ``nanogpt._contract``).
+"""Finding models by what a person types: the search of ``models -q`` and ``/model``. (The
+"did you mean" for a model id the API does not know is the SDK's ``closest_ids``, which
+``models.retrieve`` uses too; the command line takes it from ``nanogpt._contract``.)
 
 Pure functions over the catalog: no I/O, no client. The catalog itself comes from the caller
 (``App.catalog``, cached on disk), so a suggestion never costs a request that is paid for.
@@ -10,12 +10,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .._contract import closest_ids
-
 if TYPE_CHECKING:
     from .. import Model
 
-__all__ = ["closest_ids", "search"]
+__all__ = ["search"]
 
 
 def search(query: str, models: list[Model]) -> list[Model]:
