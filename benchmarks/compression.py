@@ -24,12 +24,13 @@ import argparse
 import asyncio
 import http.client
 import json
-import subprocess
 import sys
 import time
 import zlib
 from pathlib import Path
 from typing import Any
+
+from run import start_server  # the benchmark server, started as run.py starts it
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -51,17 +52,6 @@ def conversation(size: int) -> list[dict[str, str]]:
         turns.append({"role": "user" if len(turns) % 2 == 0 else "assistant", "content": piece})
         used += len(json.dumps(turns[-1]))
     return turns
-
-
-def start_server() -> tuple[subprocess.Popen[str], int]:
-    proc = subprocess.Popen([sys.executable, str(HERE / "server.py"), "--port", "0"],
-                            stdout=subprocess.PIPE, text=True)
-    assert proc.stdout is not None
-    line = proc.stdout.readline()
-    if not line.startswith("PORT "):
-        proc.kill()
-        raise SystemExit(f"benchmark server did not start: {line!r}")
-    return proc, int(line.split()[1])
 
 
 def received(port: int) -> int:

@@ -232,3 +232,23 @@ def dead_url() -> str:
 
 
 USER = [{"role": "user", "content": "hi there"}]
+
+
+@pytest.fixture
+def env(tmp_path: Any, emu: Emulator) -> dict[str, str]:
+    """The command line's environment for one test (:func:`cli_env`: private config and cache
+    folders, the test key, the session emulator). A test file overrides it to add variables."""
+    return cli_env(tmp_path, emu)
+
+
+@pytest.fixture
+def run(env: dict[str, str]) -> Callable[..., Any]:
+    """``run(*args, input=None, **variables)``: ``python -m nanogpt ARGS`` in a subprocess with
+    ``env`` (plus ``variables``), stdin ``input`` or empty; returns the ``CompletedProcess``."""
+    import subprocess
+    import sys
+
+    def run(*args: str, input: str | None = None, **kw: str) -> Any:
+        return subprocess.run([sys.executable, "-m", "nanogpt", *args], input=input or "",
+                              capture_output=True, text=True, env={**env, **kw}, timeout=60)
+    return run

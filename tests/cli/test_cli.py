@@ -14,24 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from conftest import KEY, cli_env
-from nanogpt.emulator import Emulator, Fault
+from conftest import KEY
+from nanogpt.emulator import Fault
 
 Run = Callable[..., subprocess.CompletedProcess[str]]
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
-
-
-@pytest.fixture
-def env(tmp_path: Path, emu: Emulator) -> dict[str, str]:
-    return cli_env(tmp_path, emu)
-
-
-@pytest.fixture
-def run(env: dict[str, str]) -> Run:
-    def run(*args: str, input: str | None = None, **kw: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "nanogpt", *args], input=input or "",
-                              capture_output=True, text=True, env={**env, **kw}, timeout=60)
-    return run
 
 
 def assert_one_line_error(r: subprocess.CompletedProcess[str], *needles: str) -> None:

@@ -24,19 +24,6 @@ from nanogpt.emulator import Emulator
 Run = Callable[..., subprocess.CompletedProcess[str]]
 
 
-@pytest.fixture
-def env(tmp_path: Path, emu: Emulator) -> dict[str, str]:
-    return cli_env(tmp_path, emu)
-
-
-@pytest.fixture
-def run(env: dict[str, str]) -> Run:
-    def run(*args: str, **kw: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "nanogpt", *args], input="",
-                              capture_output=True, text=True, env={**env, **kw}, timeout=60)
-    return run
-
-
 def one_error_line(r: subprocess.CompletedProcess[str]) -> str:
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("nanogpt: "), r.stderr

@@ -7,20 +7,13 @@ import socket
 import subprocess
 import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from conftest import cli_env
-from nanogpt.emulator import Emulator
 from test_cli import assert_one_line_error
 
 CONFIG_ADVICE = "NANOGPT_CONFIG_DIR"
-
-
-@pytest.fixture
-def env(tmp_path: Path, emu: Emulator) -> dict[str, str]:
-    return cli_env(tmp_path, emu)
 
 
 def nanogpt(env: dict[str, str], *args: str, module: str = "nanogpt",

@@ -20,14 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import KEY, cli_env
+from conftest import KEY
 from nanogpt import InvalidParameterError, NanoGPT
-from nanogpt.emulator import Emulator
-
-
-@pytest.fixture
-def env(tmp_path: Path, emu: Emulator) -> dict[str, str]:
-    return cli_env(tmp_path, emu)
 
 
 @pytest.fixture

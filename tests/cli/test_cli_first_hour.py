@@ -16,24 +16,8 @@ from pathlib import Path
 import click
 import pytest
 
-from conftest import cli_env
-from nanogpt.emulator import Emulator
-
 Run = Callable[..., subprocess.CompletedProcess[str]]
 SGR = re.compile(r"\x1b\[[0-9;]*m")  # a style: colour, bold, dim, italic, ...
-
-
-@pytest.fixture
-def env(tmp_path: Path, emu: Emulator) -> dict[str, str]:
-    return cli_env(tmp_path, emu)
-
-
-@pytest.fixture
-def run(env: dict[str, str]) -> Run:
-    def run(*args: str, **kw: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "nanogpt", *args], input="",
-                              capture_output=True, text=True, env={**env, **kw}, timeout=60)
-    return run
 
 
 # the search and the "did you mean" live in their own module --------------------------------

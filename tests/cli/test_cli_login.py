@@ -38,14 +38,6 @@ def env(tmp_path: Path, logins: Emulator) -> dict[str, str]:
     return cli_env(tmp_path, logins, NANOGPT_NO_BROWSER="1", NANOGPT_API_KEY="")
 
 
-@pytest.fixture
-def run(env: dict[str, str]) -> Run:
-    def run(*args: str, input: str | None = None, **kw: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "nanogpt", *args], input=input or "",
-                              capture_output=True, text=True, env={**env, **kw}, timeout=60)
-    return run
-
-
 def key_file(env: dict[str, str]) -> Path:
     return Path(env["NANOGPT_CONFIG_DIR"]) / "key"
 
