@@ -32,8 +32,9 @@ import itertools
 import json
 import time
 from collections import OrderedDict, deque
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from aiohttp import web
 
@@ -133,13 +134,7 @@ class BatchStore:
             self._file_bytes -= len(old.data)
 
     def _file(self, request: web.Request) -> _File | web.Response:
-        refused = unauthorized(request)
-        if refused is not None:
-            return refused
-        f = self._files.get(request.match_info["file_id"])
-        if f is None:
-            return json_error(request[K.rid], 404, "No such file", code="file_not_found")
-        return f
+        return _find(request, self._files, "file_id", "file")
 
     async def get_file(self, request: web.Request) -> web.Response:
         f = self._file(request)
@@ -186,13 +181,7 @@ class BatchStore:
         return web.json_response(self._public(batch), headers={"X-Request-ID": rid})
 
     def _batch(self, request: web.Request) -> _Batch | web.Response:
-        refused = unauthorized(request)
-        if refused is not None:
-            return refused
-        batch = self._batches.get(request.match_info["batch_id"])
-        if batch is None:
-            return json_error(request[K.rid], 404, "No such batch", code="batch_not_found")
-        return batch
+        return _find(request, self._batches, "batch_id", "batch")
 
     async def get_batch(self, request: web.Request) -> web.Response:
         batch = self._batch(request)
@@ -485,3 +474,19 @@ def parse_multipart(content_type: str, body: bytes
 
 def _now() -> int:
     return int(time.time())
+
+
+_Kept = TypeVar("_Kept")
+
+
+def _find(request: web.Request, kept: Mapping[str, _Kept], key: str,
+          what: str) -> _Kept | web.Response:
+    """The ``what`` the path's ``key`` names, or the answer to give instead: 401 without a valid
+    key, 404 (``{what}_not_found``) for an id the store does not hold."""
+    refused = unauthorized(request)
+    if refused is not None:
+        return refused
+    found = kept.get(request.match_info[key])
+    if found is None:
+        return json_error(request[K.rid], 404, f"No such {what}", code=f"{what}_not_found")
+    return found
