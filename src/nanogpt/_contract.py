@@ -21,7 +21,6 @@ module is cheap (no HTTP library); the clients offer ``has_api_key`` for the sam
 
 from __future__ import annotations
 
-import functools
 import typing
 from collections.abc import Collection, Iterable
 from typing import TYPE_CHECKING, Any
@@ -87,7 +86,9 @@ def parameter_kind(name: str) -> type | tuple[str, ...]:
     """How a parameter is typed in text: ``float``, ``int`` or ``str``, or the tuple of the
     values it takes when it is one of a few (``reasoning_effort``). Read from the SDK's
     ``ChatParams``, so a flag built from it follows the SDK."""
-    hint = _chat_param_hints()[name]
+    from ._core.params import chat_param_hints
+
+    hint = chat_param_hints()[name]
     if typing.get_origin(hint) is typing.Literal:
         return tuple(str(v) for v in typing.get_args(hint))
     if hint in (float, int, str):
@@ -101,14 +102,6 @@ def closest_ids(wrong: str, ids: Iterable[str], *, most: int = 3) -> list[str]:
     from ._core.fuzzy import closest_ids as closest
 
     return closest(wrong, ids, most=most)
-
-
-@functools.cache
-def _chat_param_hints() -> dict[str, Any]:
-    """``ChatParams``' annotations as types (they are written as text), read once."""
-    from ._core.params import ChatParams
-
-    return typing.get_type_hints(ChatParams)
 
 
 def models_from_catalog(items: list[Any]) -> list[Model]:

@@ -202,9 +202,7 @@ class AsyncNanoGPT(ClientBase):
         try:
             decoder = decoder_for(headers.get("content-encoding"))
         except UndecodableBody as e:
-            resp.close()
-            if state.slots is not None:
-                state.slots.release()
+            body_of(resp, None, state, owner).release(False)  # the one way a slot goes back
             raise self._core.stream_core(headers).interrupted(
                 TransportFailure(str(e), sent=True)) from None
         stream_body = body_of(resp, decoder, state, owner)

@@ -4,7 +4,6 @@
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable
 
 __all__ = ["closest_ids"]
@@ -28,6 +27,8 @@ def closest_ids(wrong: str, ids: Iterable[str], *, most: int = 3) -> list[str]:
     by_name: dict[str, str] = {}
     for i in known:
         by_name.setdefault(_name(i), i)
+    import difflib  # here: only a missing model needs it (3 ms at import)
+
     alike = difflib.get_close_matches(w, list(by_lower), n=most, cutoff=0.6)
     alike_names = difflib.get_close_matches(_name(w), list(by_name), n=most, cutoff=0.75)
     found = [by_lower[a] for a in alike] + [by_name[a] for a in alike_names]

@@ -10,7 +10,9 @@ bad one is refused before anything is sent instead of failing inside an HTTP lib
 
 from __future__ import annotations
 
+import functools
 import math
+import typing
 from collections.abc import Callable, Mapping
 from typing import Any, Literal, TypedDict
 
@@ -304,3 +306,10 @@ def _value_problem(value: str) -> str:
         return ("the value contains non-ASCII characters; encode it to ASCII first (for "
                 "example percent-encoding or base64)")
     return "the value contains control characters"
+
+
+@functools.cache
+def chat_param_hints() -> dict[str, Any]:
+    """``ChatParams``' annotations as types (they are written as text), read once: for
+    ``create``'s signature and for the command line's flags."""
+    return typing.get_type_hints(ChatParams)

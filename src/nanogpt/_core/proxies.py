@@ -208,6 +208,8 @@ class ProxyRules:
 
     def for_url(self, url: str) -> Proxy | None:
         """The proxy for a request to ``url``, or ``None`` to connect directly."""
+        if self.https is None and self.http is None:  # no proxy at all: the common case
+            return None
         parts = urlsplit(url)
         proxy = self.https if parts.scheme == "https" else self.http
         if proxy is None:

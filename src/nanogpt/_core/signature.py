@@ -14,7 +14,7 @@ from __future__ import annotations
 import functools
 import inspect
 import typing
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 from . import config, params
@@ -28,7 +28,7 @@ def chat_signature(func: F) -> F:
     """``func`` (a ``create`` taking ``**params``) with a ``__signature__`` in which
     ``**params`` is replaced by every parameter of ``ChatParams``."""
     sig = inspect.signature(func)
-    names = {**vars(typing), **func.__globals__, "Timeout": config.Timeout}
+    names = {**vars(typing), **func.__globals__, "Timeout": config.Timeout}  # read-only
     fixed = [p.replace(annotation=_evaluated(p.annotation, names))
              for p in sig.parameters.values() if p.kind is not inspect.Parameter.VAR_KEYWORD]
     vars(func)["__signature__"] = sig.replace(
@@ -41,7 +41,7 @@ def chat_signature(func: F) -> F:
 def _chat_parameters() -> tuple[inspect.Parameter, ...]:
     """Each chat parameter as a keyword with its type, ``None`` by default (made once: the
     sync and the async ``create`` share them)."""
-    hints = typing.get_type_hints(params.ChatParams)
+    hints = params.chat_param_hints()
     return tuple(inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=None,
                                    annotation=hints[name] | None)
                  for name in params.PARAMS)
@@ -54,12 +54,12 @@ class _Annotated:
         self.__annotations__ = {"value": text}
 
 
-def _evaluated(annotation: Any, names: Mapping[str, Any]) -> Any:
+def _evaluated(annotation: Any, names: dict[str, Any]) -> Any:
     """The type an annotation's text names (as ``typing.get_type_hints`` evaluates it), or
     the text itself when it names something imported for type checkers only."""
     if not isinstance(annotation, str):
         return annotation
     try:
-        return typing.get_type_hints(_Annotated(annotation), globalns=dict(names))["value"]
+        return typing.get_type_hints(_Annotated(annotation), globalns=names)["value"]
     except Exception:  # a name imported for type checkers only: the text says it
         return annotation

@@ -63,10 +63,6 @@ class NanoGPT(ClientBase):
     def _slots(self) -> ThreadSlots | None:
         return self._shared.slots
 
-    @property
-    def _http(self) -> ConnectionPool | None:
-        return self._shared.http
-
     # public ---------------------------------------------------------------------------------
 
     def balance(self) -> Balance:
