@@ -417,13 +417,14 @@ class ClientBase:
         options = changed_options(self._core.options, changes)
         return self._copy(ClientCore(key, options), raw=self._raw)
 
-    @property
+    @functools.cached_property
     def with_raw_response(self) -> Any:
         """This client as a view whose calls return the raw answer: a ``RawResponse``
         (``AsyncRawResponse`` for the async client) with ``status_code``, ``headers``,
         ``request_id``, ``content`` and ``parse()``, which returns what the plain call
         returns. ``client.with_raw_response.chat.completions.create(...)``. Typed ``Any``:
-        a type checker cannot follow the namespaces through it."""
+        a type checker cannot follow the namespaces through it. Made once per client (its
+        namespaces and batch core are not rebuilt on every call)."""
         return self._copy(self._core, raw=True)
 
     def _deliver(self, decode: Callable[[int, Mapping[str, str], bytes], T], status: int,
