@@ -113,7 +113,7 @@ def _wait_for_approval(client: NanoGPT, start: flow.Start, sleep: Callable[[floa
     interval = start.interval
     while True:
         status, body = post_without_key(client, flow.POLL_PATH, flow.poll_body(start),
-                                        answers=(404, 409, 410))
+                                        answers=(401, 403, 404, 409, 410))
         answer = flow.decode_poll(status, body, interval)
         del body  # it may hold the key in the clear
         if isinstance(answer, flow.Approved):
