@@ -367,3 +367,30 @@ def test_a_start_answer_with_an_absurd_life_is_capped() -> None:
     start = flow.decode_start({**_START, "expires_in": 1e308, "interval": float("nan")})
     assert start.expires_in == flow.MAX_EXPIRES_IN and start.interval == flow.DEFAULT_INTERVAL
     assert flow.decode_poll(202, {"interval": 0}, 2.0) == flow.Pending(2.0)
+
+
+def test_a_login_server_that_never_answers_ends_in_one_line(monkeypatch, tmp_path,
+                                                            capsys) -> None:
+    from nanogpt.cli import _settings, main
+    from rawserver import RawServer
+
+    answered = threading.Event()
+
+    def silent(conn) -> None:  # type: ignore[no-untyped-def]
+        conn.read_request()
+        answered.wait(30)  # never answers while the command waits
+
+    monkeypatch.setattr(flow, "REQUEST_TIMEOUT", 0.5)
+    monkeypatch.setenv("NANOGPT_CONFIG_DIR", str(tmp_path / "config"))
+    monkeypatch.setenv("NANOGPT_NO_BROWSER", "1")
+    monkeypatch.delenv("NANOGPT_API_KEY", raising=False)
+    monkeypatch.setattr(_settings, "_keyring", lambda: None)
+    with RawServer(silent) as srv:
+        monkeypatch.setenv("NANOGPT_BASE_URL", srv.base_url)
+        try:
+            assert main(["login", "--web"]) != 0
+        finally:
+            answered.set()
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and err.count("nanogpt: ") == 1
+    assert not (tmp_path / "config" / "key").exists()

@@ -48,6 +48,9 @@ MAX_INTERVAL = 60.0  # a server asking for more is still polled once a minute
 DEFAULT_EXPIRES_IN = 600.0
 MAX_EXPIRES_IN = 86400.0  # a day: longer is a server's mistake, not a real code's life
 DENIED_STATES = ("access_denied", "denied")
+# start and poll answer at once (no long polling): a server silent longer is stuck, and the
+# person at the terminal should not wait the client's ten minutes to learn it
+REQUEST_TIMEOUT = 30.0
 RETRY_ADVICE = ("run 'nanogpt login' again, or paste a key from https://nano-gpt.com/api "
                 "with 'nanogpt login --with-key'")
 
