@@ -113,12 +113,14 @@ def models_from_catalog(items: list[Any]) -> list[Model]:
 
 
 def post_without_key(client: NanoGPT, path: str, body: Any, *,
-                     answers: Collection[int] = ()) -> tuple[int, Any]:
+                     answers: Collection[int] = (),
+                     timeout: float | None = None) -> tuple[int, Any]:
     """POST ``body`` as JSON to ``path`` under the API root (``https://nano-gpt.com/api``)
     with no key, even when ``client`` has one: the answer's status and its body parsed as
     JSON (None when it is not JSON), for a 2xx or a status in ``answers``; any other error
     status raises as in every call (``APIStatusError`` and its advice). Retried as any POST
-    is: only where the request was not processed (408, 429, 503, or it never left)."""
+    is: only where the request was not processed (408, 429, 503, or it never left). ``timeout``
+    (seconds, for the whole call) replaces the client's, for answers that are never slow."""
     import msgspec
 
     from ._core.errors import APIStatusError
@@ -129,7 +131,8 @@ def post_without_key(client: NanoGPT, path: str, body: Any, *,
         except msgspec.DecodeError:
             return status, None
 
-    req = client._core.request("POST", path, body=body, api_root=True, auth="none")
+    req = client._core.request("POST", path, body=body, api_root=True, auth="none",
+                               timeout=timeout)
     try:
         return client._call(req, parsed)
     except APIStatusError as e:

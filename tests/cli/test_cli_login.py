@@ -309,3 +309,88 @@ def test_a_browser_is_tried_only_where_one_can_show_the_page(environ, platform,
 ])
 def test_only_a_web_page_is_handed_to_the_browser(page, expected) -> None:
     assert flow.safe_to_open(page) is expected
+
+
+# a hostile login server (adversarial review) ---------------------------------------------------
+
+def _login_server(start: dict[str, object], poll: bytes) -> Callable[..., None]:
+    """A raw handler: the start answer ``start``, every poll answered with ``poll``."""
+    import json
+
+    from rawserver import http_response
+
+    def handler(conn) -> None:  # type: ignore[no-untyped-def]
+        while (req := conn.read_request()) is not None:
+            conn.send(http_response(200, json.dumps(start).encode())
+                      if req.target.endswith("/start") else poll)
+    return handler
+
+
+_START = {"device_code": "dc-secret-123", "user_code": "ABCD-EFGH",
+          "verification_uri": "https://nano-gpt.com/cli-login/verify", "expires_in": 1}
+
+
+@pytest.mark.parametrize("interval", [0, -5])
+def test_a_start_answer_without_a_positive_interval_does_not_hammer_the_poll(
+        run, env, interval) -> None:
+    from rawserver import RawServer, http_response
+
+    pending = http_response(202, b'{"status": "authorization_pending"}')
+    with RawServer(_login_server({**_START, "interval": interval}, pending)) as srv:
+        r = run("--base-url", srv.base_url, "login", "--web")
+        polls = srv.count("POST") - 1
+    assert "expired" in the_one_error_line(r)
+    # the default five seconds, cut to the code's one second of life: a poll or two, not
+    # thousands
+    assert 1 <= polls <= 3
+
+
+@pytest.mark.parametrize("status,body", [
+    (200, b'{"status": "denied"}'),
+    (403, b'{"error": "access_denied"}'),
+    (401, b'{"error": "unauthorized"}'),
+])
+def test_a_refused_login_ends_at_once_with_login_advice(run, env, status, body) -> None:
+    from rawserver import RawServer, http_response
+
+    with RawServer(_login_server({**_START, "interval": 0.01, "expires_in": 600},
+                                 http_response(status, body))) as srv:
+        r = run("--base-url", srv.base_url, "login", "--web")
+        polls = srv.count("POST") - 1
+    line = the_one_error_line(r)
+    assert "refused" in line and "--with-key" in line and "NANOGPT_API_KEY" not in line
+    assert polls == 1
+    assert not key_file(env).exists()
+
+
+def test_a_start_answer_with_an_absurd_life_is_capped() -> None:
+    start = flow.decode_start({**_START, "expires_in": 1e308, "interval": float("nan")})
+    assert start.expires_in == flow.MAX_EXPIRES_IN and start.interval == flow.DEFAULT_INTERVAL
+    assert flow.decode_poll(202, {"interval": 0}, 2.0) == flow.Pending(2.0)
+
+
+def test_a_login_server_that_never_answers_ends_in_one_line(monkeypatch, tmp_path,
+                                                            capsys) -> None:
+    from nanogpt.cli import _settings, main
+    from rawserver import RawServer
+
+    answered = threading.Event()
+
+    def silent(conn) -> None:  # type: ignore[no-untyped-def]
+        conn.read_request()
+        answered.wait(30)  # never answers while the command waits
+
+    monkeypatch.setattr(flow, "REQUEST_TIMEOUT", 0.5)
+    monkeypatch.setenv("NANOGPT_CONFIG_DIR", str(tmp_path / "config"))
+    monkeypatch.setenv("NANOGPT_NO_BROWSER", "1")
+    monkeypatch.delenv("NANOGPT_API_KEY", raising=False)
+    monkeypatch.setattr(_settings, "_keyring", lambda: None)
+    with RawServer(silent) as srv:
+        monkeypatch.setenv("NANOGPT_BASE_URL", srv.base_url)
+        try:
+            assert main(["login", "--web"]) != 0
+        finally:
+            answered.set()
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and err.count("nanogpt: ") == 1
+    assert not (tmp_path / "config" / "key").exists()

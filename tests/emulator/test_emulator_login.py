@@ -96,3 +96,20 @@ def test_the_verify_page_approves_the_code_as_a_person_would(emu) -> None:
     assert status == 200
     status, answer = poll(emu, body["device_code"])
     assert status == 200 and answer["key"].startswith("sk-nano-")
+
+
+@pytest.mark.parametrize("raw", [b"{not json", b"[1]", b'"client"'])
+def test_a_start_body_that_is_not_a_json_object_is_a_400_and_starts_nothing(emu: Emulator,
+                                                                             raw: bytes) -> None:
+    parts = urlsplit(emu.url)
+    before = list(emu.logins.pending())
+    conn = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=30)
+    try:
+        conn.request("POST", "/api/cli-login/start", body=raw,
+                     headers={"content-type": "application/json"})
+        resp = conn.getresponse()
+        answer = json.loads(resp.read())
+    finally:
+        conn.close()
+    assert resp.status == 400 and answer["error"]["code"] == "invalid_json"
+    assert emu.logins.pending() == before

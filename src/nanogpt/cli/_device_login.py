@@ -12,7 +12,11 @@ any key a client takes.
 
 Where the docs are silent, as RFC 8628 (the device flow of OAuth) does: an ``interval`` in a
 poll answer replaces the current one, a ``slow_down`` status adds five seconds to it, and a
-start answer without an interval means five seconds.
+start answer without an interval means five seconds. An interval that is not a positive
+number (zero, negative, NaN) is taken as missing: polling without a pause would hammer the
+server. ``expires_in`` is capped at a day, so a hostile start answer cannot make the wait (or
+the minutes shown) absurd. A refusal (``access_denied``/``denied``, or 401/403 on the poll)
+ends the wait at once with advice to log in again.
 """
 
 from __future__ import annotations
@@ -41,6 +45,12 @@ MAX_CLIENT_NAME = 64
 DEFAULT_INTERVAL = 5.0  # RFC 8628's default, when a start answer names none
 SLOW_DOWN_STEP = 5.0  # RFC 8628: a slow_down answer adds this to the interval
 MAX_INTERVAL = 60.0  # a server asking for more is still polled once a minute
+DEFAULT_EXPIRES_IN = 600.0
+MAX_EXPIRES_IN = 86400.0  # a day: longer is a server's mistake, not a real code's life
+DENIED_STATES = ("access_denied", "denied")
+# start and poll answer at once (no long polling): a server silent longer is stuck, and the
+# person at the terminal should not wait the client's ten minutes to learn it
+REQUEST_TIMEOUT = 30.0
 RETRY_ADVICE = ("run 'nanogpt login' again, or paste a key from https://nano-gpt.com/api "
                 "with 'nanogpt login --with-key'")
 
@@ -70,7 +80,9 @@ def _number(value: Any, default: float) -> float:
 
 
 def _interval(value: Any, default: float) -> float:
-    return min(max(_number(value, default), 0.0), MAX_INTERVAL)
+    """A wait between polls: a positive number, else ``default`` (no pause is no interval)."""
+    wait = _number(value, default)
+    return min(wait if wait > 0 else default, MAX_INTERVAL)
 
 
 def _text(body: Mapping[str, Any], name: str) -> str | None:
@@ -91,7 +103,8 @@ def decode_start(body: Any) -> Start:
         raise click.ClickException("the login start answer lacks device_code, user_code or "
                                    "verification_uri; " + RETRY_ADVICE)
     return Start(device_code=Secret(code), user_code=user_code, page=page,
-                 expires_in=max(_number(body.get("expires_in"), 600.0), 0.0),
+                 expires_in=min(max(_number(body.get("expires_in"), DEFAULT_EXPIRES_IN), 0.0),
+                                MAX_EXPIRES_IN),
                  interval=_interval(body.get("interval"), DEFAULT_INTERVAL))
 
 
@@ -142,6 +155,9 @@ def decode_poll(status: int, body: Any, interval: float) -> PollAnswer:
         return Expired()
     if status == 409 or state == "consumed":
         return Consumed()
+    if status in (401, 403) or state in DENIED_STATES:
+        raise click.ClickException(f"the login was refused (HTTP {status}); nothing stored: "
+                                   + RETRY_ADVICE)
     if status == 404:
         raise click.ClickException("the server does not know this login code (404 "
                                    "invalid_code); " + RETRY_ADVICE)

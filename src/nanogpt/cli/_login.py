@@ -75,7 +75,8 @@ def _start(client: NanoGPT) -> flow.Start:
     from .._contract import post_without_key
 
     try:
-        _, body = post_without_key(client, flow.START_PATH, flow.start_body())
+        _, body = post_without_key(client, flow.START_PATH, flow.start_body(),
+                                   timeout=flow.REQUEST_TIMEOUT)
     except NotFoundError:
         raise click.ClickException(
             f"{client.base_url} offers no browser login (404 on /api{flow.START_PATH}); "
@@ -113,7 +114,8 @@ def _wait_for_approval(client: NanoGPT, start: flow.Start, sleep: Callable[[floa
     interval = start.interval
     while True:
         status, body = post_without_key(client, flow.POLL_PATH, flow.poll_body(start),
-                                        answers=(404, 409, 410))
+                                        answers=(401, 403, 404, 409, 410),
+                                        timeout=flow.REQUEST_TIMEOUT)
         answer = flow.decode_poll(status, body, interval)
         del body  # it may hold the key in the clear
         if isinstance(answer, flow.Approved):

@@ -11,7 +11,8 @@ gets), ``expire(code)``, ``consume(code)`` (as if another poll had already taken
 A person trying the flow by hand (``nanogpt emulate``, then ``nanogpt --base-url ... login``)
 opens the page it prints, ``GET /cli-login/verify?code=...``, and presses Approve there.
 ``interval`` (seconds, 2 as NanoGPT says; tests set less) and ``expires_in`` (600) are
-what a start answer says.
+what a start answer says. A start body that is not a JSON object (broken JSON, an array) is
+a 400 ``invalid_json``, as on the other endpoints; no body at all starts a login.
 """
 
 from __future__ import annotations
@@ -126,9 +127,13 @@ class LoginStore:
 
 
 async def start(site: Site, request: web.Request) -> web.Response:
-    """``POST /api/cli-login/start``: a new login; ``client_name`` is optional."""
+    """``POST /api/cli-login/start``: a new login; ``client_name`` is optional, and so is the
+    body; a body that is there but not a JSON object is a 400, no login started."""
     body = request[K.json]
-    name = body.get("client_name", "") if isinstance(body, dict) else ""
+    if body is not None and not isinstance(body, dict):
+        return json_error(request[K.rid], 400, "Request body must be a JSON object",
+                          code="invalid_json")
+    name = body.get("client_name", "") if body is not None else ""
     if not isinstance(name, str) or len(name) > MAX_CLIENT_NAME:
         return json_error(request[K.rid], 400, f"client_name must be a string of at most "
                           f"{MAX_CLIENT_NAME} characters", code="invalid_client_name")
