@@ -363,3 +363,23 @@ def test_catalog_entries_are_shaped_like_the_detailed_catalog(plain: Emulator) -
         assert set(m["pricing"]) == {"prompt", "completion", "currency", "unit"}
     assert len({m["created"] for m in data}) == len(data)
     assert {"flagship", "mini", "reasoning"} <= {m.get("category") for m in data}
+
+
+def test_each_answered_chat_is_charged_once_in_the_ledger(emu: Emulator) -> None:
+    """The ledger holds one charge per answered chat (whole or streamed), with the amount
+    and tokens the answer's own pricing reports; a refused request is not charged."""
+    from nanogpt import NanoGPT, NotFoundError
+    client = NanoGPT("sk-test", base_url=emu.base_url)
+    r = client.chat.completions.create(model="openai/gpt-5-mini",
+                                       messages=[{"role": "user", "content": "hi"}])
+    with client.chat.completions.create(model="openai/gpt-5-mini", stream=True,
+                                        messages=[{"role": "user", "content": "hi"}]) as s:
+        for _ in s:
+            pass
+    with pytest.raises(NotFoundError):
+        client.chat.completions.create(model="no/such-model",
+                                       messages=[{"role": "user", "content": "hi"}])
+    charges = emu.ledger.entries()
+    assert [(c.model, c.kind) for c in charges] == [("openai/gpt-5-mini", "chat")] * 2
+    assert charges[0].amount == float(r.cost)
+    assert charges[0].input_tokens == r.usage.prompt_tokens

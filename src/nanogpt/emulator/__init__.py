@@ -34,6 +34,7 @@ Where things live, in the order a request meets them:
 ``_replies``      what the model says: text, tool calls, structured output
 ``_schema``       an instance of a JSON schema; ``_regex``: a string a ``pattern`` matches
 ``_records``      bounded request records, request ids
+``_charges``      what the emulator charged, one entry per billed call (``emu.ledger``)
 ``_errors``       error bodies
 ``_catalog``      the models
 ================  ===========================================================================

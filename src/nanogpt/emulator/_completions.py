@@ -54,6 +54,9 @@ async def chat(site: Site, request: web.Request) -> web.StreamResponse:
     key = _chat.reasoning_key(body, request.path.startswith("/api/v1legacy/"))
     fault = cast("Fault | None", request[K.fault])
     cast(RecordedRequest, request[K.record]).started = True  # the answer starts here
+    charged = _replies.price(reply, model)
+    site.ledger.charge(model["id"], "chat", charged["amount"],
+                       input_tokens=reply.prompt_tokens, output_tokens=reply.completion_tokens)
     if body.get("stream"):
         try:
             return await _stream(site, request, body, model, reply, key, fault)

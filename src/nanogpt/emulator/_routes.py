@@ -19,6 +19,7 @@ from aiohttp import web
 
 from . import _account, _completions, _login
 from ._batches import BatchStore
+from ._charges import Ledger
 from ._login import LoginStore
 
 __all__ = ["ROUTES", "Handler", "Route", "Site", "add_routes"]
@@ -27,11 +28,13 @@ __all__ = ["ROUTES", "Handler", "Route", "Site", "add_routes"]
 @dataclass
 class Site:
     """What the handlers of one emulator share: its settings (``balance``, ``quirks``: the
-    ``Emulator``), the Batch API's store and the browser logins."""
+    ``Emulator``), the Batch API's store, the browser logins and the ledger of what it
+    charged."""
 
     settings: Any
     batches: BatchStore = field(default_factory=BatchStore)
     logins: LoginStore = field(default_factory=LoginStore)
+    ledger: Ledger = field(default_factory=Ledger)
 
 
 Handler = Callable[[Site, web.Request], Awaitable[web.StreamResponse]]

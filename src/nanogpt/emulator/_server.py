@@ -20,6 +20,7 @@ from typing import Any, overload
 from aiohttp import web
 
 from ._batches import BatchStore
+from ._charges import Ledger
 from ._connections import ConnectionGuard
 from ._encodings import DEFAULT_ENCODINGS
 from ._faults import Fault, FaultQueue
@@ -229,6 +230,11 @@ class Emulator:
         """The Batch API's files and batches; ``batches.step`` is the seconds per phase,
         ``batches.expire_next()`` makes the next batch expire (see ``_batches``)."""
         return self._site.batches
+
+    @property
+    def ledger(self) -> Ledger:
+        """What this emulator charged, one ``Charge`` per billed call (see ``_charges``)."""
+        return self._site.ledger
 
     @property
     def logins(self) -> LoginStore:
