@@ -16,6 +16,17 @@ from __future__ import annotations
 
 from ._core.batches import Batch, BatchList, Endpoint, FileObject, RequestCounts
 from ._core.config import Secret, Timeout
+from ._core.images import (
+    Image,
+    ImageCapabilities,
+    ImageInput,
+    ImageModel,
+    ImageModelList,
+    ImageParameters,
+    ImagePricing,
+    ImageResponseFormat,
+    ImagesResponse,
+)
 from ._core.params import ChatParams, ReasoningEffort
 from ._core.results import AsyncRawResponse, RawResponse
 from ._core.structured import ParsedChatCompletion, ParsedChoice, ParsedMessage
@@ -38,9 +49,11 @@ from ._core.types import (
     ToolCall,
     Usage,
 )
+from ._images import AsyncImages, Images
 from ._resources import MessageParam
 
 __all__ = [
+    "AsyncImages",
     "AsyncRawResponse",
     "Balance",
     "Batch",
@@ -56,6 +69,16 @@ __all__ = [
     "FileObject",
     "FunctionCall",
     "FunctionTool",
+    "Image",
+    "ImageCapabilities",
+    "ImageInput",
+    "ImageModel",
+    "ImageModelList",
+    "ImageParameters",
+    "ImagePricing",
+    "ImageResponseFormat",
+    "Images",
+    "ImagesResponse",
     "Message",
     "MessageParam",
     "Model",

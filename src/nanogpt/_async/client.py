@@ -42,6 +42,8 @@ from .stream import AsyncStream, body_of
 if TYPE_CHECKING:
     import aiohttp
 
+    from .._images import AsyncImages
+
 
 __all__ = ["AsyncNanoGPT"]
 
@@ -66,6 +68,14 @@ class AsyncNanoGPT(ClientBase):
         from .._batches import async_namespaces
 
         self.files, self.batches = async_namespaces(self)
+
+    @functools.cached_property
+    def images(self) -> AsyncImages:
+        """``client.images``: generate and edit images, list the image models (loaded on
+        first use)."""
+        from .._images import AsyncImages
+
+        return AsyncImages(self)
 
     # public ---------------------------------------------------------------------------------
 

@@ -23,6 +23,7 @@ from .._slots import ThreadSlots, fork_generation
 from .stream import ResponseBody, Stream
 
 if TYPE_CHECKING:
+    from .._images import Images
     from .http import ConnectionPool, Response
 
 __all__ = ["NanoGPT"]
@@ -58,6 +59,14 @@ class NanoGPT(ClientBase):
         from .._batches import sync_namespaces
 
         self.files, self.batches = sync_namespaces(self)
+
+    @functools.cached_property
+    def images(self) -> Images:
+        """``client.images``: generate and edit images, list the image models (loaded on
+        first use)."""
+        from .._images import Images
+
+        return Images(self)
 
     @property
     def _slots(self) -> ThreadSlots | None:
