@@ -18,9 +18,9 @@ from ._core.images import (
     MAX_IMAGE_BYTES,
     ImageInput,
     ImageModelList,
+    ImageResponseFormat,
     ImagesCore,
     ImagesResponse,
-    ImageResponseFormat,
 )
 
 if TYPE_CHECKING:

@@ -11,6 +11,8 @@ it, so a decision is made in one place:
 - ``options``: ``ClientOptions``: every client setting, its default and its check, once.
 - ``client``: ``Request`` and ``ClientCore`` (what to send, how to read each answer).
 - ``batches``: the Batch API's requests, typed objects and decoding (``BatchCore``).
+- ``images``: image generation and edits (checks, data URLs, requests) and their typed
+  answers (``ImagesCore``, ``ImagesResponse``), the image model list.
 - ``plan``: ``CallPlan``: retries, backoff, failover across hosts, redirects, the 415 that
   sends a compressed body again plain.
 - ``compression``: compressed request bodies: when, how, and the hosts that refused them.
@@ -42,4 +44,7 @@ lock that is no I/O:
 - ``client``: ``time``, the age of the cached model lists.
 - ``redact``: ``threading``, a lock around the process-wide record of secrets seen, which the
   blocking client's threads share; no thread is started.
+
+One file write, which imports nothing: ``images``' ``Image.save(path)`` writes the image the
+caller holds to the file the caller names (what the method is for).
 """

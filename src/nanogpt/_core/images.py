@@ -48,9 +48,22 @@ if TYPE_CHECKING:
     from .client import ClientCore, Request
     from .config import Timeout
 
-__all__ = ["IMAGE_FORMATS", "MAX_DATA_URL_CHARS", "MAX_IMAGE_BYTES", "Image", "ImageCapabilities", "ImageInput", "ImageModel",
-           "ImageModelList", "ImageParameters", "ImagePricing", "ImagesCore", "ImagesResponse",
-           "ImageResponseFormat", "data_url"]
+__all__ = [
+    "IMAGE_FORMATS",
+    "MAX_DATA_URL_CHARS",
+    "MAX_IMAGE_BYTES",
+    "Image",
+    "ImageCapabilities",
+    "ImageInput",
+    "ImageModel",
+    "ImageModelList",
+    "ImageParameters",
+    "ImagePricing",
+    "ImageResponseFormat",
+    "ImagesCore",
+    "ImagesResponse",
+    "data_url",
+]
 
 ImageResponseFormat = Literal["b64_json", "url"]
 # what ``images.edit`` takes as an image: the bytes, a path, an open binary file, or a
@@ -287,8 +300,7 @@ _FIELDS: dict[str, Any] = {
 }
 
 
-def _body(prompt: Any, fields: Mapping[str, Any],
-          extra_body: Mapping[str, Any] | None) -> dict[str, Any]:
+def _body(prompt: Any, fields: Mapping[str, Any]) -> dict[str, Any]:
     """The JSON body: the prompt and only the fields the caller set, each checked."""
     if not isinstance(prompt, str) or not prompt.strip():
         raise InvalidParameterError("prompt", "must be a non-empty string")
@@ -300,6 +312,12 @@ def _body(prompt: Any, fields: Mapping[str, Any],
         if isinstance(value, str) and not value.strip():
             raise InvalidParameterError(name, "must not be empty")
         body[name] = value
+    return body
+
+
+def _with_extra(body: dict[str, Any], extra_body: Mapping[str, Any] | None) -> dict[str, Any]:
+    """``body`` with ``extra_body`` on top: the way to send what this library does not know,
+    or to send a field differently; it wins."""
     if extra_body:
         if not isinstance(extra_body, Mapping):
             raise InvalidParameterError("extra_body", "must be an object (dict)")
@@ -317,7 +335,7 @@ class ImagesCore:
                          extra_body: Mapping[str, Any] | None,
                          extra_headers: Mapping[str, str] | None,
                          timeout: Timeout | float | None) -> Request:
-        body = _body(prompt, fields, extra_body)
+        body = _with_extra(_body(prompt, fields), extra_body)
         # billed: never re-sent once it may have reached the server (idempotent=False)
         return self.core.request("POST", "/images/generations", body=body, idempotent=False,
                                  extra_headers=extra_headers, timeout=timeout)
@@ -330,7 +348,7 @@ class ImagesCore:
         """``images``: the images the caller gave, read (bytes or data URLs). One goes as
         ``imageDataUrl``, which every image-to-image model takes; several as
         ``imageDataUrls``."""
-        body = _body(prompt, fields, extra_body)
+        body = _body(prompt, fields)
         if not images:
             raise InvalidParameterError("image", "give at least one image")
         if len(images) == 1:
@@ -339,6 +357,8 @@ class ImagesCore:
             body["imageDataUrls"] = [data_url(f"image[{i}]", v) for i, v in enumerate(images)]
         if mask is not None:
             body["maskDataUrl"] = data_url("mask", mask)
+        body = _with_extra(body, extra_body)
+        # billed: never re-sent once it may have reached the server (idempotent=False)
         return self.core.request("POST", "/images/edits", body=body, idempotent=False,
                                  extra_headers=extra_headers, timeout=timeout)
 
@@ -374,7 +394,8 @@ class ImagesCore:
                                              status_code=status, body=body,
                                              request_id=headers.get("x-request-id"))
         images = [_typed(item, Image) for item in items if isinstance(item, dict)]
-        result = _typed({k: v for k, v in raw.items() if k != "data"}, ImagesResponse)
+        result: ImagesResponse = _typed({k: v for k, v in raw.items() if k != "data"},
+                                        ImagesResponse)
         result.data = images
         result.__dict__["_raw_dict"] = raw
         return result

@@ -168,8 +168,9 @@ def _check(body: Any, *, edit: bool) -> tuple[dict[str, Any], str, int]:
     limit = model["supported_parameters"]["max_images"]
     n = body.get("n", 1)
     if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= limit:
-        raise Refused(400, f"n must be an integer from 1 to {limit} for {model['id']}",
-                      "invalid_parameter_value", "n")
+        allowed = "1" if limit == 1 else f"an integer from 1 to {limit}"
+        raise Refused(400, f"n must be {allowed} for {model['id']}", "invalid_parameter_value",
+                      "n")
     sizes = model["supported_parameters"]["resolutions"]
     size = body.get("size", sizes[0])
     if size not in sizes:
