@@ -147,3 +147,28 @@ def test_the_openai_sdk_generates_against_the_emulator(emu: Emulator) -> None:
     r = client.images.generate(model="hidream", prompt="a cat", size="1024x1024", n=1)
     assert decode_png(base64.b64decode(r.data[0].b64_json))[:2] == (1024, 1024)
     client.close()
+
+
+def test_the_openai_sdk_edits_with_multipart_uploads(emu: Emulator) -> None:
+    openai = pytest.importorskip("openai")
+    from nanogpt.emulator._images import png
+
+    source = png(8, 8, bytes(range(6)))
+    client = openai.OpenAI(api_key=KEY, base_url=emu.base_url, max_retries=0)
+    r = client.images.edit(model="gpt-image-1", image=("in.png", source, "image/png"),
+                           prompt="make it blue", n=2, size="1024x1024")
+    assert len(r.data) == 2 and decode_png(base64.b64decode(r.data[1].b64_json))[:2] == (
+        1024, 1024)
+    r = client.images.edit(model="gpt-image-1", prompt="combine", mask=source,
+                           image=[("a.png", source, "image/png"), ("b.png", source, "image/png")])
+    assert len(r.data) == 1
+    with pytest.raises(openai.BadRequestError) as e:  # no image: the documented error
+        client.images.edit(model="gpt-image-1", prompt="x", image=[])
+    assert e.value.code == "missing_image_input"
+    client.close()
+
+
+def test_a_broken_multipart_edit_is_refused(emu: Emulator) -> None:
+    status, body = post(emu, "/api/v1/images/edits", b"--x\r\nnot a form",
+                        headers={"Content-Type": "multipart/form-data"})
+    assert (status, body["error"]["code"]) == (400, "invalid_multipart_body")

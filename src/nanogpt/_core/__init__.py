@@ -45,6 +45,6 @@ lock that is no I/O:
 - ``redact``: ``threading``, a lock around the process-wide record of secrets seen, which the
   blocking client's threads share; no thread is started.
 
-One file write, which imports nothing: ``images``' ``Image.save(path)`` writes the image the
-caller holds to the file the caller names (what the method is for).
+One file write, with ``pathlib`` (none of the modules above): ``images``' ``Image.save(path)``
+writes the image the caller holds to the file the caller names (what the method is for).
 """

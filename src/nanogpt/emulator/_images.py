@@ -1,6 +1,7 @@
 """The image endpoints: generation (``POST /v1/images/generations``, also under ``/api/v1``),
-edits (``POST /api/v1/images/edits`` and ``/edit``, JSON with data URLs), the image model list
-(``GET /api/v1/image-models``), and the files behind ``response_format: "url"`` answers.
+edits (``POST /api/v1/images/edits`` and ``/edit``: JSON with data URLs, or a multipart form
+as the ``openai`` SDK sends it), the image model list (``GET /api/v1/image-models``), and the
+files behind ``response_format: "url"`` answers.
 
 The images are small valid PNGs made here with zlib and struct, of the requested size, in
 colours that follow the prompt (and the image's index): the same request gets the same bytes,
@@ -180,6 +181,58 @@ def _check(body: Any, *, edit: bool) -> tuple[dict[str, Any], str, int]:
     return model, size, n
 
 
+# multipart edits ------------------------------------------------------------------------
+
+def _form_fields(content_type: str, raw: bytes) -> dict[str, Any]:
+    """A ``multipart/form-data`` edit (as the ``openai`` SDK sends it) as the JSON body it
+    stands for: files become data URLs, ``image`` and ``image[]`` the image inputs. A link
+    given as ``image`` is taken (the service downloads it; the emulator uses a stand-in)."""
+    if not content_type.lower().startswith("multipart/form-data"):
+        raise Refused(400, "Request body must be a JSON object or multipart/form-data",
+                      "invalid_json")
+    from email.parser import BytesParser
+    from email.policy import HTTP
+
+    message = BytesParser(policy=HTTP).parsebytes(
+        b"Content-Type: " + content_type.encode("latin-1", "replace") + b"\r\n\r\n" + raw)
+    if not message.is_multipart() or message.defects:
+        raise Refused(400, "The multipart body could not be parsed", "invalid_multipart_body")
+    body: dict[str, Any] = {}
+    images: list[str] = []
+    for part in message.iter_parts():
+        name = part.get_param("name", header="content-disposition")
+        data = part.get_payload(decode=True) or b""
+        if not isinstance(name, str) or not isinstance(data, bytes):
+            continue
+        if name in ("image", "image[]", "mask"):
+            value = _form_image(part.get_content_type(), part.get_filename(), data)
+            if name == "mask":
+                body["maskDataUrl"] = value
+            else:
+                images.append(value)
+        else:
+            text = data.decode("utf-8", "replace")
+            body[name] = int(text) if name == "n" and text.isdigit() else text
+    if len(images) == 1:
+        body["imageDataUrl"] = images[0]
+    elif images:
+        body["imageDataUrls"] = images
+    return body
+
+
+def _form_image(content_type: str, filename: str | None, data: bytes) -> str:
+    """A form's image as a data URL: a file's bytes encoded, a data URL as it is, a link
+    replaced by a stand-in image (the emulator fetches nothing)."""
+    if filename is None:
+        text = data.decode("utf-8", "replace")
+        if text.lower().startswith(("http://", "https://")):
+            return "data:image/png;base64," + base64.b64encode(
+                png(1, 1, bytes(6))).decode()
+        return text
+    mime = content_type if content_type.startswith("image/") else "image/png"
+    return f"data:{mime};base64,{base64.b64encode(data).decode()}"
+
+
 # handlers -------------------------------------------------------------------------------
 
 async def generations(site: Site, request: web.Request) -> web.StreamResponse:
@@ -188,7 +241,8 @@ async def generations(site: Site, request: web.Request) -> web.StreamResponse:
 
 
 async def edits(site: Site, request: web.Request) -> web.StreamResponse:
-    """``POST /api/v1/images/edits`` (and ``/edit``): JSON with the images as data URLs."""
+    """``POST /api/v1/images/edits`` (and ``/edit``): JSON with the images as data URLs, or
+    a multipart form with files."""
     return await _answer(site, request, edit=True)
 
 
@@ -199,6 +253,8 @@ async def _answer(site: Site, request: web.Request, *, edit: bool) -> web.Stream
         return refused
     body: Any = request[K.json]
     try:
+        if edit and isinstance(body, bytes):
+            body = _form_fields(request.headers.get("Content-Type", ""), body)
         model, size, n = _check(body, edit=edit)
     except Refused as r:
         return json_error(rid, r.status, r.message, code=r.code, param=r.param)
