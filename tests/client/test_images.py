@@ -185,7 +185,7 @@ def test_bad_edit_arguments_are_refused_before_sending(client: Any, emu: Emulato
     assert emu.count() == 0
 
 
-def test_a_huge_file_is_refused_without_being_read_whole(client: Any, emu: Emulator,
+def test_a_file_over_the_limit_is_refused_before_sending(client: Any, emu: Emulator,
                                                         tmp_path: Path) -> None:
     from nanogpt._core.images import MAX_IMAGE_BYTES
 

@@ -145,7 +145,7 @@ def models(app: App, search: str | None, sort: str, capability: tuple[str, ...],
               type=click.Path(dir_okay=False, path_type=Path),
               help="Where to save the image (required; replaced if it exists). With -n 2 or "
                    "more: FILE-1.png, FILE-2.png, ...")
-@click.option("-m", "--model", help="Image model (default: the service's, hidream).")
+@click.option("-m", "--model", help="Image model (default: the service's; see --list-models).")
 @click.option("--size", help="A size the model supports, e.g. 1024x1024.")
 @click.option("-n", type=click.IntRange(min=1), help="How many images (default 1).")
 @click.option("-i", "--image", "images", multiple=True, metavar="FILE",
@@ -160,7 +160,7 @@ def models(app: App, search: str | None, sort: str, capability: tuple[str, ...],
               help="List the image models, their sizes and prices, and exit.")
 @click.pass_obj
 def image(app: App, /, prompt: tuple[str, ...], **opts: Any) -> None:
-    """Generate an image from a prompt and save it; print where and what it cost.
+    """Generate an image and save it; print where, and what it cost.
 
     The prompt comes from the arguments, or from standard input when it is piped. With
     --image, the images given are edited as the prompt says.
