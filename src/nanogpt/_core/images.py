@@ -111,8 +111,8 @@ def data_url(param: str, value: builtins.bytes | str) -> str:
             raise InvalidParameterError(param, "NanoGPT takes images as data, not links: "
                                                "download it and pass its bytes or its path")
         if not head.startswith("data:image/") or ";base64," not in value[:200].lower():
-            raise InvalidParameterError(param, "a string must be a path or a "
-                                               "'data:image/...;base64,...' URL")
+            raise InvalidParameterError(param, "a data URL must be an image's: "
+                                               "'data:image/<type>;base64,...'")
         if len(value) > MAX_DATA_URL_CHARS:
             raise _too_large(param)
         return value

@@ -160,10 +160,11 @@ def models(app: App, search: str | None, sort: str, capability: tuple[str, ...],
               help="List the image models, their sizes and prices, and exit.")
 @click.pass_obj
 def image(app: App, /, prompt: tuple[str, ...], **opts: Any) -> None:
-    """Generate an image and save it; print where, and what it cost.
+    """Generate (or edit) an image and save it.
 
-    The prompt comes from the arguments, or from standard input when it is piped. With
-    --image, the images given are edited as the prompt says.
+    Prints where each image went and what the call cost. The prompt comes from the
+    arguments, or from standard input when it is piped. With --image, the images given are
+    edited as the prompt says.
 
     \b
     Examples:
