@@ -175,7 +175,8 @@ def _edit_cases() -> list[tuple[dict[str, Any], str]]:
     ]
 
 
-@pytest.mark.parametrize("call,param", _edit_cases(), ids=lambda v: str(v)[:30])
+@pytest.mark.parametrize("call,param", _edit_cases(),
+                         ids=lambda v: v if isinstance(v, str) else "-".join(v))
 def test_bad_edit_arguments_are_refused_before_sending(client: Any, emu: Emulator,
                                                        call: dict[str, Any],
                                                        param: str) -> None:
