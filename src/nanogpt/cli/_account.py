@@ -37,7 +37,8 @@ _EIGHTHS = " ▏▎▍▌▋▊▉"
 
 # nanogpt usage --------------------------------------------------------------------------------
 
-@click.command("usage", context_settings=CONTEXT)
+@click.command("usage", context_settings=CONTEXT,
+               short_help="What this key spent, by day or model, with a chart.")
 @click.option("--from", "from_", metavar="DATE",
               help="First UTC day (YYYY-MM-DD; default: 30 days before --to).")
 @click.option("--to", metavar="DATE", help="Last UTC day, included (default: today, UTC).")
@@ -146,7 +147,8 @@ def _bar(share: Decimal, width: int, unicode: bool) -> str:
 
 # nanogpt quota --------------------------------------------------------------------------------
 
-@click.command("quota", context_settings=CONTEXT)
+@click.command("quota", context_settings=CONTEXT,
+               short_help="Subscription quotas: used, remaining, reset times.")
 @click.option("--json", "as_json", is_flag=True, help="Print the service's answer as JSON.")
 @click.pass_obj
 def quota_command(app: App, as_json: bool) -> None:
@@ -182,7 +184,8 @@ def show_quotas(usage: SubscriptionUsage, now: dt.datetime) -> None:
 
         table = Table(box=None, header_style="bold", pad_edge=False)
         for i, h in enumerate(head):
-            table.add_column(h, justify="right" if 1 <= i <= 3 else "left", no_wrap=True)
+            table.add_column(h, justify="right" if 1 <= i <= 3 else "left",
+                             no_wrap=i < 4)  # a narrow terminal wraps the reset time
         for c in cells:
             table.add_row(*c)
         console().print(Unpadded(table))
