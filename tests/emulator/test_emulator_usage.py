@@ -144,3 +144,13 @@ def test_count_tokens_counts_like_chat_and_checks_the_body(fresh) -> None:
     assert fresh.ledger.entries() == []  # counting is free
     status, body = call(fresh, "/api/v1/messages/count_tokens", {"model": "m"})
     assert status == 400 and body["error"]["param"] == "messages"
+
+
+def test_reset_stats_empties_the_ledger(emu) -> None:
+    """The plugin resets the session's emulator before each test: its ledger too, so that a
+    test's usage (and ``emu.ledger``) holds only what that test was served."""
+    emu.ledger.charge("openai/gpt-5-mini", "chat", 0.5)
+    emu.reset_stats()
+    assert emu.ledger.entries() == []
+    _, body = call(emu, "/api/v1/usage")
+    assert body["totals"]["requests"] == 0

@@ -53,6 +53,12 @@ class Ledger:
         with self._lock:
             return list(self._charges)
 
+    def clear(self) -> None:
+        """Forget every charge (``Emulator.reset_stats``: each test of a session starts with
+        an empty ledger, and usage shows only what that test was served)."""
+        with self._lock:
+            self._charges.clear()
+
 
 def utc_day(at: float) -> dt.date:
     """The UTC day of an epoch time (the usage endpoint's days are UTC days)."""

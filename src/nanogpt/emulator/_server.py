@@ -276,7 +276,9 @@ class Emulator:
         self.request_encodings = DEFAULT_ENCODINGS
 
     def reset_stats(self) -> None:
+        """Forget the requests recorded, the counters and the ledger's charges."""
         self._record.reset()
+        self._site.ledger.clear()
 
     def count(self, path: str | None = None) -> int:
         """How many requests arrived (on routes whose path contains ``path``)."""
