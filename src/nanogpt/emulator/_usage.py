@@ -153,11 +153,9 @@ async def usage(site: Site, request: web.Request) -> web.Response:
     if refused is not None:
         return refused
     problem = _query_problem(request)
-    days = _range(request)
-    if problem is None and isinstance(days, str):
-        problem = days
-    if problem is not None or isinstance(days, str):
-        return _bad(request, problem or "")
+    days = _range(request) if problem is None else problem
+    if isinstance(days, str):
+        return _bad(request, days)
     group_by = _GROUPS[request.query.get("group_by", "day,model")]
     body = usage_body(site.ledger.entries(), days[0], days[1], group_by,
                       request.query.get("scope", "current_key"), key_id(request))
