@@ -14,6 +14,17 @@ see, so that a typo (``completion.choises``) is reported rather than typed ``Any
 
 from __future__ import annotations
 
+from ._account import AsyncMessages, AsyncSubscription, Messages, Subscription
+from ._core.account import (
+    DateLike,
+    GroupBy,
+    Quota,
+    SubscriptionUsage,
+    TokenCount,
+    UsageReport,
+    UsageRow,
+    UsageTotals,
+)
 from ._core.batches import Batch, BatchList, Endpoint, FileObject, RequestCounts
 from ._core.config import Secret, Timeout
 from ._core.images import (
@@ -54,7 +65,9 @@ from ._resources import MessageParam
 
 __all__ = [
     "AsyncImages",
+    "AsyncMessages",
     "AsyncRawResponse",
+    "AsyncSubscription",
     "Balance",
     "Batch",
     "BatchList",
@@ -64,11 +77,13 @@ __all__ = [
     "ChatParams",
     "Choice",
     "ChunkChoice",
+    "DateLike",
     "Delta",
     "Endpoint",
     "FileObject",
     "FunctionCall",
     "FunctionTool",
+    "GroupBy",
     "Image",
     "ImageCapabilities",
     "ImageInput",
@@ -81,6 +96,7 @@ __all__ = [
     "ImagesResponse",
     "Message",
     "MessageParam",
+    "Messages",
     "Model",
     "ModelCapabilities",
     "ModelList",
@@ -89,11 +105,18 @@ __all__ = [
     "ParsedChoice",
     "ParsedMessage",
     "Pricing",
+    "Quota",
     "RawResponse",
     "ReasoningEffort",
     "RequestCounts",
     "Secret",
+    "Subscription",
+    "SubscriptionUsage",
     "Timeout",
+    "TokenCount",
     "ToolCall",
     "Usage",
+    "UsageReport",
+    "UsageRow",
+    "UsageTotals",
 ]
