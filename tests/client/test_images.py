@@ -320,3 +320,13 @@ def test_the_images_namespace_loads_on_first_use() -> None:
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                        timeout=60)
     assert r.stdout.strip() == "False True True", r.stderr
+
+
+def test_usage_reflects_what_images_cost(client: Any) -> None:
+    """The emulator's usage (i12-account) is made from the same ledger: an image call's cost
+    is there, under its model."""
+    before = client.usage(group_by="model").totals.cost
+    r = client.images.generate(model="gpt-image-1", prompt="p", n=2, size="1024x1536")
+    report = client.usage(group_by="model")
+    assert report.totals.cost - before == r.cost == Decimal("0.12")
+    assert any(row.cost >= r.cost for row in report.by_model)
