@@ -18,7 +18,27 @@ from ._core.batches import Batch, BatchList, Endpoint, FileObject, RequestCounts
 from ._core.config import Secret, Timeout
 from ._core.params import ChatParams, ReasoningEffort
 from ._core.results import AsyncRawResponse, RawResponse
+from ._core.routing import (
+    DistillationPolicy,
+    MaxPrice,
+    ModelProvider,
+    ModelProviders,
+    ProviderPrice,
+    ProviderRouting,
+    ProviderSort,
+    Quantization,
+)
+from ._core.search import (
+    SearchDepth,
+    SearchMetadata,
+    SearchOutput,
+    SearchProvider,
+    SearchResult,
+    SearchSource,
+    WebSearch,
+)
 from ._core.structured import ParsedChatCompletion, ParsedChoice, ParsedMessage
+from ._core.suffixes import ModelName, RoutePreference
 from ._core.tools import FunctionTool
 from ._core.types import (
     Balance,
@@ -39,9 +59,11 @@ from ._core.types import (
     Usage,
 )
 from ._resources import MessageParam
+from ._web import AsyncWeb, Web
 
 __all__ = [
     "AsyncRawResponse",
+    "AsyncWeb",
     "Balance",
     "Batch",
     "BatchList",
@@ -52,25 +74,43 @@ __all__ = [
     "Choice",
     "ChunkChoice",
     "Delta",
+    "DistillationPolicy",
     "Endpoint",
     "FileObject",
     "FunctionCall",
     "FunctionTool",
+    "MaxPrice",
     "Message",
     "MessageParam",
     "Model",
     "ModelCapabilities",
     "ModelList",
+    "ModelName",
     "ModelPricing",
+    "ModelProvider",
+    "ModelProviders",
     "ParsedChatCompletion",
     "ParsedChoice",
     "ParsedMessage",
     "Pricing",
+    "ProviderPrice",
+    "ProviderRouting",
+    "ProviderSort",
+    "Quantization",
     "RawResponse",
     "ReasoningEffort",
     "RequestCounts",
+    "RoutePreference",
+    "SearchDepth",
+    "SearchMetadata",
+    "SearchOutput",
+    "SearchProvider",
+    "SearchResult",
+    "SearchSource",
     "Secret",
     "Timeout",
     "ToolCall",
     "Usage",
+    "Web",
+    "WebSearch",
 ]

@@ -42,6 +42,8 @@ from .stream import AsyncStream, body_of
 if TYPE_CHECKING:
     import aiohttp
 
+    from .._web import AsyncWeb
+
 
 __all__ = ["AsyncNanoGPT"]
 
@@ -68,6 +70,13 @@ class AsyncNanoGPT(ClientBase):
         self.files, self.batches = async_namespaces(self)
 
     # public ---------------------------------------------------------------------------------
+
+    @functools.cached_property
+    def web(self) -> AsyncWeb:
+        """``client.web.search(...)``: NanoGPT's web search (imported on first use)."""
+        from .._web import AsyncWeb
+
+        return AsyncWeb(self)
 
     async def balance(self) -> Balance:
         """The account balance in USD, as a ``Decimal`` (``.nano_balance`` too)."""

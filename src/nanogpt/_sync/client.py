@@ -23,6 +23,7 @@ from .._slots import ThreadSlots, fork_generation
 from .stream import ResponseBody, Stream
 
 if TYPE_CHECKING:
+    from .._web import Web
     from .http import ConnectionPool, Response
 
 __all__ = ["NanoGPT"]
@@ -64,6 +65,13 @@ class NanoGPT(ClientBase):
         return self._shared.slots
 
     # public ---------------------------------------------------------------------------------
+
+    @functools.cached_property
+    def web(self) -> Web:
+        """``client.web.search(...)``: NanoGPT's web search (imported on first use)."""
+        from .._web import Web
+
+        return Web(self)
 
     def balance(self) -> Balance:
         """The account balance in USD, as a ``Decimal`` (``.nano_balance`` too)."""
