@@ -17,7 +17,7 @@ from typing import Any
 
 from aiohttp import web
 
-from . import _account, _completions, _login
+from . import _account, _completions, _login, _routing, _search
 from ._batches import BatchStore
 from ._charges import Ledger
 from ._login import LoginStore
@@ -70,6 +70,9 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/api/personalized/v1/models", _account.models),
     Route("GET", "/api/models", _account.legacy_models),
     Route("POST", "/api/check-balance", _account.balance),
+    # provider routing and web search
+    Route("GET", "/api/models/{model_id}/providers", _routing.providers),
+    Route("POST", "/api/web", _search.search),
     # the Batch API
     Route("POST", f"{_V1}/files", _on_store(BatchStore.upload)),
     Route("GET", f"{_V1}/files/{{file_id}}", _on_store(BatchStore.get_file)),
