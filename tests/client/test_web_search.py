@@ -154,3 +154,19 @@ def test_web_namespace_is_lazy_and_works_on_copies(make_client) -> None:
             "assert 'nanogpt._web' not in sys.modules; c.web; "
             "assert 'nanogpt._web' in sys.modules")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_the_readme_example_runs(emu, monkeypatch) -> None:
+    import re
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    section = readme.split("#### Provider routing and web search", 1)[1]
+    code = re.search(r"```python\n(.*?)```", section, re.S)
+    assert code is not None
+    monkeypatch.setenv("NANOGPT_API_KEY", "sk-nano-test")
+    monkeypatch.setenv("NANOGPT_BASE_URL", emu.base_url)
+    scope: dict[str, object] = {}
+    exec(compile(code.group(1), "README.md", "exec"), scope)  # noqa: S102
+    assert scope["model"] == "openai/gpt-5-mini:online/linkup-deep:memory-30"
+    assert scope["r"].raw["provider"] == scope["rows"].available[0]

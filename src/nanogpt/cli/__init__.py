@@ -160,9 +160,10 @@ _LIST_DEFAULTS = {"search": None, "sort": "name", "capability": (), "subscriptio
 def models_providers(app: App, model_id: str, as_json: bool) -> None:
     """Who can serve a model, at what price.
 
-    Lists the providers chat's provider= can choose for a model. Prices are USD per million tokens, the provider-selection markup included. Choosing a
-    provider (chat's provider=, the X-Provider header) bills pay-as-you-go at that price,
-    even on a subscription. Models that do not support provider selection say so.
+    Lists the providers chat's provider= can choose for a model. Prices are USD per million
+    tokens, the provider-selection markup included. Choosing a provider (chat's provider=,
+    the X-Provider header) bills pay-as-you-go at that price, even on a subscription. Models
+    that do not support provider selection say so.
 
     \b
     Examples:
