@@ -167,6 +167,6 @@ def test_the_readme_example_runs(emu, monkeypatch) -> None:
     monkeypatch.setenv("NANOGPT_API_KEY", "sk-nano-test")
     monkeypatch.setenv("NANOGPT_BASE_URL", emu.base_url)
     scope: dict[str, object] = {}
-    exec(compile(code.group(1), "README.md", "exec"), scope)  # noqa: S102
+    exec(compile(code.group(1), "README.md", "exec"), scope)
     assert scope["model"] == "openai/gpt-5-mini:online/linkup-deep:memory-30"
     assert scope["r"].raw["provider"] == scope["rows"].available[0]
