@@ -14,6 +14,17 @@ see, so that a typo (``completion.choises``) is reported rather than typed ``Any
 
 from __future__ import annotations
 
+from ._account import AsyncMessages, AsyncSubscription, Messages, Subscription
+from ._core.account import (
+    DateLike,
+    GroupBy,
+    Quota,
+    SubscriptionUsage,
+    TokenCount,
+    UsageReport,
+    UsageRow,
+    UsageTotals,
+)
 from ._core.batches import Batch, BatchList, Endpoint, FileObject, RequestCounts
 from ._core.config import Secret, Timeout
 from ._core.params import ChatParams, ReasoningEffort
@@ -62,7 +73,9 @@ from ._resources import MessageParam
 from ._web import AsyncWeb, Web
 
 __all__ = [
+    "AsyncMessages",
     "AsyncRawResponse",
+    "AsyncSubscription",
     "AsyncWeb",
     "Balance",
     "Batch",
@@ -73,15 +86,18 @@ __all__ = [
     "ChatParams",
     "Choice",
     "ChunkChoice",
+    "DateLike",
     "Delta",
     "DistillationPolicy",
     "Endpoint",
     "FileObject",
     "FunctionCall",
     "FunctionTool",
+    "GroupBy",
     "MaxPrice",
     "Message",
     "MessageParam",
+    "Messages",
     "Model",
     "ModelCapabilities",
     "ModelList",
@@ -97,6 +113,7 @@ __all__ = [
     "ProviderRouting",
     "ProviderSort",
     "Quantization",
+    "Quota",
     "RawResponse",
     "ReasoningEffort",
     "RequestCounts",
@@ -108,9 +125,15 @@ __all__ = [
     "SearchResult",
     "SearchSource",
     "Secret",
+    "Subscription",
+    "SubscriptionUsage",
     "Timeout",
+    "TokenCount",
     "ToolCall",
     "Usage",
+    "UsageReport",
+    "UsageRow",
+    "UsageTotals",
     "Web",
     "WebSearch",
 ]

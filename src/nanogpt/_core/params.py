@@ -70,7 +70,7 @@ class ChatParams(TypedDict, total=False):
     reasoning_effort: ReasoningEffort
     reasoning: dict[str, Any]
     web_search: dict[str, Any]
-    provider: str | ProviderRouting
+    provider: str | ProviderRouting  # an id, or routing: bills pay-as-you-go, even subscribed
     billing_mode: str
     caching: bool
     prompt_caching: dict[str, Any]

@@ -22,8 +22,7 @@ if TYPE_CHECKING:
     from ..types import ModelProviders, WebSearch
     from ._app import App
 
-PAYGO_NOTE = ("choosing a provider (provider= or X-Provider) bills pay-as-you-go at its price, "
-              "even on a subscription")
+PAYGO_NOTE = "a chosen provider is billed pay-as-you-go at its price, even on a subscription"
 
 
 def run_providers(app: App, model: str, *, as_json: bool) -> None:

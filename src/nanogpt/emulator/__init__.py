@@ -23,6 +23,8 @@ Where things live, in the order a request meets them:
 ``_routing``      handler: a model's providers; which provider serves a chat request and
                   at what price (``provider``, ``X-Provider``, routing suffixes, ``:online``)
 ``_search``       handler: web search (``/api/web``), charged
+``_usage``        handlers: usage by day and model (from ``_charges``), the subscription's
+                  quotas (``SubscriptionPlan``, the ``subscription`` setting), token counts
 ``_batches``      handlers and state of the Batch API (``/files``, ``/batches``)
 ``_login``        handlers and state of the browser login (``/cli-login/...``); tests
                   approve, expire or consume a code with ``emu.logins``
@@ -48,6 +50,7 @@ from ._faults import TOKENS_HEADER, Fault
 from ._fields import FAULT_HEADER
 from ._records import RecordedRequest
 from ._server import Emulator
+from ._usage import SubscriptionPlan
 
 __all__ = ["FAULT_HEADER", "INVALID_API_KEY", "TOKENS_HEADER", "Emulator", "Fault",
-           "RecordedRequest"]
+           "RecordedRequest", "SubscriptionPlan"]
