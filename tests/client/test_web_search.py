@@ -170,3 +170,13 @@ def test_the_readme_example_runs(emu, monkeypatch) -> None:
     exec(compile(code.group(1), "README.md", "exec"), scope)
     assert scope["model"] == "openai/gpt-5-mini:online/linkup-deep:memory-30"
     assert scope["r"].raw["provider"] == scope["rows"].available[0]
+
+
+def test_usage_reflects_searches_and_routed_chats(make_client) -> None:
+    c = make_client()
+    c.web.search("q", depth="deep")
+    c.chat.completions.create(model="deepseek/deepseek-v3.2", provider="together",
+                              messages=[{"role": "user", "content": "Hi"}])
+    by_model = {row["model"]: row for row in c.usage(group_by="model").raw["byModel"]}
+    assert by_model["web-search/linkup"]["costUsd"] == 0.06
+    assert by_model["DeepSeek V3.2"]["requests"] == 1
