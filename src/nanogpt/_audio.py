@@ -40,10 +40,11 @@ if TYPE_CHECKING:
     from ._async.client import AsyncNanoGPT
     from ._sync.client import NanoGPT
 
-__all__ = ["AsyncAudio", "AsyncSpeech", "AsyncSpeechStream", "AsyncTranscriptions", "Audio",
-           "Speech", "SpeechStream", "Transcriptions"]
+__all__ = ["AsyncAudio", "AsyncSpeech", "AsyncSpeechOpening", "AsyncSpeechStream",
+           "AsyncStreamingSpeech", "AsyncTranscriptions", "Audio", "AudioFile", "Speech",
+           "SpeechStream", "StreamingSpeech", "Transcriptions"]
 
-FileInput = str | os.PathLike[str] | bytes | IO[bytes]
+AudioFile = str | os.PathLike[str] | bytes | IO[bytes]  # what transcriptions take
 
 
 def _read_upload(file: Any, filename: str | None) -> tuple[bytes, str]:
@@ -188,7 +189,7 @@ class AsyncSpeechStream(AudioStreamBase):
         await self.close()
 
 
-class _AsyncOpening:
+class AsyncSpeechOpening:
     """What ``AsyncSpeech.with_streaming_response.create`` returns: awaited, the open stream;
     as ``async with``, the open stream, closed at the end."""
 
@@ -246,13 +247,16 @@ class Speech:
         return self._client._deliver_stream(status, headers, stream)
 
     @property
-    def with_streaming_response(self) -> _StreamingSpeech:
+    def with_streaming_response(self) -> StreamingSpeech:
         """``with client.audio.speech.with_streaming_response.create(...) as r:
         r.stream_to_file(path)`` (the ``openai`` spelling of :meth:`stream`)."""
-        return _StreamingSpeech(self)
+        return StreamingSpeech(self)
 
 
-class _StreamingSpeech:
+class StreamingSpeech:
+    """``client.audio.speech.with_streaming_response``: ``create`` opens a :class:`SpeechStream`
+    (use it in a ``with`` block)."""
+
     def __init__(self, speech: Speech) -> None:
         self.create = speech.stream
 
@@ -263,7 +267,7 @@ class Transcriptions:
     def __init__(self, client: NanoGPT, core: AudioCore) -> None:
         self._client, self._core = client, core
 
-    def create(self, *, model: str, file: FileInput | None = None, file_url: str | None = None,
+    def create(self, *, model: str, file: AudioFile | None = None, file_url: str | None = None,
                filename: str | None = None, language: str | None = None,
                response_format: TranscriptionFormat | str | None = None,
                extra_body: Mapping[str, Any] | None = None,
@@ -337,17 +341,20 @@ class AsyncSpeech:
         return self._client._deliver_stream(status, headers, stream)
 
     @property
-    def with_streaming_response(self) -> _AsyncStreamingSpeech:
+    def with_streaming_response(self) -> AsyncStreamingSpeech:
         """``async with client.audio.speech.with_streaming_response.create(...) as r:``."""
-        return _AsyncStreamingSpeech(self)
+        return AsyncStreamingSpeech(self)
 
 
-class _AsyncStreamingSpeech:
+class AsyncStreamingSpeech:
+    """``client.audio.speech.with_streaming_response`` of the async client."""
+
     def __init__(self, speech: AsyncSpeech) -> None:
         self._speech = speech
 
-    def create(self, **kwargs: Any) -> _AsyncOpening:
-        return _AsyncOpening(lambda: self._speech.stream(**kwargs))
+    def create(self, **kwargs: Any) -> AsyncSpeechOpening:
+        """As :meth:`AsyncSpeech.stream` (same keywords), for ``async with``."""
+        return AsyncSpeechOpening(lambda: self._speech.stream(**kwargs))
 
 
 class AsyncTranscriptions:
@@ -356,7 +363,7 @@ class AsyncTranscriptions:
     def __init__(self, client: AsyncNanoGPT, core: AudioCore) -> None:
         self._client, self._core = client, core
 
-    async def create(self, *, model: str, file: FileInput | None = None,
+    async def create(self, *, model: str, file: AudioFile | None = None,
                      file_url: str | None = None, filename: str | None = None,
                      language: str | None = None,
                      response_format: TranscriptionFormat | str | None = None,

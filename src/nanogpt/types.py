@@ -14,6 +14,30 @@ see, so that a typo (``completion.choises``) is reported rather than typed ``Any
 
 from __future__ import annotations
 
+from ._audio import (
+    AsyncAudio,
+    AsyncSpeech,
+    AsyncSpeechOpening,
+    AsyncSpeechStream,
+    AsyncStreamingSpeech,
+    AsyncTranscriptions,
+    Audio,
+    AudioFile,
+    Speech,
+    SpeechStream,
+    StreamingSpeech,
+    Transcriptions,
+)
+from ._core.audio import (
+    AudioModel,
+    AudioModelList,
+    AudioModelType,
+    SpeechAudio,
+    SpeechFormat,
+    Transcription,
+    TranscriptionFormat,
+    TranscriptionSegment,
+)
 from ._core.batches import Batch, BatchList, Endpoint, FileObject, RequestCounts
 from ._core.config import Secret, Timeout
 from ._core.params import ChatParams, ReasoningEffort
@@ -41,7 +65,18 @@ from ._core.types import (
 from ._resources import MessageParam
 
 __all__ = [
+    "AsyncAudio",
     "AsyncRawResponse",
+    "AsyncSpeech",
+    "AsyncSpeechOpening",
+    "AsyncSpeechStream",
+    "AsyncStreamingSpeech",
+    "AsyncTranscriptions",
+    "Audio",
+    "AudioFile",
+    "AudioModel",
+    "AudioModelList",
+    "AudioModelType",
     "Balance",
     "Batch",
     "BatchList",
@@ -70,7 +105,16 @@ __all__ = [
     "ReasoningEffort",
     "RequestCounts",
     "Secret",
+    "Speech",
+    "SpeechAudio",
+    "SpeechFormat",
+    "SpeechStream",
+    "StreamingSpeech",
     "Timeout",
     "ToolCall",
+    "Transcription",
+    "TranscriptionFormat",
+    "TranscriptionSegment",
+    "Transcriptions",
     "Usage",
 ]

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlencode
 
@@ -36,7 +36,7 @@ if TYPE_CHECKING:
 
 __all__ = ["AUDIO_EXTENSIONS", "MAX_UPLOAD_BYTES", "SPEECH_FORMATS", "AudioCore",
            "AudioModel", "AudioModelList", "AudioModelType", "AudioStreamBase", "SpeechAudio",
-           "SpeechFormat", "Transcription", "TranscriptionFormat"]
+           "SpeechFormat", "Transcription", "TranscriptionFormat", "TranscriptionSegment"]
 
 SpeechFormat = Literal["mp3", "opus", "aac", "flac", "wav", "pcm"]
 SPEECH_FORMATS: tuple[str, ...] = ("mp3", "opus", "aac", "flac", "wav", "pcm")
@@ -67,7 +67,7 @@ class SpeechAudio:
         self.content_type = content_type
         self.request_id = request_id
 
-    def iter_bytes(self, chunk_size: int | None = None) -> Any:
+    def iter_bytes(self, chunk_size: int | None = None) -> Iterator[bytes]:
         """The content in pieces of ``chunk_size`` bytes (64 KiB by default)."""
         size = _chunk_size(chunk_size)
         return (self.content[i:i + size] for i in range(0, len(self.content), size))
@@ -135,7 +135,7 @@ class AudioModelList(KeepsRaw):
     data: list[AudioModel] = msgspec.field(default_factory=list)
     object: str = "list"
 
-    def __iter__(self) -> Any:
+    def __iter__(self) -> Iterator[AudioModel]:
         return iter(self.data)
 
     def __len__(self) -> int:
@@ -320,8 +320,9 @@ class AudioCore:
     @staticmethod
     def decode_models(status: int, headers: Mapping[str, str], body: bytes) -> AudioModelList:
         raw = _object("an audio model list", status, headers, body)
-        items = raw.get("data") if isinstance(raw.get("data"), list) else []
-        models = [_typed(m, AudioModel, status, headers, body) for m in items
+        items = raw.get("data")
+        models = [_typed(m, AudioModel, status, headers, body)
+                  for m in (items if isinstance(items, list) else [])
                   if isinstance(m, dict) and isinstance(m.get("id"), str)]
         out = AudioModelList(data=models)
         out.__dict__["_raw_dict"] = raw

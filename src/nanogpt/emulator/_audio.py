@@ -129,7 +129,7 @@ async def speech(site: Site, request: web.Request) -> web.StreamResponse:
     refused = unauthorized(request)
     if refused is not None:
         return refused
-    body = request[K.json]
+    body: Any = request[K.json]
     problem = _speech_problem(body)
     if problem is not None:
         status, code, param, message = problem
@@ -235,7 +235,7 @@ async def transcription(site: Site, request: web.Request) -> web.StreamResponse:
             return json_error(rid, 413, f"the file is {len(data)} bytes; upload at most "
                               f"{MAX_UPLOAD_BYTES} bytes, or pass file_url",
                               code="file_too_large", param="file")
-        source = (name or "upload", data)
+        source: tuple[str, bytes | None] = (name or "upload", data)
     else:
         body = request[K.json]
         fields = body if isinstance(body, dict) else {}
