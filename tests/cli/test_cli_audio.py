@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import re
+import shlex
+import subprocess
+import sys
 import wave
+from pathlib import Path
 
 from nanogpt.emulator import Fault
 from test_cli import assert_one_line_error
@@ -88,3 +94,25 @@ def test_transcribe_bad_files_are_one_line_and_send_nothing(run, emu, tmp_path) 
 def test_help_lists_the_audio_commands(run) -> None:
     r = run("--help")
     assert "speak" in r.stdout and "transcribe" in r.stdout
+
+
+
+def test_the_readme_session_is_true(env, tmp_path) -> None:
+    """The README's ``speak`` / ``transcribe`` session (a ``text`` block, since it writes a
+    file), run in a fresh folder."""
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    cli_part = readme.split("\n## The command line", 1)[1].split("### Beyond chat\n", 1)[1]
+    (block,) = re.findall(r"```text\n(.*?)```", cli_part.split("\n### ", 1)[0], re.S)
+    lines = block.splitlines()
+    # run in tmp_path: the package under test found by an absolute path, not `src`
+    import nanogpt
+
+    here = str(Path(nanogpt.__file__).resolve().parents[1])
+    env = {**env, "PYTHONPATH": os.pathsep.join([here, env.get("PYTHONPATH", "")])}
+    commands = [i for i, line in enumerate(lines) if line.startswith("$ nanogpt ")]
+    assert len(commands) == 2
+    for i in commands:
+        args = shlex.split(lines[i][len("$ nanogpt "):])
+        r = subprocess.run([sys.executable, "-m", "nanogpt", *args], capture_output=True,
+                           text=True, env=env, cwd=tmp_path, timeout=60)
+        assert r.stdout.rstrip("\n") == lines[i + 1], r.stderr

@@ -6,6 +6,7 @@ anything is sent, faults, and the charges in the emulator's ledger."""
 from __future__ import annotations
 
 import io
+import re
 import wave
 from pathlib import Path
 from typing import Any
@@ -331,3 +332,24 @@ def test_copies_of_the_client_have_their_own_audio(make_client, kind, loop_threa
                                                         response_format="wav")
     assert raw.status_code == 200 and frames(raw.content) > 0
     assert raw.headers["content-type"] == "audio/wav"
+
+
+def _readme_section(heading: str) -> str:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    return re.split(r"\n#{2,4} ", readme.split(f"{heading}\n", 1)[1], maxsplit=1)[0]
+
+
+def test_the_readme_example_runs(emu, monkeypatch, tmp_path, capsys) -> None:
+    from conftest import KEY
+
+    (example,) = re.findall(r"```python\n(.*?)```", _readme_section(
+        "#### Speech and transcription"), re.S)
+    monkeypatch.setenv("NANOGPT_API_KEY", KEY)
+    monkeypatch.setenv("NANOGPT_BASE_URL", emu.base_url)
+    monkeypatch.chdir(tmp_path)
+    exec(compile(example, "README.md", "exec"), {"__name__": "readme_example"})
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith("audio/wav ") and out[1].startswith("Hello from NanoGPT en ")
+    assert frames((tmp_path / "hello.wav").read_bytes()) > 0
+    assert (tmp_path / "chapter.mp3").stat().st_size > 0
+    assert emu.requests[-3].body["stream"] is True
