@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from ._core.audio import (
+    JSON_EXCERPT,
     MAX_UPLOAD_BYTES,
     AudioCore,
     AudioModelList,
@@ -38,6 +39,7 @@ from ._core.transport import AsyncStreamBody, StreamBody, TransportFailure
 
 if TYPE_CHECKING:
     from ._async.client import AsyncNanoGPT
+    from ._core.client import Request
     from ._sync.client import NanoGPT
 
 __all__ = ["AsyncAudio", "AsyncSpeech", "AsyncSpeechOpening", "AsyncSpeechStream",
@@ -104,6 +106,17 @@ class SpeechStream(AudioStreamBase):
     def __iter__(self) -> Iterator[bytes]:
         return self.iter_bytes()
 
+    def _check_audio(self) -> SpeechStream:
+        """Itself, unless the answer is JSON (then that is read, a little, and raised)."""
+        if not self._answered_with_json:
+            return self
+        head = b""
+        for piece in self.iter_bytes():
+            head += piece
+            if len(head) >= JSON_EXCERPT:
+                break
+        raise self._not_audio(head)
+
     def read(self) -> bytes:
         """The rest of the audio, whole (in memory: prefer ``stream_to_file`` for long
         audio)."""
@@ -160,6 +173,17 @@ class AsyncSpeechStream(AudioStreamBase):
 
     def __aiter__(self) -> AsyncIterator[bytes]:
         return self.iter_bytes()
+
+    async def _check_audio(self) -> AsyncSpeechStream:
+        """As :meth:`SpeechStream._check_audio`."""
+        if not self._answered_with_json:
+            return self
+        head = b""
+        async for piece in self.iter_bytes():
+            head += piece
+            if len(head) >= JSON_EXCERPT:
+                break
+        raise self._not_audio(head)
 
     async def read(self) -> bytes:
         return b"".join([piece async for piece in self.iter_bytes()])
@@ -244,7 +268,7 @@ class Speech:
             extra_headers=extra_headers, timeout=timeout)
         status, headers, body = self._client._open_body(req)
         stream = SpeechStream(body, status, headers, self._client._core.answer_cut)
-        return self._client._deliver_stream(status, headers, stream)
+        return self._client._deliver_stream(status, headers, stream._check_audio())
 
     @property
     def with_streaming_response(self) -> StreamingSpeech:
@@ -283,7 +307,7 @@ class Transcriptions:
 
 
 def _transcription_request(core: AudioCore, file: Any, file_url: Any, filename: str | None,
-                           **fields: Any) -> Any:
+                           **fields: Any) -> Request:
     if (file is None) == (file_url is None):
         raise InvalidParameterError("file", "give either file= or file_url=")
     if file_url is not None:
@@ -338,7 +362,7 @@ class AsyncSpeech:
             extra_headers=extra_headers, timeout=timeout)
         status, headers, body = await self._client._open_body(req)
         stream = AsyncSpeechStream(body, status, headers, self._client._core.answer_cut)
-        return self._client._deliver_stream(status, headers, stream)
+        return self._client._deliver_stream(status, headers, await stream._check_audio())
 
     @property
     def with_streaming_response(self) -> AsyncStreamingSpeech:

@@ -205,12 +205,21 @@ def test_bad_speech_arguments_are_refused_before_sending(client, emu, args, para
     assert emu.count() == 0
 
 
-def test_a_json_answer_to_speech_is_not_taken_for_audio(make_client, emu) -> None:
+def test_a_json_answer_to_speech_is_not_taken_for_audio(kind, loop_thread, make_client, emu,
+                                                       tmp_path) -> None:
+    """Whole or streamed, a JSON 200 is an error that quotes it, not audio (nor a file)."""
     from nanogpt import APIResponseValidationError
 
-    emu.inject(Fault(body='{"audioUrl": "https://example.com/a.mp3"}'), path="/audio/speech")
-    with pytest.raises(APIResponseValidationError):
-        speak(make_client())
+    client = make_client(max_concurrency=1)
+    for _ in range(2):
+        emu.inject(Fault(body='{"audioUrl": "https://example.com/a.mp3"}'),
+                   path="/audio/speech")
+    with pytest.raises(APIResponseValidationError, match="audioUrl"):
+        speak(client)
+    with pytest.raises(APIResponseValidationError, match="audioUrl"):
+        stream_to_file(kind, loop_thread, client, tmp_path / "x.wav")
+    assert not (tmp_path / "x.wav").exists()
+    assert speak(client).content  # the one slot was given back
 
 
 # transcription ----------------------------------------------------------------------------
@@ -353,3 +362,38 @@ def test_the_readme_example_runs(emu, monkeypatch, tmp_path, capsys) -> None:
     assert frames((tmp_path / "hello.wav").read_bytes()) > 0
     assert (tmp_path / "chapter.mp3").stat().st_size > 0
     assert emu.requests[-3].body["stream"] is True
+
+
+# bounded memory ----------------------------------------------------------------------------
+
+LONG_AUDIO = 16 * 1024 * 1024  # bytes a raw server streams: 16 times max_response_bytes
+
+
+def _long_audio(conn: Any) -> None:
+    """Answers each speech request with LONG_AUDIO bytes of "audio", chunked, 64 KiB a chunk."""
+    piece = bytes(range(256)) * 256
+    while conn.read_request() is not None:
+        conn.send(b"HTTP/1.1 200 OK\r\ncontent-type: audio/mpeg\r\n"
+                  b"transfer-encoding: chunked\r\n\r\n")
+        for _ in range(LONG_AUDIO // len(piece)):
+            conn.send(b"%x\r\n%s\r\n" % (len(piece), piece))
+        conn.send(b"0\r\n\r\n")
+
+
+def test_a_long_stream_goes_to_disk_in_bounded_memory(kind, loop_thread, make_client,
+                                                      raw_server, tmp_path) -> None:
+    """Streamed speech is not held whole: 16 MiB reach the file while the client's
+    ``max_response_bytes`` is 1 MiB, and the memory traced meanwhile stays under 4 MiB."""
+    import tracemalloc
+
+    srv = raw_server(_long_audio)
+    client = make_client(base_url=srv.base_url, max_response_bytes=1024 * 1024)
+    tracemalloc.start()
+    try:
+        written, _ = stream_to_file(kind, loop_thread, client, tmp_path / "long.mp3")
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert written == LONG_AUDIO == (tmp_path / "long.mp3").stat().st_size
+    assert peak < 4 * 1024 * 1024
+    assert srv.count("POST") == 1

@@ -53,6 +53,7 @@ MAX_UPLOAD_BYTES = 3 * 1024 * 1024
 _CONTENT_TYPES = {"mp3": "audio/mpeg", "opus": "audio/opus", "aac": "audio/aac",
                   "flac": "audio/flac", "wav": "audio/wav", "pcm": "audio/pcm"}
 CHUNK_SIZE = 65536
+JSON_EXCERPT = 4096  # of a JSON answer to a speech stream, read for the error
 
 
 # typed results --------------------------------------------------------------------------------
@@ -409,6 +410,16 @@ class AudioStreamBase:
     @property
     def request_id(self) -> str | None:
         return self.headers.get("x-request-id")
+
+    @property
+    def _answered_with_json(self) -> bool:
+        """A JSON body where audio was asked for (kept to ``JSON_EXCERPT`` bytes for the
+        error, read through the stream, which is then closed)."""
+        return "json" in (self.content_type or "").lower()
+
+    def _not_audio(self, head: bytes) -> APIResponseValidationError:
+        self._give_back()
+        return not_audio(self.status_code, self.headers, head)
 
     def _take(self, data: bytes, size: int | None) -> bytes | None:
         """Feed what was read: a piece to hand over (of ``size`` bytes; None: as it came), or
