@@ -42,7 +42,7 @@ def format_for(path: Path, chosen: str | None) -> str:
     return ext if ext in FORMATS else "mp3"
 
 
-@click.command(context_settings=CONTEXT)
+@click.command(context_settings=CONTEXT, short_help="Say TEXT and save the audio to FILE.")
 @click.argument("text", nargs=-1, required=True)
 @click.option("-o", "--output", "output", required=True, metavar="FILE",
               type=click.Path(dir_okay=False, path_type=Path),
@@ -92,7 +92,7 @@ def speak(app: App, /, text: tuple[str, ...], output: Path, model: str, voice: s
                f"to {output}")
 
 
-@click.command(context_settings=CONTEXT)
+@click.command(context_settings=CONTEXT, short_help="Print what is said in an audio file.")
 @click.argument("file", metavar="FILE")
 @click.option("-m", "--model", default=DEFAULT_STT_MODEL, show_default=True,
               help="Speech-to-text model.")
