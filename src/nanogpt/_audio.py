@@ -77,6 +77,10 @@ class SpeechStream(AudioStreamBase):
     Use it as a context manager (or ``close()`` it) to give the connection and its concurrency
     slot back early; read to its end, the connection is reused. A body that breaks off raises
     ``APIConnectionError`` (``answer_cut``): never retried, the audio is billed once started.
+    Its clocks: ``total`` and ``first_event`` until the answer's head, then ``idle`` for each
+    silence (``stream_total`` is a chat stream's: audio that keeps coming is not cut).
+    Memory stays bounded: each read hands over what arrived (at most 64 KiB), and
+    ``max_response_bytes`` does not apply (it bounds what is read whole).
     """
 
     def __init__(self, body: StreamBody, status: int, headers: dict[str, str],
