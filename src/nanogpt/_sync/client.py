@@ -169,7 +169,6 @@ class NanoGPT(ClientBase):
         stream = Stream(body, self._core.stream_core(headers, req.timeout), headers)
         return self._deliver_stream(resp.status, headers, stream)
 
-
     def _open_body(self, req: Request) -> tuple[int, dict[str, str], ResponseBody]:
         """A 2xx answer whose body is read as it comes (a binary stream, not events): its
         status, headers and stream body (which holds the connection and the slot)."""
