@@ -14,6 +14,7 @@ see, so that a typo (``completion.choises``) is reported rather than typed ``Any
 
 from __future__ import annotations
 
+from ._account import AsyncMessages, AsyncSubscription, Messages, Subscription
 from ._audio import (
     AsyncAudio,
     AsyncSpeech,
@@ -27,6 +28,16 @@ from ._audio import (
     SpeechStream,
     StreamingSpeech,
     Transcriptions,
+)
+from ._core.account import (
+    DateLike,
+    GroupBy,
+    Quota,
+    SubscriptionUsage,
+    TokenCount,
+    UsageReport,
+    UsageRow,
+    UsageTotals,
 )
 from ._core.audio import (
     AudioModel,
@@ -66,11 +77,13 @@ from ._resources import MessageParam
 
 __all__ = [
     "AsyncAudio",
+    "AsyncMessages",
     "AsyncRawResponse",
     "AsyncSpeech",
     "AsyncSpeechOpening",
     "AsyncSpeechStream",
     "AsyncStreamingSpeech",
+    "AsyncSubscription",
     "AsyncTranscriptions",
     "Audio",
     "AudioFile",
@@ -86,13 +99,16 @@ __all__ = [
     "ChatParams",
     "Choice",
     "ChunkChoice",
+    "DateLike",
     "Delta",
     "Endpoint",
     "FileObject",
     "FunctionCall",
     "FunctionTool",
+    "GroupBy",
     "Message",
     "MessageParam",
+    "Messages",
     "Model",
     "ModelCapabilities",
     "ModelList",
@@ -101,6 +117,7 @@ __all__ = [
     "ParsedChoice",
     "ParsedMessage",
     "Pricing",
+    "Quota",
     "RawResponse",
     "ReasoningEffort",
     "RequestCounts",
@@ -110,11 +127,17 @@ __all__ = [
     "SpeechFormat",
     "SpeechStream",
     "StreamingSpeech",
+    "Subscription",
+    "SubscriptionUsage",
     "Timeout",
+    "TokenCount",
     "ToolCall",
     "Transcription",
     "TranscriptionFormat",
     "TranscriptionSegment",
     "Transcriptions",
     "Usage",
+    "UsageReport",
+    "UsageRow",
+    "UsageTotals",
 ]

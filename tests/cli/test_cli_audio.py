@@ -102,7 +102,8 @@ def test_the_readme_session_is_true(env, tmp_path) -> None:
     file), run in a fresh folder."""
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
     cli_part = readme.split("\n## The command line", 1)[1].split("### Beyond chat\n", 1)[1]
-    (block,) = re.findall(r"```text\n(.*?)```", cli_part.split("\n### ", 1)[0], re.S)
+    (block,) = [b for b in re.findall(r"```text\n(.*?)```", cli_part.split("\n### ", 1)[0],
+                                      re.S) if "nanogpt --offline speak" in b]
     lines = block.splitlines()
     # run in tmp_path: the package under test found by an absolute path, not `src`
     import nanogpt
