@@ -397,3 +397,13 @@ def test_a_long_stream_goes_to_disk_in_bounded_memory(kind, loop_thread, make_cl
     assert written == LONG_AUDIO == (tmp_path / "long.mp3").stat().st_size
     assert peak < 4 * 1024 * 1024
     assert srv.count("POST") == 1
+
+
+def test_usage_reflects_what_audio_cost(client, emu) -> None:
+    """The emulator's usage endpoint reads the ledger: speech and transcription show in it."""
+    speak(client)
+    client.audio.transcriptions.create(model="Wizper", file=b"x" * 10, filename="a.wav")
+    by_model = {row.model: row for row in client.usage(group_by="model").by_model}
+    assert by_model[TTS].requests == 1 and by_model["Wizper"].requests == 1
+    assert float(by_model["Wizper"].cost) == pytest.approx(0.01)
+    assert float(by_model[TTS].cost) == pytest.approx(len(TEXT) * 0.015 / 1000)
