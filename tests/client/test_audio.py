@@ -273,7 +273,7 @@ def test_transcription_formats(client) -> None:
     ({"file": b""}, "file"), ({"file": b"x" * (3 * 1024 * 1024 + 1)}, "file"),
     ({"file": b"x", "filename": "notes.csv"}, "file"), ({"file": 12}, "file"),
     ({"file_url": "ftp://e.com/a.mp3"}, "file_url"), ({"file": b"x", "model": ""}, "model"),
-    ({"file": b"x", "language": ""}, "language")])
+    ({"file": b"x", "language": ""}, "language"), ({"file": io.StringIO("text")}, "file")])
 def test_bad_transcription_arguments_are_refused_before_sending(client, emu, args,
                                                                  param) -> None:
     args.setdefault("model", STT)
