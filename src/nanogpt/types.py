@@ -15,6 +15,20 @@ see, so that a typo (``completion.choises``) is reported rather than typed ``Any
 from __future__ import annotations
 
 from ._account import AsyncMessages, AsyncSubscription, Messages, Subscription
+from ._audio import (
+    AsyncAudio,
+    AsyncSpeech,
+    AsyncSpeechOpening,
+    AsyncSpeechStream,
+    AsyncStreamingSpeech,
+    AsyncTranscriptions,
+    Audio,
+    AudioFile,
+    Speech,
+    SpeechStream,
+    StreamingSpeech,
+    Transcriptions,
+)
 from ._core.account import (
     DateLike,
     GroupBy,
@@ -24,6 +38,16 @@ from ._core.account import (
     UsageReport,
     UsageRow,
     UsageTotals,
+)
+from ._core.audio import (
+    AudioModel,
+    AudioModelList,
+    AudioModelType,
+    SpeechAudio,
+    SpeechFormat,
+    Transcription,
+    TranscriptionFormat,
+    TranscriptionSegment,
 )
 from ._core.batches import Batch, BatchList, Endpoint, FileObject, RequestCounts
 from ._core.config import Secret, Timeout
@@ -73,10 +97,21 @@ from ._resources import MessageParam
 from ._web import AsyncWeb, Web
 
 __all__ = [
+    "AsyncAudio",
     "AsyncMessages",
     "AsyncRawResponse",
+    "AsyncSpeech",
+    "AsyncSpeechOpening",
+    "AsyncSpeechStream",
+    "AsyncStreamingSpeech",
     "AsyncSubscription",
+    "AsyncTranscriptions",
     "AsyncWeb",
+    "Audio",
+    "AudioFile",
+    "AudioModel",
+    "AudioModelList",
+    "AudioModelType",
     "Balance",
     "Batch",
     "BatchList",
@@ -125,11 +160,20 @@ __all__ = [
     "SearchResult",
     "SearchSource",
     "Secret",
+    "Speech",
+    "SpeechAudio",
+    "SpeechFormat",
+    "SpeechStream",
+    "StreamingSpeech",
     "Subscription",
     "SubscriptionUsage",
     "Timeout",
     "TokenCount",
     "ToolCall",
+    "Transcription",
+    "TranscriptionFormat",
+    "TranscriptionSegment",
+    "Transcriptions",
     "Usage",
     "UsageReport",
     "UsageRow",

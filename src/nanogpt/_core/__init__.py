@@ -13,6 +13,8 @@ it, so a decision is made in one place:
 - ``batches``: the Batch API's requests, typed objects and decoding (``BatchCore``).
 - ``account``: usage by day and model, the subscription's quotas, token counts: checks,
   requests and typed results (``UsageReport``, ``SubscriptionUsage``, ``TokenCount``).
+- ``audio``: speech and transcription requests, their typed results, the audio model list
+  (``AudioCore``), and what both shells' speech streams share (``AudioStreamBase``).
 - ``plan``: ``CallPlan``: retries, backoff, failover across hosts, redirects, the 415 that
   sends a compressed body again plain.
 - ``compression``: compressed request bodies: when, how, and the hosts that refused them.

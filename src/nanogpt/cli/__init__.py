@@ -25,12 +25,14 @@ CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
 
 class _Cli(click.Group):
-    """The top-level group; the ``batches`` group is imported only when it is asked for or
-    listed, so that other commands do not load it."""
+    """The top-level group; the commands in ``_LAZY`` (the ``batches`` group, ...) are
+    imported only when asked for or listed, so that other commands do not load them."""
 
     _LAZY = {"batches": ("nanogpt.cli._batches", "batches_group"),
              "usage": ("nanogpt.cli._account", "usage_command"),
-             "quota": ("nanogpt.cli._account", "quota_command")}
+             "quota": ("nanogpt.cli._account", "quota_command"),
+             "speak": ("nanogpt.cli._audio", "speak"),
+             "transcribe": ("nanogpt.cli._audio", "transcribe")}
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         names = set(super().list_commands(ctx))

@@ -25,6 +25,7 @@ Where things live, in the order a request meets them:
 ``_search``       handler: web search (``/api/web``), charged
 ``_usage``        handlers: usage by day and model (from ``_charges``), the subscription's
                   quotas (``SubscriptionPlan``, the ``subscription`` setting), token counts
+``_audio``        handlers: speech (a small valid WAV), transcription, the audio models
 ``_batches``      handlers and state of the Batch API (``/files``, ``/batches``)
 ``_login``        handlers and state of the browser login (``/cli-login/...``); tests
                   approve, expire or consume a code with ``emu.logins``
