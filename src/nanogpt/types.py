@@ -15,6 +15,20 @@ see, so that a typo (``completion.choises``) is reported rather than typed ``Any
 from __future__ import annotations
 
 from ._account import AsyncMessages, AsyncSubscription, Messages, Subscription
+from ._audio import (
+    AsyncAudio,
+    AsyncSpeech,
+    AsyncSpeechOpening,
+    AsyncSpeechStream,
+    AsyncStreamingSpeech,
+    AsyncTranscriptions,
+    Audio,
+    AudioFile,
+    Speech,
+    SpeechStream,
+    StreamingSpeech,
+    Transcriptions,
+)
 from ._core.account import (
     DateLike,
     GroupBy,
@@ -24,6 +38,16 @@ from ._core.account import (
     UsageReport,
     UsageRow,
     UsageTotals,
+)
+from ._core.audio import (
+    AudioModel,
+    AudioModelList,
+    AudioModelType,
+    SpeechAudio,
+    SpeechFormat,
+    Transcription,
+    TranscriptionFormat,
+    TranscriptionSegment,
 )
 from ._core.batches import Batch, BatchList, Endpoint, FileObject, RequestCounts
 from ._core.config import Secret, Timeout
@@ -40,7 +64,27 @@ from ._core.images import (
 )
 from ._core.params import ChatParams, ReasoningEffort
 from ._core.results import AsyncRawResponse, RawResponse
+from ._core.routing import (
+    DistillationPolicy,
+    MaxPrice,
+    ModelProvider,
+    ModelProviders,
+    ProviderPrice,
+    ProviderRouting,
+    ProviderSort,
+    Quantization,
+)
+from ._core.search import (
+    SearchDepth,
+    SearchMetadata,
+    SearchOutput,
+    SearchProvider,
+    SearchResult,
+    SearchSource,
+    WebSearch,
+)
 from ._core.structured import ParsedChatCompletion, ParsedChoice, ParsedMessage
+from ._core.suffixes import ModelName, RoutePreference
 from ._core.tools import FunctionTool
 from ._core.types import (
     Balance,
@@ -62,12 +106,25 @@ from ._core.types import (
 )
 from ._images import AsyncImages, Images
 from ._resources import MessageParam
+from ._web import AsyncWeb, Web
 
 __all__ = [
+    "AsyncAudio",
     "AsyncImages",
     "AsyncMessages",
     "AsyncRawResponse",
+    "AsyncSpeech",
+    "AsyncSpeechOpening",
+    "AsyncSpeechStream",
+    "AsyncStreamingSpeech",
     "AsyncSubscription",
+    "AsyncTranscriptions",
+    "AsyncWeb",
+    "Audio",
+    "AudioFile",
+    "AudioModel",
+    "AudioModelList",
+    "AudioModelType",
     "Balance",
     "Batch",
     "BatchList",
@@ -79,6 +136,7 @@ __all__ = [
     "ChunkChoice",
     "DateLike",
     "Delta",
+    "DistillationPolicy",
     "Endpoint",
     "FileObject",
     "FunctionCall",
@@ -94,29 +152,55 @@ __all__ = [
     "ImageResponseFormat",
     "Images",
     "ImagesResponse",
+    "MaxPrice",
     "Message",
     "MessageParam",
     "Messages",
     "Model",
     "ModelCapabilities",
     "ModelList",
+    "ModelName",
     "ModelPricing",
+    "ModelProvider",
+    "ModelProviders",
     "ParsedChatCompletion",
     "ParsedChoice",
     "ParsedMessage",
     "Pricing",
+    "ProviderPrice",
+    "ProviderRouting",
+    "ProviderSort",
+    "Quantization",
     "Quota",
     "RawResponse",
     "ReasoningEffort",
     "RequestCounts",
+    "RoutePreference",
+    "SearchDepth",
+    "SearchMetadata",
+    "SearchOutput",
+    "SearchProvider",
+    "SearchResult",
+    "SearchSource",
     "Secret",
+    "Speech",
+    "SpeechAudio",
+    "SpeechFormat",
+    "SpeechStream",
+    "StreamingSpeech",
     "Subscription",
     "SubscriptionUsage",
     "Timeout",
     "TokenCount",
     "ToolCall",
+    "Transcription",
+    "TranscriptionFormat",
+    "TranscriptionSegment",
+    "Transcriptions",
     "Usage",
     "UsageReport",
     "UsageRow",
     "UsageTotals",
+    "Web",
+    "WebSearch",
 ]
