@@ -8,9 +8,11 @@ typed errors; this module only translates between ``llm``'s objects and the chat
 
 * Models: ``nanogpt/<model id>`` for each model of the catalog. The catalog needs no key; it is
   kept for an hour in ``llm``'s user directory (``nanogpt-models.json``, per base URL) because
-  ``llm`` asks plugins for their models at every start. ``llm nanogpt refresh`` fetches it now.
-  When it cannot be fetched, a stale copy is used; with none, no model is registered and
-  ``llm`` starts as usual (``llm nanogpt refresh`` says why).
+  ``llm`` asks plugins for their models at every start. ``llm nanogpt refresh`` fetches it now,
+  and so does a command line naming a ``nanogpt/`` model the cached catalog lacks.
+  When it cannot be fetched, a stale copy is used, and ``llm`` starts without trying again
+  for five minutes; with no copy, no model is registered and ``llm`` starts as usual
+  (``llm nanogpt refresh`` says why).
 * What ``llm`` may send follows the catalog's capabilities: tools (``tool_calling``), schemas
   (``structured_output``), image attachments (``vision``), sent as data URLs.
 * Key: ``llm keys set nanogpt`` or ``NANOGPT_API_KEY``; base URL: ``NANOGPT_BASE_URL``.
@@ -29,6 +31,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import sys
 import time
 from collections.abc import AsyncGenerator, Iterable, Iterator
 from pathlib import Path
@@ -124,13 +127,22 @@ def refresh_catalog() -> list[Model]:
     return list(models)
 
 
+def _asked_for() -> set[str]:
+    """The NanoGPT model ids on ``llm``'s command line (``-m nanogpt/...``). ``llm`` asks its
+    plugins for every model without saying which one it wants; a model the cached catalog
+    lacks (a new one) is a reason to fetch the catalog again."""
+    args = [a.split("=", 1)[-1] for a in sys.argv[1:]]
+    return {a[len(PREFIX):] for a in args if a.startswith(PREFIX) and len(a) > len(PREFIX)}
+
+
 def load_catalog() -> list[Model]:
-    """The cached catalog while it is fresh, else a fresh one; a stale copy when the fetch
-    fails (or failed a moment ago); an empty list when there is neither (``llm`` must start
-    offline too)."""
+    """The cached catalog while it is fresh (and has every model the command line names),
+    else a fresh one; a stale copy when the fetch fails (or failed a moment ago); an empty
+    list when there is neither (``llm`` must start offline too)."""
     cache, now = _read_cache(), time.time()
     stale = models_from_catalog(cache.get("models", []))
-    if "models" in cache and now - cache["fetched_at"] < CACHE_SECONDS:
+    fresh = "models" in cache and now - cache["fetched_at"] < CACHE_SECONDS
+    if fresh and _asked_for() <= {m.id for m in stale}:
         return stale
     if now - cache.get("failed_at", 0.0) < RETRY_SECONDS:
         return stale
@@ -143,7 +155,8 @@ def load_catalog() -> list[Model]:
 @llm.hookimpl
 def register_models(register: Any) -> None:
     for model in load_catalog():
-        register(NanoGPTChat(model), AsyncNanoGPTChat(model))
+        if isinstance(model.raw.get("id"), str):  # an entry without an id is no model
+            register(NanoGPTChat(model), AsyncNanoGPTChat(model))
 
 
 @llm.hookimpl

@@ -162,6 +162,21 @@ def test_llm_lists_the_catalog_and_caches_it_for_an_hour(env: dict[str, str], em
     assert emu.count("/models") == before + 3
 
 
+def test_a_model_the_cached_catalog_lacks_makes_llm_fetch_it_again(
+        llm_cli: Any, emu: Emulator, user_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert MINI in llm_cli("models").stdout
+    path = user_dir / llm_plugin.CACHE_FILE
+    cache = json.loads(path.read_text())
+    cache["models"] = [m for m in cache["models"] if m["id"] != "openai/gpt-5-mini"]
+    path.write_text(json.dumps(cache))  # fresh, but from before the model existed
+    before = emu.count("/models")
+    monkeypatch.setattr(sys, "argv", ["llm", "-m", MINI, "hi"])
+    r = llm_cli("-m", MINI, "hi")
+    assert r.returncode == 0, r.stderr
+    assert emu.count("/models") == before + 1
+    assert "openai/gpt-5-mini" in {m["id"] for m in json.loads(path.read_text())["models"]}
+
+
 def closed_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
