@@ -261,6 +261,21 @@ def _tool_definitions(tools: Iterable[Any]) -> list[dict[str, Any]]:
             for tool in tools if isinstance(tool, llm.Tool)]
 
 
+def _text_events(reasoning: str | None, text: str | None,
+                 hide_reasoning: bool) -> Iterator[StreamEvent]:
+    """A piece of the answer (a chunk's delta, or a whole message) as ``llm``'s events."""
+    if reasoning and not hide_reasoning:
+        yield StreamEvent(type="reasoning", chunk=reasoning)
+    if text:
+        yield StreamEvent(type="text", chunk=text)
+
+
+def _whole_events(completion: ChatCompletion, hide_reasoning: bool) -> Iterator[StreamEvent]:
+    message = completion.choices[0].message if completion.choices else None
+    if message is not None:
+        yield from _text_events(message.reasoning, message.content, hide_reasoning)
+
+
 def _usage_details(completion: ChatCompletion) -> dict[str, Any]:
     """What ``llm`` logs besides the two counts: NanoGPT's token details (zeros left out, as
     ``llm`` does for OpenAI) and the charge."""
@@ -279,7 +294,7 @@ def _usage_details(completion: ChatCompletion) -> dict[str, Any]:
     return details
 
 
-def _ask(error: NanoGPTError) -> llm.ModelError:
+def _llm_error(error: NanoGPTError) -> llm.ModelError:
     """The SDK's one-line message, with the fix ``llm`` users type."""
     message = str(error)
     if isinstance(error, NotFoundError) and error.code == "model_not_found":
@@ -320,14 +335,6 @@ class _NanoGPTModel:
             params["reasoning"] = {"exclude": True}
         return {"model": self.nanogpt_model.id, "messages": _wire_messages(prompt), **params}
 
-    @staticmethod
-    def _delta_events(reasoning: str | None, text: str | None,
-                      hide_reasoning: bool) -> Iterator[StreamEvent]:
-        if reasoning and not hide_reasoning:
-            yield StreamEvent(type="reasoning", chunk=reasoning)
-        if text:
-            yield StreamEvent(type="text", chunk=text)
-
     def _finish(self, completion: ChatCompletion,
                 response: llm.Response | llm.AsyncResponse) -> Iterator[StreamEvent]:
         """Record the answer on ``response`` (tool calls, usage, model, JSON) and yield the
@@ -342,10 +349,8 @@ class _NanoGPTModel:
                 arguments = {"_raw": args}  # the tool refuses it, and llm tells the model
             response.add_tool_call(llm.ToolCall(name=name or "", arguments=arguments,
                                                 tool_call_id=call.id))
-            yield StreamEvent(type="tool_call_name", chunk=name or "",
-                                        tool_call_id=call.id)
-            yield StreamEvent(type="tool_call_args", chunk=args,
-                                        tool_call_id=call.id)
+            yield StreamEvent(type="tool_call_name", chunk=name or "", tool_call_id=call.id)
+            yield StreamEvent(type="tool_call_args", chunk=args, tool_call_id=call.id)
         usage = completion.usage
         if usage is not None:
             response.set_usage(input=usage.prompt_tokens, output=usage.completion_tokens,
@@ -359,14 +364,6 @@ class _NanoGPTModel:
 
     def _client_options(self, key: str | None) -> dict[str, Any]:
         return {"api_key": key, "base_url": _base_url()}
-
-
-def _whole_events(completion: ChatCompletion,
-                  hide_reasoning: bool) -> Iterator[StreamEvent]:
-    message = completion.choices[0].message if completion.choices else None
-    if message is not None:
-        yield from _NanoGPTModel._delta_events(message.reasoning, message.content,
-                                               hide_reasoning)
 
 
 class NanoGPTChat(_NanoGPTModel, llm.KeyModel):
@@ -392,14 +389,13 @@ class NanoGPTChat(_NanoGPTModel, llm.KeyModel):
                         for chunk in s:
                             if chunk.choices:
                                 delta = chunk.choices[0].delta
-                                yield from self._delta_events(delta.reasoning, delta.content,
-                                                              hide)
+                                yield from _text_events(delta.reasoning, delta.content, hide)
                         completion = s.get_final_completion()
                 else:
                     completion = client.chat.completions.create(**request)
                     yield from _whole_events(completion, hide)
         except NanoGPTError as e:
-            raise _ask(e) from e
+            raise _llm_error(e) from e
         yield from self._finish(completion, response)
 
 
@@ -426,8 +422,8 @@ class AsyncNanoGPTChat(_NanoGPTModel, llm.AsyncKeyModel):
                         async for chunk in s:
                             if chunk.choices:
                                 delta = chunk.choices[0].delta
-                                for event in self._delta_events(delta.reasoning,
-                                                                delta.content, hide):
+                                for event in _text_events(delta.reasoning, delta.content,
+                                                          hide):
                                     yield event
                         completion = await s.get_final_completion()
                 else:
@@ -435,6 +431,6 @@ class AsyncNanoGPTChat(_NanoGPTModel, llm.AsyncKeyModel):
                     for event in _whole_events(completion, hide):
                         yield event
         except NanoGPTError as e:
-            raise _ask(e) from e
+            raise _llm_error(e) from e
         for event in self._finish(completion, response):
             yield event

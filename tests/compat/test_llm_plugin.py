@@ -33,15 +33,16 @@ from nanogpt.emulator import Emulator, Fault
 
 pytest.importorskip("llm", reason="the llm extra is not installed: pip install '.[compat]'")
 
-from click.testing import CliRunner  # noqa: E402
+from click.testing import CliRunner
 
-from nanogpt import llm_plugin  # noqa: E402
+from nanogpt import llm_plugin
 
 KEY = "sk-nano-llm-plugin-test"
 ENTRY_POINT = "nanogpt.llm_plugin"
 SOURCE_ROOT = str(Path(nanogpt.__file__).resolve().parents[1])
 MINI = "nanogpt/openai/gpt-5-mini"  # vision, tools, structured output
 R1 = "nanogpt/deepseek/deepseek-r1"  # reasoning; no tools, no schemas, no images
+R1_ANSWER = "Hello from the NanoGPT emulator (deepseek/deepseek-r1). You said: hi there"
 # a 1x1 PNG
 PNG = bytes.fromhex("89504e470d0a1a0a0000000d4948445200000001000000010806000000"
                     "1f15c4890000000d49444154789c6360000002000154a24f5d0000000049454e44ae426082")
@@ -225,7 +226,7 @@ def test_a_streamed_prompt_with_reasoning_and_usage_logged(env: dict[str, str],
                                                            emu: Emulator) -> None:
     r = llm_process(env, "-m", R1, "hi there")
     assert r.returncode == 0, r.stderr
-    assert r.stdout == "Hello from the NanoGPT emulator (deepseek/deepseek-r1). You said: hi there\n"
+    assert r.stdout == R1_ANSWER + "\n"
     assert "The user wrote: hi there" in r.stderr  # the reasoning, where llm shows it
     body = chat_requests(emu)[-1].body
     assert body["stream"] is True and body["stream_options"] == {"include_usage": True}
@@ -246,7 +247,7 @@ def test_a_streamed_prompt_with_reasoning_and_usage_logged(env: dict[str, str],
 def test_no_stream_and_hidden_reasoning(llm_cli: Any, emu: Emulator) -> None:
     r = llm_cli("-m", R1, "--no-stream", "-R", "hi there")
     assert r.returncode == 0, r.stderr
-    assert r.stdout == "Hello from the NanoGPT emulator (deepseek/deepseek-r1). You said: hi there\n"
+    assert r.stdout == R1_ANSWER + "\n"
     assert "The user wrote" not in r.stderr
     body = chat_requests(emu)[-1].body
     assert "stream" not in body and body["reasoning"] == {"exclude": True}
@@ -397,7 +398,6 @@ def test_the_async_model_through_llms_python_api(env: dict[str, str]) -> None:
                        env=env, timeout=60)
     assert r.returncode == 0, r.stderr
     name, streamed, text, tokens_in, tokens_out, details, parsed = json.loads(r.stdout)
-    answer = "Hello from the NanoGPT emulator (deepseek/deepseek-r1). You said: hi there"
-    assert (name, streamed, text) == (f"NanoGPT: {R1}", answer, answer)
+    assert (name, streamed, text) == (f"NanoGPT: {R1}", R1_ANSWER, R1_ANSWER)
     assert tokens_in > 0 and tokens_out > 0 and "cost_usd" in details
     assert isinstance(parsed["name"], str)
