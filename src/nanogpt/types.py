@@ -16,6 +16,15 @@ from __future__ import annotations
 
 from ._core.batches import Batch, BatchList, Endpoint, FileObject, RequestCounts
 from ._core.config import Secret, Timeout
+from ._core.embeddings import (
+    CreateEmbeddingResponse,
+    Embedding,
+    EmbeddingModel,
+    EmbeddingModelList,
+    EmbeddingModelPricing,
+    EmbeddingUsage,
+    EncodingFormat,
+)
 from ._core.params import ChatParams, ReasoningEffort
 from ._core.results import AsyncRawResponse, RawResponse
 from ._core.structured import ParsedChatCompletion, ParsedChoice, ParsedMessage
@@ -38,9 +47,11 @@ from ._core.types import (
     ToolCall,
     Usage,
 )
+from ._embeddings import AsyncEmbeddings, Embeddings
 from ._resources import MessageParam
 
 __all__ = [
+    "AsyncEmbeddings",
     "AsyncRawResponse",
     "Balance",
     "Batch",
@@ -51,7 +62,15 @@ __all__ = [
     "ChatParams",
     "Choice",
     "ChunkChoice",
+    "CreateEmbeddingResponse",
     "Delta",
+    "Embedding",
+    "EmbeddingModel",
+    "EmbeddingModelList",
+    "EmbeddingModelPricing",
+    "EmbeddingUsage",
+    "Embeddings",
+    "EncodingFormat",
     "Endpoint",
     "FileObject",
     "FunctionCall",

@@ -40,6 +40,7 @@ from .session import LoopSession, loop_session
 from .stream import AsyncStream, body_of
 
 if TYPE_CHECKING:
+    from .._embeddings import AsyncEmbeddings
     import aiohttp
 
 
@@ -68,6 +69,15 @@ class AsyncNanoGPT(ClientBase):
         self.files, self.batches = async_namespaces(self)
 
     # public ---------------------------------------------------------------------------------
+
+    @functools.cached_property
+    def embeddings(self) -> AsyncEmbeddings:
+        """``client.embeddings``: ``create(model=..., input=...)`` and ``models()`` (made on
+        first use: chat-only code never imports it)."""
+        from .._embeddings import AsyncEmbeddings
+
+        return AsyncEmbeddings(self)
+
 
     async def balance(self) -> Balance:
         """The account balance in USD, as a ``Decimal`` (``.nano_balance`` too)."""

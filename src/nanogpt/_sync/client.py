@@ -23,6 +23,7 @@ from .._slots import ThreadSlots, fork_generation
 from .stream import ResponseBody, Stream
 
 if TYPE_CHECKING:
+    from .._embeddings import Embeddings
     from .http import ConnectionPool, Response
 
 __all__ = ["NanoGPT"]
@@ -64,6 +65,15 @@ class NanoGPT(ClientBase):
         return self._shared.slots
 
     # public ---------------------------------------------------------------------------------
+
+    @functools.cached_property
+    def embeddings(self) -> Embeddings:
+        """``client.embeddings``: ``create(model=..., input=...)`` and ``models()`` (made on
+        first use: chat-only code never imports it)."""
+        from .._embeddings import Embeddings
+
+        return Embeddings(self)
+
 
     def balance(self) -> Balance:
         """The account balance in USD, as a ``Decimal`` (``.nano_balance`` too)."""

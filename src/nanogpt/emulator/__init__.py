@@ -20,6 +20,7 @@ Where things live, in the order a request meets them:
 ``_routes``       the route table: path and method -> handler (add an endpoint here)
 ``_account``      handlers: model lists, balance
 ``_completions``  handler: chat completions, whole or streamed
+``_embeddings``   handlers: embeddings (illustrative unit vectors) and the embedding models
 ``_batches``      handlers and state of the Batch API (``/files``, ``/batches``)
 ``_login``        handlers and state of the browser login (``/cli-login/...``); tests
                   approve, expire or consume a code with ``emu.logins``

@@ -1,8 +1,8 @@
 """The route table: every path the emulator serves, and the handler that answers it.
 
 To add an endpoint, write its handler (``async def handler(site, request)``) in the module of
-its concern (``_account``, ``_completions``, ``_batches``, ``_login``, or a new one) and add
-one row here.
+its concern (``_account``, ``_completions``, ``_embeddings``, ``_batches``, ``_login``, or
+a new one) and add one row here.
 The pipeline (``_pipeline``) has already bounded, recorded and parsed the request and picked
 its fault when a handler runs (see ``_exchange.RequestKeys``); an unknown path or a wrong
 method gets a JSON 404/405 from there.
@@ -17,7 +17,7 @@ from typing import Any
 
 from aiohttp import web
 
-from . import _account, _completions, _login
+from . import _account, _completions, _embeddings, _login
 from ._batches import BatchStore
 from ._charges import Ledger
 from ._login import LoginStore
@@ -70,6 +70,9 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/api/personalized/v1/models", _account.models),
     Route("GET", "/api/models", _account.legacy_models),
     Route("POST", "/api/check-balance", _account.balance),
+    # embeddings
+    Route("POST", f"{_V1}/embeddings", _embeddings.embeddings),
+    Route("GET", f"{_V1}/embedding-models", _embeddings.embedding_models),
     # the Batch API
     Route("POST", f"{_V1}/files", _on_store(BatchStore.upload)),
     Route("GET", f"{_V1}/files/{{file_id}}", _on_store(BatchStore.get_file)),
