@@ -164,15 +164,17 @@ def main() -> int:
     p.add_argument("--count", type=int, help="inputs per job (default 10,000)")
     p.add_argument("--reps", type=int, help="measured jobs per side (default 5)")
     p.add_argument("--out", type=Path, help="write the figures as JSON here")
+    p.add_argument("--sides", nargs="*", choices=SIDES, default=list(SIDES),
+                   help="which sides to run (default: all)")
     p.add_argument("--child", choices=SIDES, help=argparse.SUPPRESS)
     p.add_argument("--base-url", help=argparse.SUPPRESS)
     args = p.parse_args()
-    count = args.count or (2 * CHUNK + 10 if args.quick else 10_000)
+    count = args.count or (CHUNK + 10 if args.quick else 10_000)
     reps = args.reps or (1 if args.quick else 5)
     if args.child:
         print(json.dumps(child(args.child, args.base_url, count, reps)))
         return 0
-    sides = [s for s in SIDES if s.startswith("nanogpt") or have_openai()]
+    sides = [s for s in args.sides if s.startswith("nanogpt") or have_openai()]
     emulator, base_url = start_emulator()
     try:
         results = {}

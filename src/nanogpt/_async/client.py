@@ -40,8 +40,9 @@ from .session import LoopSession, loop_session
 from .stream import AsyncStream, body_of
 
 if TYPE_CHECKING:
-    from .._embeddings import AsyncEmbeddings
     import aiohttp
+
+    from .._embeddings import AsyncEmbeddings
 
 
 __all__ = ["AsyncNanoGPT"]

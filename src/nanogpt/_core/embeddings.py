@@ -24,9 +24,10 @@ fifth of the bytes of JSON numbers) and are decoded here into lists of floats, a
 from __future__ import annotations
 
 import binascii
+import functools
 import sys
 from array import array
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
@@ -39,9 +40,9 @@ from .types import (
     JSONObjectView,
     KeepsRaw,
     Pricing,
+    _fitting_fields,
     _to_count,
     _to_decimal,
-    _fitting_fields,
     _to_str,
     decoder,
 )
@@ -324,10 +325,11 @@ class EmbeddingJob:
             return None
         return next(self._next, None)
 
-    def decoder(self, i: int) -> Any:
+    def decoder(self, i: int) -> Callable[[int, Mapping[str, str], bytes],
+                                          CreateEmbeddingResponse]:
         """The decoder of request ``i``'s answer."""
         count = self.spans[i][1] - self.spans[i][0]
-        return lambda status, headers, body: decode_embeddings(status, headers, body, count)
+        return functools.partial(decode_embeddings, count=count)
 
     def succeeded(self, i: int, response: CreateEmbeddingResponse) -> None:
         self.outcomes[i] = response
@@ -352,10 +354,10 @@ class EmbeddingJob:
         raise self._incomplete(errors) from errors[0]
 
     def _incomplete(self, errors: list[BaseException]) -> EmbeddingsIncompleteError:
-        got = [(o, s) for o, s in zip(self.outcomes, self.spans)
+        got = [(o, s) for o, s in zip(self.outcomes, self.spans, strict=True)
                if isinstance(o, CreateEmbeddingResponse)]
         partial = join([o for o, _ in got], [s for _, s in got])
-        missing = [i for o, (a, b) in zip(self.outcomes, self.spans)
+        missing = [i for o, (a, b) in zip(self.outcomes, self.spans, strict=True)
                    if not isinstance(o, CreateEmbeddingResponse) for i in range(a, b)]
         total = self.spans[-1][1]
         unsent = sum(1 for o in self.outcomes if o is _NOT_SENT)
@@ -376,7 +378,7 @@ def join(parts: list[CreateEmbeddingResponse],
     data: list[Embedding] = []
     tokens: dict[str, int] = {}
     costs: list[Decimal | None] = []
-    for part, (start, _) in zip(parts, where):
+    for part, (start, _) in zip(parts, where, strict=True):
         for e in part.data:
             e.index += start
         data.extend(part.data)

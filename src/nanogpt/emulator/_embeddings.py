@@ -83,7 +83,7 @@ _OFFSETS = 1 << 18  # window starts per half: 2**36 vectors per dimension before
 
 
 @functools.lru_cache(maxsize=8)
-def _signs(dims: int) -> array:
+def _signs(dims: int) -> array[float]:
     """The fixed sequence for ``dims``: ``+-1/sqrt(dims)`` as float32, long enough for a window
     of ``dims - dims // 2`` at any of ``_OFFSETS`` starts."""
     value = 1 / math.sqrt(dims)
@@ -91,7 +91,7 @@ def _signs(dims: int) -> array:
     return array("f", [both[b & 1] for b in random.Random(dims).randbytes(_OFFSETS + dims)])
 
 
-def vector(text: str, dims: int) -> array:
+def vector(text: str, dims: int) -> array[float]:
     """The unit vector (float32) of ``text``: the same every time, another for another text."""
     digest = hashlib.blake2b(text.encode(), digest_size=8).digest()
     first, second = int.from_bytes(digest[:4], "little"), int.from_bytes(digest[4:], "little")
@@ -101,7 +101,7 @@ def vector(text: str, dims: int) -> array:
     return signs[a:a + half] + signs[b:b + dims - half]
 
 
-def _encoded(vec: array, base64_wire: bool) -> Any:
+def _encoded(vec: array[float], base64_wire: bool) -> Any:
     """As the wire carries it: little-endian float32 in base64, or numbers."""
     if not base64_wire:
         return vec.tolist()
@@ -126,7 +126,8 @@ def _check(body: Any) -> tuple[dict[str, Any], list[str], int, bool]:
     """The model, the inputs, the dimension and whether to answer in base64."""
     if not isinstance(body, dict):
         raise Problem("The request body must be a JSON object", "body", "invalid_json")
-    model = MODELS.get(body.get("model")) if isinstance(body.get("model"), str) else None
+    name = body.get("model")
+    model = MODELS.get(name) if isinstance(name, str) else None
     if model is None:
         raise Problem("Invalid model specified", "model", "model_not_found")
     inputs = _inputs(body.get("input"))
