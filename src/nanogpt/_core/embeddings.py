@@ -186,9 +186,10 @@ class EmbeddingsIncompleteError(NanoGPTError):
 
     ``partial`` is a :class:`CreateEmbeddingResponse` with every embedding that came back
     (those requests are billed), each ``index`` its place in the whole input; ``missing``
-    lists the input indices without an embedding (failed or never sent): send
-    ``[inputs[i] for i in e.missing]`` again, and nothing is paid twice. Nothing was
-    re-sent by this package."""
+    lists the input indices without an embedding (failed or never sent): sending
+    ``[inputs[i] for i in e.missing]`` again pays nothing twice for what came back. The
+    failed request itself may have been billed (its error's ``answer_cut`` says whether its
+    answer had started). Nothing was re-sent by this package."""
 
     def __init__(self, message: str, *, partial: CreateEmbeddingResponse, missing: list[int],
                  errors: list[BaseException]) -> None:
