@@ -14,6 +14,17 @@ see, so that a typo (``completion.choises``) is reported rather than typed ``Any
 
 from __future__ import annotations
 
+from ._account import AsyncMessages, AsyncSubscription, Messages, Subscription
+from ._core.account import (
+    DateLike,
+    GroupBy,
+    Quota,
+    SubscriptionUsage,
+    TokenCount,
+    UsageReport,
+    UsageRow,
+    UsageTotals,
+)
 from ._core.batches import Batch, BatchList, Endpoint, FileObject, RequestCounts
 from ._core.config import Secret, Timeout
 from ._core.embeddings import (
@@ -52,7 +63,9 @@ from ._resources import MessageParam
 
 __all__ = [
     "AsyncEmbeddings",
+    "AsyncMessages",
     "AsyncRawResponse",
+    "AsyncSubscription",
     "Balance",
     "Batch",
     "BatchList",
@@ -63,6 +76,7 @@ __all__ = [
     "Choice",
     "ChunkChoice",
     "CreateEmbeddingResponse",
+    "DateLike",
     "Delta",
     "Embedding",
     "EmbeddingModel",
@@ -75,8 +89,10 @@ __all__ = [
     "FileObject",
     "FunctionCall",
     "FunctionTool",
+    "GroupBy",
     "Message",
     "MessageParam",
+    "Messages",
     "Model",
     "ModelCapabilities",
     "ModelList",
@@ -85,11 +101,18 @@ __all__ = [
     "ParsedChoice",
     "ParsedMessage",
     "Pricing",
+    "Quota",
     "RawResponse",
     "ReasoningEffort",
     "RequestCounts",
     "Secret",
+    "Subscription",
+    "SubscriptionUsage",
     "Timeout",
+    "TokenCount",
     "ToolCall",
     "Usage",
+    "UsageReport",
+    "UsageRow",
+    "UsageTotals",
 ]

@@ -14,6 +14,8 @@ it, so a decision is made in one place:
 - ``embeddings``: embeddings and the embedding model list: checks, the split of a long input
   into requests of 2048 and the join of their answers (``EmbeddingJob``), base64 vectors
   decoded, the error that keeps what a partly failed split got (``EmbeddingsIncompleteError``).
+- ``account``: usage by day and model, the subscription's quotas, token counts: checks,
+  requests and typed results (``UsageReport``, ``SubscriptionUsage``, ``TokenCount``).
 - ``plan``: ``CallPlan``: retries, backoff, failover across hosts, redirects, the 415 that
   sends a compressed body again plain.
 - ``compression``: compressed request bodies: when, how, and the hosts that refused them.

@@ -29,7 +29,9 @@ class _Cli(click.Group):
     listed, so that other commands do not load it."""
 
     _LAZY = {"batches": ("nanogpt.cli._batches", "batches_group"),
-             "embed": ("nanogpt.cli._embed", "embed_command")}
+             "embed": ("nanogpt.cli._embed", "embed_command"),
+             "usage": ("nanogpt.cli._account", "usage_command"),
+             "quota": ("nanogpt.cli._account", "quota_command")}
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         names = set(super().list_commands(ctx))
