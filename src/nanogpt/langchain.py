@@ -38,16 +38,16 @@ Only public names of the SDK are used, and ``nanogpt._contract`` (tests/project/
 from __future__ import annotations
 
 import json
+import sys
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from decimal import Decimal
-from typing import Any, Literal, Optional, cast
+from typing import Any, Literal, Optional, Union, cast
 
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
-from langchain_core.language_models import LanguageModelInput
+from langchain_core.language_models import LangSmithParams, LanguageModelInput
 from langchain_core.language_models.chat_models import (
     BaseChatModel,
-    LangSmithParams,
     agenerate_from_stream,
     generate_from_stream,
 )
@@ -100,7 +100,7 @@ def _generated_fields() -> dict[str, Any]:
 # The fields of every sampling parameter but the declared ones, made from the SDK's table.
 # Type checkers see BaseChatModel (they cannot follow a class made at run time); the fields are
 # read with getattr, by name, from the same table.
-_SamplingFields: Any = create_model(  # type: ignore[call-overload]
+_SamplingFields: Any = create_model(
     "_SamplingFields", __base__=BaseChatModel, __module__=__name__, **_generated_fields())
 
 
@@ -130,21 +130,39 @@ class ChatNanoGPT(_SamplingFields):  # type: ignore[misc]
     """``invoke`` streams underneath (callbacks get every token)."""
     temperature: Optional[float] = None  # noqa: UP045
     max_tokens: Optional[int] = None  # noqa: UP045
-    stop: Optional[list[str]] = None  # noqa: UP045
+    stop: Optional[Union[str, list[str]]] = None  # noqa: UP007, UP045
     model_kwargs: dict[str, Any] = Field(default_factory=dict)
     """More request fields: a name of the SDK's table goes as that parameter (checked), any
     other as a body field (``extra_body``)."""
 
-    _clients: dict[str, Any] = PrivateAttr(default_factory=dict)
+    # kind -> (the options it was made with, the client); replaced, never changed in place,
+    # so that a copy's client never lands in the original's
+    _clients: dict[str, tuple[dict[str, Any], Any]] = PrivateAttr(default_factory=dict)
 
     def __init__(self, **data: Any) -> None:
+        # the SDK's own checks first, outside pydantic (which would turn InvalidParameterError
+        # into its ValidationError): a wrong value is refused as create() refuses it, naming
+        # the parameter, before anything is sent
+        for name in sampling_parameters():
+            if data.get(name) is not None:
+                contract.check_parameter(name, data[name])
         super().__init__(**data)
-        # the SDK's own checks, outside pydantic (which would turn InvalidParameterError
-        # into its ValidationError): a wrong value is refused here, before anything is sent
-        for name, value in self._set_parameters().items():
-            contract.check_parameter(name, value)
 
     # LangChain's identity of the model ------------------------------------------------------
+
+    @classmethod
+    def is_lc_serializable(cls) -> bool:
+        """``dumps``/``loads`` work; the key is written as a reference to ``NANOGPT_API_KEY``
+        (``lc_secrets``), never as its value."""
+        return True
+
+    @classmethod
+    def get_lc_namespace(cls) -> list[str]:
+        return ["nanogpt", "langchain"]
+
+    @property
+    def lc_secrets(self) -> dict[str, str]:
+        return {"api_key": "NANOGPT_API_KEY"}
 
     @property
     def _llm_type(self) -> str:
@@ -185,28 +203,31 @@ class ChatNanoGPT(_SamplingFields):  # type: ignore[misc]
 
     def _client(self, kind: Literal["sync", "async"]) -> Any:
         """The ``NanoGPT`` (``"sync"``) or ``AsyncNanoGPT`` (``"async"``), made on first use and
-        kept for this model and its copies (``bind``, ``with_structured_output``)."""
-        client = self._clients.get(kind)
-        if client is None:
+        kept while the settings it was made from stay. A copy (``model_copy``) shares it until
+        a setting of its own differs; then it makes its own."""
+        options = self._client_options()
+        entry = self._clients.get(kind)
+        if entry is None or entry[0] != options:
             with _CLIENTS_LOCK:
-                client = self._clients.get(kind)
-                if client is None:
+                entry = self._clients.get(kind)
+                if entry is None or entry[0] != options:
                     make = NanoGPT if kind == "sync" else AsyncNanoGPT
-                    client = self._clients[kind] = make(**self._client_options())
-        return client
+                    entry = (options, make(**options))
+                    self._clients = {**self._clients, kind: entry}
+        return entry[1]
 
     def close(self) -> None:
         """Close the blocking client's connections (it reopens them if used again)."""
-        client = self._clients.get("sync")
-        if client is not None:
-            client.close()
+        entry = self._clients.get("sync")
+        if entry is not None:
+            entry[1].close()
 
     async def aclose(self) -> None:
         """Close the async client's connections on the running event loop; an async program
         should call it when done (as for an ``AsyncNanoGPT``)."""
-        client = self._clients.get("async")
-        if client is not None:
-            await client.close()
+        entry = self._clients.get("async")
+        if entry is not None:
+            await entry[1].close()
 
     # the request ----------------------------------------------------------------------------
 
@@ -228,8 +249,7 @@ class ChatNanoGPT(_SamplingFields):  # type: ignore[misc]
         call = dict(kwargs)
         model = call.pop("model", None) or self.model
         extra_body.update(call.pop("extra_body", None) or {})
-        request: dict[str, Any] = {"model": model,
-                                   "messages": convert_to_openai_messages(messages)}
+        request: dict[str, Any] = {"model": model, "messages": wire_messages(messages)}
         if "extra_headers" in call:
             request["extra_headers"] = call.pop("extra_headers")
         params.update(call)  # an unknown name: create() says so (TypeError)
@@ -309,7 +329,8 @@ class ChatNanoGPT(_SamplingFields):  # type: ignore[misc]
             kwargs["tool_choice"] = _tool_choice(tool_choice, formatted)
         if parallel_tool_calls is not None:
             kwargs["parallel_tool_calls"] = parallel_tool_calls
-        return super().bind(tools=formatted, **kwargs)
+        bound: Runnable[LanguageModelInput, AIMessage] = super().bind(tools=formatted, **kwargs)
+        return bound
 
     def with_structured_output(
             self, schema: dict[str, Any] | type | None = None, *,
@@ -322,9 +343,9 @@ class ChatNanoGPT(_SamplingFields):  # type: ignore[misc]
             raise TypeError(f"with_structured_output() got unexpected arguments {sorted(kwargs)}")
         if schema is None and method != "json_mode":
             raise InvalidParameterError("schema", f"is required for method={method!r}")
-        traced = {"ls_structured_output_format": {
+        traced: dict[str, Any] = {"ls_structured_output_format": {
             "kwargs": {"method": method, "strict": strict}, "schema": schema}}
-        fmt = contract.output_format(schema) if schema is not None else None
+        fmt = _output_format(schema) if schema is not None else None
         llm: Runnable[LanguageModelInput, Any]
         if method == "function_calling":
             tool = convert_to_openai_tool(cast(Any, schema), strict=strict)
@@ -352,6 +373,21 @@ class ChatNanoGPT(_SamplingFields):  # type: ignore[misc]
 _CLIENTS_LOCK = threading.Lock()
 
 
+def wire_messages(messages: list[BaseMessage]) -> list[dict[str, Any]]:
+    """LangChain's messages in the OpenAI shape NanoGPT takes (LangChain's own conversion:
+    standard, OpenAI and Anthropic content blocks, tool calls and results). An assistant turn
+    keeps only its text: its reasoning blocks (``thinking``...) are the provider's, and an
+    OpenAI-compatible endpoint does not take them back."""
+    out = convert_to_openai_messages(messages)
+    for message in out:
+        content = message.get("content")
+        if message.get("role") == "assistant" and isinstance(content, list):
+            message["content"] = "".join(
+                part.get("text", "") for part in content
+                if isinstance(part, dict) and part.get("type") == "text")
+    return out
+
+
 def _tool_choice(choice: str | bool | dict[str, Any],
                  tools: list[dict[str, Any]]) -> str | dict[str, Any]:
     if isinstance(choice, dict):
@@ -363,8 +399,35 @@ def _tool_choice(choice: str | bool | dict[str, Any],
     names = [t["function"]["name"] for t in tools if "function" in t]
     if isinstance(choice, str) and choice in names:
         return {"type": "function", "function": {"name": choice}}
-    raise InvalidParameterError("tool_choice", f"{choice!r} is not 'auto', 'none', 'required', 'any' "
-                                        f"or the name of a bound tool ({', '.join(names)})")
+    raise InvalidParameterError("tool_choice",
+                                f"{choice!r} is not 'auto', 'none', 'required', 'any' or the "
+                                f"name of a bound tool ({', '.join(names)})")
+
+
+def _output_format(schema: Any) -> Any:
+    """The SDK's output format for ``schema``; a Pydantic v1 model (``pydantic.v1``, which
+    LangChain still takes, and the SDK does not) goes as its JSON schema and is decoded by
+    its own ``parse_obj``."""
+    v1 = sys.modules.get("pydantic.v1")
+    if v1 is not None and isinstance(schema, type) and issubclass(schema, v1.BaseModel):
+        return _PydanticV1Format(schema)
+    return contract.output_format(schema)
+
+
+class _PydanticV1Format:
+    def __init__(self, cls: Any) -> None:
+        self.cls = cls
+        self.json = contract.output_format(cls.schema())
+        self.response_format = self.json.response_format
+
+    def parse_text(self, text: str) -> Any:
+        data = self.json.parse_text(text)
+        try:
+            return self.cls.parse_obj(data)
+        except Exception as e:  # pydantic.v1's ValidationError
+            raise OutputValidationError(
+                f"the answer does not validate as {self.cls.__name__}: {e}",
+                raw_text=text, completion=None) from e
 
 
 def _parse_content(fmt: Any) -> Callable[[AIMessage], Any]:
@@ -406,15 +469,14 @@ def _with_parsed(parse: Callable[[AIMessage], Any]) -> Runnable[Any, Any]:
 
 
 def usage_metadata(usage: Usage) -> UsageMetadata:
-    """The SDK's ``Usage`` as LangChain counts it (a count the server garbled reads 0)."""
+    """The SDK's ``Usage`` as LangChain counts it (a count the server garbled reads 0); the
+    details hold what the server reported (cached prompt tokens, reasoning tokens)."""
     inputs, outputs = usage.prompt_tokens or 0, usage.completion_tokens or 0
-    out = UsageMetadata(input_tokens=inputs, output_tokens=outputs,
-                        total_tokens=usage.total_tokens or inputs + outputs)
-    if usage.cached_tokens is not None:
-        out["input_token_details"] = {"cache_read": usage.cached_tokens}
-    if usage.reasoning_tokens is not None:
-        out["output_token_details"] = {"reasoning": usage.reasoning_tokens}
-    return out
+    cached, reasoning = usage.cached_tokens, usage.reasoning_tokens
+    return {"input_tokens": inputs, "output_tokens": outputs,
+            "total_tokens": usage.total_tokens or inputs + outputs,
+            "input_token_details": {"cache_read": cached} if cached is not None else {},
+            "output_token_details": {"reasoning": reasoning} if reasoning is not None else {}}
 
 
 def _metadata(reply: ChatCompletion | ChatCompletionChunk, model: str,
