@@ -7,6 +7,8 @@ Installed with the ``compat`` extra; skipped (with the reason) when it is missin
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 import typing
 from decimal import Decimal
 from typing import Any
@@ -30,6 +32,7 @@ from nanogpt import (  # noqa: E402
     AuthenticationError,
     InvalidParameterError,
     OutputValidationError,
+    RateLimitError,
     StreamError,
     _contract,
 )
@@ -381,3 +384,26 @@ def test_a_cut_stream_is_a_stream_error_and_never_sent_again(llm: ChatNanoGPT,
     with pytest.raises(StreamError):
         list(retrying.stream("hi there, a long enough answer"))
     assert emu.count("/chat") == 1
+
+
+def test_a_copy_with_other_settings_gets_its_own_client(llm: ChatNanoGPT,
+                                                        emu: Emulator) -> None:
+    """``model_copy(update=...)`` (LangChain's configurable fields use it) must not keep
+    using the client made from the original's settings, nor replace the original's."""
+    assert llm.invoke("hi").content  # llm's client exists, made with max_retries=0
+    patient = llm.model_copy(update={"max_retries": 1})
+    emu.inject(Fault(status=429, retry_after=0))
+    assert patient.invoke("hi").content  # retried once, by its own client
+    assert emu.count("/chat") == 3
+    emu.inject(Fault(status=429, retry_after=0))
+    with pytest.raises(RateLimitError):  # and llm still has its own: no retry
+        llm.invoke("hi")
+
+
+def test_importing_nanogpt_loads_no_langchain() -> None:
+    code = ("import sys, nanogpt, nanogpt.types, nanogpt._contract; "
+            "print(sorted(m for m in sys.modules if m == 'nanogpt.langchain' "
+            "or m.split('.')[0] in ('langchain_core', 'pydantic')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout.strip()
+    assert out == "[]"
