@@ -42,7 +42,7 @@ import sys
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from decimal import Decimal
-from typing import Any, Literal, Optional, Union, cast
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
 from langchain_core.language_models import LangSmithParams, LanguageModelInput
@@ -93,18 +93,22 @@ def sampling_parameters() -> list[str]:
 
 def _generated_fields() -> dict[str, Any]:
     hints = contract.parameter_hints()
-    return {name: (Optional[hints[name]], Field(default=None))  # noqa: UP045 - a runtime value
+    return {name: (hints[name] | None, Field(default=None))
             for name in sampling_parameters() if name not in DECLARED}
 
 
 # The fields of every sampling parameter but the declared ones, made from the SDK's table.
-# Type checkers see BaseChatModel (they cannot follow a class made at run time); the fields are
-# read with getattr, by name, from the same table.
-_SamplingFields: Any = create_model(
-    "_SamplingFields", __base__=BaseChatModel, __module__=__name__, **_generated_fields())
+# Type checkers see BaseChatModel (they cannot follow a class made at run time), so that
+# ChatNanoGPT keeps LangChain's types; ChatNanoGPT.__init__ takes any keyword, and the fields
+# are read with getattr, by name, from the same table.
+if TYPE_CHECKING:
+    _SamplingFields = BaseChatModel
+else:
+    _SamplingFields = create_model(
+        "_SamplingFields", __base__=BaseChatModel, __module__=__name__, **_generated_fields())
 
 
-class ChatNanoGPT(_SamplingFields):  # type: ignore[misc]
+class ChatNanoGPT(_SamplingFields):
     """NanoGPT chat model (see the module docstring)::
 
         from nanogpt.langchain import ChatNanoGPT
@@ -116,21 +120,21 @@ class ChatNanoGPT(_SamplingFields):  # type: ignore[misc]
 
     model: str = Field(alias="model_name")
     """The model id, such as ``openai/gpt-5-mini`` (``nanogpt models`` lists them)."""
-    api_key: Optional[SecretStr] = Field(  # noqa: UP045 - pydantic reads it at run time
+    api_key: SecretStr | None = Field(
         default_factory=secret_from_env("NANOGPT_API_KEY", default=None))
     """The NanoGPT key; else ``NANOGPT_API_KEY`` (read when the model is made)."""
-    base_url: Optional[str] = Field(  # noqa: UP045
+    base_url: str | None = Field(
         default_factory=from_env("NANOGPT_BASE_URL", default=None))
     """The API root; else ``NANOGPT_BASE_URL``, else the SDK's default and fallbacks."""
-    timeout: Optional[float] = None  # noqa: UP045
+    timeout: float | None = None
     """Seconds for each bound of a call (the SDK's ``Timeout(n)``); None: the SDK's."""
-    max_retries: Optional[int] = None  # noqa: UP045
+    max_retries: int | None = None
     """Retries where they are safe (never after the answer started); None: the SDK's (2)."""
     streaming: bool = False
     """``invoke`` streams underneath (callbacks get every token)."""
-    temperature: Optional[float] = None  # noqa: UP045
-    max_tokens: Optional[int] = None  # noqa: UP045
-    stop: Optional[Union[str, list[str]]] = None  # noqa: UP007, UP045
+    temperature: float | None = None
+    max_tokens: int | None = None
+    stop: str | list[str] | None = None
     model_kwargs: dict[str, Any] = Field(default_factory=dict)
     """More request fields: a name of the SDK's table goes as that parameter (checked), any
     other as a body field (``extra_body``)."""

@@ -68,6 +68,15 @@ def offline_media(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(integration_module.httpx, "get", fetch)
 
 
+@pytest.fixture
+def benchmark(benchmark: Any) -> Any:
+    """pytest-benchmark's fixture for test_init_time, disabled (it runs the code once, as
+    ``--benchmark-disable`` does): the test asserts nothing about the time, and a thousand-odd
+    rounds (and a table at the end of every run) would only slow this suite down."""
+    benchmark.disabled = True
+    return benchmark
+
+
 class TestChatNanoGPTUnit(ChatModelUnitTests):
     @property
     def chat_model_class(self) -> type[ChatNanoGPT]:
