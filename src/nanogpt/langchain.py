@@ -71,7 +71,7 @@ from pydantic import ConfigDict, Field, PrivateAttr, SecretStr, create_model
 
 from nanogpt import AsyncNanoGPT, InvalidParameterError, NanoGPT, OutputValidationError
 from nanogpt import _contract as contract
-from nanogpt.types import ChatCompletion, ChatCompletionChunk, Usage
+from nanogpt.types import ChatCompletion, ChatCompletionChunk, Timeout, Usage
 
 __all__ = ["ChatNanoGPT"]
 
@@ -126,8 +126,9 @@ class ChatNanoGPT(_SamplingFields):
     base_url: str | None = Field(
         default_factory=from_env("NANOGPT_BASE_URL", default=None))
     """The API root; else ``NANOGPT_BASE_URL``, else the SDK's default and fallbacks."""
-    timeout: float | None = None
-    """Seconds for each bound of a call (the SDK's ``Timeout(n)``); None: the SDK's."""
+    timeout: float | Timeout | None = None
+    """Seconds for each bound of a call (as ``Timeout(n)``), or a ``nanogpt.Timeout`` (stream
+    bounds such as ``idle``, ``first_event``); None: the SDK's defaults."""
     max_retries: int | None = None
     """Retries where they are safe (never after the answer started); None: the SDK's (2)."""
     streaming: bool = False

@@ -35,6 +35,8 @@ from nanogpt import (  # noqa: E402
     OutputValidationError,
     RateLimitError,
     StreamError,
+    StreamTimeoutError,
+    Timeout,
     _contract,
 )
 from nanogpt.emulator import INVALID_API_KEY, Emulator, Fault  # noqa: E402
@@ -375,6 +377,17 @@ def test_key_and_base_url_from_the_environment(emu: Emulator,
     assert llm.base_url == emu.base_url
     with pytest.raises(AuthenticationError):  # the environment's key was sent
         llm.invoke("hi")
+
+
+def test_a_timeout_object_reaches_the_client(emu: Emulator) -> None:
+    """``timeout`` takes seconds or a ``nanogpt.Timeout``: a stream stalled past ``idle``
+    ends in the SDK's StreamTimeoutError, once, not re-sent."""
+    llm = ChatNanoGPT(model=MODEL, api_key=KEY, base_url=emu.base_url, max_retries=2,
+                      timeout=Timeout(idle=0.2))
+    emu.inject(Fault(stall_after_chunks=2, stall=5), stream=True)
+    with pytest.raises(StreamTimeoutError):
+        list(llm.stream("hi there"))
+    assert emu.count("/chat") == 1
 
 
 def test_a_retryable_status_is_retried_by_the_sdk(emu: Emulator) -> None:
