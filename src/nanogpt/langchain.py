@@ -197,9 +197,8 @@ class ChatNanoGPT(_SamplingFields):
     # the clients ----------------------------------------------------------------------------
 
     def _client_options(self) -> dict[str, Any]:
-        options: dict[str, Any] = {"base_url": self.base_url}
-        if self.api_key is not None:
-            options["api_key"] = self.api_key.get_secret_value()
+        """The settings a client is made from; the key stays a ``SecretStr`` in here."""
+        options: dict[str, Any] = {"base_url": self.base_url, "api_key": self.api_key}
         if self.timeout is not None:
             options["timeout"] = self.timeout
         if self.max_retries is not None:
@@ -217,7 +216,8 @@ class ChatNanoGPT(_SamplingFields):
                 entry = self._clients.get(kind)
                 if entry is None or entry[0] != options:
                     make = NanoGPT if kind == "sync" else AsyncNanoGPT
-                    entry = (options, make(**options))
+                    key = self.api_key.get_secret_value() if self.api_key is not None else None
+                    entry = (options, make(**{**options, "api_key": key}))
                     self._clients = {**self._clients, kind: entry}
         return entry[1]
 
@@ -368,8 +368,9 @@ class ChatNanoGPT(_SamplingFields):
             llm = self.bind(response_format={"type": "json_object"}, **traced)
             parse = _parse_content(fmt)
         else:
-            raise InvalidParameterError("method", "must be 'json_schema', 'function_calling' or "
-                                           f"'json_mode', got {method!r}")
+            raise InvalidParameterError(
+                "method", f"must be 'json_schema', 'function_calling' or 'json_mode', got "
+                          f"{method!r}")
         if not include_raw:
             return llm | RunnableLambda(parse)
         return RunnableMap(raw=llm) | _with_parsed(parse)
