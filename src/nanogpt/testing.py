@@ -6,7 +6,8 @@ Installed as a pytest plugin, so the fixtures are available without imports:
         nanogpt_emulator.inject(status=429, retry_after=0)
         assert my_bot(nanogpt_client) == ...
 
-``nanogpt_emulator`` is one server per test session (faults and counters are reset per test);
+``nanogpt_emulator`` is one server per test session (faults, counters and the ledger of
+charges are reset per test);
 ``nanogpt_client`` is a ``NanoGPT`` pointed at it with a test key. Both clients are made with
 ``trust_env=False``: a developer's ``HTTPS_PROXY``/``HTTP_PROXY`` never routes the loopback
 emulator's traffic through a proxy.

@@ -14,6 +14,17 @@ see, so that a typo (``completion.choises``) is reported rather than typed ``Any
 
 from __future__ import annotations
 
+from ._account import AsyncMessages, AsyncSubscription, Messages, Subscription
+from ._core.account import (
+    DateLike,
+    GroupBy,
+    Quota,
+    SubscriptionUsage,
+    TokenCount,
+    UsageReport,
+    UsageRow,
+    UsageTotals,
+)
 from ._core.batches import Batch, BatchList, Endpoint, FileObject, RequestCounts
 from ._core.config import Secret, Timeout
 from ._core.params import ChatParams, ReasoningEffort
@@ -41,7 +52,9 @@ from ._core.types import (
 from ._resources import MessageParam
 
 __all__ = [
+    "AsyncMessages",
     "AsyncRawResponse",
+    "AsyncSubscription",
     "Balance",
     "Batch",
     "BatchList",
@@ -51,13 +64,16 @@ __all__ = [
     "ChatParams",
     "Choice",
     "ChunkChoice",
+    "DateLike",
     "Delta",
     "Endpoint",
     "FileObject",
     "FunctionCall",
     "FunctionTool",
+    "GroupBy",
     "Message",
     "MessageParam",
+    "Messages",
     "Model",
     "ModelCapabilities",
     "ModelList",
@@ -66,11 +82,18 @@ __all__ = [
     "ParsedChoice",
     "ParsedMessage",
     "Pricing",
+    "Quota",
     "RawResponse",
     "ReasoningEffort",
     "RequestCounts",
     "Secret",
+    "Subscription",
+    "SubscriptionUsage",
     "Timeout",
+    "TokenCount",
     "ToolCall",
     "Usage",
+    "UsageReport",
+    "UsageRow",
+    "UsageTotals",
 ]

@@ -40,7 +40,7 @@ def _public_classes() -> list[type]:
     roots = [type(c) for c in (client, aclient)]
     for c in (client, aclient):
         roots += [type(c.chat), type(c.chat.completions), type(c.models), type(c.files),
-                  type(c.batches)]
+                  type(c.batches), type(c.subscription), type(c.messages)]
     roots += [nanogpt.Stream, nanogpt.AsyncStream, nanogpt.ParsedStream,
               nanogpt.AsyncParsedStream, nanogpt.FunctionTool]
     return [k for root in roots for k in root.__mro__ if k.__module__.startswith("nanogpt")]

@@ -42,6 +42,9 @@ from .stream import AsyncStream, body_of
 if TYPE_CHECKING:
     import aiohttp
 
+    from .._account import AsyncMessages, AsyncSubscription
+    from .._core.account import DateLike, GroupBy, UsageReport
+
 
 __all__ = ["AsyncNanoGPT"]
 
@@ -68,6 +71,32 @@ class AsyncNanoGPT(ClientBase):
         self.files, self.batches = async_namespaces(self)
 
     # public ---------------------------------------------------------------------------------
+
+    async def usage(self, from_: DateLike | None = None, to: DateLike | None = None, *,
+                    group_by: GroupBy | None = None,
+                    api_key_id: int | str | None = None) -> UsageReport:
+        """What this key spent, by UTC day and/or model (``GET /api/v1/usage``): requests,
+        tokens and cost (``Decimal``). ``from_``/``to`` are dates, datetimes or ISO strings,
+        sent as UTC ``YYYY-MM-DD`` (both included; with one given the other is filled, with
+        none the service's last 30 days); ``group_by`` is ``"day"``, ``"model"`` or
+        ``"day,model"`` (the service's default)."""
+        from .._account import async_usage
+
+        return await async_usage(self, from_, to, group_by, api_key_id)
+
+    @functools.cached_property
+    def subscription(self) -> AsyncSubscription:
+        """``client.subscription.usage()``: quotas, used and remaining, reset times."""
+        from .._account import AsyncSubscription
+
+        return AsyncSubscription(self)
+
+    @functools.cached_property
+    def messages(self) -> AsyncMessages:
+        """``client.messages.count_tokens(...)``: input tokens of a request, before sending."""
+        from .._account import AsyncMessages
+
+        return AsyncMessages(self)
 
     async def balance(self) -> Balance:
         """The account balance in USD, as a ``Decimal`` (``.nano_balance`` too)."""

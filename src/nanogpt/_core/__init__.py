@@ -11,6 +11,8 @@ it, so a decision is made in one place:
 - ``options``: ``ClientOptions``: every client setting, its default and its check, once.
 - ``client``: ``Request`` and ``ClientCore`` (what to send, how to read each answer).
 - ``batches``: the Batch API's requests, typed objects and decoding (``BatchCore``).
+- ``account``: usage by day and model, the subscription's quotas, token counts: checks,
+  requests and typed results (``UsageReport``, ``SubscriptionUsage``, ``TokenCount``).
 - ``plan``: ``CallPlan``: retries, backoff, failover across hosts, redirects, the 415 that
   sends a compressed body again plain.
 - ``compression``: compressed request bodies: when, how, and the hosts that refused them.

@@ -23,6 +23,8 @@ from .._slots import ThreadSlots, fork_generation
 from .stream import ResponseBody, Stream
 
 if TYPE_CHECKING:
+    from .._account import Messages, Subscription
+    from .._core.account import DateLike, GroupBy, UsageReport
     from .http import ConnectionPool, Response
 
 __all__ = ["NanoGPT"]
@@ -64,6 +66,32 @@ class NanoGPT(ClientBase):
         return self._shared.slots
 
     # public ---------------------------------------------------------------------------------
+
+    def usage(self, from_: DateLike | None = None, to: DateLike | None = None, *,
+              group_by: GroupBy | None = None,
+              api_key_id: int | str | None = None) -> UsageReport:
+        """What this key spent, by UTC day and/or model (``GET /api/v1/usage``): requests,
+        tokens and cost (``Decimal``). ``from_``/``to`` are dates, datetimes or ISO strings,
+        sent as UTC ``YYYY-MM-DD`` (both included; with one given the other is filled, with
+        none the service's last 30 days); ``group_by`` is ``"day"``, ``"model"`` or
+        ``"day,model"`` (the service's default)."""
+        from .._account import sync_usage
+
+        return sync_usage(self, from_, to, group_by, api_key_id)
+
+    @functools.cached_property
+    def subscription(self) -> Subscription:
+        """``client.subscription.usage()``: quotas, used and remaining, reset times."""
+        from .._account import Subscription
+
+        return Subscription(self)
+
+    @functools.cached_property
+    def messages(self) -> Messages:
+        """``client.messages.count_tokens(...)``: input tokens of a request, before sending."""
+        from .._account import Messages
+
+        return Messages(self)
 
     def balance(self) -> Balance:
         """The account balance in USD, as a ``Decimal`` (``.nano_balance`` too)."""

@@ -28,7 +28,9 @@ class _Cli(click.Group):
     """The top-level group; the ``batches`` group is imported only when it is asked for or
     listed, so that other commands do not load it."""
 
-    _LAZY = {"batches": ("nanogpt.cli._batches", "batches_group")}
+    _LAZY = {"batches": ("nanogpt.cli._batches", "batches_group"),
+             "usage": ("nanogpt.cli._account", "usage_command"),
+             "quota": ("nanogpt.cli._account", "quota_command")}
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         names = set(super().list_commands(ctx))

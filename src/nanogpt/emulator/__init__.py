@@ -20,6 +20,8 @@ Where things live, in the order a request meets them:
 ``_routes``       the route table: path and method -> handler (add an endpoint here)
 ``_account``      handlers: model lists, balance
 ``_completions``  handler: chat completions, whole or streamed
+``_usage``        handlers: usage by day and model (from ``_charges``), the subscription's
+                  quotas (``SubscriptionPlan``, the ``subscription`` setting), token counts
 ``_batches``      handlers and state of the Batch API (``/files``, ``/batches``)
 ``_login``        handlers and state of the browser login (``/cli-login/...``); tests
                   approve, expire or consume a code with ``emu.logins``
@@ -45,6 +47,7 @@ from ._faults import TOKENS_HEADER, Fault
 from ._fields import FAULT_HEADER
 from ._records import RecordedRequest
 from ._server import Emulator
+from ._usage import SubscriptionPlan
 
 __all__ = ["FAULT_HEADER", "INVALID_API_KEY", "TOKENS_HEADER", "Emulator", "Fault",
-           "RecordedRequest"]
+           "RecordedRequest", "SubscriptionPlan"]

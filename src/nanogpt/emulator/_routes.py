@@ -1,7 +1,8 @@
 """The route table: every path the emulator serves, and the handler that answers it.
 
 To add an endpoint, write its handler (``async def handler(site, request)``) in the module of
-its concern (``_account``, ``_completions``, ``_batches``, ``_login``, or a new one) and add
+its concern (``_account``, ``_completions``, ``_batches``, ``_login``, ``_usage``, or a new
+one) and add
 one row here.
 The pipeline (``_pipeline``) has already bounded, recorded and parsed the request and picked
 its fault when a handler runs (see ``_exchange.RequestKeys``); an unknown path or a wrong
@@ -17,7 +18,7 @@ from typing import Any
 
 from aiohttp import web
 
-from . import _account, _completions, _login
+from . import _account, _completions, _login, _usage
 from ._batches import BatchStore
 from ._charges import Ledger
 from ._login import LoginStore
@@ -27,9 +28,9 @@ __all__ = ["ROUTES", "Handler", "Route", "Site", "add_routes"]
 
 @dataclass
 class Site:
-    """What the handlers of one emulator share: its settings (``balance``, ``quirks``: the
-    ``Emulator``), the Batch API's store, the browser logins and the ledger of what it
-    charged."""
+    """What the handlers of one emulator share: its settings (``balance``, ``quirks``,
+    ``subscription``: the ``Emulator``), the Batch API's store, the browser logins and the
+    ledger of what it charged."""
 
     settings: Any
     batches: BatchStore = field(default_factory=BatchStore)
@@ -70,6 +71,11 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/api/personalized/v1/models", _account.models),
     Route("GET", "/api/models", _account.legacy_models),
     Route("POST", "/api/check-balance", _account.balance),
+    # usage, subscription quota, token counts
+    Route("GET", f"{_V1}/usage", _usage.usage),
+    Route("GET", "/api/subscription/v1/usage", _usage.subscription_usage),
+    Route("GET", f"{_V1}/subscription/usage", _usage.subscription_usage),  # the alias
+    Route("POST", f"{_V1}/messages/count_tokens", _usage.count_tokens),
     # the Batch API
     Route("POST", f"{_V1}/files", _on_store(BatchStore.upload)),
     Route("GET", f"{_V1}/files/{{file_id}}", _on_store(BatchStore.get_file)),

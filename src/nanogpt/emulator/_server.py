@@ -28,11 +28,13 @@ from ._login import LoginStore
 from ._pipeline import Pipeline
 from ._records import DEFAULT_KEEP, RecordedRequest, Recorder
 from ._routes import Site, add_routes
+from ._usage import SubscriptionPlan
 
 __all__ = ["Emulator", "is_loopback", "url_host"]
 
 MAX_BODY_BYTES = 20 * 1024 * 1024  # a larger request body is refused with 413, unread
 READ_TIMEOUT = 30.0  # seconds a client has to send a request head, or the rest of its body
+DEFAULT_PLAN = SubscriptionPlan()  # an active subscription, nothing used yet
 _WILDCARDS = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}
 
 
@@ -90,13 +92,20 @@ class Emulator:
     rest of a body, 408), checks what fault headers ask for, and logs running out of file
     descriptors once, and requests it cannot parse once (``resource_errors``, ``bad_requests``
     count them all).
+
+    ``subscription`` is what the subscription usage endpoint answers: a ``SubscriptionPlan``
+    (limits and earlier use; chat on subscription models adds its input tokens), or None for a
+    key without a subscription. Like ``balance``, it may be changed while the server runs.
     """
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, *,
                  balance: str = "129.46956147", keep_requests: int | bool = True,
                  max_body_bytes: int = MAX_BODY_BYTES,
-                 read_timeout: float = READ_TIMEOUT, quirks: bool = False) -> None:
+                 read_timeout: float = READ_TIMEOUT, quirks: bool = False,
+                 subscription: SubscriptionPlan | None = DEFAULT_PLAN) -> None:
         self.host = host
+        # what GET /api/subscription/v1/usage answers (None: a key without a subscription)
+        self.subscription = subscription
         self.quirks = quirks  # stream quirks on every stream (see _framing), not only on faults
         self._port = port
         self.balance = balance
@@ -267,7 +276,9 @@ class Emulator:
         self.request_encodings = DEFAULT_ENCODINGS
 
     def reset_stats(self) -> None:
+        """Forget the requests recorded, the counters and the ledger's charges."""
         self._record.reset()
+        self._site.ledger.clear()
 
     def count(self, path: str | None = None) -> int:
         """How many requests arrived (on routes whose path contains ``path``)."""
