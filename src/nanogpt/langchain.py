@@ -140,8 +140,7 @@ class ChatNanoGPT(_SamplingFields):
     """More request fields: a name of the SDK's table goes as that parameter (checked), any
     other as a body field (``extra_body``)."""
 
-    # kind -> (the options it was made with, the client); replaced, never changed in place,
-    # so that a copy's client never lands in the original's
+    # kind -> (the settings it was made with, the client)
     _clients: dict[str, tuple[dict[str, Any], Any]] = PrivateAttr(default_factory=dict)
 
     def __init__(self, **data: Any) -> None:
@@ -206,30 +205,27 @@ class ChatNanoGPT(_SamplingFields):
         return options
 
     def _client(self, kind: Literal["sync", "async"]) -> Any:
-        """The ``NanoGPT`` (``"sync"``) or ``AsyncNanoGPT`` (``"async"``), made on first use and
-        kept while the settings it was made from stay. A copy (``model_copy``) shares it until
-        a setting of its own differs; then it makes its own."""
+        """The ``NanoGPT`` (``"sync"``) or ``AsyncNanoGPT`` (``"async"``) for this model's
+        settings: the one it used last while they stay, else one shared by every model with
+        the same settings (see ``_shared_client``)."""
         options = self._client_options()
         entry = self._clients.get(kind)
         if entry is None or entry[0] != options:
-            with _CLIENTS_LOCK:
-                entry = self._clients.get(kind)
-                if entry is None or entry[0] != options:
-                    make = NanoGPT if kind == "sync" else AsyncNanoGPT
-                    key = self.api_key.get_secret_value() if self.api_key is not None else None
-                    entry = (options, make(**{**options, "api_key": key}))
-                    self._clients = {**self._clients, kind: entry}
+            entry = (options, _shared_client(kind, options))
+            # a new dict, not a change in place: a copy (model_copy) shares the old one
+            self._clients = {**self._clients, kind: entry}
         return entry[1]
 
     def close(self) -> None:
-        """Close the blocking client's connections (it reopens them if used again)."""
+        """Close the blocking client's connections (shared with the models of the same
+        settings; it opens new ones when used again)."""
         entry = self._clients.get("sync")
         if entry is not None:
             entry[1].close()
 
     async def aclose(self) -> None:
-        """Close the async client's connections on the running event loop; an async program
-        should call it when done (as for an ``AsyncNanoGPT``)."""
+        """Close the async client's connections on the running event loop (shared with the
+        models of the same settings; it opens new ones when used again)."""
         entry = self._clients.get("async")
         if entry is not None:
             await entry[1].close()
@@ -377,6 +373,29 @@ class ChatNanoGPT(_SamplingFields):
 
 
 _CLIENTS_LOCK = threading.Lock()
+_SHARED: list[tuple[str, dict[str, Any], Any]] = []  # (kind, settings, client), newest last
+SHARED_CLIENTS = 16  # clients kept for reuse; an older one stays with the models that hold it
+
+
+def _shared_client(kind: Literal["sync", "async"], options: dict[str, Any]) -> Any:
+    """The client for these settings, shared by every ``ChatNanoGPT`` that has them.
+
+    LangChain code makes models freely (one per request, ``model_copy`` for configurable
+    fields); a client each would open new connections each time and leave them for the
+    garbage collector. Shared, they reuse one pool (an ``AsyncNanoGPT`` keeps one per event
+    loop). ``close()``/``aclose()`` close the shared client's connections; it opens new ones
+    if used again, so other models are not broken by it."""
+    with _CLIENTS_LOCK:
+        for i, (k, settings, client) in enumerate(_SHARED):
+            if k == kind and settings == options:
+                _SHARED.append(_SHARED.pop(i))
+                return client
+        make = NanoGPT if kind == "sync" else AsyncNanoGPT
+        key = options["api_key"].get_secret_value() if options["api_key"] is not None else None
+        client = make(**{**options, "api_key": key})
+        _SHARED.append((kind, options, client))
+        del _SHARED[:-SHARED_CLIENTS]
+        return client
 
 
 def wire_messages(messages: list[BaseMessage]) -> list[dict[str, Any]]:

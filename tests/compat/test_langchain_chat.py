@@ -427,3 +427,17 @@ def test_importing_nanogpt_loads_no_langchain() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout.strip()
     assert out == "[]"
+
+
+def test_models_with_the_same_settings_share_connections(emu: Emulator) -> None:
+    """A model made per request (common in LangChain code) reuses the pooled connection of
+    the models before it instead of opening its own and leaving it to the garbage collector."""
+    def fresh() -> ChatNanoGPT:
+        return ChatNanoGPT(model=MODEL, api_key="sk-nano-shared", base_url=emu.base_url)
+
+    for _ in range(3):
+        fresh().invoke("hi")
+    peers = {r.peer for r in emu.requests if r.path.endswith("/chat/completions")}
+    assert len(peers) == 1
+    other = ChatNanoGPT(model=MODEL, api_key="sk-nano-other", base_url=emu.base_url)
+    assert other._client("sync") is not fresh()._client("sync")  # another key, another client
