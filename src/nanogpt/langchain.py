@@ -216,19 +216,27 @@ class ChatNanoGPT(_SamplingFields):
             self._clients = {**self._clients, kind: entry}
         return entry[1]
 
+    def _existing_client(self, kind: Literal["sync", "async"]) -> Any:
+        """The client :meth:`_client` would give, or None when there is none yet."""
+        options = self._client_options()
+        entry = self._clients.get(kind)
+        if entry is not None and entry[0] == options:
+            return entry[1]
+        return _shared_client(kind, options, make=False)
+
     def close(self) -> None:
         """Close the blocking client's connections (shared with the models of the same
         settings; it opens new ones when used again)."""
-        entry = self._clients.get("sync")
-        if entry is not None:
-            entry[1].close()
+        client = self._existing_client("sync")
+        if client is not None:
+            client.close()
 
     async def aclose(self) -> None:
         """Close the async client's connections on the running event loop (shared with the
         models of the same settings; it opens new ones when used again)."""
-        entry = self._clients.get("async")
-        if entry is not None:
-            await entry[1].close()
+        client = self._existing_client("async")
+        if client is not None:
+            await client.close()
 
     # the request ----------------------------------------------------------------------------
 
@@ -377,22 +385,26 @@ _SHARED: list[tuple[str, dict[str, Any], Any]] = []  # (kind, settings, client),
 SHARED_CLIENTS = 16  # clients kept for reuse; an older one stays with the models that hold it
 
 
-def _shared_client(kind: Literal["sync", "async"], options: dict[str, Any]) -> Any:
+def _shared_client(kind: Literal["sync", "async"], options: dict[str, Any], *,
+                   make: bool = True) -> Any:
     """The client for these settings, shared by every ``ChatNanoGPT`` that has them.
 
     LangChain code makes models freely (one per request, ``model_copy`` for configurable
     fields); a client each would open new connections each time and leave them for the
     garbage collector. Shared, they reuse one pool (an ``AsyncNanoGPT`` keeps one per event
     loop). ``close()``/``aclose()`` close the shared client's connections; it opens new ones
-    if used again, so other models are not broken by it."""
+    if used again, so other models are not broken by it. ``make=False``: None when there is
+    none yet."""
     with _CLIENTS_LOCK:
         for i, (k, settings, client) in enumerate(_SHARED):
             if k == kind and settings == options:
                 _SHARED.append(_SHARED.pop(i))
                 return client
-        make = NanoGPT if kind == "sync" else AsyncNanoGPT
+        if not make:
+            return None
+        new = NanoGPT if kind == "sync" else AsyncNanoGPT
         key = options["api_key"].get_secret_value() if options["api_key"] is not None else None
-        client = make(**{**options, "api_key": key})
+        client = new(**{**options, "api_key": key})
         _SHARED.append((kind, options, client))
         del _SHARED[:-SHARED_CLIENTS]
         return client

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import base64
 import inspect
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
@@ -23,6 +23,7 @@ import pytest
 REASON = "the compat extra is not installed: pip install '.[compat]'"
 pytest.importorskip("langchain_tests", reason=REASON)
 
+import pytest_asyncio  # noqa: E402
 from langchain_core.messages import AIMessage  # noqa: E402
 from langchain_tests.integration_tests import ChatModelIntegrationTests  # noqa: E402
 from langchain_tests.integration_tests import chat_models as integration_module  # noqa: E402
@@ -124,6 +125,15 @@ class TestChatNanoGPTIntegration(ChatModelIntegrationTests):
     @pytest.fixture(autouse=True)
     def _emulator(self, emulator: Emulator) -> None:
         type(self).base_url = emulator.base_url
+
+    @pytest_asyncio.fixture(autouse=True)
+    async def _close_the_async_client(self, request: pytest.FixtureRequest) -> AsyncIterator[None]:
+        """After each test, the async client (shared by the models of these settings) is
+        closed on the test's event loop, which pytest-asyncio ends with the test, as a program
+        would close it (``aclose``) before its loop ends."""
+        yield
+        if inspect.iscoroutinefunction(request.function):
+            await ChatNanoGPT(**self.standard_chat_model_params, **self.chat_model_params).aclose()
 
     base_url = ""
 
