@@ -15,8 +15,12 @@ errors (every error is a ``nanogpt.NanoGPTError``). Needs ``pip install 'nanogpt
   (``InvalidParameterError``, before anything is sent). The per-call parameters (``tools``,
   ``tool_choice``, ``response_format``, ``parallel_tool_calls``, ``stream_options``) are not
   fields: ``bind_tools``, ``with_structured_output`` and ``bind`` give them.
-* **The key** lives in the ``SecretStr`` and in the clients, which are private attributes made
-  on first use: never in ``repr``, ``dumps``, ``dict()``, LangSmith's parameters or an error.
+* **The key** lives in the ``SecretStr`` and in the clients, made on first use and held
+  privately: never in ``repr``, ``dumps``, ``dict()``, LangSmith's parameters or an error.
+* **Clients are shared** by the models with the same key, base URL, timeout and retries (the
+  last ``SHARED_CLIENTS`` such settings), so a model made per request reuses the pooled
+  connections instead of opening its own. ``close()``/``aclose()`` close them (they reopen
+  when used again); an async program calls ``await llm.aclose()`` before its loop ends.
 * **Messages out:** LangChain's own ``convert_to_openai_messages`` (images, tool calls, tool
   results). **Answers in:** ``AIMessage`` with ``tool_calls``, ``usage_metadata`` (input,
   output, total; ``cache_read`` and ``reasoning`` details), ``response_metadata``
