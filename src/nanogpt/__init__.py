@@ -25,6 +25,9 @@ _EXPORTS = {
     "function_tool": "._core.tools",
     "FunctionTool": ".types",
     "ParsedChatCompletion": ".types",
+    # model suffixes (":online/linkup-deep", ":memory-30", ...)
+    "model_id": "._core.suffixes",
+    "ModelName": ".types",
     # types (all of them are in nanogpt.types)
     "Balance": ".types",
     "ChatCompletion": ".types",
@@ -88,6 +91,7 @@ if TYPE_CHECKING:
     from ._core.structured import LengthFinishReasonError as LengthFinishReasonError
     from ._core.structured import OutputValidationError as OutputValidationError
     from ._core.structured import StructuredOutputError as StructuredOutputError
+    from ._core.suffixes import model_id as model_id
     from ._core.tools import function_tool as function_tool
     from ._sync.client import NanoGPT as NanoGPT
     from ._sync.parsed import ParsedStream as ParsedStream
@@ -97,6 +101,7 @@ if TYPE_CHECKING:
     from .types import ChatCompletionChunk as ChatCompletionChunk
     from .types import FunctionTool as FunctionTool
     from .types import Model as Model
+    from .types import ModelName as ModelName
     from .types import ParsedChatCompletion as ParsedChatCompletion
     from .types import Pricing as Pricing
     from .types import Timeout as Timeout

@@ -1,4 +1,5 @@
-"""The OpenAI-shaped namespaces: ``client.chat.completions`` and ``client.models``.
+"""The OpenAI-shaped namespaces: ``client.chat.completions`` and ``client.models`` (with
+NanoGPT's ``models.providers``).
 
 Each method builds its request in the shared core and hands it to the client's shell; the sync
 and async classes differ only in ``await``.
@@ -10,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal, overload
 
 from ._core.results import parsed
+from ._core.routing import ModelProviders, decode_providers, providers_request
 from ._core.signature import chat_signature
 from ._core.types import ChatCompletion, Model, ModelList
 from ._parsing import AsyncParsingCompletions, ParsingCompletions
@@ -97,6 +99,13 @@ class Models:
             raise core.model_not_found(model, models)
         return found
 
+    def providers(self, model: str) -> ModelProviders:
+        """The providers ``model`` can be routed to, with the price each charges and whether
+        it is available now (``GET /api/models/{id}/providers``). Pass one of their ids as
+        chat's ``provider=``; choosing one bills pay-as-you-go even on a subscription."""
+        return self._client._call(providers_request(self._client._core, model),
+                                  decode_providers)
+
 
 class AsyncCompletions(AsyncParsingCompletions):  # + parse(), stream()
     def __init__(self, client: AsyncNanoGPT) -> None:
@@ -164,3 +173,8 @@ class AsyncModels:
         if found is None:
             raise core.model_not_found(model, models)
         return found
+
+    async def providers(self, model: str) -> ModelProviders:
+        """The providers ``model`` can be routed to (see ``NanoGPT.models.providers``)."""
+        return await self._client._call(providers_request(self._client._core, model),
+                                        decode_providers)

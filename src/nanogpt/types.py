@@ -15,6 +15,20 @@ see, so that a typo (``completion.choises``) is reported rather than typed ``Any
 from __future__ import annotations
 
 from ._account import AsyncMessages, AsyncSubscription, Messages, Subscription
+from ._audio import (
+    AsyncAudio,
+    AsyncSpeech,
+    AsyncSpeechOpening,
+    AsyncSpeechStream,
+    AsyncStreamingSpeech,
+    AsyncTranscriptions,
+    Audio,
+    AudioFile,
+    Speech,
+    SpeechStream,
+    StreamingSpeech,
+    Transcriptions,
+)
 from ._core.account import (
     DateLike,
     GroupBy,
@@ -25,11 +39,41 @@ from ._core.account import (
     UsageRow,
     UsageTotals,
 )
+from ._core.audio import (
+    AudioModel,
+    AudioModelList,
+    AudioModelType,
+    SpeechAudio,
+    SpeechFormat,
+    Transcription,
+    TranscriptionFormat,
+    TranscriptionSegment,
+)
 from ._core.batches import Batch, BatchList, Endpoint, FileObject, RequestCounts
 from ._core.config import Secret, Timeout
 from ._core.params import ChatParams, ReasoningEffort
 from ._core.results import AsyncRawResponse, RawResponse
+from ._core.routing import (
+    DistillationPolicy,
+    MaxPrice,
+    ModelProvider,
+    ModelProviders,
+    ProviderPrice,
+    ProviderRouting,
+    ProviderSort,
+    Quantization,
+)
+from ._core.search import (
+    SearchDepth,
+    SearchMetadata,
+    SearchOutput,
+    SearchProvider,
+    SearchResult,
+    SearchSource,
+    WebSearch,
+)
 from ._core.structured import ParsedChatCompletion, ParsedChoice, ParsedMessage
+from ._core.suffixes import ModelName, RoutePreference
 from ._core.tools import FunctionTool
 from ._core.types import (
     Balance,
@@ -50,11 +94,24 @@ from ._core.types import (
     Usage,
 )
 from ._resources import MessageParam
+from ._web import AsyncWeb, Web
 
 __all__ = [
+    "AsyncAudio",
     "AsyncMessages",
     "AsyncRawResponse",
+    "AsyncSpeech",
+    "AsyncSpeechOpening",
+    "AsyncSpeechStream",
+    "AsyncStreamingSpeech",
     "AsyncSubscription",
+    "AsyncTranscriptions",
+    "AsyncWeb",
+    "Audio",
+    "AudioFile",
+    "AudioModel",
+    "AudioModelList",
+    "AudioModelType",
     "Balance",
     "Batch",
     "BatchList",
@@ -66,34 +123,61 @@ __all__ = [
     "ChunkChoice",
     "DateLike",
     "Delta",
+    "DistillationPolicy",
     "Endpoint",
     "FileObject",
     "FunctionCall",
     "FunctionTool",
     "GroupBy",
+    "MaxPrice",
     "Message",
     "MessageParam",
     "Messages",
     "Model",
     "ModelCapabilities",
     "ModelList",
+    "ModelName",
     "ModelPricing",
+    "ModelProvider",
+    "ModelProviders",
     "ParsedChatCompletion",
     "ParsedChoice",
     "ParsedMessage",
     "Pricing",
+    "ProviderPrice",
+    "ProviderRouting",
+    "ProviderSort",
+    "Quantization",
     "Quota",
     "RawResponse",
     "ReasoningEffort",
     "RequestCounts",
+    "RoutePreference",
+    "SearchDepth",
+    "SearchMetadata",
+    "SearchOutput",
+    "SearchProvider",
+    "SearchResult",
+    "SearchSource",
     "Secret",
+    "Speech",
+    "SpeechAudio",
+    "SpeechFormat",
+    "SpeechStream",
+    "StreamingSpeech",
     "Subscription",
     "SubscriptionUsage",
     "Timeout",
     "TokenCount",
     "ToolCall",
+    "Transcription",
+    "TranscriptionFormat",
+    "TranscriptionSegment",
+    "Transcriptions",
     "Usage",
     "UsageReport",
     "UsageRow",
     "UsageTotals",
+    "Web",
+    "WebSearch",
 ]

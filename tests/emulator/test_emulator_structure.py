@@ -8,7 +8,17 @@ from __future__ import annotations
 import dataclasses
 import inspect
 
-from nanogpt.emulator import Fault, _account, _completions, _faults, _login, _usage
+from nanogpt.emulator import (
+    Fault,
+    _account,
+    _audio,
+    _completions,
+    _faults,
+    _login,
+    _routing,
+    _search,
+    _usage,
+)
 from nanogpt.emulator._batches import BatchStore
 from nanogpt.emulator._routes import ROUTES
 
@@ -16,7 +26,7 @@ from nanogpt.emulator._routes import ROUTES
 def public_handlers() -> set[object]:
     """The public coroutine functions of the handler modules, and the store's."""
     found: set[object] = set()
-    for owner in (_account, _completions, _login, _usage, BatchStore):
+    for owner in (_account, _audio, _completions, _login, _routing, _search, _usage, BatchStore):
         for name, value in vars(owner).items():
             if not name.startswith("_") and inspect.iscoroutinefunction(value):
                 found.add(value)

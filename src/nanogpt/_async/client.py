@@ -37,13 +37,15 @@ from .body import (
     watch_body,
 )
 from .session import LoopSession, loop_session
-from .stream import AsyncStream, body_of
+from .stream import AsyncStream, ResponseBody, body_of
 
 if TYPE_CHECKING:
     import aiohttp
 
     from .._account import AsyncMessages, AsyncSubscription
+    from .._audio import AsyncAudio
     from .._core.account import DateLike, GroupBy, UsageReport
+    from .._web import AsyncWeb
 
 
 __all__ = ["AsyncNanoGPT"]
@@ -69,6 +71,13 @@ class AsyncNanoGPT(ClientBase):
         from .._batches import async_namespaces
 
         self.files, self.batches = async_namespaces(self)
+
+    @functools.cached_property
+    def audio(self) -> AsyncAudio:
+        """``client.audio``: speech, transcriptions, the audio models (loaded on first use)."""
+        from .._audio import AsyncAudio
+
+        return AsyncAudio(self)
 
     # public ---------------------------------------------------------------------------------
 
@@ -97,6 +106,13 @@ class AsyncNanoGPT(ClientBase):
         from .._account import AsyncMessages
 
         return AsyncMessages(self)
+
+    @functools.cached_property
+    def web(self) -> AsyncWeb:
+        """``client.web.search(...)``: NanoGPT's web search (imported on first use)."""
+        from .._web import AsyncWeb
+
+        return AsyncWeb(self)
 
     async def balance(self) -> Balance:
         """The account balance in USD, as a ``Decimal`` (``.nano_balance`` too)."""
@@ -237,6 +253,20 @@ class AsyncNanoGPT(ClientBase):
         stream_body = body_of(resp, decoder, state, owner)
         stream = AsyncStream(stream_body, self._core.stream_core(headers, req.timeout), headers)
         return self._deliver_stream(resp.status, headers, stream)
+
+
+    async def _open_body(self, req: Request) -> tuple[int, dict[str, str], ResponseBody]:
+        """A 2xx answer whose body is read as it comes (a binary stream, not events): its
+        status, headers and stream body (which holds the connection and the slot)."""
+        resp, state, _ = await self._exchange(req)
+        owner = asyncio.current_task()
+        headers = lower_headers(resp.headers.items())
+        try:
+            decoder = decoder_for(headers.get("content-encoding"))
+        except UndecodableBody as e:
+            body_of(resp, None, state, owner).release(False)
+            raise self._core.answer_cut(TransportFailure(str(e), sent=True)) from None
+        return resp.status, headers, body_of(resp, decoder, state, owner)
 
 
 class SharedSession:

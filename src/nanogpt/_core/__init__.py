@@ -13,6 +13,8 @@ it, so a decision is made in one place:
 - ``batches``: the Batch API's requests, typed objects and decoding (``BatchCore``).
 - ``account``: usage by day and model, the subscription's quotas, token counts: checks,
   requests and typed results (``UsageReport``, ``SubscriptionUsage``, ``TokenCount``).
+- ``audio``: speech and transcription requests, their typed results, the audio model list
+  (``AudioCore``), and what both shells' speech streams share (``AudioStreamBase``).
 - ``plan``: ``CallPlan``: retries, backoff, failover across hosts, redirects, the 415 that
   sends a compressed body again plain.
 - ``compression``: compressed request bodies: when, how, and the hosts that refused them.
@@ -32,6 +34,11 @@ it, so a decision is made in one place:
 - ``signature``: the signature ``help()`` shows for ``chat.completions.create``, made from
   the parameter table.
 - ``fuzzy``: the ids a mistyped model id most likely meant (``models.retrieve``'s error).
+- ``routing``: chat's ``provider=`` (a provider id or the routing object, checked) and a
+  model's provider list (``models.providers``).
+- ``search``: web search (``web.search``): its checked request and typed answer.
+- ``suffixes``: model suffixes (``:online/linkup-deep``, ``:memory-30``...): ``ModelName``
+  and ``model_id`` build, check and read them.
 
 ``tests/project/test_layout.py`` holds every module here to that: none imports ``socket``,
 ``ssl``, ``select``, ``selectors``, ``threading``, ``asyncio``, aiohttp, ``http.client``,

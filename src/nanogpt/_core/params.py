@@ -17,6 +17,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, Literal, TypedDict
 
 from .errors import InvalidParameterError
+from .routing import ProviderRouting, check_provider
 
 __all__ = ["ChatParams", "build_chat_body", "check_headers"]
 
@@ -69,7 +70,7 @@ class ChatParams(TypedDict, total=False):
     reasoning_effort: ReasoningEffort
     reasoning: dict[str, Any]
     web_search: dict[str, Any]
-    provider: str | dict[str, Any]
+    provider: str | ProviderRouting  # an id, or routing: bills pay-as-you-go, even subscribed
     billing_mode: str
     caching: bool
     prompt_caching: dict[str, Any]
@@ -193,7 +194,7 @@ PARAMS: dict[str, tuple[str, Check]] = {
                          _one_of("none", "minimal", "low", "medium", "high", "xhigh")),
     "reasoning": ("reasoning", _MAPPING),
     "web_search": ("webSearch", _MAPPING),
-    "provider": ("provider", _kind(str, Mapping, what="a provider id or a routing object")),
+    "provider": ("provider", check_provider),
     "billing_mode": ("billing_mode", _STR),
     "caching": ("caching", _BOOL),
     "prompt_caching": ("prompt_caching", _MAPPING),

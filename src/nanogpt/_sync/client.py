@@ -24,7 +24,9 @@ from .stream import ResponseBody, Stream
 
 if TYPE_CHECKING:
     from .._account import Messages, Subscription
+    from .._audio import Audio
     from .._core.account import DateLike, GroupBy, UsageReport
+    from .._web import Web
     from .http import ConnectionPool, Response
 
 __all__ = ["NanoGPT"]
@@ -65,6 +67,13 @@ class NanoGPT(ClientBase):
     def _slots(self) -> ThreadSlots | None:
         return self._shared.slots
 
+    @functools.cached_property
+    def audio(self) -> Audio:
+        """``client.audio``: speech, transcriptions, the audio models (loaded on first use)."""
+        from .._audio import Audio
+
+        return Audio(self)
+
     # public ---------------------------------------------------------------------------------
 
     def usage(self, from_: DateLike | None = None, to: DateLike | None = None, *,
@@ -92,6 +101,13 @@ class NanoGPT(ClientBase):
         from .._account import Messages
 
         return Messages(self)
+
+    @functools.cached_property
+    def web(self) -> Web:
+        """``client.web.search(...)``: NanoGPT's web search (imported on first use)."""
+        from .._web import Web
+
+        return Web(self)
 
     def balance(self) -> Balance:
         """The account balance in USD, as a ``Decimal`` (``.nano_balance`` too)."""
@@ -188,6 +204,18 @@ class NanoGPT(ClientBase):
         body = ResponseBody(resp, functools.partial(_free, slot))
         stream = Stream(body, self._core.stream_core(headers, req.timeout), headers)
         return self._deliver_stream(resp.status, headers, stream)
+
+    def _open_body(self, req: Request) -> tuple[int, dict[str, str], ResponseBody]:
+        """A 2xx answer whose body is read as it comes (a binary stream, not events): its
+        status, headers and stream body (which holds the connection and the slot)."""
+        resp, slot, _ = self._exchange(req)
+        headers = lower_headers(resp.headers.items())
+        if not resp.streaming(req.limits.each_read):  # `total` ends where the body starts
+            resp.release(reusable=False)
+            _free(slot)
+            raise self._core.answer_cut(TransportFailure(
+                "the total timeout ran out as the body started", sent=True, timeout=True))
+        return resp.status, headers, ResponseBody(resp, functools.partial(_free, slot))
 
 
 class Transport:

@@ -25,12 +25,14 @@ CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
 
 class _Cli(click.Group):
-    """The top-level group; the ``batches`` group is imported only when it is asked for or
-    listed, so that other commands do not load it."""
+    """The top-level group; the commands in ``_LAZY`` (the ``batches`` group, ...) are
+    imported only when asked for or listed, so that other commands do not load them."""
 
     _LAZY = {"batches": ("nanogpt.cli._batches", "batches_group"),
              "usage": ("nanogpt.cli._account", "usage_command"),
-             "quota": ("nanogpt.cli._account", "quota_command")}
+             "quota": ("nanogpt.cli._account", "quota_command"),
+             "speak": ("nanogpt.cli._audio", "speak"),
+             "transcribe": ("nanogpt.cli._audio", "transcribe")}
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         names = set(super().list_commands(ctx))
@@ -109,7 +111,7 @@ def chat(app: App, /, prompt: tuple[str, ...], **opts: Any) -> None:
     run_chat(app, " ".join(prompt), opts)
 
 
-@cli.command(context_settings=CONTEXT)
+@cli.group(context_settings=CONTEXT, invoke_without_command=True)
 @click.option("-q", "--search", metavar="TEXT", help="Only models whose id or name match.")
 @click.option("--sort", type=click.Choice(["name", "price", "context"]), default="name",
               show_default=True)
@@ -120,12 +122,14 @@ def chat(app: App, /, prompt: tuple[str, ...], **opts: Any) -> None:
 @click.option("--paid", is_flag=True, help="Only pay-per-use models.")
 @click.option("--json", "as_json", is_flag=True, help="Print the models as JSON.")
 @click.option("--refresh", is_flag=True, help="Fetch the catalog again (it is cached 1 hour).")
-@click.pass_obj
-def models(app: App, search: str | None, sort: str, capability: tuple[str, ...],
+@click.pass_context
+def models(ctx: click.Context, search: str | None, sort: str, capability: tuple[str, ...],
            subscription: bool, paid: bool, as_json: bool, refresh: bool) -> None:
     """List models, their prices and capabilities.
 
     Shows each model's context length, prices (USD per million tokens) and capabilities.
+    'nanogpt models providers ID' shows who can serve a model; the options here apply to
+    the list, not to it.
 
     \b
     Examples:
@@ -133,12 +137,85 @@ def models(app: App, search: str | None, sort: str, capability: tuple[str, ...],
       nanogpt models --sort price --capability vision
       nanogpt models --subscription
       nanogpt models --json
+      nanogpt models providers deepseek/deepseek-v3.2
     """
+    if ctx.invoked_subcommand is not None:
+        if ctx.params != _LIST_DEFAULTS:
+            raise click.UsageError(f"the list's options do not apply to "
+                                   f"'models {ctx.invoked_subcommand}'; put its own options "
+                                   f"after it")
+        return
+    app: App = ctx.obj
     from ._models import catalog_name, run_models
 
     run_models(app, search=search, sort=sort, capabilities=capability,
                catalog=catalog_name(subscription=subscription, paid=paid), as_json=as_json,
                refresh=refresh)
+
+
+_LIST_DEFAULTS = {"search": None, "sort": "name", "capability": (), "subscription": False,
+                  "paid": False, "as_json": False, "refresh": False}
+
+
+@models.command("providers", context_settings=CONTEXT)
+@click.argument("model_id", metavar="ID")
+@click.option("--json", "as_json", is_flag=True, help="Print the service's answer as JSON.")
+@click.pass_obj
+def models_providers(app: App, model_id: str, as_json: bool) -> None:
+    """Who can serve a model, at what price.
+
+    Lists the providers chat's provider= can choose for a model. Prices are USD per million
+    tokens, the provider-selection markup included. Choosing a provider (chat's provider=,
+    the X-Provider header) bills pay-as-you-go at that price, even on a subscription. Models
+    that do not support provider selection say so.
+
+    \b
+    Examples:
+      nanogpt models providers deepseek/deepseek-v3.2
+      nanogpt models providers moonshotai/kimi-k2-thinking --json
+    """
+    from ._route import run_providers
+
+    run_providers(app, model_id, as_json=as_json)
+
+
+@cli.command(context_settings=CONTEXT)
+@click.argument("query", nargs=-1, required=True)
+@click.option("--provider", type=click.Choice(["linkup", "tavily", "exa", "kagi", "perplexity",
+                                               "valyu", "brave", "sofya", "firecrawl"]),
+              help="Search provider (default: linkup).")
+@click.option("--deep", is_flag=True, help="Deep search (Linkup's costs $0.06, not $0.006).")
+@click.option("--answer", is_flag=True, help="An answer with its sources (Linkup only).")
+@click.option("-n", "--max-results", type=click.IntRange(1, 20), help="At most N results.")
+@click.option("--domain", multiple=True, metavar="DOMAIN",
+              help="Only results from this domain (repeatable).")
+@click.option("--exclude-domain", multiple=True, metavar="DOMAIN",
+              help="No results from this domain (repeatable).")
+@click.option("--from", "since", type=click.DateTime(["%Y-%m-%d"]), metavar="YYYY-MM-DD",
+              help="Only results from this date on.")
+@click.option("--to", "until", type=click.DateTime(["%Y-%m-%d"]), metavar="YYYY-MM-DD",
+              help="Only results up to this date.")
+@click.option("--json", "as_json", is_flag=True, help="Print the service's answer as JSON.")
+@click.pass_obj
+def search(app: App, query: tuple[str, ...], provider: str | None, deep: bool, answer: bool,
+           max_results: int | None, domain: tuple[str, ...], exclude_domain: tuple[str, ...],
+           since: Any, until: Any, as_json: bool) -> None:
+    """Search the web (billed per search).
+
+    Prints the results (or, with --answer, an answer and its sources); what the search cost
+    goes to standard error.
+
+    \b
+    Examples:
+      nanogpt search 'rust async runtimes'
+      nanogpt search --answer --deep 'what changed in Python 3.14'
+      nanogpt search -n 3 --domain docs.python.org asyncio timeouts --json
+    """
+    from ._route import run_search
+
+    run_search(app, " ".join(query), provider=provider, depth="deep" if deep else None,
+               answer=answer, max_results=max_results, domains=domain, exclude=exclude_domain,
+               since=since, until=until, as_json=as_json)
 
 
 @cli.command(context_settings=CONTEXT)

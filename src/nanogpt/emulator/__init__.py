@@ -20,8 +20,12 @@ Where things live, in the order a request meets them:
 ``_routes``       the route table: path and method -> handler (add an endpoint here)
 ``_account``      handlers: model lists, balance
 ``_completions``  handler: chat completions, whole or streamed
+``_routing``      handler: a model's providers; which provider serves a chat request and
+                  at what price (``provider``, ``X-Provider``, routing suffixes, ``:online``)
+``_search``       handler: web search (``/api/web``), charged
 ``_usage``        handlers: usage by day and model (from ``_charges``), the subscription's
                   quotas (``SubscriptionPlan``, the ``subscription`` setting), token counts
+``_audio``        handlers: speech (a small valid WAV), transcription, the audio models
 ``_batches``      handlers and state of the Batch API (``/files``, ``/batches``)
 ``_login``        handlers and state of the browser login (``/cli-login/...``); tests
                   approve, expire or consume a code with ``emu.logins``

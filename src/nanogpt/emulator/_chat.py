@@ -102,7 +102,8 @@ def completion(rid: str, model: dict[str, Any], reply: Reply, key: str) -> dict[
                     for i, c in enumerate(reply.choices)],
         "usage": _replies.usage(reply),
         "x_nanogpt_pricing": _replies.price(reply, model),
-        "provider": "nanogpt-emulator",  # a field the typed objects do not declare
+        # a field the typed objects do not declare: the chosen provider (_routing), if any
+        "provider": model.get("_provider", "nanogpt-emulator"),
     }
 
 
@@ -112,7 +113,7 @@ def chunks(rid: str, model: dict[str, Any], reply: Reply, key: str, *,
     on the final chunk, as documented; with ``usage_chunk`` on an extra chunk with no
     choices instead."""
     base = {"id": f"chatcmpl-{rid}", "object": "chat.completion.chunk", "created": CREATED,
-            "model": model["id"], "provider": "nanogpt-emulator"}
+            "model": model["id"], "provider": model.get("_provider", "nanogpt-emulator")}
 
     def chunk(index: int, delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
         return dict(base, choices=[{"index": index, "delta": delta, "finish_reason": finish}])

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from aiohttp import web
 
-from . import _chat, _phases, _replies
+from . import _chat, _phases, _replies, _routing
 from ._auth import unauthorized
 from ._errors import json_error
 from ._exchange import Aborted
@@ -40,9 +40,11 @@ async def chat(site: Site, request: web.Request) -> web.StreamResponse:
         return refused
     body: Any = request[K.json]
     try:
-        model = _chat.check(body)
+        model = _routing.served_model(body, request.headers, _chat.check(body))
     except _chat.Problem as p:
         return json_error(rid, p.status, p.message, code=p.code, param=p.param)
+    except _routing.Refused as r:
+        return json_error(rid, 400, r.message, code=r.code, param=r.param)
     forced = forced_tokens(request.headers.get(TOKENS_HEADER))
     choices = body.get("n") or 1
     if forced is not None and forced * choices > MAX_FORCED_TOKENS:

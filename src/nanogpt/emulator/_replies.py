@@ -322,7 +322,8 @@ def _arguments(req: _Request, name: str, schema: Any, text: str) -> str:
 def price(reply: Reply, model: dict[str, Any]) -> dict[str, Any]:
     p = model["pricing"]
     amount = round(reply.prompt_tokens * p["prompt"] / 1e6
-                   + reply.completion_tokens * p["completion"] / 1e6, 10)
+                   + reply.completion_tokens * p["completion"] / 1e6
+                   + model.get("_surcharge", 0.0), 10)  # a web search (_routing)
     return {"amount": amount, "currency": "USD", "cost": amount,
             "inputTokens": reply.prompt_tokens, "outputTokens": reply.completion_tokens,
             "paymentSource": "USD"}

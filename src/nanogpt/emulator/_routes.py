@@ -18,7 +18,7 @@ from typing import Any
 
 from aiohttp import web
 
-from . import _account, _completions, _login, _usage
+from . import _account, _audio, _completions, _login, _routing, _search, _usage
 from ._batches import BatchStore
 from ._charges import Ledger
 from ._login import LoginStore
@@ -71,6 +71,9 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/api/personalized/v1/models", _account.models),
     Route("GET", "/api/models", _account.legacy_models),
     Route("POST", "/api/check-balance", _account.balance),
+    # provider routing and web search
+    Route("GET", "/api/models/{model_id}/providers", _routing.providers),
+    Route("POST", "/api/web", _search.search),
     # usage, subscription quota, token counts
     Route("GET", f"{_V1}/usage", _usage.usage),
     Route("GET", "/api/subscription/v1/usage", _usage.subscription_usage),
@@ -84,6 +87,10 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", f"{_V1}/batches", _on_store(BatchStore.list_batches)),
     Route("GET", f"{_V1}/batches/{{batch_id}}", _on_store(BatchStore.get_batch)),
     Route("POST", f"{_V1}/batches/{{batch_id}}/cancel", _on_store(BatchStore.cancel)),
+    # audio: speech, transcription, the audio models
+    Route("POST", f"{_V1}/audio/speech", _audio.speech),
+    Route("POST", f"{_V1}/audio/transcriptions", _audio.transcription),
+    Route("GET", f"{_V1}/audio-models", _audio.audio_models),
     # the browser login (device flow), and the page where its code is approved
     Route("POST", "/api/cli-login/start", _login.start),
     Route("POST", "/api/cli-login/poll", _login.poll),
