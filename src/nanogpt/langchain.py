@@ -41,9 +41,13 @@ Only public names of the SDK are used, and ``nanogpt._contract`` (tests/project/
 
 from __future__ import annotations
 
+import functools
 import json
+import operator
 import sys
 import threading
+import types
+import typing
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Literal, cast
@@ -95,9 +99,20 @@ def sampling_parameters() -> list[str]:
     return [n for n in contract.parameter_names() if n not in PER_CALL]
 
 
+def field_type(hint: Any) -> Any:
+    """The type of the field for a parameter of type ``hint``: the same, but that a
+    ``typing.TypedDict`` (which pydantic cannot hold before Python 3.12) is a
+    ``dict[str, Any]``; the SDK's own check still reads its keys."""
+    if typing.is_typeddict(hint):
+        return dict[str, Any]
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        return functools.reduce(operator.or_, map(field_type, typing.get_args(hint)))
+    return hint
+
+
 def _generated_fields() -> dict[str, Any]:
     hints = contract.parameter_hints()
-    return {name: (hints[name] | None, Field(default=None))
+    return {name: (field_type(hints[name]) | None, Field(default=None))
             for name in sampling_parameters() if name not in DECLARED}
 
 

@@ -273,10 +273,11 @@ def test_strict_overrides_the_sdk_choice(llm: ChatNanoGPT, emu: Emulator) -> Non
 
 
 def _members(hint: Any) -> set[Any]:
-    """The types a hint allows: the members of a union, else the hint itself."""
+    """The types a hint allows: the members of a union, else the hint itself; a TypedDict
+    reads as ``dict[str, Any]`` (pydantic takes no ``typing.TypedDict`` before 3.12)."""
     if typing.get_origin(hint) in (typing.Union, types.UnionType):
-        return set(typing.get_args(hint))
-    return {hint}
+        return set().union(*map(_members, typing.get_args(hint)))
+    return {dict[str, Any] if typing.is_typeddict(hint) else hint}
 
 
 def test_the_fields_are_the_sdk_parameter_table() -> None:
