@@ -45,6 +45,7 @@ _EXPORTS = {
     "BadRequestError": "._core.errors",
     "ConcurrencyDeadlockError": "._core.errors",
     "ConflictError": "._core.errors",
+    "EmbeddingsIncompleteError": "._core.embeddings",
     "InsufficientBalanceError": "._core.errors",
     "InternalServerError": "._core.errors",
     "InvalidParameterError": "._core.errors",
@@ -69,6 +70,7 @@ if TYPE_CHECKING:
     from ._async.client import AsyncNanoGPT as AsyncNanoGPT
     from ._async.parsed import AsyncParsedStream as AsyncParsedStream
     from ._async.stream import AsyncStream as AsyncStream
+    from ._core.embeddings import EmbeddingsIncompleteError as EmbeddingsIncompleteError
     from ._core.errors import APIConnectionError as APIConnectionError
     from ._core.errors import APIResponseValidationError as APIResponseValidationError
     from ._core.errors import APIStatusError as APIStatusError

@@ -51,6 +51,15 @@ from ._core.audio import (
 )
 from ._core.batches import Batch, BatchList, Endpoint, FileObject, RequestCounts
 from ._core.config import Secret, Timeout
+from ._core.embeddings import (
+    CreateEmbeddingResponse,
+    Embedding,
+    EmbeddingModel,
+    EmbeddingModelList,
+    EmbeddingModelPricing,
+    EmbeddingUsage,
+    EncodingFormat,
+)
 from ._core.params import ChatParams, ReasoningEffort
 from ._core.results import AsyncRawResponse, RawResponse
 from ._core.routing import (
@@ -93,11 +102,13 @@ from ._core.types import (
     ToolCall,
     Usage,
 )
+from ._embeddings import AsyncEmbeddings, Embeddings
 from ._resources import MessageParam
 from ._web import AsyncWeb, Web
 
 __all__ = [
     "AsyncAudio",
+    "AsyncEmbeddings",
     "AsyncMessages",
     "AsyncRawResponse",
     "AsyncSpeech",
@@ -121,9 +132,17 @@ __all__ = [
     "ChatParams",
     "Choice",
     "ChunkChoice",
+    "CreateEmbeddingResponse",
     "DateLike",
     "Delta",
     "DistillationPolicy",
+    "Embedding",
+    "EmbeddingModel",
+    "EmbeddingModelList",
+    "EmbeddingModelPricing",
+    "EmbeddingUsage",
+    "Embeddings",
+    "EncodingFormat",
     "Endpoint",
     "FileObject",
     "FunctionCall",

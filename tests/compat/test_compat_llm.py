@@ -42,7 +42,9 @@ def llm_env(server: Emulator, tmp_path: Path) -> dict[str, str]:
         "  supports_schema: true\n")
     (tmp_path / "keys.json").write_text(json.dumps({"nanogpt": "sk-nano-test"}))
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "LLM_"))}
-    return {**env, "LLM_USER_PATH": str(tmp_path)}
+    # this package's own llm plugin, when installed, fetches the catalog as llm starts: from
+    # the emulator, never the network
+    return {**env, "LLM_USER_PATH": str(tmp_path), "NANOGPT_BASE_URL": server.base_url}
 
 
 def llm(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:

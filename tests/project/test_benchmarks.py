@@ -39,3 +39,16 @@ def test_compression_benchmark_smoke_run(tmp_path: Path) -> None:
     default = next(v for k, v in rows.items() if "default" in k and "sync" in k)
     off = rows["nanogpt-sync off"]
     assert default["wire_bytes"] * 2 < off["wire_bytes"]  # compressed on the wire
+
+
+def test_embeddings_benchmark_smoke_run(tmp_path: Path) -> None:
+    out = tmp_path / "embeddings.json"
+    r = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "embeddings.py"), "--quick",
+                        "--out", str(out), "--sides", "nanogpt-sync", "nanogpt-async",
+                        "openai-sync"], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "every side got the same vectors: yes" in r.stdout
+    data = json.loads(out.read_text())
+    assert data["same_vectors"] and data["count"] > 2048  # more than one request
+    for side in ("nanogpt-sync", "nanogpt-async"):
+        assert data["results"][side]["wall_s"] > 0 and data["results"][side]["cpu_s"] > 0

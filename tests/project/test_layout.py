@@ -1,8 +1,8 @@
 """The layout shows the design (issue 9): ``nanogpt/_core/`` decides and does no I/O, the shells
 (``nanogpt._sync``, ``nanogpt._async``) move bytes, and the package's own tools (``cli/``,
-``batch/``) and integrations (``langchain.py``) use the SDK through public names and
-``nanogpt._contract`` only. Checked on the
-source (AST), so an import hidden in a function (or under ``TYPE_CHECKING``) counts too."""
+``batch/``), the ``llm`` plugin and the LangChain chat model (``langchain.py``) use
+the SDK through public names and ``nanogpt._contract`` only. Checked on the source
+(AST), so an import hidden in a function (or under ``TYPE_CHECKING``) counts too."""
 
 from __future__ import annotations
 
@@ -93,18 +93,19 @@ def test_the_core_docstring_names_every_core_module_and_exception() -> None:
 TOOLS_MAY_USE = ("nanogpt._contract", "nanogpt._lazy")
 
 
-def _tool_files(tool: str) -> tuple[str, list[Path]]:
-    """The package its files' relative imports start from, and the files: a folder
-    (``cli/``) or one module (``langchain.py``)."""
-    if (PACKAGE / tool).is_dir():
-        return f"nanogpt.{tool}", sorted((PACKAGE / tool).glob("*.py"))
-    return "nanogpt", [PACKAGE / f"{tool}.py"]
+def _tool_files(tool: str) -> tuple[list[Path], str]:
+    """The files of ``nanogpt.<tool>`` (a package, or one module) and their package."""
+    module = PACKAGE / f"{tool}.py"
+    if module.exists():
+        return [module], "nanogpt"
+    return sorted((PACKAGE / tool).glob("*.py")), f"nanogpt.{tool}"
 
 
 def _private_sdk_imports(tool: str) -> set[tuple[str, str]]:
     """``(file, module)`` for each private SDK module a file of ``nanogpt.<tool>`` imports."""
     found = set()
-    package, paths = _tool_files(tool)
+    paths, package = _tool_files(tool)
+    assert paths, f"nanogpt.{tool} has no source file"
     for path in paths:
         for module in _imports(path, package):
             parts = module.split(".")
@@ -114,7 +115,7 @@ def _private_sdk_imports(tool: str) -> set[tuple[str, str]]:
     return found
 
 
-@pytest.mark.parametrize("tool", ["cli", "batch", "langchain"])
+@pytest.mark.parametrize("tool", ["cli", "batch", "llm_plugin", "langchain"])
 def test_the_tools_use_public_names_and_the_contract_only(tool: str) -> None:
     assert sorted(_private_sdk_imports(tool)) == [], (
         f"nanogpt.{tool} must import the SDK from nanogpt, nanogpt.types or nanogpt._contract "

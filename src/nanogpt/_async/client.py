@@ -45,6 +45,7 @@ if TYPE_CHECKING:
     from .._account import AsyncMessages, AsyncSubscription
     from .._audio import AsyncAudio
     from .._core.account import DateLike, GroupBy, UsageReport
+    from .._embeddings import AsyncEmbeddings
     from .._web import AsyncWeb
 
 
@@ -80,6 +81,14 @@ class AsyncNanoGPT(ClientBase):
         return AsyncAudio(self)
 
     # public ---------------------------------------------------------------------------------
+
+    @functools.cached_property
+    def embeddings(self) -> AsyncEmbeddings:
+        """``client.embeddings``: ``create(model=..., input=...)`` and ``models()`` (made on
+        first use: chat-only code never imports it)."""
+        from .._embeddings import AsyncEmbeddings
+
+        return AsyncEmbeddings(self)
 
     async def usage(self, from_: DateLike | None = None, to: DateLike | None = None, *,
                     group_by: GroupBy | None = None,

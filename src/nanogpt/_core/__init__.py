@@ -11,6 +11,9 @@ it, so a decision is made in one place:
 - ``options``: ``ClientOptions``: every client setting, its default and its check, once.
 - ``client``: ``Request`` and ``ClientCore`` (what to send, how to read each answer).
 - ``batches``: the Batch API's requests, typed objects and decoding (``BatchCore``).
+- ``embeddings``: embeddings and the embedding model list: checks, the split of a long input
+  into requests of 2048 and the join of their answers (``EmbeddingJob``), base64 vectors
+  decoded, the error that keeps what a partly failed split got (``EmbeddingsIncompleteError``).
 - ``account``: usage by day and model, the subscription's quotas, token counts: checks,
   requests and typed results (``UsageReport``, ``SubscriptionUsage``, ``TokenCount``).
 - ``audio``: speech and transcription requests, their typed results, the audio model list

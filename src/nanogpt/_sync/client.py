@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from .._account import Messages, Subscription
     from .._audio import Audio
     from .._core.account import DateLike, GroupBy, UsageReport
+    from .._embeddings import Embeddings
     from .._web import Web
     from .http import ConnectionPool, Response
 
@@ -75,6 +76,14 @@ class NanoGPT(ClientBase):
         return Audio(self)
 
     # public ---------------------------------------------------------------------------------
+
+    @functools.cached_property
+    def embeddings(self) -> Embeddings:
+        """``client.embeddings``: ``create(model=..., input=...)`` and ``models()`` (made on
+        first use: chat-only code never imports it)."""
+        from .._embeddings import Embeddings
+
+        return Embeddings(self)
 
     def usage(self, from_: DateLike | None = None, to: DateLike | None = None, *,
               group_by: GroupBy | None = None,

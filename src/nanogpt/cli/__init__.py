@@ -29,6 +29,7 @@ class _Cli(click.Group):
     imported only when asked for or listed, so that other commands do not load them."""
 
     _LAZY = {"batches": ("nanogpt.cli._batches", "batches_group"),
+             "embed": ("nanogpt.cli._embed", "embed_command"),
              "usage": ("nanogpt.cli._account", "usage_command"),
              "quota": ("nanogpt.cli._account", "quota_command"),
              "speak": ("nanogpt.cli._audio", "speak"),

@@ -23,6 +23,7 @@ Where things live, in the order a request meets them:
 ``_routing``      handler: a model's providers; which provider serves a chat request and
                   at what price (``provider``, ``X-Provider``, routing suffixes, ``:online``)
 ``_search``       handler: web search (``/api/web``), charged
+``_embeddings``   handlers: embeddings (illustrative unit vectors) and the embedding models
 ``_usage``        handlers: usage by day and model (from ``_charges``), the subscription's
                   quotas (``SubscriptionPlan``, the ``subscription`` setting), token counts
 ``_audio``        handlers: speech (a small valid WAV), transcription, the audio models

@@ -1,9 +1,8 @@
 """The route table: every path the emulator serves, and the handler that answers it.
 
 To add an endpoint, write its handler (``async def handler(site, request)``) in the module of
-its concern (``_account``, ``_completions``, ``_batches``, ``_login``, ``_usage``, or a new
-one) and add
-one row here.
+its concern (``_account``, ``_completions``, ``_embeddings``, ``_batches``, ``_login``,
+``_usage``, or a new one) and add one row here.
 The pipeline (``_pipeline``) has already bounded, recorded and parsed the request and picked
 its fault when a handler runs (see ``_exchange.RequestKeys``); an unknown path or a wrong
 method gets a JSON 404/405 from there.
@@ -18,7 +17,7 @@ from typing import Any
 
 from aiohttp import web
 
-from . import _account, _audio, _completions, _login, _routing, _search, _usage
+from . import _account, _audio, _completions, _embeddings, _login, _routing, _search, _usage
 from ._batches import BatchStore
 from ._charges import Ledger
 from ._login import LoginStore
@@ -74,6 +73,9 @@ ROUTES: tuple[Route, ...] = (
     # provider routing and web search
     Route("GET", "/api/models/{model_id}/providers", _routing.providers),
     Route("POST", "/api/web", _search.search),
+    # embeddings
+    Route("POST", f"{_V1}/embeddings", _embeddings.embeddings),
+    Route("GET", f"{_V1}/embedding-models", _embeddings.embedding_models),
     # usage, subscription quota, token counts
     Route("GET", f"{_V1}/usage", _usage.usage),
     Route("GET", "/api/subscription/v1/usage", _usage.subscription_usage),
