@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Iterator, Mapping
-from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from ._core.audio import (
@@ -30,12 +29,11 @@ from ._core.audio import (
     Transcription,
     TranscriptionFormat,
     check_chunk_size,
-    check_upload_size,
-    upload_media_type,
 )
 from ._core.config import Timeout
 from ._core.errors import InvalidParameterError
 from ._core.transport import AsyncStreamBody, StreamBody, TransportFailure
+from ._uploads import read_upload
 
 if TYPE_CHECKING:
     from ._async.client import AsyncNanoGPT
@@ -50,23 +48,9 @@ AudioFile = str | os.PathLike[str] | bytes | IO[bytes]  # what transcriptions ta
 
 
 def _read_upload(file: Any, filename: str | None) -> tuple[bytes, str]:
-    """The bytes to upload and the name to give them; a path is checked (format, size)
-    before it is read."""
-    if isinstance(file, (bytes, bytearray, memoryview)):
-        return bytes(file), filename or "audio"
-    if isinstance(file, (str, os.PathLike)):
-        path = Path(file)
-        name = filename or path.name
-        upload_media_type(name)
-        check_upload_size(path.stat().st_size)  # a missing file: FileNotFoundError
-        return path.read_bytes(), name
-    read = getattr(file, "read", None)
-    if not callable(read):
-        raise InvalidParameterError("file", "must be a path, bytes or a binary file object")
-    data = read(MAX_UPLOAD_BYTES + 1)  # one byte more than allowed: enough to refuse it
-    if not isinstance(data, bytes):
-        raise InvalidParameterError("file", "must be opened in binary mode ('rb')")
-    return data, filename or os.path.basename(str(getattr(file, "name", "") or "")) or "audio"
+    """The bytes to upload and the name to give them (the core checks their size and format)."""
+    data, name = read_upload("file", file, limit=MAX_UPLOAD_BYTES, default_name="audio")
+    return data, filename or name
 
 
 # streamed speech ----------------------------------------------------------------------------

@@ -12,11 +12,10 @@ import asyncio
 import os
 import time
 from collections.abc import Mapping
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from ._core.batches import Batch, BatchCore, BatchList, Endpoint, FileObject
-from ._core.errors import InvalidParameterError
+from ._uploads import read_upload
 
 if TYPE_CHECKING:
     from ._async.client import AsyncNanoGPT
@@ -27,12 +26,8 @@ __all__ = ["AsyncBatches", "AsyncFiles", "Batches", "Files", "async_namespaces",
 
 def _read_file(file: Any, filename: str | None) -> tuple[bytes, str]:
     """The bytes to upload and the name to give them."""
-    if isinstance(file, bytes):
-        return file, filename or "batch.jsonl"
-    if isinstance(file, (str, os.PathLike)):
-        path = Path(file)
-        return path.read_bytes(), filename or path.name
-    raise InvalidParameterError("file", "must be a path or bytes")
+    data, name = read_upload("file", file, default_name="batch.jsonl")
+    return data, filename or name
 
 
 # the namespaces -------------------------------------------------------------------------------
@@ -43,9 +38,10 @@ class Files:
     def __init__(self, client: NanoGPT, core: BatchCore) -> None:
         self._client, self._core = client, core
 
-    def create(self, file: str | os.PathLike[str] | bytes, *, purpose: str = "batch",
-               filename: str | None = None) -> FileObject:
-        """Upload ``file`` (a path, or the content as bytes) with ``purpose``."""
+    def create(self, file: str | os.PathLike[str] | bytes | IO[bytes], *,
+               purpose: str = "batch", filename: str | None = None) -> FileObject:
+        """Upload ``file`` (a path, an open binary file, or the content as bytes) with
+        ``purpose``."""
         data, name = _read_file(file, filename)
         return self._client._call(self._core.upload_request(data, name, purpose),
                                   self._core.decode_file)
@@ -113,9 +109,10 @@ class AsyncFiles:
     def __init__(self, client: AsyncNanoGPT, core: BatchCore) -> None:
         self._client, self._core = client, core
 
-    async def create(self, file: str | os.PathLike[str] | bytes, *, purpose: str = "batch",
-                     filename: str | None = None) -> FileObject:
-        """Upload ``file`` (a path, or the content as bytes) with ``purpose``."""
+    async def create(self, file: str | os.PathLike[str] | bytes | IO[bytes], *,
+                     purpose: str = "batch", filename: str | None = None) -> FileObject:
+        """Upload ``file`` (a path, an open binary file, or the content as bytes) with
+        ``purpose``."""
         data, name = await asyncio.to_thread(_read_file, file, filename)
         return await self._client._call(self._core.upload_request(data, name, purpose),
                                         self._core.decode_file)

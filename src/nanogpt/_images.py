@@ -9,11 +9,9 @@ editing are billed: never re-sent once the request may have reached the server.
 from __future__ import annotations
 
 import asyncio
-import os
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from ._core.errors import InvalidParameterError
 from ._core.images import (
     MAX_IMAGE_BYTES,
     ImageInput,
@@ -22,6 +20,7 @@ from ._core.images import (
     ImagesCore,
     ImagesResponse,
 )
+from ._uploads import read_upload
 
 if TYPE_CHECKING:
     from ._async.client import AsyncNanoGPT
@@ -35,23 +34,10 @@ def _read_image(param: str, value: Any) -> bytes | str:
     """One image as the core takes it: its bytes, or a URL string as given (the core accepts
     a data URL and refuses a link). A path or an open file is read up to one byte past what
     NanoGPT takes, so that a huge file is refused without being read whole."""
-    if isinstance(value, (bytes, bytearray, memoryview)):
-        return bytes(value)
     if isinstance(value, str) and value[:8].lower().startswith(("data:", "http://",
                                                                 "https://")):
         return value
-    if isinstance(value, (str, os.PathLike)):
-        with open(value, "rb") as f:
-            return f.read(MAX_IMAGE_BYTES + 1)
-    read = getattr(value, "read", None)
-    if callable(read):
-        data = read(MAX_IMAGE_BYTES + 1)
-        if isinstance(data, (bytes, bytearray)):
-            return bytes(data)
-        raise InvalidParameterError(param, "an open file must be opened in binary mode "
-                                           "(open(path, 'rb'))")
-    raise InvalidParameterError(param, "must be the image's bytes, a path, an open binary "
-                                       "file or a 'data:image/...;base64,...' URL")
+    return read_upload(param, value, limit=MAX_IMAGE_BYTES, default_name="image")[0]
 
 
 def _read_images(image: Any, mask: Any) -> tuple[list[bytes | str], bytes | str | None]:

@@ -99,6 +99,16 @@ def test_upload_from_a_path(fast: Emulator, make_client: Callable[..., Any],
     assert sent.headers["content-type"].startswith("multipart/form-data; boundary=")
 
 
+def test_upload_from_an_open_file(fast: Emulator, make_client: Callable[..., Any],
+                                  tmp_path: Path) -> None:
+    """files.create reads an open binary file like audio and images do (one shared reader)."""
+    path = tmp_path / "rows.jsonl"
+    path.write_bytes(api_rows(2))
+    with path.open("rb") as f:
+        uploaded = make_client().files.create(f)
+    assert uploaded.filename == "rows.jsonl" and uploaded.size == len(api_rows(2))
+
+
 def test_validation_failure_names_the_lines(fast: Emulator,
                                             make_client: Callable[..., Any]) -> None:
     client = make_client()

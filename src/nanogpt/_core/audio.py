@@ -201,7 +201,7 @@ def upload_media_type(filename: str) -> str:
 def check_upload_size(size: int) -> None:
     if size > MAX_UPLOAD_BYTES:
         raise InvalidParameterError(
-            "file", f"is {size} bytes; NanoGPT takes uploads up to {MAX_UPLOAD_BYTES} bytes "
+            "file", f"is over {MAX_UPLOAD_BYTES} bytes, what NanoGPT takes as an upload "
             f"(3 MB): put larger files online and pass file_url=")
     if size == 0:
         raise InvalidParameterError("file", "is empty")
