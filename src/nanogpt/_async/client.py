@@ -74,42 +74,29 @@ class AsyncNanoGPT(ClientBase):
 
         self.files, self.batches = async_namespaces(self)
 
+    # namespaces made on first use (their modules are imported then: chat-only code never
+    # pays for them; a copy from with_options/with_raw_response makes its own) ------------
+
+    @functools.cached_property
+    def embeddings(self) -> AsyncEmbeddings:
+        """``client.embeddings``: ``create(model=..., input=...)`` and ``models()``."""
+        from .._embeddings import AsyncEmbeddings
+
+        return AsyncEmbeddings(self)
+
     @functools.cached_property
     def images(self) -> AsyncImages:
-        """``client.images``: generate and edit images, list the image models (loaded on
-        first use)."""
+        """``client.images``: ``generate(...)``, ``edit(...)`` and ``models()``."""
         from .._images import AsyncImages
 
         return AsyncImages(self)
 
     @functools.cached_property
     def audio(self) -> AsyncAudio:
-        """``client.audio``: speech, transcriptions, the audio models (loaded on first use)."""
+        """``client.audio``: ``speech``, ``transcriptions`` and ``models(type)``."""
         from .._audio import AsyncAudio
 
         return AsyncAudio(self)
-
-    # public ---------------------------------------------------------------------------------
-
-    @functools.cached_property
-    def embeddings(self) -> AsyncEmbeddings:
-        """``client.embeddings``: ``create(model=..., input=...)`` and ``models()`` (made on
-        first use: chat-only code never imports it)."""
-        from .._embeddings import AsyncEmbeddings
-
-        return AsyncEmbeddings(self)
-
-    async def usage(self, from_: DateLike | None = None, to: DateLike | None = None, *,
-                    group_by: GroupBy | None = None,
-                    api_key_id: int | str | None = None) -> UsageReport:
-        """What this key spent, by UTC day and/or model (``GET /api/v1/usage``): requests,
-        tokens and cost (``Decimal``). ``from_``/``to`` are dates, datetimes or ISO strings,
-        sent as UTC ``YYYY-MM-DD`` (both included; with one given the other is filled, with
-        none the service's last 30 days); ``group_by`` is ``"day"``, ``"model"`` or
-        ``"day,model"`` (the service's default)."""
-        from .._account import async_usage
-
-        return await async_usage(self, from_, to, group_by, api_key_id)
 
     @functools.cached_property
     def subscription(self) -> AsyncSubscription:
@@ -127,10 +114,24 @@ class AsyncNanoGPT(ClientBase):
 
     @functools.cached_property
     def web(self) -> AsyncWeb:
-        """``client.web.search(...)``: NanoGPT's web search (imported on first use)."""
+        """``client.web.search(...)``: NanoGPT's web search."""
         from .._web import AsyncWeb
 
         return AsyncWeb(self)
+
+    # public ---------------------------------------------------------------------------------
+
+    async def usage(self, from_: DateLike | None = None, to: DateLike | None = None, *,
+                    group_by: GroupBy | None = None,
+                    api_key_id: int | str | None = None) -> UsageReport:
+        """What this key spent, by UTC day and/or model (``GET /api/v1/usage``): requests,
+        tokens and cost (``Decimal``). ``from_``/``to`` are dates, datetimes or ISO strings,
+        sent as UTC ``YYYY-MM-DD`` (both included; with one given the other is filled, with
+        none the service's last 30 days); ``group_by`` is ``"day"``, ``"model"`` or
+        ``"day,model"`` (the service's default)."""
+        from .._account import async_usage
+
+        return await async_usage(self, from_, to, group_by, api_key_id)
 
     async def balance(self) -> Balance:
         """The account balance in USD, as a ``Decimal`` (``.nano_balance`` too)."""

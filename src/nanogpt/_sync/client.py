@@ -65,46 +65,33 @@ class NanoGPT(ClientBase):
 
         self.files, self.batches = sync_namespaces(self)
 
-    @functools.cached_property
-    def images(self) -> Images:
-        """``client.images``: generate and edit images, list the image models (loaded on
-        first use)."""
-        from .._images import Images
-
-        return Images(self)
-
     @property
     def _slots(self) -> ThreadSlots | None:
         return self._shared.slots
 
-    @functools.cached_property
-    def audio(self) -> Audio:
-        """``client.audio``: speech, transcriptions, the audio models (loaded on first use)."""
-        from .._audio import Audio
-
-        return Audio(self)
-
-    # public ---------------------------------------------------------------------------------
+    # namespaces made on first use (their modules are imported then: chat-only code never
+    # pays for them; a copy from with_options/with_raw_response makes its own) ------------
 
     @functools.cached_property
     def embeddings(self) -> Embeddings:
-        """``client.embeddings``: ``create(model=..., input=...)`` and ``models()`` (made on
-        first use: chat-only code never imports it)."""
+        """``client.embeddings``: ``create(model=..., input=...)`` and ``models()``."""
         from .._embeddings import Embeddings
 
         return Embeddings(self)
 
-    def usage(self, from_: DateLike | None = None, to: DateLike | None = None, *,
-              group_by: GroupBy | None = None,
-              api_key_id: int | str | None = None) -> UsageReport:
-        """What this key spent, by UTC day and/or model (``GET /api/v1/usage``): requests,
-        tokens and cost (``Decimal``). ``from_``/``to`` are dates, datetimes or ISO strings,
-        sent as UTC ``YYYY-MM-DD`` (both included; with one given the other is filled, with
-        none the service's last 30 days); ``group_by`` is ``"day"``, ``"model"`` or
-        ``"day,model"`` (the service's default)."""
-        from .._account import sync_usage
+    @functools.cached_property
+    def images(self) -> Images:
+        """``client.images``: ``generate(...)``, ``edit(...)`` and ``models()``."""
+        from .._images import Images
 
-        return sync_usage(self, from_, to, group_by, api_key_id)
+        return Images(self)
+
+    @functools.cached_property
+    def audio(self) -> Audio:
+        """``client.audio``: ``speech``, ``transcriptions`` and ``models(type)``."""
+        from .._audio import Audio
+
+        return Audio(self)
 
     @functools.cached_property
     def subscription(self) -> Subscription:
@@ -122,10 +109,24 @@ class NanoGPT(ClientBase):
 
     @functools.cached_property
     def web(self) -> Web:
-        """``client.web.search(...)``: NanoGPT's web search (imported on first use)."""
+        """``client.web.search(...)``: NanoGPT's web search."""
         from .._web import Web
 
         return Web(self)
+
+    # public ---------------------------------------------------------------------------------
+
+    def usage(self, from_: DateLike | None = None, to: DateLike | None = None, *,
+              group_by: GroupBy | None = None,
+              api_key_id: int | str | None = None) -> UsageReport:
+        """What this key spent, by UTC day and/or model (``GET /api/v1/usage``): requests,
+        tokens and cost (``Decimal``). ``from_``/``to`` are dates, datetimes or ISO strings,
+        sent as UTC ``YYYY-MM-DD`` (both included; with one given the other is filled, with
+        none the service's last 30 days); ``group_by`` is ``"day"``, ``"model"`` or
+        ``"day,model"`` (the service's default)."""
+        from .._account import sync_usage
+
+        return sync_usage(self, from_, to, group_by, api_key_id)
 
     def balance(self) -> Balance:
         """The account balance in USD, as a ``Decimal`` (``.nano_balance`` too)."""
