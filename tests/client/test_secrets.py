@@ -216,3 +216,40 @@ def test_plain_http_is_allowed_on_loopback_or_by_opt_in(kind) -> None:
     for url in ("http://127.0.0.1:8080/api/v1", "http://localhost/api/v1", "http://[::1]/x"):
         cls("k", base_url=url)
     cls("k", base_url="http://10.0.0.5/api/v1", allow_insecure_http=True)
+
+
+_BEYOND_CHAT = {
+    "embeddings": lambda c: c.embeddings.create(model="m", input="hi"),
+    "embedding-models": lambda c: c.embeddings.models(),
+    "images": lambda c: c.images.generate(model="m", prompt="a cat"),
+    "speech": lambda c: c.audio.speech.create(model="m", input="hi", voice="v"),
+    "transcription": lambda c: c.audio.transcriptions.create(model="m",
+                                                             file_url="https://a/b.mp3"),
+    "audio-models": lambda c: c.audio.models(),
+    "usage": lambda c: c.usage(),
+    "quota": lambda c: c.subscription.usage(),
+    "providers": lambda c: c.models.providers("m"),
+    "search": lambda c: c.web.search("q"),
+}
+
+
+@pytest.mark.parametrize("call", list(_BEYOND_CHAT), ids=list(_BEYOND_CHAT))
+def test_an_echoed_key_is_masked_in_a_malformed_answer_of_every_capability(make_client,
+                                                                           call) -> None:
+    """A 2xx answer that is not what the endpoint returns, with the request's headers in it:
+    every capability's decoder masks the key in the excerpt it puts in its error (each used
+    to make that error itself, and two forgot)."""
+    def echoing(conn: RawConn) -> None:
+        while (req := conn.read_request()) is not None:
+            sent = req.headers["authorization"]
+            body = f'"not an answer (authorization: {sent})"'.encode()
+            conn.send(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n"
+                      b"content-length: %d\r\n\r\n" % len(body) + body)
+
+    with RawServer(echoing) as srv:
+        client = make_client(KEY, base_url=srv.base_url, max_retries=0)
+        with pytest.raises(NanoGPTError) as info:
+            _BEYOND_CHAT[call](client)
+    shown = str(info.value) + repr(info.value) + "".join(traceback.format_exception(info.value))
+    assert "not an answer" in shown and "***" in shown
+    assert KEY not in shown

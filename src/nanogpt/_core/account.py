@@ -25,7 +25,7 @@ import msgspec
 
 from .errors import APIResponseValidationError, InvalidParameterError
 from .redact import scrub
-from .types import DECODE_ERRORS, KeepsRaw, _fitting_fields, loads
+from .types import DECODE_ERRORS, KeepsRaw, _fitting_fields, loads, unexpected_answer
 
 if TYPE_CHECKING:
     from .client import ClientCore, Request
@@ -407,7 +407,5 @@ def _decode_object(type_: type[T], what: str, status: int, headers: Mapping[str,
 
 def _invalid(what: str, status: int, headers: Mapping[str, str], body: bytes,
              err: Exception) -> APIResponseValidationError:
-    excerpt = scrub(body[:200].decode("utf-8", "replace"))
-    return APIResponseValidationError(
-        f"expected {what}, got a body that is not ({err}): {excerpt!r}", status_code=status,
-        body=body, request_id=headers.get("x-request-id"))
+    return unexpected_answer(what, status, headers, body, err)
+

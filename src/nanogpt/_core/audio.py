@@ -28,7 +28,7 @@ import msgspec
 
 from .errors import APIResponseValidationError, InvalidParameterError
 from .multipart import form_data
-from .types import DECODE_ERRORS, KeepsRaw, _fitting_fields, loads
+from .types import KeepsRaw, json_object, typed_object, unexpected_answer
 
 if TYPE_CHECKING:
     from .client import ClientCore, Request
@@ -313,16 +313,16 @@ class AudioCore:
             out = Transcription(text=body.decode("utf-8", "replace"))
             out.__dict__["_raw_dict"] = {"text": out.text}
             return out
-        raw = _object("a transcription", status, headers, body)
+        raw = json_object("a transcription", status, headers, body)
         if "text" not in raw and isinstance(raw.get("transcription"), str):
             raw = {**raw, "text": raw["transcription"]}  # the /api/transcribe spelling
-        return _typed(raw, Transcription, status, headers, body)  # type: ignore[no-any-return]
+        return typed_object(raw, Transcription, status, headers, body)
 
     @staticmethod
     def decode_models(status: int, headers: Mapping[str, str], body: bytes) -> AudioModelList:
-        raw = _object("an audio model list", status, headers, body)
+        raw = json_object("an audio model list", status, headers, body)
         items = raw.get("data")
-        models = [_typed(m, AudioModel, status, headers, body)
+        models = [typed_object(m, AudioModel, status, headers, body)
                   for m in (items if isinstance(items, list) else [])
                   if isinstance(m, dict) and isinstance(m.get("id"), str)]
         out = AudioModelList(data=models)
@@ -332,10 +332,7 @@ class AudioCore:
 
 def not_audio(status: int, headers: Mapping[str, str], body: bytes) -> APIResponseValidationError:
     """A 2xx speech answer that is JSON, not audio."""
-    excerpt = body[:200].decode("utf-8", "replace")
-    return APIResponseValidationError(f"expected audio, got JSON: {excerpt!r}",
-                                      status_code=status, body=body,
-                                      request_id=_header(headers, "x-request-id"))
+    return unexpected_answer("audio", status, headers, body, "the answer is JSON")
 
 
 def _accept(response_format: Any) -> str:
@@ -348,36 +345,6 @@ def _header(headers: Mapping[str, str], name: str) -> str | None:
     if value is None:
         value = headers.get(name.title())
     return value
-
-
-def _object(what: str, status: int, headers: Mapping[str, str], body: bytes) -> dict[str, Any]:
-    try:
-        raw = loads(body)
-    except DECODE_ERRORS as e:
-        raw = e
-    if not isinstance(raw, dict):
-        excerpt = body[:200].decode("utf-8", "replace")
-        raise APIResponseValidationError(f"expected {what} JSON object, got {excerpt!r}",
-                                         status_code=status, body=body,
-                                         request_id=_header(headers, "x-request-id"))
-    return raw
-
-
-def _typed(raw: dict[str, Any], type_: type[Any], status: int, headers: Mapping[str, str],
-           body: bytes) -> Any:
-    """``raw`` as ``type_``; fields in a form the class cannot take keep their defaults
-    (``.raw`` still has them)."""
-    try:
-        obj = msgspec.convert(raw, type_, strict=False)
-    except (msgspec.ValidationError, TypeError):
-        try:
-            obj = msgspec.convert(_fitting_fields(raw, type_), type_, strict=False)
-        except (msgspec.ValidationError, TypeError) as e:
-            raise APIResponseValidationError(
-                f"expected a {type_.__name__} object ({e})", status_code=status, body=body,
-                request_id=_header(headers, "x-request-id")) from None
-    obj.__dict__["_raw_dict"] = raw
-    return obj
 
 
 # streamed speech -----------------------------------------------------------------------------

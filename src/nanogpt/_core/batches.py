@@ -24,10 +24,10 @@ from urllib.parse import quote, urlencode
 import msgspec
 
 from .config import DEFAULT_BASE_URL, check_base_url
-from .errors import APIResponseValidationError, InvalidParameterError
+from .errors import InvalidParameterError
 from .multipart import form_data
 from .plan import HostPool
-from .types import DECODE_ERRORS, KeepsRaw, _fitting_fields, loads
+from .types import KeepsRaw, json_object, typed_object
 
 if TYPE_CHECKING:
     from .client import ClientCore, Request
@@ -196,48 +196,19 @@ class BatchCore:
 
     # decoding ---------------------------------------------------------------------------------
 
-    @staticmethod
-    def _object(what: str, status: int, headers: Mapping[str, str], body: bytes) -> Any:
-        try:
-            raw = loads(body)
-        except DECODE_ERRORS as e:
-            raw = e
-        if not isinstance(raw, dict):
-            excerpt = body[:200].decode("utf-8", "replace")
-            raise APIResponseValidationError(f"expected {what} JSON object, got {excerpt!r}",
-                                             status_code=status, body=body,
-                                             request_id=headers.get("x-request-id"))
-        return raw
-
-    @staticmethod
-    def _typed(raw: dict[str, Any], type_: type[Any], status: int,
-               headers: Mapping[str, str], body: bytes) -> Any:
-        """``raw`` as ``type_``; fields in a form the class cannot take keep their defaults
-        (``.raw`` still has them)."""
-        try:
-            obj = msgspec.convert(raw, type_, strict=False)
-        except (msgspec.ValidationError, TypeError):
-            try:
-                obj = msgspec.convert(_fitting_fields(raw, type_), type_, strict=False)
-            except (msgspec.ValidationError, TypeError) as e:
-                raise APIResponseValidationError(
-                    f"expected a {type_.__name__} object ({e})", status_code=status, body=body,
-                    request_id=headers.get("x-request-id")) from None
-        obj.__dict__["_raw_dict"] = raw
-        return obj
-
     def decode_file(self, status: int, headers: Mapping[str, str], body: bytes) -> FileObject:
-        raw = self._object("a file", status, headers, body)
-        return self._typed(raw, FileObject, status, headers, body)  # type: ignore[no-any-return]
+        raw = json_object("a file", status, headers, body)
+        return typed_object(raw, FileObject, status, headers, body)
 
     def decode_batch(self, status: int, headers: Mapping[str, str], body: bytes) -> Batch:
-        raw = self._object("a batch", status, headers, body)
-        return self._typed(raw, Batch, status, headers, body)  # type: ignore[no-any-return]
+        raw = json_object("a batch", status, headers, body)
+        return typed_object(raw, Batch, status, headers, body)
 
     def decode_list(self, status: int, headers: Mapping[str, str], body: bytes) -> BatchList:
-        raw = self._object("a batch list", status, headers, body)
-        items = raw.get("data") if isinstance(raw.get("data"), list) else []
-        page = BatchList(data=[self._typed(b, Batch, status, headers, body) for b in items
+        raw = json_object("a batch list", status, headers, body)
+        data = raw.get("data")
+        items = data if isinstance(data, list) else []
+        page = BatchList(data=[typed_object(b, Batch, status, headers, body) for b in items
                                if isinstance(b, dict)],
                          first_id=_str(raw.get("first_id")), last_id=_str(raw.get("last_id")),
                          has_more=raw.get("has_more") is True)

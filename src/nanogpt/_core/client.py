@@ -53,6 +53,7 @@ from .types import (
     decoder,
     loads,
     model_from_dict,
+    unexpected_answer,
 )
 
 if TYPE_CHECKING:
@@ -251,10 +252,7 @@ class ClientCore:
     @staticmethod
     def _invalid(what: str, status: int, headers: Mapping[str, str], body: bytes,
                  err: Exception) -> APIResponseValidationError:
-        excerpt = scrub(body[:200].decode("utf-8", "replace"))
-        return APIResponseValidationError(
-            f"expected {what}, got a body that is not ({err}): {excerpt!r}", status_code=status,
-            body=body, request_id=headers.get("x-request-id"))
+        return unexpected_answer(what, status, headers, body, err)
 
     def decode_completion(self, status: int, headers: Mapping[str, str],
                           body: bytes) -> ChatCompletion:

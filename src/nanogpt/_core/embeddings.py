@@ -45,6 +45,7 @@ from .types import (
     _to_decimal,
     _to_str,
     decoder,
+    unexpected_answer,
 )
 
 if TYPE_CHECKING:
@@ -400,10 +401,7 @@ def join(parts: list[CreateEmbeddingResponse],
 
 def _invalid(why: str, status: int, headers: Mapping[str, str],
              body: bytes) -> APIResponseValidationError:
-    excerpt = body[:200].decode("utf-8", "replace")
-    return APIResponseValidationError(f"expected an embeddings answer: {why}; got {excerpt!r}",
-                                      status_code=status, body=body,
-                                      request_id=headers.get("x-request-id"))
+    return unexpected_answer("an embeddings answer", status, headers, body, why)
 
 
 def decode_embeddings(status: int, headers: Mapping[str, str], body: bytes,

@@ -33,15 +33,14 @@ import msgspec
 
 from .errors import APIResponseValidationError, InvalidParameterError
 from .params import _integer, _kind, _number, _one_of
-from .redact import scrub
 from .types import (
-    DECODE_ERRORS,
     JSONObjectView,
     KeepsRaw,
-    _fitting_fields,
     _to_decimal,
-    loads,
+    json_object,
     to_json,
+    typed_object,
+    unexpected_answer,
 )
 
 if TYPE_CHECKING:
@@ -371,54 +370,28 @@ class ImagesCore:
 
     # decoding ---------------------------------------------------------------------------------
 
-    @staticmethod
-    def _object(what: str, status: int, headers: Mapping[str, str],
-                body: builtins.bytes) -> dict[str, Any]:
-        try:
-            raw = loads(body)
-        except DECODE_ERRORS as e:
-            raw = e
-        if not isinstance(raw, dict):
-            excerpt = scrub(body[:200].decode("utf-8", "replace"))
-            raise APIResponseValidationError(f"expected {what} JSON object, got {excerpt!r}",
-                                             status_code=status, body=body,
-                                             request_id=headers.get("x-request-id"))
-        return raw
-
     def decode_images(self, status: int, headers: Mapping[str, str],
                       body: builtins.bytes) -> ImagesResponse:
-        raw = self._object("an images", status, headers, body)
+        raw = json_object("an images", status, headers, body)
         items = raw.get("data")
         if not isinstance(items, list):
-            raise APIResponseValidationError("expected an images answer with a data list",
-                                             status_code=status, body=body,
-                                             request_id=headers.get("x-request-id"))
-        images = [_typed(item, Image) for item in items if isinstance(item, dict)]
-        result: ImagesResponse = _typed({k: v for k, v in raw.items() if k != "data"},
-                                        ImagesResponse)
+            raise unexpected_answer("an images answer with a data list", status, headers, body)
+        images = [typed_object(item, Image, status, headers, body) for item in items
+                  if isinstance(item, dict)]
+        result = typed_object({k: v for k, v in raw.items() if k != "data"}, ImagesResponse,
+                              status, headers, body)
         result.data = images
         result.__dict__["_raw_dict"] = raw
         return result
 
     def decode_models(self, status: int, headers: Mapping[str, str],
                       body: builtins.bytes) -> ImageModelList:
-        raw = self._object("an image model list", status, headers, body)
+        raw = json_object("an image model list", status, headers, body)
         items = raw.get("data")
-        models = ImageModelList(_typed(m, ImageModel) for m in
+        models = ImageModelList(typed_object(m, ImageModel, status, headers, body) for m in
                                 (items if isinstance(items, list) else [])
                                 if isinstance(m, dict) and isinstance(m.get("id"), str))
         models.request_id = headers.get("x-request-id")
         for m in models:
             m.__dict__["_request_id"] = models.request_id
         return models
-
-
-def _typed(raw: dict[str, Any], type_: type[Any]) -> Any:
-    """``raw`` as ``type_``, keeping ``raw`` for ``.raw``; a field in a form the class
-    cannot take keeps its default (``.raw`` still has it)."""
-    try:
-        obj = msgspec.convert(raw, type_, strict=False)
-    except (msgspec.ValidationError, TypeError):
-        obj = msgspec.convert(_fitting_fields(raw, type_), type_, strict=False)
-    obj.__dict__["_raw_dict"] = raw
-    return obj

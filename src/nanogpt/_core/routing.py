@@ -16,9 +16,8 @@ from urllib.parse import quote
 
 import msgspec
 
-from .errors import APIResponseValidationError, InvalidParameterError
-from .redact import scrub
-from .types import DECODE_ERRORS, KeepsRaw, _fitting_fields, loads
+from .errors import InvalidParameterError
+from .types import KeepsRaw, json_object, tolerant
 
 if TYPE_CHECKING:
     from .client import ClientCore, Request
@@ -234,38 +233,12 @@ def providers_request(core: ClientCore, model: Any) -> Request:
 
 
 def decode_providers(status: int, headers: Mapping[str, str], body: bytes) -> ModelProviders:
-    try:
-        raw = loads(body)
-    except DECODE_ERRORS:
-        raw = None
-    if not isinstance(raw, dict):
-        raise _invalid(status, headers, body, "a JSON object")
+    raw = json_object("a providers", status, headers, body)
     items = raw.get("providers")
     fields = {k: v for k, v in raw.items() if k != "providers"}
-    try:
-        result = msgspec.convert(fields, ModelProviders, strict=False)
-    except (msgspec.ValidationError, TypeError):
-        result = msgspec.convert(_fitting_fields(fields, ModelProviders), ModelProviders,
-                                 strict=False)
-    result.providers = [_provider(p) for p in items if isinstance(p, dict)
+    result = tolerant(fields, ModelProviders)
+    result.providers = [tolerant(p, ModelProvider) for p in items if isinstance(p, dict)
                         and isinstance(p.get("provider"), str)] \
         if isinstance(items, list) else []
     result.__dict__["_raw_dict"] = raw
     return result
-
-
-def _provider(item: dict[str, Any]) -> ModelProvider:
-    """One row, tolerant: a field in a form the class cannot take keeps its default."""
-    try:
-        return msgspec.convert(item, ModelProvider, strict=False)
-    except (msgspec.ValidationError, TypeError):
-        return msgspec.convert(_fitting_fields(item, ModelProvider), ModelProvider,
-                               strict=False)
-
-
-def _invalid(status: int, headers: Mapping[str, str], body: bytes,
-             what: str) -> APIResponseValidationError:
-    excerpt = scrub(body[:200].decode("utf-8", "replace"))
-    return APIResponseValidationError(f"expected {what} from the providers endpoint, got "
-                                      f"{excerpt!r}", status_code=status, body=body,
-                                      request_id=headers.get("x-request-id"))

@@ -19,9 +19,8 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import msgspec
 
-from .errors import APIResponseValidationError, InvalidParameterError
-from .redact import scrub
-from .types import DECODE_ERRORS, KeepsRaw, _fitting_fields, loads
+from .errors import InvalidParameterError
+from .types import KeepsRaw, json_object, tolerant
 
 if TYPE_CHECKING:
     from .client import ClientCore, Request
@@ -188,34 +187,18 @@ def search_request(core: ClientCore, query: Any, *, provider: Any = None, depth:
 # the answer -----------------------------------------------------------------------------------
 
 def decode_search(status: int, headers: Mapping[str, str], body: bytes) -> WebSearch:
-    try:
-        raw = loads(body)
-    except DECODE_ERRORS:
-        raw = None
-    if not isinstance(raw, dict):
-        excerpt = scrub(body[:200].decode("utf-8", "replace"))
-        raise APIResponseValidationError(f"expected a web search JSON object, got {excerpt!r}",
-                                         status_code=status, body=body,
-                                         request_id=headers.get("x-request-id"))
+    raw = json_object("a web search", status, headers, body)
     data = raw.get("data")
     meta = raw.get("metadata")
-    result = WebSearch(data=data, metadata=_struct(meta, SearchMetadata)
+    result = WebSearch(data=data, metadata=tolerant(meta, SearchMetadata)
                        if isinstance(meta, dict) else SearchMetadata())
     if isinstance(data, list):
-        result.results = [_struct(r, SearchResult) for r in data if isinstance(r, dict)]
+        result.results = [tolerant(r, SearchResult) for r in data if isinstance(r, dict)]
     elif isinstance(data, dict):
         answer = data.get("answer")
         result.answer = answer if isinstance(answer, str) else None
         sources = data.get("sources")
         if isinstance(sources, list):
-            result.sources = [_struct(s, SearchSource) for s in sources if isinstance(s, dict)]
+            result.sources = [tolerant(s, SearchSource) for s in sources if isinstance(s, dict)]
     result.__dict__["_raw_dict"] = raw
     return result
-
-
-def _struct(item: dict[str, Any], type_: type[Any]) -> Any:
-    """``item`` as ``type_``; a field in a form the class cannot take keeps its default."""
-    try:
-        return msgspec.convert(item, type_, strict=False)
-    except (msgspec.ValidationError, TypeError):
-        return msgspec.convert(_fitting_fields(item, type_), type_, strict=False)

@@ -16,11 +16,13 @@ from __future__ import annotations
 
 import contextlib
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeVar
 
 import msgspec
+
+from .errors import APIResponseValidationError
 
 __all__ = [
     "Balance",
@@ -47,6 +49,8 @@ DECODE_ERRORS = (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeErro
                  RecursionError)
 
 T = TypeVar("T")
+S = TypeVar("S", bound=msgspec.Struct)
+_EXCERPT = 200  # characters of a malformed answer shown in its error
 
 
 def loads(data: bytes) -> Any:
@@ -72,6 +76,55 @@ def decoder(type_: type[T]) -> Callable[[bytes], T]:
             return _salvage(data, type_, e)
 
     return decode_or_salvage
+
+
+def unexpected_answer(what: str, status: int, headers: Mapping[str, str], body: bytes,
+                      why: object = None) -> APIResponseValidationError:
+    """The error for a 2xx answer that is not ``what`` (every decoder makes it here): an
+    excerpt of the body, with any credential a server echoed masked *before* it is cut (a key
+    cut in half would not be recognised), and the status, body and request id."""
+    from .redact import scrub  # (here: redact imports config, which imports errors)
+
+    excerpt = scrub(body[:_EXCERPT + 512].decode("utf-8", "replace"))[:_EXCERPT]
+    reason = f" ({why})" if why else ""
+    return APIResponseValidationError(f"expected {what}{reason}, got {excerpt!r}",
+                                      status_code=status, body=body,
+                                      request_id=headers.get("x-request-id"))
+
+
+def json_object(what: str, status: int, headers: Mapping[str, str],
+                body: bytes) -> dict[str, Any]:
+    """``body`` as a JSON object (builtins), else :func:`unexpected_answer`."""
+    try:
+        raw = loads(body)
+    except DECODE_ERRORS as e:
+        raise unexpected_answer(f"{what} JSON object", status, headers, body, e) from None
+    if not isinstance(raw, dict):
+        raise unexpected_answer(f"{what} JSON object", status, headers, body)
+    return raw
+
+
+def tolerant(raw: dict[str, Any], type_: type[S]) -> S:
+    """``raw`` as ``type_``; a field in a form the class cannot take keeps its default (the
+    caller keeps ``raw`` for ``.raw``). Raises ``msgspec.ValidationError`` only when a field
+    the class cannot do without is missing or unusable."""
+    try:
+        return msgspec.convert(raw, type_, strict=False)
+    except (msgspec.ValidationError, TypeError):
+        return msgspec.convert(_fitting_fields(raw, type_), type_, strict=False)
+
+
+def typed_object(raw: dict[str, Any], type_: type[S], status: int, headers: Mapping[str, str],
+                 body: bytes) -> S:
+    """``raw`` as ``type_`` (:func:`tolerant`), keeping ``raw`` for ``.raw``; a field the
+    class cannot do without, missing or unusable, is :func:`unexpected_answer`."""
+    try:
+        obj = tolerant(raw, type_)
+    except (msgspec.ValidationError, TypeError) as e:
+        raise unexpected_answer(f"a {type_.__name__} object", status, headers, body,
+                                e) from None
+    obj.__dict__["_raw_dict"] = raw
+    return obj
 
 
 def _salvage(data: bytes, type_: type[T], error: Exception) -> T:
