@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime
 import subprocess
 import sys
+from decimal import Decimal
 
 import pytest
 
@@ -34,7 +35,7 @@ def test_search_results_are_typed_and_cost_is_reported(make_client, emu) -> None
     assert r.metadata.provider == "linkup" and r.metadata.depth == "standard"
     assert r.metadata.output_type == "searchResults" and r.metadata.query == \
         "rust async runtimes"
-    assert r.cost == 0.006 and r.request_id and r.raw["metadata"]["cost"] == 0.006
+    assert r.cost == Decimal("0.006") and r.request_id and r.raw["metadata"]["cost"] == 0.006
     charges = emu.ledger.entries()[before:]
     assert [(c.kind, c.amount) for c in charges] == [("search", 0.006)]
     req = emu.requests[-1]
@@ -52,7 +53,7 @@ def test_sourced_answer_deep_and_dates(make_client, emu) -> None:
     r = make_client().web.search("news", depth="deep", output_type="sourcedAnswer",
                                  from_date=datetime.date(2026, 1, 1), to_date="2026-02-01")
     assert r.answer and r.sources and r.sources[0].url and r.results == []
-    assert r.cost == 0.06
+    assert r.cost == Decimal("0.06") and isinstance(r.metadata.cost, Decimal)
     assert emu.requests[-1].body["fromDate"] == "2026-01-01"
 
 
@@ -68,7 +69,7 @@ def test_structured_output_takes_a_schema_dict(make_client, emu) -> None:
 def test_images_are_typed_too(make_client) -> None:
     r = make_client().web.search("cats", provider="tavily", include_images=True)
     assert r.results[-1].type == "image" and r.results[-1].image_url
-    assert r.cost == 0.008
+    assert r.cost == Decimal("0.008")
 
 
 @pytest.mark.parametrize(("kwargs", "match"), [
@@ -106,7 +107,7 @@ def test_the_documented_errors(make_client, emu) -> None:
 def test_a_503_before_the_search_ran_is_retried_once_it_answers(make_client, emu) -> None:
     emu.inject(Fault(status=503, retry_after=0), times=1)
     before = len(emu.ledger.entries())
-    assert make_client().web.search("q").cost == 0.006
+    assert make_client().web.search("q").cost == Decimal("0.006")
     assert emu.count("/api/web") == 2
     assert len(emu.ledger.entries()) == before + 1  # billed once
 
@@ -144,12 +145,12 @@ def test_web_namespace_is_lazy_and_works_on_copies(make_client) -> None:
     copy, raw_view = c.with_options(timeout=30), c.with_raw_response
     if isinstance(c, SyncProxy):  # the async client's copies, made blocking for the test
         copy, raw_view = SyncProxy(copy, c._runner), SyncProxy(raw_view, c._runner)
-    assert copy.web.search("q").cost == 0.006
+    assert copy.web.search("q").cost == Decimal("0.006")
     raw = raw_view.web.search("q")
     parsed = raw.parse()
     if isinstance(c, SyncProxy):
         parsed = c._runner.run(parsed)
-    assert raw.status_code == 200 and parsed.cost == 0.006
+    assert raw.status_code == 200 and parsed.cost == Decimal("0.006")
     code = ("import sys, nanogpt; c = nanogpt.NanoGPT(api_key='k'); c.chat; "
             "assert 'nanogpt._web' not in sys.modules; c.web; "
             "assert 'nanogpt._web' in sys.modules")

@@ -15,12 +15,13 @@ import datetime
 import json
 import re
 from collections.abc import Mapping, Sequence
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Literal
 
 import msgspec
 
 from .errors import InvalidParameterError
-from .types import KeepsRaw, json_object, tolerant
+from .types import KeepsRaw, _to_decimal, json_object, tolerant
 
 if TYPE_CHECKING:
     from .client import ClientCore, Request
@@ -70,7 +71,12 @@ class SearchMetadata(msgspec.Struct):
     depth: str | None = None
     output_type: str | None = msgspec.field(default=None, name="outputType")
     timestamp: str | None = None
-    cost: float | None = None
+    _cost: Any = msgspec.field(default=None, name="cost")
+
+    @property
+    def cost(self) -> Decimal | None:
+        """What the search cost in USD, a ``Decimal`` like every other ``cost`` of the SDK."""
+        return _to_decimal(self._cost)
 
 
 class WebSearch(KeepsRaw):
@@ -86,7 +92,7 @@ class WebSearch(KeepsRaw):
     sources: list[SearchSource] = msgspec.field(default_factory=list)
 
     @property
-    def cost(self) -> float | None:
+    def cost(self) -> Decimal | None:
         return self.metadata.cost
 
 
