@@ -300,3 +300,12 @@ def test_key_is_not_in_the_partial_error(make_client, raw_server) -> None:
     with pytest.raises(EmbeddingsIncompleteError) as info:
         client.embeddings.create(model=MODEL, input=[f"text {i}" for i in range(4096)])
     assert KEY not in str(info.value) and KEY not in repr(info.value.__dict__)
+
+
+def test_an_embedding_repr_shows_its_size_not_its_floats(client: Any) -> None:
+    """A list of 50 vectors of 1,536 floats printed 1.7 MB; each prints its index, size and
+    first values now (the response already did)."""
+    r = client.embeddings.create(model=MODEL, input=["one", "two"] * 25)
+    shown = repr(r.data)
+    assert len(shown) < 100 * len(r.data)
+    assert repr(r.data[1]).startswith("Embedding(index=1, 1536 dimensions: [")

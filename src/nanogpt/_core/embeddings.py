@@ -70,6 +70,14 @@ class Embedding(msgspec.Struct):
     index: int = 0
     object: str = "embedding"
 
+    def __repr__(self) -> str:
+        """Its size and first values, never thousands of floats (a list of them would print
+        megabytes)."""
+        head = ", ".join(f"{v:.6g}" for v in self.embedding[:3])
+        more = ", ..." if len(self.embedding) > 3 else ""
+        return (f"Embedding(index={self.index}, {len(self.embedding)} dimensions: "
+                f"[{head}{more}])")
+
 
 class EmbeddingUsage(JSONObjectView):
     """Token counts of an embeddings call (``prompt_tokens``, ``total_tokens``; other fields
