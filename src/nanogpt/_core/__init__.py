@@ -57,6 +57,7 @@ lock that is no I/O:
 - ``redact``: ``threading``, a lock around the process-wide record of secrets seen, which the
   blocking client's threads share; no thread is started.
 
-One file write, with ``pathlib`` (none of the modules above): ``images``' ``Image.save(path)``
-writes the image the caller holds to the file the caller names (what the method is for).
+Two file writes (none of the modules above), each writing bytes the caller already holds to
+the file the caller names (what the method is for): ``images``' ``Image.save(path)`` and
+``audio``'s ``SpeechAudio.save(path)`` (``write_to_file``).
 """
