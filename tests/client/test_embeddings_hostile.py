@@ -1,0 +1,33 @@
+"""``client.embeddings`` against hostile or merely large answers (both clients): what a split
+plans so that each billed answer can be read, and what a failed request among several leaves.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from nanogpt.emulator import Emulator
+
+MODEL = "text-embedding-3-small"  # 1536 dimensions
+
+
+@pytest.mark.parametrize(("encoding_format", "dimensions", "split"), [
+    ("float", None, True), ("base64", None, True),
+    ("float", 64, False),  # small vectors: one request, as before
+])
+def test_each_billed_answer_fits_max_response_bytes(make_client, emu: Emulator,
+                                                    encoding_format: str,
+                                                    dimensions: int | None, split: bool) -> None:
+    """The split is sized so that every answer fits ``max_response_bytes``: an answer too large
+    to read is billed and lost (at the defaults, 2048 inputs of 1536 float numbers are ~66 MB,
+    past the 64 MiB)."""
+    limit = 2 * 2**20
+    client = make_client(max_response_bytes=limit)
+    texts = [f"text {i}" for i in range(300)]
+    kw = {"dimensions": dimensions} if dimensions else {}
+    r = client.embeddings.create(model=MODEL, input=texts, encoding_format=encoding_format, **kw)
+    assert [d.index for d in r.data] == list(range(300))
+    assert len(r.data[0].embedding) == (dimensions or 1536)
+    sent = [q for q in emu.requests if q.path.endswith("/embeddings")]
+    assert (len(sent) > 1) == split and sum(len(q.body["input"]) for q in sent) == 300
+    assert [e.kind for e in emu.ledger.entries()].count("embedding") == len(sent)
