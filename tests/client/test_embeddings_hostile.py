@@ -4,9 +4,14 @@ plans so that each billed answer can be read, and what a failed request among se
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 import pytest
 
+from nanogpt import APIResponseValidationError
 from nanogpt.emulator import Emulator
+from rawserver import answering, http_response
 
 MODEL = "text-embedding-3-small"  # 1536 dimensions
 
@@ -31,3 +36,20 @@ def test_each_billed_answer_fits_max_response_bytes(make_client, emu: Emulator,
     sent = [q for q in emu.requests if q.path.endswith("/embeddings")]
     assert (len(sent) > 1) == split and sum(len(q.body["input"]) for q in sent) == 300
     assert [e.kind for e in emu.ledger.entries()].count("embedding") == len(sent)
+
+
+@pytest.mark.parametrize("data", [
+    [{"index": 0, "embedding": "!!!!AAAAAA=="}, {"index": 1, "embedding": "AAAAAA=="}],
+    [{"index": 0, "embedding": []}, {"index": 1, "embedding": []}],
+    [{"index": 0, "embedding": [0.5]}, {"index": 1, "embedding": [0.5, 0.5]}],
+    [{"index": 0, "embedding": "AAAAAA=="}, {"index": 1, "embedding": "AAAAAAAAAAA="}],
+])
+def test_vectors_that_are_not_all_one_sound_length_are_refused(make_client, raw_server,
+                                                               data: list[Any]) -> None:
+    """Lenient base64 skipped what was not base64 and gave a shorter vector; an empty vector
+    or vectors of two lengths were handed over as if sound."""
+    srv = raw_server(answering(http_response(200, json.dumps({"data": data}).encode())))
+    client = make_client(base_url=srv.base_url)
+    with pytest.raises(APIResponseValidationError, match="expected an embeddings answer"):
+        client.embeddings.create(model=MODEL, input=["a", "b"])
+    assert srv.count("POST") == 1

@@ -26,6 +26,7 @@ fifth of the bytes of JSON numbers) and are decoded here into lists of floats, a
 
 from __future__ import annotations
 
+import base64
 import binascii
 import functools
 import sys
@@ -233,8 +234,10 @@ _decode_models_wire = decoder(_ModelsWire)
 
 def floats_from_base64(text: str) -> list[float]:
     """A base64 vector (little-endian float32, as OpenAI sends it) as floats. ``ValueError``
-    when it is not that."""
-    vector = array("f", binascii.a2b_base64(text))
+    when it is not that: the decoding is strict, since a lenient one skips what is not base64
+    and hands back a shorter vector, silently."""
+    vector = array("f", binascii.a2b_base64(text, strict_mode=True)
+                   if sys.version_info >= (3, 11) else base64.b64decode(text, validate=True))
     if _BIG_ENDIAN:
         vector.byteswap()
     return vector.tolist()
@@ -452,6 +455,8 @@ def decode_embeddings(status: int, headers: Mapping[str, str], body: bytes,
     if [e.index for e in data] != list(range(count)):
         raise _invalid(f"{len(data)} embeddings for {count} inputs, or their indices are not "
                        f"0 to {count - 1}", status, headers, body)
+    if len({len(e.embedding) for e in data}) > 1 or not data[0].embedding:
+        raise _invalid("vectors of different lengths, or empty ones", status, headers, body)
     response = CreateEmbeddingResponse(data=data, model=wire.model, object=wire.object,
                                        _usage=wire.usage, _pricing=wire.x_nanogpt_pricing,
                                        _cost=wire.cost)
