@@ -55,10 +55,10 @@ if TYPE_CHECKING:
     from .client import ClientCore, Request
     from .config import Timeout
 
-__all__ = ["ASSUMED_DIMENSIONS", "MAX_INPUTS_PER_REQUEST", "CreateEmbeddingResponse", "Embedding", "EmbeddingJob",
-           "EmbeddingModel", "EmbeddingModelList", "EmbeddingModelPricing", "EmbeddingUsage",
-           "EmbeddingsCore", "EmbeddingsIncompleteError", "EncodingFormat",
-           "inputs_per_request"]
+__all__ = ["ASSUMED_DIMENSIONS", "MAX_INPUTS_PER_REQUEST", "CreateEmbeddingResponse",
+           "Embedding", "EmbeddingJob", "EmbeddingModel", "EmbeddingModelList",
+           "EmbeddingModelPricing", "EmbeddingUsage", "EmbeddingsCore",
+           "EmbeddingsIncompleteError", "EncodingFormat", "inputs_per_request"]
 
 MAX_INPUTS_PER_REQUEST = 2048  # documented: "array of up to 2048 strings"
 EncodingFormat = Literal["float", "base64"]

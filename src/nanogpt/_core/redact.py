@@ -90,7 +90,8 @@ def scrub_bytes(raw: bytes) -> bytes:
 
 
 def scrub_headers(headers: Mapping[str, str]) -> Mapping[str, str]:
-    """A server's headers with :func:`scrub` applied to every value."""
+    """A server's headers with :func:`scrub` applied to every value (names in lower case,
+    as a case-insensitive mapping would find them)."""
     if not _known:
         return headers
-    return {name: scrub(value) for name, value in headers.items()}
+    return {name.lower(): scrub(value) for name, value in headers.items()}
