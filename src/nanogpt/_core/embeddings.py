@@ -236,8 +236,7 @@ def floats_from_base64(text: str) -> list[float]:
     """A base64 vector (little-endian float32, as OpenAI sends it) as floats. ``ValueError``
     when it is not that: the decoding is strict, since a lenient one skips what is not base64
     and hands back a shorter vector, silently."""
-    vector = array("f", binascii.a2b_base64(text, strict_mode=True)
-                   if sys.version_info >= (3, 11) else base64.b64decode(text, validate=True))
+    vector = array("f", base64.b64decode(text, validate=True))
     if _BIG_ENDIAN:
         vector.byteswap()
     return vector.tolist()
