@@ -1,0 +1,55 @@
+"""Speech against hostile servers, both clients: audio cut short of its ``Content-Length``
+(an error with ``answer_cut``, never a short file handed over as whole, never re-sent)."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from nanogpt import APIConnectionError
+from rawserver import RawConn
+
+SENT = 5000
+PROMISED = 100_000
+
+
+def _cut_audio(conn: RawConn) -> None:
+    """Promises PROMISED bytes of audio, sends SENT, and closes."""
+    if conn.read_request() is None:
+        return
+    conn.send(b"HTTP/1.1 200 OK\r\ncontent-type: audio/mpeg\r\n"
+              b"content-length: %d\r\n\r\n" % PROMISED + b"\xff" * SENT)
+    conn.sock.shutdown(socket.SHUT_RDWR)
+
+
+def _stream_to_file(kind: str, loop_thread: Any, client: Any, path: Path) -> int:
+    stream = client.audio.speech.stream(model="tts-1", input="hi", voice="alloy")
+    if kind == "sync":
+        with stream:
+            return int(stream.stream_to_file(path))
+
+    async def write() -> int:
+        async with stream:
+            return int(await stream.stream_to_file(path))
+
+    return int(loop_thread.run(write()))
+
+
+def test_streamed_audio_cut_short_of_its_length_is_an_error(kind, loop_thread, make_client,
+                                                           raw_server, tmp_path) -> None:
+    srv = raw_server(_cut_audio)
+    client = make_client(base_url=srv.base_url)
+    with pytest.raises(APIConnectionError) as info:
+        _stream_to_file(kind, loop_thread, client, tmp_path / "out.mp3")
+    assert info.value.answer_cut and srv.count("POST") == 1
+
+
+def test_whole_audio_cut_short_of_its_length_is_an_error(make_client, raw_server) -> None:
+    srv = raw_server(_cut_audio)
+    client = make_client(base_url=srv.base_url)
+    with pytest.raises(APIConnectionError) as info:
+        client.audio.speech.create(model="tts-1", input="hi", voice="alloy")
+    assert info.value.answer_cut and srv.count("POST") == 1
