@@ -1,8 +1,10 @@
 """Speech against hostile servers, both clients: audio cut short of its ``Content-Length``
-(an error with ``answer_cut``, never a short file handed over as whole, never re-sent)."""
+(an error with ``answer_cut``, never a short file handed over as whole, never re-sent; the
+file ``stream_to_file`` was writing is removed)."""
 
 from __future__ import annotations
 
+import os
 import socket
 from pathlib import Path
 from typing import Any
@@ -45,6 +47,16 @@ def test_streamed_audio_cut_short_of_its_length_is_an_error(kind, loop_thread, m
     with pytest.raises(APIConnectionError) as info:
         _stream_to_file(kind, loop_thread, client, tmp_path / "out.mp3")
     assert info.value.answer_cut and srv.count("POST") == 1
+    assert not (tmp_path / "out.mp3").exists()  # no cut audio under the name asked for
+
+
+def test_a_cut_stream_to_a_device_leaves_the_device_alone(kind, loop_thread, make_client,
+                                                         raw_server) -> None:
+    srv = raw_server(_cut_audio)
+    client = make_client(base_url=srv.base_url)
+    with pytest.raises(APIConnectionError):
+        _stream_to_file(kind, loop_thread, client, Path(os.devnull))
+    assert Path(os.devnull).exists()
 
 
 def test_whole_audio_cut_short_of_its_length_is_an_error(make_client, raw_server) -> None:
