@@ -4,6 +4,7 @@ file ``stream_to_file`` was writing is removed)."""
 
 from __future__ import annotations
 
+import gzip
 import os
 import socket
 from pathlib import Path
@@ -11,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from nanogpt import APIConnectionError
+from nanogpt import APIConnectionError, APIResponseValidationError
 from rawserver import RawConn
 
 SENT = 5000
@@ -65,3 +66,31 @@ def test_whole_audio_cut_short_of_its_length_is_an_error(make_client, raw_server
     with pytest.raises(APIConnectionError) as info:
         client.audio.speech.create(model="tts-1", input="hi", voice="alloy")
     assert info.value.answer_cut and srv.count("POST") == 1
+
+
+AUDIO = bytes(range(256)) * 64
+
+
+def _gzip_audio(conn: RawConn) -> None:
+    """Answers with gzip-coded audio, though the client asked for identity."""
+    while conn.read_request() is not None:
+        coded = gzip.compress(AUDIO)
+        conn.send(b"HTTP/1.1 200 OK\r\ncontent-type: audio/mpeg\r\ncontent-encoding: gzip\r\n"
+                  b"content-length: %d\r\n\r\n" % len(coded) + coded)
+
+
+def test_coded_audio_is_decoded_or_refused_never_handed_over_coded(kind, make_client,
+                                                                   raw_server) -> None:
+    """The async client decodes a coded body (bounded); the sync one decodes none, so it must
+    refuse it (a typed error), not hand the gzip bytes over as the audio."""
+    srv = raw_server(_gzip_audio)
+    client = make_client(base_url=srv.base_url)
+    if kind == "async":
+        assert client.audio.speech.create(model="tts-1", input="hi").content == AUDIO
+        return
+    with pytest.raises(APIResponseValidationError, match="gzip"):
+        client.audio.speech.create(model="tts-1", input="hi")
+    with pytest.raises(APIResponseValidationError, match="gzip"):
+        with client.audio.speech.stream(model="tts-1", input="hi") as s:
+            s.read()
+    assert srv.count("POST") == 2
