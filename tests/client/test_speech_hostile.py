@@ -90,7 +90,7 @@ def test_coded_audio_is_decoded_or_refused_never_handed_over_coded(kind, make_cl
         return
     with pytest.raises(APIResponseValidationError, match="gzip"):
         client.audio.speech.create(model="tts-1", input="hi")
-    with pytest.raises(APIResponseValidationError, match="gzip"):
-        with client.audio.speech.stream(model="tts-1", input="hi") as s:
-            s.read()
+    with (pytest.raises(APIResponseValidationError, match="gzip"),
+          client.audio.speech.stream(model="tts-1", input="hi") as s):
+        s.read()
     assert srv.count("POST") == 2
