@@ -94,3 +94,14 @@ def test_coded_audio_is_decoded_or_refused_never_handed_over_coded(kind, make_cl
           client.audio.speech.stream(model="tts-1", input="hi") as s):
         s.read()
     assert srv.count("POST") == 2
+
+
+def test_whole_audio_promising_more_than_the_limit_and_cut_is_an_error(make_client,
+                                                                      raw_server) -> None:
+    """A body longer than ``max_response_bytes`` is read only up to the limit: one cut before
+    that must still be told from a whole answer."""
+    srv = raw_server(_cut_audio)
+    client = make_client(base_url=srv.base_url, max_response_bytes=PROMISED // 2)
+    with pytest.raises(APIConnectionError) as info:
+        client.audio.speech.create(model="tts-1", input="hi", voice="alloy")
+    assert info.value.answer_cut and srv.count("POST") == 1

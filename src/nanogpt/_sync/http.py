@@ -206,6 +206,10 @@ class Response:
         except BaseException:
             self.release(reusable=False)
             raise
+        if len(data) <= limit and resp.length:  # http.client's read(n) ends short silently
+            struck = self.release(reusable=False)  # (the deadline's watchdog may be why)
+            raise failure(http.client.IncompleteRead(data, resp.length), sent=True,
+                          deadline=struck)
         # a body that ends with the connection (or was cut at the limit) may be just what
         # arrived before the deadline struck: then it is not the whole answer
         maybe_cut = not resp.isclosed() or resp.will_close
