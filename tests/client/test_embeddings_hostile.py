@@ -11,7 +11,7 @@ import pytest
 
 from nanogpt import APIResponseValidationError
 from nanogpt.emulator import Emulator
-from rawserver import answering, http_response
+from rawserver import RawConn, answering, http_response
 
 MODEL = "text-embedding-3-small"  # 1536 dimensions
 
@@ -53,3 +53,24 @@ def test_vectors_that_are_not_all_one_sound_length_are_refused(make_client, raw_
     with pytest.raises(APIResponseValidationError, match="expected an embeddings answer"):
         client.embeddings.create(model=MODEL, input=["a", "b"])
     assert srv.count("POST") == 1
+
+
+def _usage_only_on_the_first_request(conn: RawConn) -> None:
+    while (req := conn.read_request()) is not None:
+        texts = json.loads(req.body)["input"]
+        body: dict[str, Any] = {"data": [{"index": i, "embedding": [0.5]}
+                                         for i in range(len(texts))]}
+        if texts[0] == "t 0":
+            body["usage"] = {"prompt_tokens": 7, "total_tokens": 7}
+        conn.send(http_response(200, json.dumps(body).encode()))
+
+
+def test_joined_usage_is_unknown_when_a_part_did_not_say(make_client, raw_server) -> None:
+    """Summing the counts that came (7) would pass a part of the tokens for all of them."""
+    srv = raw_server(_usage_only_on_the_first_request)
+    client = make_client(base_url=srv.base_url)
+    r = client.embeddings.create(model=MODEL, input=[f"t {i}" for i in range(3000)],
+                                 dimensions=1)
+    assert srv.count("POST") == 2 and len(r.data) == 3000
+    assert r.usage is not None
+    assert r.usage.prompt_tokens is None and r.usage.total_tokens is None

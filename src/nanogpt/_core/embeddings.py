@@ -399,20 +399,22 @@ class EmbeddingJob:
 def join(parts: list[CreateEmbeddingResponse],
          where: list[tuple[int, int]]) -> CreateEmbeddingResponse:
     """The answers of consecutive requests as one: ``index`` made global (part k starts at
-    ``where[k][0]``), usage and cost summed (cost only when every part has one)."""
+    ``where[k][0]``), usage and cost summed (each only when every part has it: otherwise
+    ``None``, never the sum of some parts passed for the whole)."""
     if len(parts) == 1 and where[0][0] == 0:
         return parts[0]
     data: list[Embedding] = []
-    tokens: dict[str, int] = {}
+    tokens: dict[str, int | None] = {"prompt_tokens": 0, "total_tokens": 0}
     costs: list[Decimal | None] = []
     for part, (start, _) in zip(parts, where, strict=True):
         for e in part.data:
             e.index += start
         data.extend(part.data)
         usage = part.usage
-        for key in ("prompt_tokens", "total_tokens"):
+        for key, so_far in tokens.items():
             n = getattr(usage, key) if usage is not None else None
-            tokens[key] = tokens.get(key, 0) + (n or 0)
+            # a part that did not say makes the sum unknown, not smaller
+            tokens[key] = so_far + n if so_far is not None and n is not None else None
         costs.append(part.cost)
     known = [c for c in costs if c is not None]
     cost = sum(known, Decimal(0)) if known and len(known) == len(costs) else None
