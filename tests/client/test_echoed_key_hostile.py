@@ -46,3 +46,26 @@ def test_an_echoed_key_is_in_no_part_of_the_error(make_client, raw_server, call)
     assert SECRET not in text and SECRET not in repr(e) and SECRET not in str(e)
     assert SECRET not in repr(vars(e)), vars(e)
     assert "***" in e.headers["x-echo"] and "***" in json.dumps(e.body)
+
+
+def _echo_in_a_2xx(conn: RawConn) -> None:
+    """A 2xx whose body is not the answer, but the request's credentials."""
+    while (req := conn.read_request()) is not None:
+        auth = req.headers.get("authorization", "")
+        conn.send(http_response(200, f"<pre>debug: {auth}</pre>".encode(),
+                                content_type="application/json"))
+
+
+@pytest.mark.parametrize("call", CALLS[:1] + CALLS[2:])  # speech takes any 2xx body as audio
+def test_an_echoed_key_in_a_2xx_body_is_in_no_part_of_the_error(make_client, raw_server,
+                                                                call) -> None:
+    from nanogpt import APIResponseValidationError
+
+    srv = raw_server(_echo_in_a_2xx)
+    client = make_client(api_key=SECRET, base_url=srv.base_url)
+    with pytest.raises(APIResponseValidationError) as info:
+        call(client)
+    e = info.value
+    assert SECRET not in str(e) and SECRET not in repr(e), str(e)
+    assert SECRET not in repr(vars(e)), vars(e)
+    assert SECRET not in "".join(traceback.format_exception(e))

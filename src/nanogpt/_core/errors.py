@@ -112,13 +112,17 @@ class ProxyError(APIConnectionError):
 
 
 class APIResponseValidationError(NanoGPTError):
-    """The server answered 2xx with a body that is not what the API promises."""
+    """The server answered 2xx with a body that is not what the API promises. Its message
+    and ``body`` have every credential this package sent masked: the excerpt of a body that
+    echoes them (a debugging proxy's page) is quoted here, whichever decoder raised."""
 
     def __init__(self, message: str, *, status_code: int, body: bytes | None = None,
                  request_id: str | None = None) -> None:
-        super().__init__(message)
+        from .redact import scrub, scrub_bytes  # (here: redact imports this module)
+
+        super().__init__(scrub(message))
         self.status_code = status_code
-        self.body = body
+        self.body = scrub_bytes(bytes(body)) if isinstance(body, (bytes, bytearray)) else body
         self.request_id = request_id
 
 
