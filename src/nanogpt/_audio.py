@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import stat
 from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Iterator, Mapping
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
@@ -51,14 +52,20 @@ AudioFile = str | os.PathLike[str] | bytes | IO[bytes]  # what transcriptions ta
 
 def _read_upload(file: Any, filename: str | None) -> tuple[bytes, str]:
     """The bytes to upload and the name to give them; a path is checked (format, size)
-    before it is read."""
+    before it is read, except a pipe or device, read like a file object (at most one byte
+    over the limit)."""
     if isinstance(file, (bytes, bytearray, memoryview)):
         return bytes(file), filename or "audio"
     if isinstance(file, (str, os.PathLike)):
         path = Path(file)
         name = filename or path.name
         upload_media_type(name)
-        check_upload_size(path.stat().st_size)  # a missing file: FileNotFoundError
+        if not stat.S_ISREG(path.stat().st_mode):  # a missing file: FileNotFoundError
+            # a pipe or device (/dev/stdin, <(...)) has no size to check first: read it
+            # as a file object is read, and the core checks what came
+            with open(path, "rb") as f:
+                return f.read(MAX_UPLOAD_BYTES + 1), name
+        check_upload_size(path.stat().st_size)
         return path.read_bytes(), name
     read = getattr(file, "read", None)
     if not callable(read):

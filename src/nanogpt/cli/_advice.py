@@ -54,7 +54,8 @@ class Row:
 
 # the flags (or things) an InvalidParameterError can name, besides the sampling ones:
 # never a Python argument name the command line has no way to pass
-_OTHER_FLAGS = {"model": "--model", "base_url": "--base-url", "api_key": "the API key"}
+_OTHER_FLAGS = {"model": "--model", "base_url": "--base-url", "api_key": "the API key",
+                "input": "TEXT", "file": "FILE"}
 _CONFIG_DIR_ADVICE = "check the permissions, or set NANOGPT_CONFIG_DIR / NANOGPT_CACHE_DIR"
 
 
@@ -133,6 +134,9 @@ TABLE: tuple[Row, ...] = (
     Row(sdk.MissingAPIKeyError, lambda e: (
         "no API key: run 'nanogpt login' or set NANOGPT_API_KEY (get a key at "
         "https://nano-gpt.com/api); or try it offline with 'nanogpt --offline chat ...'")),
+    Row(sdk.InvalidParameterError, lambda e: (
+        f"FILE: {e.detail.split(':')[0]}: put it online and pass its https:// URL instead"), 2,
+        when=lambda e: e.param == "file" and "file_url=" in e.detail),  # too big to upload
     Row(sdk.InvalidParameterError, lambda e: f"{_flag(e.param)}: {e.detail}", 2),
     Row(sdk.AuthenticationError, lambda e: (
         "the API key was refused (401): check it with 'nanogpt login', or the "

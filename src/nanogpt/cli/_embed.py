@@ -28,7 +28,13 @@ def read_inputs(texts: tuple[str, ...], file: Any) -> list[str]:
     """The arguments, then the file's lines (blank lines skipped): one input each."""
     inputs = list(texts)
     if file is not None:
-        inputs += [line for line in file.read().splitlines() if line.strip()]
+        try:
+            text = file.read()
+        except UnicodeDecodeError as e:
+            raise click.BadParameter(
+                f"{file.name}: not UTF-8 text (byte {e.start}); convert it first, e.g. "
+                f"iconv -t UTF-8", param_hint="'--file'") from None
+        inputs += [line for line in text.splitlines() if line.strip()]
     if not inputs:
         raise click.UsageError("nothing to embed: give TEXT arguments or --file F")
     return inputs

@@ -1,0 +1,109 @@
+"""Issue 12's commands as a new user meets them: pipes, special files, big and non-UTF-8 inputs.
+
+Each test runs the command line as a subprocess against the session emulator (see the ``run``
+and ``env`` fixtures in ``tests/conftest.py``).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import stat
+import subprocess
+import sys
+import wave
+from pathlib import Path
+from typing import Any
+
+from test_cli import assert_one_line_error
+
+
+def run_bytes(env: dict[str, str], *args: str, stdin: bytes = b"",
+              cwd: Path | None = None) -> subprocess.CompletedProcess[bytes]:
+    """``python -m nanogpt ARGS`` with binary standard input and output (in ``cwd``: the
+    package under test found by an absolute path)."""
+    import nanogpt
+
+    src = str(Path(nanogpt.__file__).resolve().parents[1])
+    env = {**env, "PYTHONPATH": os.pathsep.join([src, env.get("PYTHONPATH", "")])}
+    return subprocess.run([sys.executable, "-m", "nanogpt", *args], input=stdin,
+                          capture_output=True, env=env, timeout=60, cwd=cwd)
+
+
+def spoken_wav(run: Any, tmp_path: Path, text: str) -> bytes:
+    out = tmp_path / "said.wav"
+    assert run("speak", text, "-o", str(out)).returncode == 0
+    return out.read_bytes()
+
+
+def test_speak_dash_writes_the_audio_to_standard_output(env, emu, tmp_path) -> None:
+    """``-o -`` is standard output (as for curl and ffmpeg): the audio goes down the pipe, what
+    was saved goes to stderr, and no file named '-' appears."""
+    r = run_bytes(env, "speak", "piped", "audio", "-o", "-", "--format", "wav", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout[:4] == b"RIFF", (r.stdout[:200], r.stderr)
+    with wave.open(io.BytesIO(r.stdout)) as w:
+        assert w.getnframes() > 0
+    assert not (tmp_path / "-").exists() and not list(tmp_path.glob("*.part"))
+    assert b"standard output" in r.stderr
+
+
+def test_speak_into_a_named_pipe_writes_into_it_and_keeps_it(env, emu, tmp_path) -> None:
+    """An existing file that is not a regular one (a FIFO here; /dev/stdout, a device) is
+    written in place: renaming a finished part file over it would replace the pipe (or, as
+    root, /dev/stdout itself) with a plain file."""
+    fifo = tmp_path / "audio.fifo"
+    os.mkfifo(fifo)
+    reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)  # lets the writer open it at once
+    try:
+        r = run_bytes(env, "speak", "hi", "-o", str(fifo), "--format", "wav")
+        assert r.returncode == 0, r.stderr
+        assert stat.S_ISFIFO(os.stat(fifo).st_mode)
+        got = b""
+        while True:
+            try:
+                piece = os.read(reader, 65536)
+            except BlockingIOError:
+                break
+            if not piece:
+                break
+            got += piece
+    finally:
+        os.close(reader)
+    assert got[:4] == b"RIFF" and len(got) > 44
+    assert not list(tmp_path.glob("*.part"))
+
+
+def test_transcribe_reads_a_pipe(env, emu, run, tmp_path) -> None:
+    """A pipe has no size to look up: ``/dev/stdin`` (and ``-``) are read, not refused as
+    empty."""
+    audio = spoken_wav(run, tmp_path, "through a pipe")
+    for name in ("/dev/stdin", "-"):
+        r = run_bytes(env, "transcribe", name, stdin=audio)
+        assert r.returncode == 0, r.stderr
+        assert r.stdout == b"through a pipe\n"
+
+
+def test_transcribe_a_big_pipe_is_refused_before_sending(env, emu) -> None:
+    r = run_bytes(env, "transcribe", "/dev/stdin", stdin=b"\0" * (3 * 1024 * 1024 + 1))
+    assert r.returncode == 2 and b"3 MB" in r.stderr
+    assert emu.count("/audio/transcriptions") == 0
+
+
+def test_transcribe_too_big_advises_a_url_not_a_python_keyword(run, emu, tmp_path) -> None:
+    big = tmp_path / "long.mp3"
+    with open(big, "wb") as f:
+        f.truncate(3 * 1024 * 1024 + 1)
+    r = run("transcribe", str(big))
+    assert_one_line_error(r, "3 MB", "https:// URL")
+    assert "file_url=" not in r.stderr
+    assert emu.count() == 0
+
+
+def test_embed_file_that_is_not_utf8_is_one_line(run, emu, tmp_path) -> None:
+    bad = tmp_path / "latin1.txt"
+    bad.write_bytes("caf\xe9\n".encode("latin-1"))
+    r = run("embed", "--file", str(bad))
+    assert_one_line_error(r, "latin1.txt", "UTF-8")
+    assert "unexpected" not in r.stderr and r.returncode == 2
+    assert emu.count() == 0
