@@ -107,3 +107,30 @@ def test_embed_file_that_is_not_utf8_is_one_line(run, emu, tmp_path) -> None:
     assert_one_line_error(r, "latin1.txt", "UTF-8")
     assert "unexpected" not in r.stderr and r.returncode == 2
     assert emu.count() == 0
+
+
+def test_usage_from_in_the_future_blames_from_not_a_to_never_given(run, emu) -> None:
+    r = run("usage", "--from", "2999-01-01")
+    assert_one_line_error(r, "'--from'", "2999-01-01", "today")
+    assert "--to" not in r.stderr and "from_" not in r.stderr
+    assert emu.count() == 0
+
+
+def test_usage_reversed_range_speaks_in_flags(run, emu) -> None:
+    r = run("usage", "--from", "2026-05-02", "--to", "2026-05-01")
+    assert_one_line_error(r, "'--to'", "2026-05-01", "2026-05-02")
+    assert "from_" not in r.stderr
+    assert emu.count() == 0
+
+
+def test_empty_arguments_are_named_as_the_command_line_names_them(run, emu, tmp_path) -> None:
+    """Not by the Python parameter behind them (``--model``, ``query``), which the command
+    has no flag for."""
+    r = run("models", "providers", "")
+    assert_one_line_error(r, "ID")
+    assert "--model" not in r.stderr
+    r = run("search", " ")
+    assert_one_line_error(r, "QUERY")
+    r = run("speak", " ", "-o", str(tmp_path / "x.wav"))
+    assert_one_line_error(r, "TEXT")
+    assert emu.count() == 0
