@@ -308,6 +308,11 @@ class AudioCore:
     def decode_transcription(status: int, headers: Mapping[str, str],
                              body: bytes) -> Transcription:
         content_type = (_header(headers, "content-type") or "").lower()
+        if "html" in content_type:  # a proxy's or portal's page, never a transcript
+            excerpt = body[:200].decode("utf-8", "replace")
+            raise APIResponseValidationError(
+                f"expected a transcription, got HTML: {excerpt!r}", status_code=status,
+                body=body, request_id=_header(headers, "x-request-id"))
         if "json" not in content_type and not body.lstrip().startswith(b"{"):
             # response_format text, srt or vtt: the transcript as it came
             out = Transcription(text=body.decode("utf-8", "replace"))
