@@ -3,7 +3,6 @@ answer cut half-way (``reset_after_chunks``) and one that is not JSON (``non_jso
 
 from __future__ import annotations
 
-
 import pytest
 
 import nanogpt

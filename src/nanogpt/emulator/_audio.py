@@ -14,8 +14,7 @@ A transcription of a WAV this emulator made returns the text it was made from; o
 else, a sentence naming the upload's name and size. Its JSON answer takes the body faults a
 chat answer takes (``non_json``, ``reset_after_chunks``: cut half-way, ``trickle``). Its
 duration is the WAV's (else one second per 16 KiB), billed per started minute at the model's
-price. Every billed answer is charged in
-the ledger once, when it starts.
+price. Every billed answer is charged in the ledger once, when it starts.
 """
 
 from __future__ import annotations

@@ -2,11 +2,12 @@
 
 In order: the body is read within bounds (``max_body_bytes``: 413; ``read_timeout``: 408) and
 its ``Content-Encoding`` undone within the same bound (``_encodings``: 415, 413, 400), the
-request is recorded (``_records``), its fault is picked (from the ``X-Emulator-Fault``
-header, checked, or from the queue ``emu.inject`` fills, see ``_faults``), the key its
-charges will bill is noted (``_charges.billed_key``), the faults that act before the answer run (``_phases.before_head``, ``_phases.instead_of_answer``), then the
-handler (``_routes``). Any error on the way, including an unknown path, a wrong method or a
-bug, becomes a JSON answer with an ``X-Request-ID`` (``_errors``).
+request is recorded (``_records``), its fault is picked (from the ``X-Emulator-Fault`` header,
+checked, or from the queue ``emu.inject`` fills, see ``_faults``), the key its charges will
+bill is noted (``_charges.billed_key``), the faults that act before the answer run
+(``_phases.before_head``, ``_phases.instead_of_answer``), then the handler (``_routes``). Any
+error on the way, including an unknown path, a wrong method or a bug, becomes a JSON answer
+with an ``X-Request-ID`` (``_errors``).
 """
 
 from __future__ import annotations
