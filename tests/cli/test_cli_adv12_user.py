@@ -6,6 +6,7 @@ and ``env`` fixtures in ``tests/conftest.py``).
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import os
 import stat
@@ -134,3 +135,31 @@ def test_empty_arguments_are_named_as_the_command_line_names_them(run, emu, tmp_
     r = run("speak", " ", "-o", str(tmp_path / "x.wav"))
     assert_one_line_error(r, "TEXT")
     assert emu.count() == 0
+
+
+def narrow_terminal(env: dict[str, str], *args: str) -> str:
+    """What a command shows on a 40-column terminal, colour off."""
+    import pexpect
+
+    p = pexpect.spawn(sys.executable, ["-m", "nanogpt", *args], encoding="utf-8", timeout=30,
+                      env={**env, "COLUMNS": "40", "TERM": "xterm", "NO_COLOR": "1"},
+                      dimensions=(50, 40))
+    p.expect(pexpect.EOF)
+    p.close()
+    return str(p.before or "").replace("\r\n", "\n")
+
+
+def test_a_narrow_terminal_cuts_no_value_from_usage_or_quota(env, emu) -> None:
+    """A table wider than the terminal never loses a value to an ellipsis (a cost shown as
+    '$0…', a limit as '1,000,…') nor a whole column: it is shown as plain text, which the
+    terminal wraps."""
+    emu.ledger.charge("text-embedding-3-small", "embedding", 0.0260639, input_tokens=9)
+    emu.ledger.charge("openai/gpt-5-nano", "chat", 0.0000038, input_tokens=4, output_tokens=9)
+    for args, name in ((("usage", "--by", "model"), "text-embedding-3-small"),
+                       (("usage",), str(dt.datetime.now(dt.timezone.utc).date()))):
+        shown = narrow_terminal(env, *args)
+        assert "…" not in shown, shown
+        assert "$0.0260677" in shown and name in shown, shown
+    shown = narrow_terminal(env, "quota")
+    assert "…" not in shown, shown
+    assert "1,000,000" in shown and "resets" in shown and "(in " in shown, shown
