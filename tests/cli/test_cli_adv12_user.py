@@ -163,3 +163,17 @@ def test_a_narrow_terminal_cuts_no_value_from_usage_or_quota(env, emu) -> None:
     shown = narrow_terminal(env, "quota")
     assert "…" not in shown, shown
     assert "1,000,000" in shown and "resets" in shown and "(in " in shown, shown
+
+
+def test_an_unknown_model_lists_the_ids_that_command_takes(run, emu, tmp_path) -> None:
+    """``nanogpt models`` lists chat models only: an embedding or audio model NanoGPT refuses
+    is answered with the ids that command can take (a usage error, nothing billed)."""
+    r = run("embed", "-m", "text-embedding-3-smal", "hi")
+    assert_one_line_error(r, "'--model'", "text-embedding-3-small", "Invalid model specified")
+    assert r.returncode == 2
+    r = run("speak", "hi", "-m", "tts-one", "-o", str(tmp_path / "x.mp3"))
+    assert_one_line_error(r, "'--model'", "tts-1", "gpt-4o-mini-tts")
+    assert not list(tmp_path.iterdir())
+    r = run("transcribe", "https://example.com/a.mp3", "-m", "whisper")
+    assert_one_line_error(r, "'--model'", "Whisper-Large-V3")
+    assert emu.ledger.entries() == []

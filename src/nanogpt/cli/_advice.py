@@ -14,9 +14,10 @@ click's own codes for its errors.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,7 +28,7 @@ import nanogpt as sdk
 
 from . import _sampling, _settings
 
-__all__ = ["CannotListen", "one_line", "show_traceback", "start_debug_log"]
+__all__ = ["CannotListen", "known_models", "one_line", "show_traceback", "start_debug_log"]
 
 
 class CannotListen(Exception):
@@ -171,6 +172,29 @@ TABLE: tuple[Row, ...] = (
     Row(OSError, lambda e: f"{_path(e)}{e.strerror or e}"),
     Row(BaseException, _unexpected),
 )
+
+
+@contextlib.contextmanager
+def known_models(kind: str, ids: Callable[[], Iterable[str]]) -> Iterator[None]:
+    """A model id the service refuses (a 400 or 404 naming the ``model`` parameter) becomes a
+    ``--model`` usage error listing the ids of ``kind`` models (``ids()``, a free call): the
+    ``models`` command lists chat models only, so "see 'nanogpt models'" would not fit."""
+    try:
+        yield
+    except sdk.APIStatusError as e:
+        if e.status_code not in (400, 404) or e.param != "model":
+            raise
+        try:
+            offered = list(ids())
+        except sdk.NanoGPTError:
+            offered = []
+        listed = ", ".join(offered[:_LISTED_IDS]) + (" ..." if len(offered) > _LISTED_IDS
+                                                      else "")
+        hint = f"; {kind} models: {listed}" if offered else ""
+        raise click.BadParameter(f"{e.message}{hint}", param_hint="'--model'") from None
+
+
+_LISTED_IDS = 8
 
 
 def explain(e: BaseException) -> tuple[str, int]:

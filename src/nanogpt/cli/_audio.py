@@ -82,14 +82,17 @@ def speak(app: App, /, text: tuple[str, ...], output: Path, model: str, voice: s
     client = app.client()
     args = {"model": model, "input": words, "voice": voice,
             "response_format": response_format, "speed": speed}
-    if to_stdout:
-        sys.stdout.flush()
-        written, s = _speak_into(sys.stdout.buffer, client, args)
-    elif _written_in_place(output):
-        with open(output, "wb") as f:
-            written, s = _speak_into(f, client, args)
-    else:
-        written, s = _speak_to_part_file(output, client, args)
+    from ._advice import known_models
+
+    with known_models("text-to-speech", lambda: client.audio.models("tts").ids):
+        if to_stdout:
+            sys.stdout.flush()
+            written, s = _speak_into(sys.stdout.buffer, client, args)
+        elif _written_in_place(output):
+            with open(output, "wb") as f:
+                written, s = _speak_into(f, client, args)
+        else:
+            written, s = _speak_to_part_file(output, client, args)
     where = "standard output" if to_stdout else str(output)
     facts = {"path": where, "bytes": written, "content_type": s.content_type,
              "format": response_format, "model": model, "voice": voice,
@@ -162,7 +165,11 @@ def transcribe(app: App, /, file: str, model: str, language: str | None,
         args["file"], args["filename"] = sys.stdin.buffer, "stdin"
     else:
         args["file"] = Path(file)
-    result = app.client().audio.transcriptions.create(**args)
+    from ._advice import known_models
+
+    client = app.client()
+    with known_models("speech-to-text", lambda: client.audio.models("stt").ids):
+        result = client.audio.transcriptions.create(**args)
     if as_json:
         click.echo(visible_json(json.dumps(result.to_dict(), indent=2, ensure_ascii=False)))
         return

@@ -88,7 +88,11 @@ def run_embed(app: App, texts: tuple[str, ...], file: Any, model: str | None,
               dimensions: int | None, json_out: bool) -> None:
     inputs = read_inputs(texts, file)
     model = model or DEFAULT_MODEL
-    r = app.client().embeddings.create(model=model, input=inputs, dimensions=dimensions)
+    from ._advice import known_models
+
+    client = app.client()
+    with known_models("embedding", lambda: [m.id for m in client.embeddings.models()]):
+        r = client.embeddings.create(model=model, input=inputs, dimensions=dimensions)
     cost, estimated = r.cost, False
     if cost is None:
         usage = r.usage
