@@ -16,7 +16,11 @@ module is cheap (no HTTP library); the clients offer ``has_api_key`` for the sam
   URL without its password, as the tools write it to disk or show it;
 * :func:`post_without_key`: a JSON POST under the API root that carries no key, through a
   client's transport (retries, timeouts, failover), answered as (status, parsed body), also
-  for the error statuses the caller names (the browser login reads 409 and 410 that way).
+  for the error statuses the caller names (the browser login reads 409 and 410 that way);
+* :func:`parameter_hints`: every chat parameter's type, from ``ChatParams`` (the LangChain chat
+  model makes its fields from it); :func:`output_format`: what ``parse()`` sends for a type or
+  a JSON schema and how it decodes the answer (``response_format``, ``parse_text``), for the
+  integrations' structured output.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from ._core.config import Secret, check_base_url, redact_url, resolve_api_key
+    from ._core.structured import OutputFormat
     from ._core.types import Model
     from ._sync.client import NanoGPT
 
@@ -36,6 +41,8 @@ __all__ = [
     "check_parameter",
     "closest_ids",
     "models_from_catalog",
+    "output_format",
+    "parameter_hints",
     "parameter_kind",
     "parameter_names",
     "post_without_key",
@@ -94,6 +101,25 @@ def parameter_kind(name: str) -> type | tuple[str, ...]:
     if hint in (float, int, str):
         return typing.cast(type, hint)
     raise TypeError(f"{name} ({hint}) is not a parameter a single flag can give")
+
+
+def parameter_hints() -> dict[str, Any]:
+    """Every parameter of :func:`parameter_names` with its type (``ChatParams``' annotations
+    as types: ``float``, ``str | list[str]``, ``Literal[...]``...)."""
+    from ._core.params import chat_param_hints
+
+    return dict(chat_param_hints())
+
+
+def output_format(schema: Any) -> OutputFormat[Any]:
+    """What ``chat.completions.parse(response_format=schema)`` sends and how it decodes:
+    ``.response_format`` (the request field, strict where the schema allows), ``.name``,
+    ``.schema`` and ``.parse_text(text)`` (``OutputValidationError`` when the text does not
+    fit). ``schema`` is a Pydantic model, msgspec Struct, dataclass, TypedDict or a JSON schema
+    dict; anything else is an ``InvalidParameterError``."""
+    from ._core.structured import output_format as made
+
+    return made(schema)
 
 
 def closest_ids(wrong: str, ids: Iterable[str], *, most: int = 3) -> list[str]:

@@ -60,6 +60,17 @@ from ._core.embeddings import (
     EmbeddingUsage,
     EncodingFormat,
 )
+from ._core.images import (
+    Image,
+    ImageCapabilities,
+    ImageInput,
+    ImageModel,
+    ImageModelList,
+    ImageParameters,
+    ImagePricing,
+    ImageResponseFormat,
+    ImagesResponse,
+)
 from ._core.params import ChatParams, ReasoningEffort
 from ._core.results import AsyncRawResponse, RawResponse
 from ._core.routing import (
@@ -103,12 +114,14 @@ from ._core.types import (
     Usage,
 )
 from ._embeddings import AsyncEmbeddings, Embeddings
+from ._images import AsyncImages, Images
 from ._resources import MessageParam
 from ._web import AsyncWeb, Web
 
 __all__ = [
     "AsyncAudio",
     "AsyncEmbeddings",
+    "AsyncImages",
     "AsyncMessages",
     "AsyncRawResponse",
     "AsyncSpeech",
@@ -148,6 +161,16 @@ __all__ = [
     "FunctionCall",
     "FunctionTool",
     "GroupBy",
+    "Image",
+    "ImageCapabilities",
+    "ImageInput",
+    "ImageModel",
+    "ImageModelList",
+    "ImageParameters",
+    "ImagePricing",
+    "ImageResponseFormat",
+    "Images",
+    "ImagesResponse",
     "MaxPrice",
     "Message",
     "MessageParam",

@@ -383,3 +383,27 @@ def test_each_answered_chat_is_charged_once_in_the_ledger(emu: Emulator) -> None
     assert [(c.model, c.kind) for c in charges] == [("openai/gpt-5-mini", "chat")] * 2
     assert charges[0].amount == float(r.cost)
     assert charges[0].input_tokens == r.usage.prompt_tokens
+
+
+def test_json_object_has_the_keys_the_prompt_quotes(plain: Emulator) -> None:
+    """JSON mode without a schema in the prompt: a message that asks for keys by name gets
+    an object with those keys (as langchain-tests' test_json_mode asks for them)."""
+    asks = [{"role": "user", "content": "A joke as JSON with 'setup' and \"punchline\" keys."}]
+    r = ok(plain, messages=asks, response_format={"type": "json_object"})
+    assert list(json.loads(r["choices"][0]["message"]["content"])) == ["setup", "punchline"]
+    quoted = [{"role": "user", "content": "Say 'hello' in JSON."}]  # quotes, but no keys
+    r = ok(plain, messages=quoted, response_format={"type": "json_object"})
+    assert list(json.loads(r["choices"][0]["message"]["content"])) == ["answer"]
+
+
+def test_numbers_are_read_from_the_prompt_when_the_schema_allows_them() -> None:
+    """An argument a model would read from the prompt ("magic_function(3)") is that number;
+    one the schema does not allow (out of bounds, not an integer) is skipped."""
+    schema = {"type": "object", "required": ["input"],
+              "properties": {"input": {"type": "integer", "exclusiveMinimum": -1000,
+                                       "exclusiveMaximum": 1000}}}
+    assert instance(schema, "What is the value of magic_function(3)?") == {"input": 3}
+    assert instance(schema, "between 1.5 and 5000 and -20") == {"input": -20}
+    assert instance(schema, "no number here") == {"input": -999}
+    ratio = {"type": "number", "minimum": 0, "maximum": 1, "multipleOf": 0.25}
+    assert instance(ratio, "gpt-5, 0.3 or 0.75") == 0.75

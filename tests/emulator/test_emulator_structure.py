@@ -15,6 +15,7 @@ from nanogpt.emulator import (
     _completions,
     _embeddings,
     _faults,
+    _images,
     _login,
     _routing,
     _search,
@@ -27,8 +28,8 @@ from nanogpt.emulator._routes import ROUTES
 def public_handlers() -> set[object]:
     """The public coroutine functions of the handler modules, and the store's."""
     found: set[object] = set()
-    for owner in (_account, _audio, _completions, _embeddings, _login, _routing, _search,
-                  _usage, BatchStore):
+    for owner in (_account, _audio, _completions, _embeddings, _images, _login, _routing,
+                  _search, _usage, BatchStore):
         for name, value in vars(owner).items():
             if not name.startswith("_") and inspect.iscoroutinefunction(value):
                 found.add(value)

@@ -1,8 +1,8 @@
 """The layout shows the design (issue 9): ``nanogpt/_core/`` decides and does no I/O, the shells
 (``nanogpt._sync``, ``nanogpt._async``) move bytes, and the package's own tools (``cli/``,
-``batch/``, the ``llm`` plugin) use the SDK through public names and ``nanogpt._contract``
-only. Checked on the source (AST), so an import hidden in a function (or under
-``TYPE_CHECKING``) counts too."""
+``batch/``), the ``llm`` plugin and the LangChain chat model (``langchain.py``) use
+the SDK through public names and ``nanogpt._contract`` only. Checked on the source
+(AST), so an import hidden in a function (or under ``TYPE_CHECKING``) counts too."""
 
 from __future__ import annotations
 
@@ -115,7 +115,7 @@ def _private_sdk_imports(tool: str) -> set[tuple[str, str]]:
     return found
 
 
-@pytest.mark.parametrize("tool", ["cli", "batch", "llm_plugin"])
+@pytest.mark.parametrize("tool", ["cli", "batch", "llm_plugin", "langchain"])
 def test_the_tools_use_public_names_and_the_contract_only(tool: str) -> None:
     assert sorted(_private_sdk_imports(tool)) == [], (
         f"nanogpt.{tool} must import the SDK from nanogpt, nanogpt.types or nanogpt._contract "

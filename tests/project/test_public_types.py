@@ -40,7 +40,7 @@ def _public_classes() -> list[type]:
     roots = [type(c) for c in (client, aclient)]
     for c in (client, aclient):
         roots += [type(c.chat), type(c.chat.completions), type(c.models), type(c.files),
-                  type(c.batches), type(c.embeddings), type(c.subscription),
+                  type(c.batches), type(c.embeddings), type(c.images), type(c.subscription),
                   type(c.messages), type(c.audio), type(c.audio.speech),
                   type(c.audio.speech.with_streaming_response), type(c.audio.transcriptions)]
     roots += [nanogpt.Stream, nanogpt.AsyncStream, nanogpt.ParsedStream,

@@ -46,6 +46,7 @@ if TYPE_CHECKING:
     from .._audio import AsyncAudio
     from .._core.account import DateLike, GroupBy, UsageReport
     from .._embeddings import AsyncEmbeddings
+    from .._images import AsyncImages
     from .._web import AsyncWeb
 
 
@@ -72,6 +73,14 @@ class AsyncNanoGPT(ClientBase):
         from .._batches import async_namespaces
 
         self.files, self.batches = async_namespaces(self)
+
+    @functools.cached_property
+    def images(self) -> AsyncImages:
+        """``client.images``: generate and edit images, list the image models (loaded on
+        first use)."""
+        from .._images import AsyncImages
+
+        return AsyncImages(self)
 
     @functools.cached_property
     def audio(self) -> AsyncAudio:

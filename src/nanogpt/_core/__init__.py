@@ -14,6 +14,8 @@ it, so a decision is made in one place:
 - ``embeddings``: embeddings and the embedding model list: checks, the split of a long input
   into requests of 2048 and the join of their answers (``EmbeddingJob``), base64 vectors
   decoded, the error that keeps what a partly failed split got (``EmbeddingsIncompleteError``).
+- ``images``: image generation and edits (checks, data URLs, requests) and their typed
+  answers (``ImagesCore``, ``ImagesResponse``), the image model list.
 - ``account``: usage by day and model, the subscription's quotas, token counts: checks,
   requests and typed results (``UsageReport``, ``SubscriptionUsage``, ``TokenCount``).
 - ``audio``: speech and transcription requests, their typed results, the audio model list
@@ -54,4 +56,7 @@ lock that is no I/O:
 - ``client``: ``time``, the age of the cached model lists.
 - ``redact``: ``threading``, a lock around the process-wide record of secrets seen, which the
   blocking client's threads share; no thread is started.
+
+One file write, with ``pathlib`` (none of the modules above): ``images``' ``Image.save(path)``
+writes the image the caller holds to the file the caller names (what the method is for).
 """

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from .._audio import Audio
     from .._core.account import DateLike, GroupBy, UsageReport
     from .._embeddings import Embeddings
+    from .._images import Images
     from .._web import Web
     from .http import ConnectionPool, Response
 
@@ -63,6 +64,14 @@ class NanoGPT(ClientBase):
         from .._batches import sync_namespaces
 
         self.files, self.batches = sync_namespaces(self)
+
+    @functools.cached_property
+    def images(self) -> Images:
+        """``client.images``: generate and edit images, list the image models (loaded on
+        first use)."""
+        from .._images import Images
+
+        return Images(self)
 
     @property
     def _slots(self) -> ThreadSlots | None:

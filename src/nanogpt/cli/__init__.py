@@ -220,6 +220,45 @@ def search(app: App, query: tuple[str, ...], provider: str | None, deep: bool, a
 
 
 @cli.command(context_settings=CONTEXT)
+@click.argument("prompt", nargs=-1)
+@click.option("-o", "--output", metavar="FILE",
+              type=click.Path(dir_okay=False, path_type=Path),
+              help="Where to save the image (required; replaced if it exists). With -n 2 or "
+                   "more: FILE-1.png, FILE-2.png, ...")
+@click.option("-m", "--model", help="Image model (default: the service's; see --list-models).")
+@click.option("--size", help="A size the model supports, e.g. 1024x1024.")
+@click.option("-n", type=click.IntRange(min=1), help="How many images (default 1).")
+@click.option("-i", "--image", "images", multiple=True, metavar="FILE",
+              type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Edit this image instead (repeatable: several images for one result).")
+@click.option("--mask", metavar="FILE", type=click.Path(exists=True, dir_okay=False,
+                                                        path_type=Path),
+              help="With --image: a mask of what to change (inpainting models).")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print the answer as JSON (the files saved instead of the image data).")
+@click.option("--list-models", is_flag=True,
+              help="List the image models, their sizes and prices, and exit.")
+@click.pass_obj
+def image(app: App, /, prompt: tuple[str, ...], **opts: Any) -> None:
+    """Generate (or edit) an image and save it.
+
+    Prints where each image went and what the call cost. The prompt comes from the
+    arguments, or from standard input when it is piped. With --image, the images given are
+    edited as the prompt says.
+
+    \b
+    Examples:
+      nanogpt image 'A lighthouse at dawn, watercolor' -o lighthouse.png
+      nanogpt image 'Three app icon ideas' -n 3 --size 1024x1024 -o icon.png
+      nanogpt image 'Make the sky purple' -i photo.png -m gpt-image-1 -o purple.png
+      nanogpt image --list-models
+    """
+    from ._images import run_image
+
+    run_image(app, prompt, **opts)
+
+
+@cli.command(context_settings=CONTEXT)
 @click.pass_obj
 def balance(app: App) -> None:
     """Show your account balance."""

@@ -56,7 +56,8 @@ class Row:
 # the flags (or things) an InvalidParameterError can name, besides the sampling ones:
 # never a Python argument name the command line has no way to pass
 _OTHER_FLAGS = {"model": "--model", "base_url": "--base-url", "api_key": "the API key",
-                "input": "TEXT", "file": "FILE", "query": "QUERY"}
+                "input": "TEXT", "file": "FILE", "query": "QUERY", "prompt": "PROMPT",
+                "size": "--size", "image": "--image", "mask": "--mask"}
 _CONFIG_DIR_ADVICE = "check the permissions, or set NANOGPT_CONFIG_DIR / NANOGPT_CACHE_DIR"
 
 

@@ -20,6 +20,8 @@ Where things live, in the order a request meets them:
 ``_routes``       the route table: path and method -> handler (add an endpoint here)
 ``_account``      handlers: model lists, balance
 ``_completions``  handler: chat completions, whole or streamed
+``_images``       handlers: image generation and edits (small valid PNGs), the image
+                  models, the files of ``url`` answers
 ``_routing``      handler: a model's providers; which provider serves a chat request and
                   at what price (``provider``, ``X-Provider``, routing suffixes, ``:online``)
 ``_search``       handler: web search (``/api/web``), charged

@@ -14,7 +14,9 @@ one:
   ``tool_choice`` demands a call;
 - with ``response_format`` ``json_schema`` it answers JSON that validates against the schema;
   with ``json_object`` a JSON object: an instance of a JSON schema the conversation spells out,
-  if there is one (JSON mode asks the prompt to carry it), else ``{"answer": <user text>}``;
+  if there is one (JSON mode asks the prompt to carry it), else an object with the keys the
+  last user message quotes when it speaks of keys ("a JSON with 'setup' and 'punchline'
+  keys"), each holding the user's text, else ``{"answer": <user text>}``;
 - otherwise it greets and echoes the last user message (at most ``MAX_ECHO`` characters of it,
   as with a quoted tool result: a body may hold 20 MiB, and every word is a stream frame).
   Models with ``reasoning`` think first (hidden by ``reasoning: {"exclude": true}`` or the
@@ -221,9 +223,22 @@ def _structured(req: _Request) -> str | None:
                            else {"type": "object"}, text)
     if fmt.get("type") == "json_object":
         schema = _schema_in_prompt(req)
-        return req.json_of("response_format", schema, text) if schema else json.dumps(
-            {"answer": text})
+        if schema:
+            return req.json_of("response_format", schema, text)
+        return json.dumps(dict.fromkeys(_keys_in_prompt(req.last_user) or ["answer"], text))
     return None
+
+
+_QUOTED_KEY = re.compile(r"[\"'`]([A-Za-z_][A-Za-z0-9_]{0,63})[\"'`]")
+MAX_PROMPT_KEYS = 32
+
+
+def _keys_in_prompt(text: str) -> list[str]:
+    """The quoted names of a message that asks for keys or fields by name, in order."""
+    head = text[:MENTION_CHARS]
+    if not re.search(r"\b(keys?|fields?|properties)\b", head, re.IGNORECASE):
+        return []
+    return list(dict.fromkeys(_QUOTED_KEY.findall(head)))[:MAX_PROMPT_KEYS]
 
 
 def _schema_in_prompt(req: _Request) -> dict[str, Any] | None:

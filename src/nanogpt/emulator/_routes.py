@@ -17,7 +17,17 @@ from typing import Any
 
 from aiohttp import web
 
-from . import _account, _audio, _completions, _embeddings, _login, _routing, _search, _usage
+from . import (
+    _account,
+    _audio,
+    _completions,
+    _embeddings,
+    _images,
+    _login,
+    _routing,
+    _search,
+    _usage,
+)
 from ._batches import BatchStore
 from ._charges import Ledger
 from ._login import LoginStore
@@ -70,6 +80,13 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/api/personalized/v1/models", _account.models),
     Route("GET", "/api/models", _account.legacy_models),
     Route("POST", "/api/check-balance", _account.balance),
+    # images: generation (also on the root path, as documented), edits, models, url files
+    Route("POST", f"{_V1}/images/generations", _images.generations),
+    Route("POST", "/v1/images/generations", _images.generations),
+    Route("POST", f"{_V1}/images/edits", _images.edits),
+    Route("POST", f"{_V1}/images/edit", _images.edits),
+    Route("GET", f"{_V1}/image-models", _images.image_models),
+    Route("GET", "/emulator/images/{name}", _images.image_file),
     # provider routing and web search
     Route("GET", "/api/models/{model_id}/providers", _routing.providers),
     Route("POST", "/api/web", _search.search),

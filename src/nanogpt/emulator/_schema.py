@@ -8,7 +8,9 @@ schema the request carries, or the client's parsing (``.parse``, ``with_structur
 local ``$ref`` (``#/$defs/...``, ``#/definitions/...``), ``minimum``/``maximum`` (also
 exclusive) and ``multipleOf``, ``minLength``/``maxLength``, ``minProperties``, ``uniqueItems``,
 simple string ``format`` values and simple ``pattern`` values (see ``_regex``). Same schema and
-text in, same instance out.
+text in, same instance out. A number takes the first number written in the text that the
+schema allows ("magic_function(3)" gives 3), as a model reads it from the prompt; else 1,
+moved into the bounds.
 
 Any client may send any schema, so the work is bounded: beyond ``MAX_DEPTH`` levels the
 generator takes the smallest value allowed (``null`` when an ``anyOf`` or type list allows it,
@@ -22,7 +24,9 @@ dependencies; the tests validate its output with ``jsonschema``.
 
 from __future__ import annotations
 
+import itertools
 import math
+import re
 from typing import Any
 
 from ._regex import example
@@ -32,6 +36,8 @@ __all__ = ["MAX_SIZE", "Budget", "SchemaTooLarge", "instance"]
 MAX_DEPTH = 8  # nesting (and $ref recursion) beyond this gets the smallest value allowed
 HARD_DEPTH = 64  # nesting beyond this is refused (a cycle through required properties...)
 MAX_SIZE = 100_000  # values plus string characters an instance may have (any client can ask)
+MAX_TEXT_NUMBERS = 16  # numbers of the text a number may take, the first ones written
+_NUMBER = re.compile(r"(?<![\w.])-?\d{1,15}(?:\.\d{1,15})?(?![\w.])")
 
 
 class SchemaTooLarge(ValueError):
@@ -73,6 +79,8 @@ class _Gen:
         self.root = root
         self.text = text
         self.budget = budget
+        found = _NUMBER.finditer(text[:4096])
+        self.numbers = [float(m.group()) for m in itertools.islice(found, MAX_TEXT_NUMBERS)]
         root_id = root.get("$id")
         self.root_id = root_id.split("#")[0] if isinstance(root_id, str) else None
 
@@ -156,7 +164,7 @@ class _Gen:
         if kind == "string":
             return self.string(schema, name, variant)
         if kind in ("integer", "number"):
-            return _number(schema, kind == "integer", variant)
+            return self.number(schema, kind == "integer", variant)
         if kind == "boolean":
             return variant % 2 == 0
         return None
@@ -196,6 +204,16 @@ class _Gen:
                           variant + i if unique else variant)
                 for i in range(count)]
         return made
+
+    def number(self, schema: dict[str, Any], integer: bool, variant: int) -> int | float:
+        """The first number of the text that fits (``variant`` 0 only: other variants must
+        differ), else :func:`_number`."""
+        if not variant:
+            for value in self.numbers:
+                if (not integer or value.is_integer()) and _in_bounds(value, schema) \
+                        and _on_step(value, _num(schema.get("multipleOf"))) == value:
+                    return int(value) if integer or value.is_integer() else value
+        return _number(schema, integer, variant)
 
     def string(self, schema: dict[str, Any], name: str, variant: int) -> str:
         fmt = schema.get("format")
