@@ -177,3 +177,23 @@ def test_an_unknown_model_lists_the_ids_that_command_takes(run, emu, tmp_path) -
     r = run("transcribe", "https://example.com/a.mp3", "-m", "whisper")
     assert_one_line_error(r, "'--model'", "Whisper-Large-V3")
     assert emu.ledger.entries() == []
+
+
+def test_image_to_a_folder_that_refuses_files_is_refused_before_paying(run, emu) -> None:
+    """The folder exists but cannot take a new file (``/proc`` here; a read-only folder for
+    a user): found out by creating the file before the image is paid for, not after, when
+    the paid image could only be lost."""
+    r = run("image", "a lighthouse", "-o", "/proc/nanogpt-adv12.png")
+    assert_one_line_error(r, "/proc/nanogpt-adv12.png")
+    assert emu.count("/images") == 0 and emu.ledger.entries() == []
+
+
+def test_image_dash_writes_the_image_to_standard_output(env, emu, tmp_path) -> None:
+    r = run_bytes(env, "image", "a lighthouse", "-o", "-", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout[:8] == b"\x89PNG\r\n\x1a\n"
+    assert not (tmp_path / "-").exists()
+    assert b"standard output" in r.stderr and b"cost" in r.stderr
+    r = run_bytes(env, "image", "x", "-n", "2", "-o", "-", cwd=tmp_path)
+    assert r.returncode == 2 and b"one image" in r.stderr
+    assert emu.count("/images") == 1
