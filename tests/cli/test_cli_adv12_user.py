@@ -197,3 +197,9 @@ def test_image_dash_writes_the_image_to_standard_output(env, emu, tmp_path) -> N
     r = run_bytes(env, "image", "x", "-n", "2", "-o", "-", cwd=tmp_path)
     assert r.returncode == 2 and b"one image" in r.stderr
     assert emu.count("/images") == 1
+
+
+def test_transcribing_a_folder_says_give_a_file(run, emu, tmp_path) -> None:
+    r = run("transcribe", str(tmp_path))
+    assert_one_line_error(r, str(tmp_path), "is a folder", "give a file")
+    assert emu.count() == 0

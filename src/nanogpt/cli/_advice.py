@@ -166,6 +166,7 @@ TABLE: tuple[Row, ...] = (
     Row(OSError, lambda e: f"{_path(e)}{e.strerror}; fix that path, or set NANOGPT_CONFIG_DIR / "
                            f"NANOGPT_CACHE_DIR to folders that can be made",
         when=_in_our_folders),
+    Row(OSError, lambda e: f"{_path(e)}is a folder; give a file", when=_errno_is(errno.EISDIR)),
     Row(OSError, lambda e: f"{_path(e)}the path does not exist (or a part of it is not a "
                            f"folder); check it", when=_errno_is(errno.ENOENT, errno.ENOTDIR)),
     Row(OSError, lambda e: f"{_path(e)}{e.strerror}; check its permissions, or choose "
