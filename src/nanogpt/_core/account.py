@@ -135,8 +135,8 @@ def usage_range(from_: Any, to: Any, *, today: dt.date) -> tuple[dt.date, dt.dat
         days=DEFAULT_DAYS - 1)
     if end < start:
         if to is None:  # ``to`` was filled with today: the start is what is wrong
-            raise InvalidParameterError("from_", f"{start} is after today ({end}, UTC): "
-                                                 "usage is only kept for past days")
+            raise InvalidParameterError("from_", f"{start} is in the future (today is {end}, "
+                                                 "UTC)")
         raise InvalidParameterError("to", f"{end} is before the start of the range, {start}")
     if (end - start).days + 1 > MAX_RANGE_DAYS:
         raise InvalidParameterError("from_", f"the range {start}..{end} is longer than "
