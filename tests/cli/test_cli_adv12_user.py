@@ -203,3 +203,16 @@ def test_transcribing_a_folder_says_give_a_file(run, emu, tmp_path) -> None:
     r = run("transcribe", str(tmp_path))
     assert_one_line_error(r, str(tmp_path), "is a folder", "give a file")
     assert emu.count() == 0
+
+
+def test_dev_stdout_as_the_output_gets_only_the_bytes(env, emu, tmp_path) -> None:
+    """``-o /dev/stdout`` is standard output too: what was saved goes to stderr, or it would
+    be appended to the audio or image in the pipe."""
+    r = run_bytes(env, "speak", "hi", "-o", "/dev/stdout", "--format", "wav")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout[:4] == b"RIFF" and b"saved" not in r.stdout and b"saved" in r.stderr
+    assert r.stdout.endswith(b"ngpt\x02\x00\x00\x00hi")  # the emulator's text chunk, last
+    r = run_bytes(env, "image", "x", "-o", "/dev/stdout")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout[:8] == b"\x89PNG\r\n\x1a\n" and b"saved" not in r.stdout
+    assert r.stdout.endswith(b"IEND\xaeB`\x82") and b"cost" in r.stderr

@@ -26,6 +26,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 import click
 
+from ._render import is_stdout
 from ._safe import visible, visible_json
 
 if TYPE_CHECKING:
@@ -98,7 +99,7 @@ def speak(app: App, /, text: tuple[str, ...], output: Path, model: str, voice: s
              "format": response_format, "model": model, "voice": voice,
              "request_id": s.request_id}
     # with the audio on standard output, what was saved is said on stderr
-    say = click.get_text_stream("stderr") if to_stdout else None
+    say = click.get_text_stream("stderr") if to_stdout or is_stdout(output) else None
     if as_json:
         click.echo(json.dumps(facts, indent=2), file=say)
         return

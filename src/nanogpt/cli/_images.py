@@ -19,6 +19,7 @@ import click
 
 import nanogpt as sdk
 
+from ._render import is_stdout
 from ._safe import visible
 
 if TYPE_CHECKING:
@@ -98,7 +99,8 @@ def run_image(app: App, words: tuple[str, ...], *, output: Path | None, model: s
         raise click.ClickException(f"{e.message}: see 'nanogpt image --list-models' for "
                                    f"image model ids") from None
     saved = _save(result, output, n or 1)
-    say = click.get_text_stream("stderr") if to_stdout else None  # stdout holds the image
+    # stdout holds the image
+    say = click.get_text_stream("stderr") if to_stdout or is_stdout(output) else None
     if as_json:
         click.echo(json.dumps(_summary(result, saved), indent=2), file=say)
         return
