@@ -216,3 +216,10 @@ def test_dev_stdout_as_the_output_gets_only_the_bytes(env, emu, tmp_path) -> Non
     assert r.returncode == 0, r.stderr
     assert r.stdout[:8] == b"\x89PNG\r\n\x1a\n" and b"saved" not in r.stdout
     assert r.stdout.endswith(b"IEND\xaeB`\x82") and b"cost" in r.stderr
+
+
+def test_search_with_to_before_from_is_refused_before_paying(run, emu) -> None:
+    """A search is billed: a date range that can hold nothing is refused, not paid for."""
+    r = run("search", "x", "--from", "2026-05-02", "--to", "2026-05-01")
+    assert_one_line_error(r, "2026-05-01", "2026-05-02")
+    assert r.returncode == 2 and emu.count() == 0

@@ -57,7 +57,8 @@ class Row:
 # never a Python argument name the command line has no way to pass
 _OTHER_FLAGS = {"model": "--model", "base_url": "--base-url", "api_key": "the API key",
                 "input": "TEXT", "file": "FILE", "query": "QUERY", "prompt": "PROMPT",
-                "size": "--size", "image": "--image", "mask": "--mask"}
+                "size": "--size", "image": "--image", "mask": "--mask",
+                "from_date": "--from", "to_date": "--to"}
 _CONFIG_DIR_ADVICE = "check the permissions, or set NANOGPT_CONFIG_DIR / NANOGPT_CACHE_DIR"
 
 
