@@ -87,7 +87,7 @@ def test_transcribe_bad_files_are_one_line_and_send_nothing(run, emu, tmp_path) 
     big = tmp_path / "long.mp3"
     with open(big, "wb") as f:
         f.truncate(3 * 1024 * 1024 + 1)
-    assert_one_line_error(run("transcribe", str(big)), "file_url")
+    assert_one_line_error(run("transcribe", str(big)), "https:// URL")
     assert emu.count() == 0
 
 

@@ -134,7 +134,10 @@ def usage_range(from_: Any, to: Any, *, today: dt.date) -> tuple[dt.date, dt.dat
     start = utc_date(from_, "from_") if from_ is not None else end - dt.timedelta(
         days=DEFAULT_DAYS - 1)
     if end < start:
-        raise InvalidParameterError("to", f"{end} is before from_ {start}")
+        if to is None:  # ``to`` was filled with today: the start is what is wrong
+            raise InvalidParameterError("from_", f"{start} is in the future (today is {end}, "
+                                                 "UTC)")
+        raise InvalidParameterError("to", f"{end} is before the start of the range, {start}")
     if (end - start).days + 1 > MAX_RANGE_DAYS:
         raise InvalidParameterError("from_", f"the range {start}..{end} is longer than "
                                              f"{MAX_RANGE_DAYS} days")

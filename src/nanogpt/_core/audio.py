@@ -308,6 +308,8 @@ class AudioCore:
     def decode_transcription(status: int, headers: Mapping[str, str],
                              body: bytes) -> Transcription:
         content_type = (_header(headers, "content-type") or "").lower()
+        if "html" in content_type:  # a proxy's or portal's page, never a transcript
+            raise unexpected_answer("a transcription", status, headers, body, "it is HTML")
         if "json" not in content_type and not body.lstrip().startswith(b"{"):
             # response_format text, srt or vtt: the transcript as it came
             out = Transcription(text=body.decode("utf-8", "replace"))

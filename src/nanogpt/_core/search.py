@@ -170,6 +170,10 @@ def search_request(core: ClientCore, query: Any, *, provider: Any = None, depth:
                               ("to_date", "toDate", to_date)):
         if value is not None:
             body[wire] = _date(name, value)
+    if "fromDate" in body and "toDate" in body and body["toDate"] < body["fromDate"]:
+        # ISO dates compare as text; a range that holds no day would be paid for nothing
+        raise _fail("to_date", f"{body['toDate']} is before the start of the range, "
+                               f"{body['fromDate']}")
     for name, wire, value in (("include_domains", "includeDomains", include_domains),
                               ("exclude_domains", "excludeDomains", exclude_domains)):
         if value is not None:

@@ -87,7 +87,8 @@ def show_usage_table(rows: Sequence[UsageRow], report: UsageReport, by: str) -> 
     if not rows:
         click.echo(f"no usage {span}".rstrip())
         return
-    if stdout_is_terminal():
+    lines = _aligned([head, *cells, total], right=range(1, 5))
+    if _styled(lines):
         from rich.table import Table
 
         table = Table(box=None, header_style="bold", pad_edge=False, title=span or None,
@@ -99,14 +100,27 @@ def show_usage_table(rows: Sequence[UsageRow], report: UsageReport, by: str) -> 
             table.add_row(*c)
         console().print(Unpadded(table))
         return
-    widths = [max(len(h), len(total[i]), *(len(c[i]) for c in cells))
-              for i, h in enumerate(head)]
     if span:
         sys.stdout.write(span + "\n")
-    for line in [head, *cells, total]:
-        sys.stdout.write("  ".join(c.ljust(w) if i == 0 else c.rjust(w)
-                                   for i, (c, w) in enumerate(zip(line, widths, strict=True)))
-                         .rstrip() + "\n")
+    sys.stdout.write("".join(line + "\n" for line in lines))
+
+
+def _aligned(rows: Sequence[Sequence[str]], right: range) -> list[str]:
+    """The rows as plain lines, each column as wide as its widest cell (the columns in
+    ``right`` aligned right), two spaces apart."""
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    return ["  ".join(c.rjust(w) if i in right else c.ljust(w)
+                      for i, (c, w) in enumerate(zip(row, widths, strict=True))).rstrip()
+            for row in rows]
+
+
+def _styled(lines: Sequence[str]) -> bool:
+    """Whether to draw the table with rich: on a terminal wide enough for every line. On a
+    narrower one rich would cut values to fit (a cost shown as '$0…', a limit as '1,000,…')
+    or drop a column; the plain lines keep every value, and the terminal wraps them."""
+    if not stdout_is_terminal():
+        return False
+    return max(map(len, lines)) <= shutil.get_terminal_size().columns
 
 
 def _row_name(row: UsageRow, by: str) -> str:
@@ -179,24 +193,18 @@ def show_quotas(usage: SubscriptionUsage, now: dt.datetime) -> None:
         notes.append(f"period ends {_local(usage.period_end)}")
     if usage.recommended_mode is not None:
         notes.append(f"billing advice: {visible(usage.recommended_mode, name=True)}")
-    if stdout_is_terminal():
+    lines = _aligned([head, *cells], right=range(1, 4))
+    if _styled(lines):
         from rich.table import Table
 
         table = Table(box=None, header_style="bold", pad_edge=False)
         for i, h in enumerate(head):
-            table.add_column(h, justify="right" if 1 <= i <= 3 else "left",
-                             no_wrap=i < 4)  # a narrow terminal wraps the reset time
+            table.add_column(h, justify="right" if 1 <= i <= 3 else "left", no_wrap=True)
         for c in cells:
             table.add_row(*c)
         console().print(Unpadded(table))
     else:
-        widths = [max(len(h), *(len(c[i]) for c in cells)) for i, h in enumerate(head)] \
-            if cells else [len(h) for h in head]
-        for line in [head, *cells]:
-            sys.stdout.write("  ".join(c.rjust(w) if 1 <= i <= 3 else c.ljust(w)
-                                       for i, (c, w) in enumerate(zip(line, widths,
-                                                                      strict=True)))
-                             .rstrip() + "\n")
+        sys.stdout.write("".join(line + "\n" for line in lines))
     sys.stdout.write(" · ".join(notes) + "\n")
 
 

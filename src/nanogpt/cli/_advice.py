@@ -14,9 +14,10 @@ click's own codes for its errors.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,7 +28,7 @@ import nanogpt as sdk
 
 from . import _sampling, _settings
 
-__all__ = ["CannotListen", "one_line", "show_traceback", "start_debug_log"]
+__all__ = ["CannotListen", "known_models", "one_line", "show_traceback", "start_debug_log"]
 
 
 class CannotListen(Exception):
@@ -55,7 +56,9 @@ class Row:
 # the flags (or things) an InvalidParameterError can name, besides the sampling ones:
 # never a Python argument name the command line has no way to pass
 _OTHER_FLAGS = {"model": "--model", "base_url": "--base-url", "api_key": "the API key",
-                "prompt": "PROMPT", "size": "--size", "image": "--image", "mask": "--mask"}
+                "input": "TEXT", "file": "FILE", "query": "QUERY", "prompt": "PROMPT",
+                "size": "--size", "image": "--image", "mask": "--mask",
+                "from_date": "--from", "to_date": "--to"}
 _CONFIG_DIR_ADVICE = "check the permissions, or set NANOGPT_CONFIG_DIR / NANOGPT_CACHE_DIR"
 
 
@@ -134,6 +137,9 @@ TABLE: tuple[Row, ...] = (
     Row(sdk.MissingAPIKeyError, lambda e: (
         "no API key: run 'nanogpt login' or set NANOGPT_API_KEY (get a key at "
         "https://nano-gpt.com/api); or try it offline with 'nanogpt --offline chat ...'")),
+    Row(sdk.InvalidParameterError, lambda e: (
+        f"FILE: {e.detail.split(':')[0]}: put it online and pass its https:// URL instead"), 2,
+        when=lambda e: e.param == "file" and "file_url=" in e.detail),  # too big to upload
     Row(sdk.InvalidParameterError, lambda e: f"{_flag(e.param)}: {e.detail}", 2),
     Row(sdk.AuthenticationError, lambda e: (
         "the API key was refused (401): check it with 'nanogpt login', or the "
@@ -161,6 +167,7 @@ TABLE: tuple[Row, ...] = (
     Row(OSError, lambda e: f"{_path(e)}{e.strerror}; fix that path, or set NANOGPT_CONFIG_DIR / "
                            f"NANOGPT_CACHE_DIR to folders that can be made",
         when=_in_our_folders),
+    Row(OSError, lambda e: f"{_path(e)}is a folder; give a file", when=_errno_is(errno.EISDIR)),
     Row(OSError, lambda e: f"{_path(e)}the path does not exist (or a part of it is not a "
                            f"folder); check it", when=_errno_is(errno.ENOENT, errno.ENOTDIR)),
     Row(OSError, lambda e: f"{_path(e)}{e.strerror}; check its permissions, or choose "
@@ -168,6 +175,29 @@ TABLE: tuple[Row, ...] = (
     Row(OSError, lambda e: f"{_path(e)}{e.strerror or e}"),
     Row(BaseException, _unexpected),
 )
+
+
+@contextlib.contextmanager
+def known_models(kind: str, ids: Callable[[], Iterable[str]]) -> Iterator[None]:
+    """A model id the service refuses (a 400 or 404 naming the ``model`` parameter) becomes a
+    ``--model`` usage error listing the ids of ``kind`` models (``ids()``, a free call): the
+    ``models`` command lists chat models only, so "see 'nanogpt models'" would not fit."""
+    try:
+        yield
+    except sdk.APIStatusError as e:
+        if e.status_code not in (400, 404) or e.param != "model":
+            raise
+        try:
+            offered = list(ids())
+        except sdk.NanoGPTError:
+            offered = []
+        listed = ", ".join(offered[:_LISTED_IDS]) + (" ..." if len(offered) > _LISTED_IDS
+                                                      else "")
+        hint = f"; {kind} models: {listed}" if offered else ""
+        raise click.BadParameter(f"{e.message}{hint}", param_hint="'--model'") from None
+
+
+_LISTED_IDS = 8
 
 
 def explain(e: BaseException) -> tuple[str, int]:

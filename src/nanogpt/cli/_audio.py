@@ -4,8 +4,14 @@ text).
 ``speak`` writes the audio as it arrives to ``FILE.part`` beside ``FILE`` (opened before the
 request, so a path that cannot be written costs nothing) and renames it when the last byte came,
 so an answer cut off half-way never leaves a truncated ``FILE`` behind (the part file is
-removed). The format follows ``FILE``'s extension when it names one NanoGPT
-documents (mp3, opus, aac, flac, wav, pcm), else mp3, unless ``--format`` says otherwise.
+removed). ``-o -`` writes to standard output instead (refused on a terminal; what was saved
+is then said on stderr), and an existing file that is not a regular one (a named pipe,
+``/dev/stdout``, a device) is written in place: renaming over it would replace it. The format
+follows ``FILE``'s extension when it names one NanoGPT documents (mp3, opus, aac, flac, wav,
+pcm), else mp3, unless ``--format`` says otherwise.
+
+``transcribe -`` uploads standard input (a pipe has no size to check first: the SDK reads at
+most one byte over the limit).
 """
 
 from __future__ import annotations
@@ -13,12 +19,14 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import stat
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import click
 
+from ._render import is_stdout
 from ._safe import visible, visible_json
 
 if TYPE_CHECKING:
@@ -58,7 +66,8 @@ def format_for(path: Path, chosen: str | None) -> str:
 @click.pass_obj
 def speak(app: App, /, text: tuple[str, ...], output: Path, model: str, voice: str,
           fmt: str | None, speed: float | None, as_json: bool) -> None:
-    """Say TEXT and save the audio to FILE ('-' as TEXT: read it from stdin).
+    """Say TEXT and save the audio to FILE ('-' as TEXT: read it from stdin; -o -: write
+    the audio to stdout).
 
     \b
     Examples:
@@ -67,29 +76,70 @@ def speak(app: App, /, text: tuple[str, ...], output: Path, model: str, voice: s
     """
     words = sys.stdin.read() if text == ("-",) else " ".join(text)
     response_format = format_for(output, fmt)
-    part = output.with_name(output.name + ".part")
+    to_stdout = str(output) == "-"
+    if to_stdout and sys.stdout.isatty():
+        raise click.UsageError("-o -: standard output is a terminal, not a place for audio; "
+                               "redirect it (> speech.mp3) or give a file name")
     client = app.client()
-    written = 0
+    args = {"model": model, "input": words, "voice": voice,
+            "response_format": response_format, "speed": speed}
+    from ._advice import known_models
+
+    with known_models("text-to-speech", lambda: client.audio.models("tts").ids):
+        if to_stdout:
+            sys.stdout.flush()
+            written, s = _speak_into(sys.stdout.buffer, client, args)
+        elif _written_in_place(output):
+            with open(output, "wb") as f:
+                written, s = _speak_into(f, client, args)
+        else:
+            written, s = _speak_to_part_file(output, client, args)
+    where = "standard output" if to_stdout else str(output)
+    facts = {"path": where, "bytes": written, "content_type": s.content_type,
+             "format": response_format, "model": model, "voice": voice,
+             "request_id": s.request_id}
+    # with the audio on standard output, what was saved is said on stderr
+    say = click.get_text_stream("stderr") if to_stdout or is_stdout(output) else None
+    if as_json:
+        click.echo(json.dumps(facts, indent=2), file=say)
+        return
+    click.echo(f"saved {written:,} bytes of {visible(s.content_type or response_format)} "
+               f"to {where}", file=say)
+
+
+def _written_in_place(output: Path) -> bool:
+    """An existing file that is not a regular one (a named pipe, ``/dev/stdout``, a device):
+    written as the audio arrives, since renaming a finished part file over it would replace
+    the pipe or device itself (as root, ``/dev/stdout`` for every program after)."""
     try:
-        # opened before the request: a path that cannot be written costs nothing
-        with open(part, "wb") as f, client.audio.speech.stream(
-                model=model, input=words, voice=voice, response_format=response_format,
-                speed=speed) as s:
-            for piece in s.iter_bytes():
-                f.write(piece)
-                written += len(piece)
+        return not stat.S_ISREG(os.stat(output).st_mode)
+    except OSError:
+        return False
+
+
+def _speak_into(f: IO[bytes], client: Any, args: dict[str, Any]) -> tuple[int, Any]:
+    """Stream the speech into ``f``; the number of bytes written and the stream."""
+    written = 0
+    with client.audio.speech.stream(**args) as s:
+        for piece in s.iter_bytes():
+            f.write(piece)
+            written += len(piece)
+    f.flush()
+    return written, s
+
+
+def _speak_to_part_file(output: Path, client: Any, args: dict[str, Any]) -> tuple[int, Any]:
+    """Stream into ``FILE.part`` (opened before the request: a path that cannot be written
+    costs nothing) and rename it to ``output`` once the last byte came; removed otherwise."""
+    part = output.with_name(output.name + ".part")
+    try:
+        with open(part, "wb") as f:
+            written, s = _speak_into(f, client, args)
         os.replace(part, output)
     finally:
         with contextlib.suppress(OSError):
             part.unlink()
-    facts = {"path": str(output), "bytes": written, "content_type": s.content_type,
-             "format": response_format, "model": model, "voice": voice,
-             "request_id": s.request_id}
-    if as_json:
-        click.echo(json.dumps(facts, indent=2))
-        return
-    click.echo(f"saved {written:,} bytes of {visible(s.content_type or response_format)} "
-               f"to {output}")
+    return written, s
 
 
 @click.command(context_settings=CONTEXT, short_help="Print what is said in an audio file.")
@@ -101,8 +151,8 @@ def speak(app: App, /, text: tuple[str, ...], output: Path, model: str, voice: s
 @click.pass_obj
 def transcribe(app: App, /, file: str, model: str, language: str | None,
                as_json: bool) -> None:
-    """Print what is said in FILE (mp3, ogg, wav, m4a, aac; up to 3 MB), or at an
-    http(s) URL.
+    """Print what is said in FILE (mp3, ogg, wav, m4a, aac; up to 3 MB; '-': standard
+    input), or at an http(s) URL.
 
     \b
     Examples:
@@ -112,9 +162,15 @@ def transcribe(app: App, /, file: str, model: str, language: str | None,
     args: dict[str, Any] = {"model": model, "language": language}
     if file.startswith(("https://", "http://")):
         args["file_url"] = file
+    elif file == "-":
+        args["file"], args["filename"] = sys.stdin.buffer, "stdin"
     else:
         args["file"] = Path(file)
-    result = app.client().audio.transcriptions.create(**args)
+    from ._advice import known_models
+
+    client = app.client()
+    with known_models("speech-to-text", lambda: client.audio.models("stt").ids):
+        result = client.audio.transcriptions.create(**args)
     if as_json:
         click.echo(visible_json(json.dumps(result.to_dict(), indent=2, ensure_ascii=False)))
         return

@@ -28,7 +28,13 @@ def read_inputs(texts: tuple[str, ...], file: Any) -> list[str]:
     """The arguments, then the file's lines (blank lines skipped): one input each."""
     inputs = list(texts)
     if file is not None:
-        inputs += [line for line in file.read().splitlines() if line.strip()]
+        try:
+            text = file.read()
+        except UnicodeDecodeError as e:
+            raise click.BadParameter(
+                f"{file.name}: not UTF-8 text (byte {e.start}); convert it first, e.g. "
+                f"iconv -t UTF-8", param_hint="'--file'") from None
+        inputs += [line for line in text.splitlines() if line.strip()]
     if not inputs:
         raise click.UsageError("nothing to embed: give TEXT arguments or --file F")
     return inputs
@@ -82,7 +88,11 @@ def run_embed(app: App, texts: tuple[str, ...], file: Any, model: str | None,
               dimensions: int | None, json_out: bool) -> None:
     inputs = read_inputs(texts, file)
     model = model or DEFAULT_MODEL
-    r = app.client().embeddings.create(model=model, input=inputs, dimensions=dimensions)
+    from ._advice import known_models
+
+    client = app.client()
+    with known_models("embedding", lambda: [m.id for m in client.embeddings.models()]):
+        r = client.embeddings.create(model=model, input=inputs, dimensions=dimensions)
     cost, estimated = r.cost, False
     if cost is None:
         usage = r.usage

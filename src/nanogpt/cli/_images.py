@@ -2,7 +2,8 @@
 
 The output file is checked before anything is sent (its folder exists, it is not a folder):
 an image is paid for, so a path that cannot take it must fail first. An existing file is
-replaced, as ``curl -o`` does. With ``-n`` above 1, ``-o cat.png`` names the files
+replaced, as ``curl -o`` does; ``-o -`` writes the one image to standard output (what was saved
+and the cost then go to stderr). With ``-n`` above 1, ``-o cat.png`` names the files
 ``cat-1.png``, ``cat-2.png``, ... The images are asked for as data (``b64_json``); one the
 service sends as a link anyway is printed, not saved (its link expires in about an hour).
 """
@@ -18,6 +19,7 @@ import click
 
 import nanogpt as sdk
 
+from ._render import is_stdout
 from ._safe import visible
 
 if TYPE_CHECKING:
@@ -33,7 +35,11 @@ def output_paths(output: Path, n: int) -> list[Path]:
 
 
 def check_outputs(paths: list[Path]) -> None:
-    """Refuse, before paying, paths whose folder is missing or that are folders."""
+    """Refuse, before paying, paths whose folder is missing, that are folders, or that cannot
+    be written: each is opened for writing (created if missing, then removed again, an
+    existing file left as it is; a pipe or device is not tried), so a folder that refuses new
+    files, or a read-only file, fails here (an ``OSError``) and not after the image was paid
+    for."""
     for path in paths:
         folder = path.parent
         if not folder.is_dir():
@@ -42,6 +48,13 @@ def check_outputs(paths: list[Path]) -> None:
         if path.is_dir():
             raise click.BadParameter(f"{str(path)!r} is a folder; give a file name",
                                      param_hint="'-o'")
+        if path.exists() and not path.is_file():
+            continue  # a pipe or device: opening it to try would be a write of its own
+        existed = path.exists()
+        with open(path, "ab"):
+            pass
+        if not existed:
+            path.unlink()
 
 
 def read_prompt(words: tuple[str, ...]) -> str:
@@ -65,8 +78,11 @@ def run_image(app: App, words: tuple[str, ...], *, output: Path | None, model: s
     if mask is not None and not images:
         raise click.UsageError("--mask goes with --image (the image it masks)", ctx)
     prompt = read_prompt(words)
-    paths = output_paths(output, n or 1)
-    check_outputs(paths)
+    to_stdout = str(output) == "-"
+    if to_stdout:
+        _check_stdout(n or 1)
+    else:
+        check_outputs(output_paths(output, n or 1))
     client = app.client()
     options: dict[str, Any] = {"model": model, "size": size, "n": n,
                                "response_format": "b64_json"}
@@ -83,16 +99,29 @@ def run_image(app: App, words: tuple[str, ...], *, output: Path | None, model: s
         raise click.ClickException(f"{e.message}: see 'nanogpt image --list-models' for "
                                    f"image model ids") from None
     saved = _save(result, output, n or 1)
+    # stdout holds the image
+    say = click.get_text_stream("stderr") if to_stdout or is_stdout(output) else None
     if as_json:
-        click.echo(json.dumps(_summary(result, saved), indent=2))
+        click.echo(json.dumps(_summary(result, saved), indent=2), file=say)
         return
     for item in saved:
         if "path" in item:
-            click.echo(f"saved {item['path']} ({item['bytes']:,} bytes)")
+            click.echo(f"saved {item['path']} ({item['bytes']:,} bytes)", file=say)
         else:
             click.echo(f"not saved: the service sent a link (it expires in about an hour): "
-                       f"{visible(item['url'], name=True)}")
-    click.echo(_cost_line(result))
+                       f"{visible(item['url'], name=True)}", file=say)
+    click.echo(_cost_line(result), file=say)
+
+
+def _check_stdout(n: int) -> None:
+    """``-o -``: one image, to standard output, which must not be a terminal."""
+    if n != 1:
+        raise click.BadParameter("-o - takes one image; give a file name for -n 2 or more",
+                                 param_hint="'-o'")
+    if sys.stdout.isatty():
+        raise click.BadParameter("standard output is a terminal, not a place for an image; "
+                                 "redirect it (> image.png) or give a file name",
+                                 param_hint="'-o'")
 
 
 def _save(result: ImagesResponse, output: Path, asked: int) -> list[dict[str, Any]]:
@@ -105,6 +134,11 @@ def _save(result: ImagesResponse, output: Path, asked: int) -> list[dict[str, An
             saved.append({"url": image.url})
             continue
         data = image.bytes()
+        if str(output) == "-":
+            sys.stdout.buffer.write(data)
+            sys.stdout.buffer.flush()
+            saved.append({"path": "standard output", "bytes": len(data)})
+            break  # one image asked for; a model that sends more cannot put two in one pipe
         path.write_bytes(data)
         saved.append({"path": str(path), "bytes": len(data)})
     return saved

@@ -27,6 +27,18 @@ def stdout_is_terminal() -> bool:
     return sys.stdout.isatty()
 
 
+def is_stdout(path: str | os.PathLike[str]) -> bool:
+    """Whether ``path`` is where standard output goes (``-``, ``/dev/stdout``, the pipe or
+    file fd 1 is): a command writing its data there says what it did on stderr instead."""
+    if str(path) == "-":
+        return True
+    try:
+        there, mine = os.stat(path), os.fstat(sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):  # no such path, or no real stdout
+        return False
+    return (there.st_dev, there.st_ino) == (mine.st_dev, mine.st_ino)
+
+
 _console: Console | None = None
 _err_console: Console | None = None
 

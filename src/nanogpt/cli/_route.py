@@ -26,7 +26,14 @@ PAYGO_NOTE = "a chosen provider is billed pay-as-you-go at its price, even on a 
 
 
 def run_providers(app: App, model: str, *, as_json: bool) -> None:
-    found = app.client().models.providers(model)
+    from .. import InvalidParameterError
+
+    try:
+        found = app.client().models.providers(model)
+    except InvalidParameterError as e:  # named as the command line names it: ID, not --model
+        if e.param != "model":
+            raise
+        raise click.BadParameter(e.detail, param_hint="'ID'") from None
     if as_json:
         click.echo(visible_json(json.dumps(found.raw, indent=2, ensure_ascii=False)))
         return

@@ -11,9 +11,10 @@ chunks (``Transfer-Encoding: chunked``), where ``reset_after_chunks`` / ``cut_af
 faults break it; whole answers take ``trickle`` and ``reset_after_chunks`` (cut half-way).
 
 A transcription of a WAV this emulator made returns the text it was made from; of anything
-else, a sentence naming the upload's name and size. Its duration is the WAV's (else one second
-per 16 KiB), billed per started minute at the model's price. Every billed answer is charged in
-the ledger once, when it starts.
+else, a sentence naming the upload's name and size. Its JSON answer takes the body faults a
+chat answer takes (``non_json``, ``reset_after_chunks``: cut half-way, ``trickle``). Its
+duration is the WAV's (else one second per 16 KiB), billed per started minute at the model's
+price. Every billed answer is charged in the ledger once, when it starts.
 """
 
 from __future__ import annotations
@@ -264,8 +265,8 @@ async def transcription(site: Site, request: web.Request) -> web.StreamResponse:
                               "duration": round(seconds, 3)}
     if fmt == "verbose_json":
         answer["segments"] = [{"id": 0, "start": 0.0, "end": round(seconds, 3), "text": text}]
-    return await _phases.send_whole(request, fault, 200, json.dumps(answer).encode(),
-                                    {"Content-Type": "application/json"})
+    # a billed JSON answer: the body faults act as on chat (not JSON, cut half-way, trickled)
+    return await _phases.send_chat_body(request, fault, json.dumps(answer).encode())
 
 
 def _heard(name: str, data: bytes | None) -> tuple[str, float]:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import zlib
+
 from aiohttp import web
 
 from ._errors import json_error
 from ._exchange import RequestKeys as K
 
-__all__ = ["INVALID_API_KEY", "api_key", "unauthorized"]
+__all__ = ["INVALID_API_KEY", "api_key", "key_id", "unauthorized"]
 
 INVALID_API_KEY = "sk-nano-invalid"  # the one key the emulator refuses (401 invalid_api_key)
 
@@ -20,6 +22,12 @@ def api_key(request: web.Request) -> str | None:
         if key:
             return key
     return request.headers.get("x-api-key", "").strip() or None
+
+
+def key_id(request: web.Request) -> int:
+    """The id the emulator gives the key a request carries (stable per key): what usage
+    answers as ``apiKey.id``, and what each charge records as the key it billed."""
+    return zlib.crc32((api_key(request) or "").encode()) % 100_000 + 1
 
 
 def unauthorized(request: web.Request) -> web.Response | None:

@@ -3,6 +3,12 @@
 Every handler that bills (chat, and the other paid endpoints) calls ``Ledger.charge`` once, when
 its answer starts; the usage endpoints read ``entries()`` and sum them with ``aggregate`` (by UTC
 day, by model, by both: what ``GET /api/v1/usage`` answers). Tests read it as ``emu.ledger``.
+
+Usage is the asking key's (NanoGPT scopes it to the authenticated key), so each charge records
+the id of the key it billed: the pipeline puts the request's key id in ``billed_key`` before
+any handler runs (a context variable: each request is answered in its own task context), and
+``charge`` reads it there, so no handler passes it. A charge made from Python, outside any
+request, bills no key and counts in every key's usage (``billed_to``).
 """
 
 from __future__ import annotations
@@ -12,19 +18,23 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["Aggregate", "Bucket", "Charge", "Ledger", "aggregate", "utc_day"]
+__all__ = ["Aggregate", "Bucket", "Charge", "Ledger", "aggregate", "billed_key", "utc_day"]
 
 KEEP = 100_000  # charges remembered; older ones drop off (a long run stays bounded)
+# the id of the API key of the request being answered (set by the pipeline)
+billed_key: ContextVar[int | None] = ContextVar("billed_key", default=None)
 
 
 @dataclass(frozen=True)
 class Charge:
     """One billed call: when (epoch seconds), which model, what kind of call (``chat``,
-    ``embedding``, ``image``, ``speech``, ``transcription``, ``search``), the USD amount and
-    the tokens it counted (0 where the call has none)."""
+    ``embedding``, ``image``, ``speech``, ``transcription``, ``search``), the USD amount,
+    the tokens it counted (0 where the call has none) and the id of the key it billed (None:
+    charged from Python, every key's)."""
 
     at: float
     model: str
@@ -32,6 +42,7 @@ class Charge:
     amount: float
     input_tokens: int = 0
     output_tokens: int = 0
+    key: int | None = None
 
 
 class Ledger:
@@ -42,9 +53,11 @@ class Ledger:
         self._lock = threading.Lock()
 
     def charge(self, model: str, kind: str, amount: float, *, input_tokens: int = 0,
-               output_tokens: int = 0, at: float | None = None) -> Charge:
+               output_tokens: int = 0, at: float | None = None,
+               key: int | None = None) -> Charge:
+        """Record a charge to ``key`` (by default: the key of the request being answered)."""
         entry = Charge(time.time() if at is None else at, model, kind, amount,
-                       input_tokens, output_tokens)
+                       input_tokens, output_tokens, billed_key.get() if key is None else key)
         with self._lock:
             self._charges.append(entry)
         return entry
@@ -52,6 +65,10 @@ class Ledger:
     def entries(self) -> list[Charge]:
         with self._lock:
             return list(self._charges)
+
+    def billed_to(self, key: int) -> list[Charge]:
+        """The charges a key's usage shows: its own, and those made from Python."""
+        return [c for c in self.entries() if c.key is None or c.key == key]
 
     def clear(self) -> None:
         """Forget every charge (``Emulator.reset_stats``: each test of a session starts with

@@ -2,11 +2,12 @@
 
 In order: the body is read within bounds (``max_body_bytes``: 413; ``read_timeout``: 408) and
 its ``Content-Encoding`` undone within the same bound (``_encodings``: 415, 413, 400), the
-request is recorded (``_records``), its fault is picked (from the ``X-Emulator-Fault``
-header, checked, or from the queue ``emu.inject`` fills, see ``_faults``), the faults that act
-before the answer run (``_phases.before_head``, ``_phases.instead_of_answer``), then the
-handler (``_routes``). Any error on the way, including an unknown path, a wrong method or a
-bug, becomes a JSON answer with an ``X-Request-ID`` (``_errors``).
+request is recorded (``_records``), its fault is picked (from the ``X-Emulator-Fault`` header,
+checked, or from the queue ``emu.inject`` fills, see ``_faults``), the key its charges will
+bill is noted (``_charges.billed_key``), the faults that act before the answer run
+(``_phases.before_head``, ``_phases.instead_of_answer``), then the handler (``_routes``). Any
+error on the way, including an unknown path, a wrong method or a bug, becomes a JSON answer
+with an ``X-Request-ID`` (``_errors``).
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from typing import Any
 from aiohttp import web
 
 from . import _phases
+from ._auth import key_id
+from ._charges import billed_key
 from ._connections import ConnectionGuard
 from ._encodings import RefusedBody, decoded_body
 from ._errors import REASONS, json_error
@@ -66,6 +69,7 @@ class Pipeline:
         request[K.rid] = rid
         request[K.json] = parsed
         request[K.fault] = fault
+        billed_key.set(key_id(request))  # what the handler charges goes to this key
         try:
             if refused is not None:
                 return refused

@@ -12,14 +12,13 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import zlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
 from . import _catalog, _replies
-from ._auth import api_key, unauthorized
+from ._auth import key_id, unauthorized
 from ._charges import Charge, aggregate, utc_day
 from ._errors import json_error
 from ._exchange import RequestKeys as K
@@ -61,11 +60,6 @@ def _rid_headers(request: web.Request) -> dict[str, str]:
 
 def _bad(request: web.Request, message: str) -> web.Response:
     return json_error(request[K.rid], 400, message)
-
-
-def key_id(request: web.Request) -> int:
-    """The id the emulator gives the key a request carries (stable per key)."""
-    return zlib.crc32((api_key(request) or "").encode()) % 100_000 + 1
 
 
 def _today() -> dt.date:
@@ -157,8 +151,9 @@ async def usage(site: Site, request: web.Request) -> web.Response:
     if isinstance(days, str):
         return _bad(request, days)
     group_by = _GROUPS[request.query.get("group_by", "day,model")]
-    body = usage_body(site.ledger.entries(), days[0], days[1], group_by,
-                      request.query.get("scope", "current_key"), key_id(request))
+    key = key_id(request)
+    body = usage_body(site.ledger.billed_to(key), days[0], days[1], group_by,
+                      request.query.get("scope", "current_key"), key)
     return web.json_response(body, headers=_rid_headers(request))
 
 
