@@ -127,6 +127,18 @@ else:
         "_SamplingFields", __base__=BaseChatModel, __module__=__name__, **_generated_fields())
 
 
+class _Clients(dict[str, tuple[dict[str, Any], Any]]):
+    """A model's clients by kind. Sockets and locks cannot be copied or pickled (nor can the
+    SDK's key): a deep copy or a pickle of the model starts without them, and finds the
+    shared client of its settings again (or makes one) when used."""
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> _Clients:
+        return _Clients()
+
+    def __reduce__(self) -> tuple[type[_Clients], tuple[()]]:
+        return (_Clients, ())
+
+
 class ChatNanoGPT(_SamplingFields):
     """NanoGPT chat model (see the module docstring)::
 
@@ -160,7 +172,7 @@ class ChatNanoGPT(_SamplingFields):
     other as a body field (``extra_body``)."""
 
     # kind -> (the settings it was made with, the client)
-    _clients: dict[str, tuple[dict[str, Any], Any]] = PrivateAttr(default_factory=dict)
+    _clients: _Clients = PrivateAttr(default_factory=_Clients)
 
     def __init__(self, **data: Any) -> None:
         # the SDK's own checks first, outside pydantic (which would turn InvalidParameterError
@@ -170,6 +182,10 @@ class ChatNanoGPT(_SamplingFields):
             if data.get(name) is not None:
                 contract.check_parameter(name, data[name])
         super().__init__(**data)
+        if self.base_url is not None:
+            # the SDK would refuse a URL with a password at the first call, after LangChain
+            # has put it in the run's trace parameters: refused here, never echoed
+            contract.check_base_url(self.base_url, allow_insecure_http=True)
 
     # LangChain's identity of the model ------------------------------------------------------
 
@@ -232,7 +248,7 @@ class ChatNanoGPT(_SamplingFields):
         if entry is None or entry[0] != options:
             entry = (options, _shared_client(kind, options))
             # a new dict, not a change in place: a copy (model_copy) shares the old one
-            self._clients = {**self._clients, kind: entry}
+            self._clients = _Clients({**self._clients, kind: entry})
         return entry[1]
 
     def _existing_client(self, kind: Literal["sync", "async"]) -> Any:
