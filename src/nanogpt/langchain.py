@@ -637,10 +637,13 @@ class StreamState:
             extra["reasoning_content"] = delta.reasoning
         if delta.refusal:
             extra["refusal"] = delta.refusal
+        # LangChain joins the pieces of a call by index: the SDK's index, so that a server
+        # that leaves it out gets the same calls as from the SDK's own assembly
         calls = [tool_call_chunk(
             name=c.function.name if c.function else None,
             args=c.function.arguments if c.function else None,
-            id=c.id, index=c.index) for c in delta.tool_calls or []]
+            id=c.id, index=contract.tool_call_slot(c, position))
+            for position, c in enumerate(delta.tool_calls or [])]
         meta = {"finish_reason": finish_reason} if finish_reason else {}
         message = AIMessageChunk(content=delta.content or "", additional_kwargs=extra,
                                  tool_call_chunks=calls, response_metadata=meta,

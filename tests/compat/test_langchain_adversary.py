@@ -4,6 +4,7 @@ model that has been used, and a base URL carrying a password, over loopback."""
 from __future__ import annotations
 
 import copy
+import json
 import pickle
 
 import pytest
@@ -12,10 +13,12 @@ pytest.importorskip("langchain_core", reason="the compat extra is not installed:
                     "pip install '.[compat]'")
 
 from langchain_core.load import dumpd, dumps
+from langchain_core.messages import AIMessageChunk
 
-from nanogpt import InvalidParameterError
+from nanogpt import InvalidParameterError, NanoGPT
 from nanogpt.emulator import Emulator
 from nanogpt.langchain import ChatNanoGPT
+from rawserver import SSE_END, STREAM_HEAD, RawConn, RawServer
 
 MODEL = "openai/gpt-5-mini"
 KEY = "sk-nano-adversary-key"
@@ -53,3 +56,51 @@ def test_a_plain_base_url_is_kept_as_given(emu: Emulator) -> None:
     llm = ChatNanoGPT(model=MODEL, api_key=KEY, base_url=emu.base_url)
     assert llm.base_url == emu.base_url
     assert dumpd(llm)["kwargs"]["base_url"] == emu.base_url and KEY not in dumps(llm)
+
+
+def _tool_frame(calls: list[dict[str, object]]) -> bytes:
+    frame = json.dumps({"id": "c", "object": "chat.completion.chunk", "created": 1,
+                        "model": MODEL,
+                        "choices": [{"index": 0, "delta": {"tool_calls": calls}}]})
+    data = f"data: {frame}\n\n".encode()
+    return b"%x\r\n%s\r\n" % (len(data), data)
+
+
+# two tool calls streamed by a server that leaves out each call's "index" (it is optional in
+# the wild): every delta lists both calls, in the same order, so their place is the index
+NO_INDEX_FRAMES = [
+    _tool_frame([{"id": "call_a", "type": "function",
+                  "function": {"name": "get_time", "arguments": ""}},
+                 {"id": "call_b", "type": "function",
+                  "function": {"name": "get_weather", "arguments": ""}}]),
+    _tool_frame([{"function": {"arguments": '{"city": '}}, {"function": {"arguments": '{"ci'}}]),
+    _tool_frame([{"function": {"arguments": '"Oslo"}'}}, {"function": {"arguments": 'ty": 1}'}}]),
+]
+
+
+def _no_index_stream(conn: RawConn) -> None:
+    while conn.read_request() is not None:
+        conn.send(STREAM_HEAD + b"".join(NO_INDEX_FRAMES) + SSE_END)
+
+
+def test_streamed_tool_calls_without_an_index_assemble_as_the_sdk_assembles_them() -> None:
+    """The SDK takes a tool-call delta without ``index`` as the call at its place in the
+    list; LangChain merges chunks by ``index``, so ChatNanoGPT must give it that place too
+    (before: ``index=None``, and LangChain kept six broken fragments)."""
+    with RawServer(_no_index_stream) as srv:
+        llm = ChatNanoGPT(model=MODEL, api_key=KEY, base_url=srv.base_url, max_retries=0)
+        chunks = list(llm.stream("hi"))
+        client = NanoGPT(api_key=KEY, base_url=srv.base_url, max_retries=0)
+        with client, client.chat.completions.create(
+                model=MODEL, messages=[{"role": "user", "content": "hi"}],
+                stream=True) as stream:
+            sdk = stream.get_final_completion().choices[0].message.tool_calls or []
+    total = chunks[0]
+    for chunk in chunks[1:]:
+        total = total + chunk
+    assert isinstance(total, AIMessageChunk)
+    assert total.invalid_tool_calls == []
+    assert [(c["id"], c["name"], c["args"]) for c in total.tool_calls] == [
+        (c.id, c.function.name, json.loads(c.function.arguments)) for c in sdk
+        if c.function is not None] == [("call_a", "get_time", {"city": "Oslo"}),
+                                       ("call_b", "get_weather", {"city": 1})]
