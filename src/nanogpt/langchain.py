@@ -16,7 +16,11 @@ errors (every error is a ``nanogpt.NanoGPTError``). Needs ``pip install 'nanogpt
   ``tool_choice``, ``response_format``, ``parallel_tool_calls``, ``stream_options``) are not
   fields: ``bind_tools``, ``with_structured_output`` and ``bind`` give them.
 * **The key** lives in the ``SecretStr`` and in the clients, made on first use and held
-  privately: never in ``repr``, ``dumps``, ``dict()``, LangSmith's parameters or an error.
+  privately: never in ``repr``, ``dumps``, ``dict()``, LangSmith's parameters or an error. A
+  ``base_url`` carrying a password is refused when the model is made (the SDK would refuse it
+  only at the first call, after LangChain had traced it). A deep copy or a pickle leaves the
+  clients behind and finds them again when used; a pickle holds the key, as any pickled
+  ``SecretStr`` does (``dumps`` is the key-free way to store a model).
 * **Clients are shared** by the models with the same key, base URL, timeout and retries (the
   last ``SHARED_CLIENTS`` such settings), so a model made per request reuses the pooled
   connections instead of opening its own. ``close()``/``aclose()`` close them (they reopen
