@@ -295,6 +295,7 @@ class ChatNanoGPT(_SamplingFields):
         for name, value in self.model_kwargs.items():
             (params if name in known else extra_body)[name] = value
         call = dict(kwargs)
+        call.pop("stream", None)  # LangChain's switch, already used: see _streams
         model = call.pop("model", None) or self.model
         extra_body.update(call.pop("extra_body", None) or {})
         request: dict[str, Any] = {"model": model, "messages": wire_messages(messages)}
@@ -318,7 +319,7 @@ class ChatNanoGPT(_SamplingFields):
     def _generate(self, messages: list[BaseMessage], stop: list[str] | None = None,
                   run_manager: CallbackManagerForLLMRun | None = None,
                   **kwargs: Any) -> ChatResult:
-        if self.streaming:
+        if _streams(kwargs, self.streaming):
             return generate_from_stream(self._stream(messages, stop, run_manager, **kwargs))
         completion = self._client("sync").chat.completions.create(
             **self._request(messages, stop, kwargs))
@@ -342,7 +343,7 @@ class ChatNanoGPT(_SamplingFields):
     async def _agenerate(self, messages: list[BaseMessage], stop: list[str] | None = None,
                          run_manager: AsyncCallbackManagerForLLMRun | None = None,
                          **kwargs: Any) -> ChatResult:
-        if self.streaming:
+        if _streams(kwargs, self.streaming):
             return await agenerate_from_stream(
                 self._astream(messages, stop, run_manager, **kwargs))
         completion = await self._client("async").chat.completions.create(
@@ -447,6 +448,14 @@ def _shared_client(kind: Literal["sync", "async"], options: dict[str, Any], *,
         _SHARED.append((kind, options, client))
         del _SHARED[:-SHARED_CLIENTS]
         return client
+
+
+def _streams(kwargs: Mapping[str, Any], streaming: bool) -> bool:
+    """Whether a call streams underneath: LangChain's per-call ``stream`` keyword
+    (``invoke(..., stream=False)``) wins over the ``streaming`` field, as LangChain's own
+    choice between ``_stream`` and ``_generate`` does. The keyword is no request field."""
+    stream = kwargs.get("stream")
+    return streaming if stream is None else bool(stream)
 
 
 def wire_messages(messages: list[BaseMessage]) -> list[dict[str, Any]]:

@@ -3,6 +3,7 @@ model that has been used, and a base URL carrying a password, over loopback."""
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import json
 import pickle
@@ -104,3 +105,26 @@ def test_streamed_tool_calls_without_an_index_assemble_as_the_sdk_assembles_them
         (c.id, c.function.name, json.loads(c.function.arguments)) for c in sdk
         if c.function is not None] == [("call_a", "get_time", {"city": "Oslo"}),
                                        ("call_b", "get_weather", {"city": 1})]
+
+
+def test_the_stream_keyword_of_langchain_picks_the_kind_of_request(emu: Emulator) -> None:
+    """LangChain's ``invoke(..., stream=True)`` (and ``stream=False`` on a ``streaming``
+    model) chooses between streaming and a whole answer; it reached ``create()`` as a second
+    ``stream`` (TypeError) instead."""
+    llm = ChatNanoGPT(model=MODEL, api_key=KEY, base_url=emu.base_url, max_retries=0)
+    streaming = llm.model_copy(update={"streaming": True})
+    whole = llm.invoke("hi").content
+    assert llm.invoke("hi", stream=True).content == whole
+    assert streaming.invoke("hi", stream=False).content == whole
+
+    async def both() -> list[object]:
+        answers = [(await streaming.ainvoke("hi", stream=False)).content,
+                   (await llm.ainvoke("hi", stream=True)).content]
+        await llm.aclose()
+        await streaming.aclose()
+        return answers
+
+    assert asyncio.run(both()) == [whole, whole]
+    sent = [bool(r.body.get("stream")) for r in emu.requests
+            if r.path.endswith("/chat/completions")]
+    assert sent == [False, True, False, False, True]
