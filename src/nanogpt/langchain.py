@@ -186,7 +186,7 @@ class ChatNanoGPT(_SamplingFields):
             if data.get(name) is not None:
                 contract.check_parameter(name, data[name])
         super().__init__(**data)
-        if self.base_url is not None:
+        if self.base_url:  # an empty one (NANOGPT_BASE_URL=) is the default, as in the SDK
             # the SDK would refuse a URL with a password at the first call, after LangChain
             # has put it in the run's trace parameters: refused here, never echoed
             contract.check_base_url(self.base_url, allow_insecure_http=True)

@@ -53,10 +53,13 @@ def test_a_base_url_with_a_password_is_refused_when_the_model_is_made(
     assert emu.count("/chat/completions") == 0
 
 
-def test_a_plain_base_url_is_kept_as_given(emu: Emulator) -> None:
+def test_a_plain_base_url_is_kept_as_given(emu: Emulator,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
     llm = ChatNanoGPT(model=MODEL, api_key=KEY, base_url=emu.base_url)
     assert llm.base_url == emu.base_url
     assert dumpd(llm)["kwargs"]["base_url"] == emu.base_url and KEY not in dumps(llm)
+    monkeypatch.setenv("NANOGPT_BASE_URL", "")  # set empty: the default, as for the SDK
+    assert ChatNanoGPT(model=MODEL, api_key=KEY).base_url == ""
 
 
 def _tool_frame(calls: list[dict[str, object]]) -> bytes:
