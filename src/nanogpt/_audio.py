@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import stat
 from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Iterator, Mapping
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
@@ -67,6 +68,19 @@ def _read_upload(file: Any, filename: str | None) -> tuple[bytes, str]:
     if not isinstance(data, bytes):
         raise InvalidParameterError("file", "must be opened in binary mode ('rb')")
     return data, filename or os.path.basename(str(getattr(file, "name", "") or "")) or "audio"
+
+
+def _discard_partial(f: IO[bytes]) -> None:
+    """Close and remove a file a stream was written to when the stream broke off: a cut audio
+    file under the name asked for passes for a whole one. Only a regular file is removed
+    (never ``/dev/stdout``, a pipe or another device); best effort."""
+    try:
+        regular = stat.S_ISREG(os.fstat(f.fileno()).st_mode)
+        f.close()
+        if regular:
+            os.unlink(f.name)
+    except (OSError, ValueError, TypeError):
+        pass
 
 
 # streamed speech ----------------------------------------------------------------------------
@@ -128,12 +142,19 @@ class SpeechStream(AudioStreamBase):
 
     def stream_to_file(self, path: str | os.PathLike[str], *,
                        chunk_size: int | None = None) -> int:
-        """Write the audio to ``path`` as it arrives; returns the number of bytes written."""
+        """Write the audio to ``path`` as it arrives; returns the number of bytes written. If
+        the stream fails, the file is removed (no cut audio passes for whole) and the error
+        raised."""
         written = 0
-        with open(path, "wb") as f:
+        f = open(path, "wb")  # noqa: SIM115 (closed below, or removed on a failure)
+        try:
             for piece in self.iter_bytes(chunk_size):
                 f.write(piece)
                 written += len(piece)
+        except BaseException:
+            _discard_partial(f)
+            raise
+        f.close()
         return written
 
     write_to_file = save = stream_to_file
@@ -194,15 +215,18 @@ class AsyncSpeechStream(AudioStreamBase):
 
     async def stream_to_file(self, path: str | os.PathLike[str], *,
                              chunk_size: int | None = None) -> int:
-        """Write the audio to ``path`` as it arrives (the writes in a worker thread)."""
+        """Write the audio to ``path`` as it arrives (the writes in a worker thread); on a
+        failure, as :meth:`SpeechStream.stream_to_file`: the file is removed."""
         written = 0
         f = await asyncio.to_thread(open, path, "wb")
         try:
             async for piece in self.iter_bytes(chunk_size):
                 await asyncio.to_thread(f.write, piece)
                 written += len(piece)
-        finally:
-            await asyncio.to_thread(f.close)
+        except BaseException:
+            _discard_partial(f)  # not in a thread: a cancelled task may not await again
+            raise
+        await asyncio.to_thread(f.close)
         return written
 
     write_to_file = save = stream_to_file

@@ -240,6 +240,18 @@ class ClientCore:
             "asked for a stream, got a whole JSON completion (the body is in .body)",
             status_code=status, body=body, request_id=headers.get("x-request-id"))
 
+    @staticmethod
+    def refuse_coded(status: int, headers: Mapping[str, str]) -> None:
+        """For a shell that decodes no content coding (the sync one asks for identity): a
+        coded 2xx body is refused, typed, rather than handed over coded (audio would be saved
+        as gzip bytes, silently)."""
+        coding = (headers.get("content-encoding") or "").strip().lower()
+        if coding not in ("", "identity"):
+            raise APIResponseValidationError(
+                f"the server sent a body in the content coding {coding[:40]!r} though "
+                "identity was asked for; this client does not decode it",
+                status_code=status, request_id=headers.get("x-request-id"))
+
     def check_size(self, status: int, headers: Mapping[str, str], body: bytes) -> bytes:
         """Refuse a body over ``max_response_bytes`` (the shells read at most one byte more)."""
         if len(body) > self.max_response_bytes:

@@ -5,9 +5,12 @@ move the bytes (``client.embeddings``) are in ``nanogpt._embeddings``.
 
 NanoGPT takes at most 2048 inputs per request (``api-reference/endpoint/embeddings.mdx``; no
 per-request token or byte limit is documented). A longer list is split into consecutive chunks
-of 2048 (:class:`EmbeddingJob`), which the shells send at once under the client's concurrency
-cap; the answers are joined in input order, ``index`` renumbered over the whole input, tokens
-and cost summed.
+(:class:`EmbeddingJob`), which the shells send at once under the client's concurrency cap; the
+answers are joined in input order, ``index`` renumbered over the whole input, tokens and cost
+summed. A chunk holds 2048 inputs, or fewer when its answer could outgrow the client's
+``max_response_bytes`` (:func:`inputs_per_request`): an answer too large to read is billed
+and lost, so the split is sized from what an answer may weigh (JSON numbers weigh about five
+times base64), not only from the documented count.
 
 Money: every chunk is a billed POST, sent under chat's rules (never re-sent once it may have
 reached the server). When one chunk fails, no further chunk is started; chunks already in
@@ -23,6 +26,7 @@ fifth of the bytes of JSON numbers) and are decoded here into lists of floats, a
 
 from __future__ import annotations
 
+import base64
 import binascii
 import functools
 import sys
@@ -51,9 +55,10 @@ if TYPE_CHECKING:
     from .client import ClientCore, Request
     from .config import Timeout
 
-__all__ = ["MAX_INPUTS_PER_REQUEST", "CreateEmbeddingResponse", "Embedding", "EmbeddingJob",
-           "EmbeddingModel", "EmbeddingModelList", "EmbeddingModelPricing", "EmbeddingUsage",
-           "EmbeddingsCore", "EmbeddingsIncompleteError", "EncodingFormat"]
+__all__ = ["ASSUMED_DIMENSIONS", "MAX_INPUTS_PER_REQUEST", "CreateEmbeddingResponse",
+           "Embedding", "EmbeddingJob", "EmbeddingModel", "EmbeddingModelList",
+           "EmbeddingModelPricing", "EmbeddingUsage", "EmbeddingsCore",
+           "EmbeddingsIncompleteError", "EncodingFormat", "inputs_per_request"]
 
 MAX_INPUTS_PER_REQUEST = 2048  # documented: "array of up to 2048 strings"
 EncodingFormat = Literal["float", "base64"]
@@ -229,8 +234,9 @@ _decode_models_wire = decoder(_ModelsWire)
 
 def floats_from_base64(text: str) -> list[float]:
     """A base64 vector (little-endian float32, as OpenAI sends it) as floats. ``ValueError``
-    when it is not that."""
-    vector = array("f", binascii.a2b_base64(text))
+    when it is not that: the decoding is strict, since a lenient one skips what is not base64
+    and hands back a shorter vector, silently."""
+    vector = array("f", base64.b64decode(text, validate=True))
     if _BIG_ENDIAN:
         vector.byteswap()
     return vector.tolist()
@@ -284,6 +290,26 @@ def _check_body_fields(model: Any, dimensions: Any, encoding_format: Any, user: 
             raise InvalidParameterError("extra_body", "must not hold 'input': pass input=")
         body.update(extra_body)
     return body
+
+
+ASSUMED_DIMENSIONS = 4096
+"""The vector size planned for when ``dimensions`` is not given: above every model NanoGPT
+documents (3072 at most), so that an unknown model's answer still fits."""
+_WIRE_BYTES_PER_NUMBER = {"base64": 16 / 3, "float": 32}  # float: 24 digits, signs and spacing
+_WIRE_BYTES_PER_ITEM = 256  # the item's keys, index and punctuation, generously
+_HEADROOM = 0.85  # of max_response_bytes; room for usage, model and the unexpected
+
+
+def inputs_per_request(max_response_bytes: int, dimensions: Any, encoding_format: Any) -> int:
+    """How many inputs one request may carry so that its answer fits ``max_response_bytes``
+    (at most the documented 2048, at least one). Values ``extra_body`` put in the body are
+    taken as they are: anything but base64 is planned as JSON numbers."""
+    ok = isinstance(dimensions, int) and not isinstance(dimensions, bool) and dimensions > 0
+    numbers = dimensions if ok else ASSUMED_DIMENSIONS
+    wire = "base64" if encoding_format == "base64" else "float"
+    per_input = numbers * _WIRE_BYTES_PER_NUMBER[wire] + _WIRE_BYTES_PER_ITEM
+    fitting = int(max_response_bytes * _HEADROOM // per_input)
+    return max(1, min(MAX_INPUTS_PER_REQUEST, fitting))
 
 
 def spans(count: int, size: int = MAX_INPUTS_PER_REQUEST) -> list[tuple[int, int]]:
@@ -373,20 +399,22 @@ class EmbeddingJob:
 def join(parts: list[CreateEmbeddingResponse],
          where: list[tuple[int, int]]) -> CreateEmbeddingResponse:
     """The answers of consecutive requests as one: ``index`` made global (part k starts at
-    ``where[k][0]``), usage and cost summed (cost only when every part has one)."""
+    ``where[k][0]``), usage and cost summed (each only when every part has it: otherwise
+    ``None``, never the sum of some parts passed for the whole)."""
     if len(parts) == 1 and where[0][0] == 0:
         return parts[0]
     data: list[Embedding] = []
-    tokens: dict[str, int] = {}
+    tokens: dict[str, int | None] = {"prompt_tokens": 0, "total_tokens": 0}
     costs: list[Decimal | None] = []
     for part, (start, _) in zip(parts, where, strict=True):
         for e in part.data:
             e.index += start
         data.extend(part.data)
         usage = part.usage
-        for key in ("prompt_tokens", "total_tokens"):
+        for key, so_far in tokens.items():
             n = getattr(usage, key) if usage is not None else None
-            tokens[key] = tokens.get(key, 0) + (n or 0)
+            # a part that did not say makes the sum unknown, not smaller
+            tokens[key] = so_far + n if so_far is not None and n is not None else None
         costs.append(part.cost)
     known = [c for c in costs if c is not None]
     cost = sum(known, Decimal(0)) if known and len(known) == len(costs) else None
@@ -428,6 +456,8 @@ def decode_embeddings(status: int, headers: Mapping[str, str], body: bytes,
     if [e.index for e in data] != list(range(count)):
         raise _invalid(f"{len(data)} embeddings for {count} inputs, or their indices are not "
                        f"0 to {count - 1}", status, headers, body)
+    if len({len(e.embedding) for e in data}) > 1 or not data[0].embedding:
+        raise _invalid("vectors of different lengths, or empty ones", status, headers, body)
     response = CreateEmbeddingResponse(data=data, model=wire.model, object=wire.object,
                                        _usage=wire.usage, _pricing=wire.x_nanogpt_pricing,
                                        _cost=wire.cost)
@@ -454,11 +484,13 @@ class EmbeddingsCore:
         """Check every argument (before anything is sent) and plan the requests."""
         inputs = check_inputs(input)
         fields = _check_body_fields(model, dimensions, encoding_format, user, extra_body)
-        where = spans(len(inputs))
+        size = inputs_per_request(self.core.max_response_bytes, fields.get("dimensions"),
+                                  fields["encoding_format"])
+        where = spans(len(inputs), size)
         if raw and len(where) > 1:
             raise InvalidParameterError(
-                "input", f"with_raw_response returns one answer: at most "
-                f"{MAX_INPUTS_PER_REQUEST} inputs (one request), got {len(inputs)}")
+                "input", f"with_raw_response returns one answer: at most {size} inputs "
+                f"(one request, whose answer fits max_response_bytes), got {len(inputs)}")
         requests = []
         for start, stop in where:
             body = {**fields, "input": input if isinstance(input, str) else inputs[start:stop]}

@@ -112,13 +112,17 @@ class ProxyError(APIConnectionError):
 
 
 class APIResponseValidationError(NanoGPTError):
-    """The server answered 2xx with a body that is not what the API promises."""
+    """The server answered 2xx with a body that is not what the API promises. Its message
+    and ``body`` have every credential this package sent masked: the excerpt of a body that
+    echoes them (a debugging proxy's page) is quoted here, whichever decoder raised."""
 
     def __init__(self, message: str, *, status_code: int, body: bytes | None = None,
                  request_id: str | None = None) -> None:
-        super().__init__(message)
+        from .redact import scrub, scrub_bytes  # (here: redact imports this module)
+
+        super().__init__(scrub(message))
         self.status_code = status_code
-        self.body = body
+        self.body = scrub_bytes(bytes(body)) if isinstance(body, (bytes, bytearray)) else body
         self.request_id = request_id
 
 
@@ -269,10 +273,12 @@ def error_from_response(status: int, headers: Mapping[str, str], raw: bytes, *,
     ``base_url`` is the base the request went to: a 404 that names no missing thing (no
     error code) from a base whose path is not NanoGPT's ``/api/v1`` says the path is
     probably what is wrong, and what it should look like."""
-    from .redact import scrub  # (here: redact depends on this module, through config)
+    # (here: redact depends on this module, through config)
+    from .redact import scrub_bytes, scrub_headers
 
+    # a server may echo our credentials: anywhere in its body or its headers
+    raw, headers = scrub_bytes(raw), scrub_headers(headers)
     body, message, code, etype, param = parse_error_body(raw)
-    message = scrub(message) if message else message  # a server may echo our headers
     request_id = headers.get("x-request-id")
     cls = _BY_STATUS.get(status)
     if cls is None:

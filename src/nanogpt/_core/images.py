@@ -141,7 +141,12 @@ class Image(KeepsRaw):
 
     def bytes(self) -> builtins.bytes:
         """The image, decoded. Raises ``InvalidParameterError`` (``response_format``) when
-        it came as a link (``url``)."""
+        it came as a link (``url``), ``APIResponseValidationError`` when the answer gave no
+        image at all (an empty ``b64_json``, or neither field)."""
+        if (self.b64_json is None and self.url is None) or self.b64_json == "":
+            raise APIResponseValidationError(
+                "the answer holds no image here: neither data (b64_json) nor a link (url)",
+                status_code=200, request_id=self.request_id)
         if self.b64_json is None:
             raise InvalidParameterError(
                 "response_format", "this image came as a link (response_format='url'), "

@@ -9,7 +9,8 @@ error, a log line or a traceback, shows ``'***'``.
 A server may also echo a request's headers back in its error message (a debugging proxy's
 error page does). The values of credential headers sent are remembered (:func:`remember`, the
 most recent few hundred, each word of 8 characters or more: ``Bearer <key>`` gives the key),
-and :func:`scrub` masks them in any text a server sent before it becomes an error's message.
+and :func:`scrub` masks them in any text a server sent before it becomes an error's message
+(:func:`scrub_bytes`, :func:`scrub_headers`: in its whole body and its headers too).
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ from collections.abc import Mapping
 
 from .config import MaskedStr
 
-__all__ = ["is_credential_header", "mask_credentials", "remember", "scrub"]
+__all__ = ["is_credential_header", "mask_credentials", "remember", "scrub", "scrub_bytes",
+           "scrub_headers"]
 
 _WORDS = ("auth", "token", "secret", "key", "cookie", "session", "passw", "credential",
           "signature")
@@ -75,3 +77,21 @@ def scrub(text: str) -> str:
         if secret in text:
             text = text.replace(secret, "***")
     return text
+
+
+def scrub_bytes(raw: bytes) -> bytes:
+    """A server's body with every remembered credential masked (the same bytes when none is
+    in it): masked before it is parsed, so no part of what is parsed holds one."""
+    if not _known:
+        return raw
+    text = raw.decode("utf-8", "replace")
+    scrubbed = scrub(text)
+    return raw if scrubbed == text else scrubbed.encode()
+
+
+def scrub_headers(headers: Mapping[str, str]) -> Mapping[str, str]:
+    """A server's headers with :func:`scrub` applied to every value (names in lower case,
+    as a case-insensitive mapping would find them)."""
+    if not _known:
+        return headers
+    return {name.lower(): scrub(value) for name, value in headers.items()}

@@ -163,15 +163,23 @@ class ModelName:
         """The suffixes of a model string, read back. A suffix this library does not know
         (a model-specific alias such as ``:official``, a thinking budget such as ``:8192``)
         stays part of ``base``; so does a provider suffix, which cannot be told apart from
-        such an alias without the provider list."""
+        such an alias without the provider list. A suffix given twice (``:fast:cheap``,
+        ``:memory-30:memory-60``) is refused: reading back one of the two would change what
+        the request is routed or billed by."""
         if not isinstance(model, str) or not model.strip():
             raise _fail("model", "must be a non-empty model id")
         head, *rest = model.split(":")
         base = [head]
         found: dict[str, Any] = {}
         for token in rest:
-            if not _read_suffix(token, found):
+            read: dict[str, Any] = {}
+            if not _read_suffix(token, read):
                 base.append(token)
+                continue
+            if read.keys() & found.keys():
+                raise _fail("model", f"{model!r} gives the kind of suffix {token!r} is twice; "
+                                     "NanoGPT reads one of each kind")
+            found.update(read)
         return cls(":".join(base), **found)
 
 

@@ -200,6 +200,7 @@ class NanoGPT(ClientBase):
             raise self._core.answer_cut(f) from None
         finally:
             _free(slot)
+        self._core.refuse_coded(resp.status, resp.headers)
         return self._core.check_size(resp.status, resp.headers, body)
 
     def _call(self, req: Request, decode: Callable[[int, Mapping[str, str], bytes], T]) -> T:
@@ -228,6 +229,12 @@ class NanoGPT(ClientBase):
         status, headers and stream body (which holds the connection and the slot)."""
         resp, slot, _ = self._exchange(req)
         headers = lower_headers(resp.headers.items())
+        try:
+            self._core.refuse_coded(resp.status, headers)
+        except BaseException:
+            resp.release(reusable=False)
+            _free(slot)
+            raise
         if not resp.streaming(req.limits.each_read):  # `total` ends where the body starts
             resp.release(reusable=False)
             _free(slot)

@@ -206,6 +206,10 @@ class Response:
         except BaseException:
             self.release(reusable=False)
             raise
+        if len(data) <= limit and resp.length:  # http.client's read(n) ends short silently
+            struck = self.release(reusable=False)  # (the deadline's watchdog may be why)
+            raise failure(http.client.IncompleteRead(data, resp.length), sent=True,
+                          deadline=struck)
         # a body that ends with the connection (or was cut at the limit) may be just what
         # arrived before the deadline struck: then it is not the whole answer
         maybe_cut = not resp.isclosed() or resp.will_close
@@ -228,11 +232,17 @@ class Response:
         return True
 
     def read1(self, n: int = 65536) -> bytes:
-        """What has arrived (at least one byte, or ``b""`` at the end of the body)."""
+        """What has arrived (at least one byte, or ``b""`` at the end of the body). A body
+        that ends short of its ``Content-Length`` fails: http.client's ``read1`` returns
+        ``b""`` then, as at a true end (its ``read`` raises ``IncompleteRead``)."""
+        resp = self._resp
         try:
-            return self._resp.read1(n)
+            data = resp.read1(n)
         except CONNECTION_ERRORS as exc:
             raise failure(exc, sent=True) from None
+        if not data and n and resp.length:  # bytes still owed when the connection ended
+            raise failure(http.client.IncompleteRead(b"", resp.length), sent=True)
+        return data
 
     def drain(self, timeout: float) -> bool:
         """Read to the end of the body within ``timeout`` seconds; True if the end came."""
