@@ -20,7 +20,9 @@ module is cheap (no HTTP library); the clients offer ``has_api_key`` for the sam
 * :func:`parameter_hints`: every chat parameter's type, from ``ChatParams`` (the LangChain chat
   model makes its fields from it); :func:`output_format`: what ``parse()`` sends for a type or
   a JSON schema and how it decodes the answer (``response_format``, ``parse_text``), for the
-  integrations' structured output.
+  integrations' structured output; :func:`tool_call_slot`: which tool call a streamed
+  tool-call delta continues, as the SDK's stream assembles them (the LangChain chat model gives
+  LangChain the same index).
 """
 
 from __future__ import annotations
@@ -128,6 +130,14 @@ def closest_ids(wrong: str, ids: Iterable[str], *, most: int = 3) -> list[str]:
     from ._core.fuzzy import closest_ids as closest
 
     return closest(wrong, ids, most=most)
+
+
+def tool_call_slot(call: Any, position: int) -> int:
+    """Which tool call a streamed tool-call delta (a ``ToolCall`` at ``position`` in its
+    chunk's list) continues, as the SDK's own stream assembles them."""
+    from ._core.stream import tool_call_slot as slot
+
+    return slot(call, position)
 
 
 def models_from_catalog(items: list[Any]) -> list[Model]:

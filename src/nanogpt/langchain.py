@@ -16,7 +16,11 @@ errors (every error is a ``nanogpt.NanoGPTError``). Needs ``pip install 'nanogpt
   ``tool_choice``, ``response_format``, ``parallel_tool_calls``, ``stream_options``) are not
   fields: ``bind_tools``, ``with_structured_output`` and ``bind`` give them.
 * **The key** lives in the ``SecretStr`` and in the clients, made on first use and held
-  privately: never in ``repr``, ``dumps``, ``dict()``, LangSmith's parameters or an error.
+  privately: never in ``repr``, ``dumps``, ``dict()``, LangSmith's parameters or an error. A
+  ``base_url`` carrying a password is refused when the model is made (the SDK would refuse it
+  only at the first call, after LangChain had traced it). A deep copy or a pickle leaves the
+  clients behind and finds them again when used; a pickle holds the key, as any pickled
+  ``SecretStr`` does (``dumps`` is the key-free way to store a model).
 * **Clients are shared** by the models with the same key, base URL, timeout and retries (the
   last ``SHARED_CLIENTS`` such settings), so a model made per request reuses the pooled
   connections instead of opening its own. ``close()``/``aclose()`` close them (they reopen
@@ -127,6 +131,18 @@ else:
         "_SamplingFields", __base__=BaseChatModel, __module__=__name__, **_generated_fields())
 
 
+class _Clients(dict[str, tuple[dict[str, Any], Any]]):
+    """A model's clients by kind. Sockets and locks cannot be copied or pickled (nor can the
+    SDK's key): a deep copy or a pickle of the model starts without them, and finds the
+    shared client of its settings again (or makes one) when used."""
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> _Clients:
+        return _Clients()
+
+    def __reduce__(self) -> tuple[type[_Clients], tuple[()]]:
+        return (_Clients, ())
+
+
 class ChatNanoGPT(_SamplingFields):
     """NanoGPT chat model (see the module docstring)::
 
@@ -160,7 +176,7 @@ class ChatNanoGPT(_SamplingFields):
     other as a body field (``extra_body``)."""
 
     # kind -> (the settings it was made with, the client)
-    _clients: dict[str, tuple[dict[str, Any], Any]] = PrivateAttr(default_factory=dict)
+    _clients: _Clients = PrivateAttr(default_factory=_Clients)
 
     def __init__(self, **data: Any) -> None:
         # the SDK's own checks first, outside pydantic (which would turn InvalidParameterError
@@ -170,6 +186,10 @@ class ChatNanoGPT(_SamplingFields):
             if data.get(name) is not None:
                 contract.check_parameter(name, data[name])
         super().__init__(**data)
+        if self.base_url:  # an empty one (NANOGPT_BASE_URL=) is the default, as in the SDK
+            # the SDK would refuse a URL with a password at the first call, after LangChain
+            # has put it in the run's trace parameters: refused here, never echoed
+            contract.check_base_url(self.base_url, allow_insecure_http=True)
 
     # LangChain's identity of the model ------------------------------------------------------
 
@@ -232,7 +252,7 @@ class ChatNanoGPT(_SamplingFields):
         if entry is None or entry[0] != options:
             entry = (options, _shared_client(kind, options))
             # a new dict, not a change in place: a copy (model_copy) shares the old one
-            self._clients = {**self._clients, kind: entry}
+            self._clients = _Clients({**self._clients, kind: entry})
         return entry[1]
 
     def _existing_client(self, kind: Literal["sync", "async"]) -> Any:
@@ -275,6 +295,7 @@ class ChatNanoGPT(_SamplingFields):
         for name, value in self.model_kwargs.items():
             (params if name in known else extra_body)[name] = value
         call = dict(kwargs)
+        call.pop("stream", None)  # LangChain's switch, already used: see _streams
         model = call.pop("model", None) or self.model
         extra_body.update(call.pop("extra_body", None) or {})
         request: dict[str, Any] = {"model": model, "messages": wire_messages(messages)}
@@ -298,7 +319,7 @@ class ChatNanoGPT(_SamplingFields):
     def _generate(self, messages: list[BaseMessage], stop: list[str] | None = None,
                   run_manager: CallbackManagerForLLMRun | None = None,
                   **kwargs: Any) -> ChatResult:
-        if self.streaming:
+        if _streams(kwargs, self.streaming):
             return generate_from_stream(self._stream(messages, stop, run_manager, **kwargs))
         completion = self._client("sync").chat.completions.create(
             **self._request(messages, stop, kwargs))
@@ -322,7 +343,7 @@ class ChatNanoGPT(_SamplingFields):
     async def _agenerate(self, messages: list[BaseMessage], stop: list[str] | None = None,
                          run_manager: AsyncCallbackManagerForLLMRun | None = None,
                          **kwargs: Any) -> ChatResult:
-        if self.streaming:
+        if _streams(kwargs, self.streaming):
             return await agenerate_from_stream(
                 self._astream(messages, stop, run_manager, **kwargs))
         completion = await self._client("async").chat.completions.create(
@@ -427,6 +448,14 @@ def _shared_client(kind: Literal["sync", "async"], options: dict[str, Any], *,
         _SHARED.append((kind, options, client))
         del _SHARED[:-SHARED_CLIENTS]
         return client
+
+
+def _streams(kwargs: Mapping[str, Any], streaming: bool) -> bool:
+    """Whether a call streams underneath: LangChain's per-call ``stream`` keyword
+    (``invoke(..., stream=False)``) wins over the ``streaming`` field, as LangChain's own
+    choice between ``_stream`` and ``_generate`` does. The keyword is no request field."""
+    stream = kwargs.get("stream")
+    return streaming if stream is None else bool(stream)
 
 
 def wire_messages(messages: list[BaseMessage]) -> list[dict[str, Any]]:
@@ -621,10 +650,13 @@ class StreamState:
             extra["reasoning_content"] = delta.reasoning
         if delta.refusal:
             extra["refusal"] = delta.refusal
+        # LangChain joins the pieces of a call by index: the SDK's index, so that a server
+        # that leaves it out gets the same calls as from the SDK's own assembly
         calls = [tool_call_chunk(
             name=c.function.name if c.function else None,
             args=c.function.arguments if c.function else None,
-            id=c.id, index=c.index) for c in delta.tool_calls or []]
+            id=c.id, index=contract.tool_call_slot(c, position))
+            for position, c in enumerate(delta.tool_calls or [])]
         meta = {"finish_reason": finish_reason} if finish_reason else {}
         message = AIMessageChunk(content=delta.content or "", additional_kwargs=extra,
                                  tool_call_chunks=calls, response_metadata=meta,

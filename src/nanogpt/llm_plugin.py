@@ -135,16 +135,23 @@ def _asked_for() -> set[str]:
     return {a[len(PREFIX):] for a in args if a.startswith(PREFIX) and len(a) > len(PREFIX)}
 
 
+def _within(age: float, limit: float) -> bool:
+    """Whether a time noted ``age`` seconds ago is recent. A time in the future is not: it
+    was written under another clock (set back since, a restored snapshot, a copied user
+    directory), and would otherwise keep the catalog, or the failure, until then."""
+    return 0 <= age < limit
+
+
 def load_catalog() -> list[Model]:
     """The cached catalog while it is fresh (and has every model the command line names),
     else a fresh one; a stale copy when the fetch fails (or failed a moment ago); an empty
     list when there is neither (``llm`` must start offline too)."""
     cache, now = _read_cache(), time.time()
     stale = models_from_catalog(cache.get("models", []))
-    fresh = "models" in cache and now - cache["fetched_at"] < CACHE_SECONDS
+    fresh = "models" in cache and _within(now - cache["fetched_at"], CACHE_SECONDS)
     if fresh and _asked_for() <= {m.id for m in stale}:
         return stale
-    if now - cache.get("failed_at", 0.0) < RETRY_SECONDS:
+    if "failed_at" in cache and _within(now - cache["failed_at"], RETRY_SECONDS):
         return stale
     try:
         return refresh_catalog()

@@ -33,7 +33,7 @@ from .types import (
     decoder,
 )
 
-__all__ = ["Accumulator", "StreamBase", "StreamCore"]
+__all__ = ["Accumulator", "StreamBase", "StreamCore", "tool_call_slot"]
 
 _decode_chunk = decoder(ChatCompletionChunk)
 _DONE = b"[DONE]"
@@ -48,6 +48,12 @@ class _ToolCallParts:
         self.type: str | None = None
         self.name: str | None = None
         self.args: list[str] = []
+
+
+def tool_call_slot(call: ToolCall, position: int) -> int:
+    """Which tool call of its choice a streamed tool-call delta continues: its ``index``, or,
+    from a server that leaves the index out, its place in the delta's list."""
+    return call.index if call.index is not None else position
 
 
 class Accumulator:
@@ -104,7 +110,7 @@ class Accumulator:
     def _add_tools(self, choice: int, calls: list[ToolCall]) -> None:
         parts = self._tools.setdefault(choice, {})
         for pos, tc in enumerate(calls):
-            i = tc.index if tc.index is not None else pos
+            i = tool_call_slot(tc, pos)
             p = parts.get(i)
             if p is None:
                 p = parts[i] = _ToolCallParts(i)
