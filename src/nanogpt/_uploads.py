@@ -20,7 +20,8 @@ def read_upload(param: str, value: Any, *, limit: int | None = None,
     """The bytes of ``value`` and the file name to send them under.
 
     ``value`` is bytes (or a bytearray/memoryview), a path, or a file object opened in binary
-    mode. With a ``limit``, at most ``limit + 1`` bytes are read: enough for the core to refuse
+    mode (read to its end, or to the limit, however many pieces it hands them over in). With
+    a ``limit``, at most ``limit + 1`` bytes are read: enough for the core to refuse
     a file that is too large without reading it whole. A missing path raises Python's own
     ``FileNotFoundError``; anything else that is not a file is ``InvalidParameterError(param)``.
     """
@@ -33,8 +34,23 @@ def read_upload(param: str, value: Any, *, limit: int | None = None,
     read = getattr(value, "read", None)
     if not callable(read):
         raise InvalidParameterError(param, "must be a path, bytes or a binary file object")
-    data = read(size)
-    if not isinstance(data, (bytes, bytearray)):
-        raise InvalidParameterError(param, "must be opened in binary mode (open(path, 'rb'))")
-    name = os.path.basename(str(getattr(value, "name", "") or ""))
-    return bytes(data), name or default_name
+    name = getattr(value, "name", None)
+    name = os.path.basename(name) if isinstance(name, str) else ""  # not a descriptor number
+    return _read_to_end(param, read, size), name or default_name
+
+
+def _read_to_end(param: str, read: Any, size: int) -> bytes:
+    """Up to ``size`` bytes (all with -1) from ``read``, until it hands over nothing: an
+    unbuffered file (a raw pipe, a socket file) hands over only what it holds at each call,
+    and its first piece is not the whole file."""
+    pieces: list[bytes] = []
+    got = 0
+    while size < 0 or got < size:
+        piece = read(-1 if size < 0 else size - got)
+        if not isinstance(piece, (bytes, bytearray)):
+            raise InvalidParameterError(param, "must be opened in binary mode (open(path, 'rb'))")
+        if not piece:
+            break
+        pieces.append(bytes(piece))
+        got += len(piece)
+    return b"".join(pieces)

@@ -13,7 +13,10 @@ __all__ = ["form_data"]
 
 
 def _quoted(value: str) -> str:
-    """A header parameter value: quotes and line breaks cannot end it early."""
+    """A header parameter value: quotes and line breaks cannot end it early, and a file name
+    that is not valid UTF-8 (undecodable bytes of a path, kept by Python as lone surrogates)
+    has them as ``?`` rather than failing to encode."""
+    value = value.encode("utf-8", "replace").decode("utf-8")
     return value.replace("\\", "\\\\").replace('"', '\\"').replace("\r", " ").replace("\n", " ")
 
 
