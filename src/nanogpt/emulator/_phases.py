@@ -7,7 +7,8 @@ phase              the record's fields (``Fault`` keywords)         applied by
 before the head    ``Early``: delay, stall, reset, redirect         ``before_head``
 instead of answer  ``Head``: status (+ retry-after, error shape),   ``instead_of_answer``
                    or an exact ``body``
-in a whole body    ``Body``: non_json, trickle                      ``send_chat_body``,
+in a whole body    ``Body``: non_json, trickle                      ``in_whole_body`` (every
+                                                                    handler's JSON answer),
                                                                     ``send_whole``
 per stream frame   ``Frames``: reset/cut/stall/error/garbage/raw    ``before_frame``,
                    frame after N, no_done, hold_after_done          ``after_frames``
@@ -17,7 +18,8 @@ stream quirks      ``Quirks`` (in ``_framing``): line ends, ...     ``Framing.of
 To add a fault, add a field to the record of its phase (declared with a ``_fields`` helper,
 which also says what an ``X-Emulator-Fault`` header may ask for) and act on it in that phase's
 function; ``Fault`` (``_faults``) picks the field up by itself. The pipeline (``_pipeline``)
-runs the first two phases for every request; the chat handler (``_completions``) the others.
+runs the first two phases for every request and the whole-body one on every handler's answer;
+the chat handler (``_completions``) the stream ones.
 """
 
 from __future__ import annotations
@@ -41,7 +43,7 @@ if TYPE_CHECKING:
     from ._faults import Fault
 
 __all__ = ["Body", "Early", "Frames", "Head", "after_frames", "before_frame", "before_head",
-           "instead_of_answer", "send_chat_body", "send_whole"]
+           "in_whole_body", "instead_of_answer", "send_chat_body", "send_whole"]
 
 TRICKLE_BYTES = 16  # a trickled body is sent this many bytes at a time
 NO_STALL_END = 60.0  # seconds a mid-stream stall lasts when the fault names no ``stall``
@@ -119,7 +121,7 @@ class Body:
     """A broken whole (non-streamed) body. ``Frames.reset_after_chunks`` also acts here: a
     whole chat answer is then cut off half-way."""
 
-    non_json: bool = flag()  # 200 with a body that is not JSON (whole-body chat answers)
+    non_json: bool = flag()  # a 2xx with a body that is not JSON (any whole JSON answer)
     trickle: float | None = number(0, 1.0)  # send a whole body 16 bytes at a time, this apart
 
 
@@ -141,18 +143,40 @@ async def send_whole(request: web.Request, fault: Fault | None, status: int, bod
 
 async def send_chat_body(request: web.Request, fault: Fault | None,
                          data: bytes) -> web.StreamResponse:
-    """A whole chat answer as the fault has it sent: not JSON with ``non_json``, cut off
-    half-way by a reset with ``reset_after_chunks``, trickled with ``trickle``."""
-    json_type = {"Content-Type": "application/json"}
-    if fault is not None and fault.body.non_json:
-        return web.Response(status=200, text="<html>upstream says hi</html>",
+    """A whole JSON answer as the handler has it; the fault acts on it in ``in_whole_body``,
+    as on every JSON answer (the name stays for the handlers that call it)."""
+    return web.Response(status=200, body=data, headers={
+        "X-Request-ID": request[K.rid], "Content-Type": "application/json"})
+
+
+def _whole_json(resp: web.StreamResponse) -> bytes | None:
+    """The body of a handler's whole 2xx JSON answer not sent yet; None for anything else (a
+    stream, an error, audio, a JSONL file)."""
+    if not isinstance(resp, web.Response) or resp.prepared or not 200 <= resp.status < 300:
+        return None
+    if resp.content_type != "application/json" or not isinstance(resp.body, bytes):
+        return None
+    return resp.body
+
+
+async def in_whole_body(request: web.Request, fault: Fault | None,
+                        resp: web.StreamResponse) -> web.StreamResponse:
+    """A handler's whole JSON answer as the fault has it sent (any endpoint: chat, usage,
+    quota, providers, ...): not JSON with ``non_json``, cut off half-way by a reset with
+    ``reset_after_chunks``, trickled with ``trickle``; other answers as they are."""
+    data = _whole_json(resp) if fault is not None else None
+    if fault is None or data is None:
+        return resp
+    headers = {k: v for k, v in resp.headers.items() if k.lower() != "content-length"}
+    if fault.body.non_json:
+        return web.Response(status=resp.status, text="<html>upstream says hi</html>",
                             content_type="text/html", headers={"X-Request-ID": request[K.rid]})
-    if fault is None or fault.frames.reset_after_chunks is None:
-        return await send_whole(request, fault, 200, data, json_type)
-    resp = web.StreamResponse(status=200, headers={
-        "X-Request-ID": request[K.rid], **json_type, "Content-Length": str(len(data))})
-    await resp.prepare(request)
-    await resp.write(data[: len(data) // 2])
+    if fault.frames.reset_after_chunks is None:
+        return await send_whole(request, fault, resp.status, data, headers)
+    cut = web.StreamResponse(status=resp.status, headers={
+        "X-Request-ID": request[K.rid], **headers, "Content-Length": str(len(data))})
+    await cut.prepare(request)
+    await cut.write(data[: len(data) // 2])
     reset_connection(request)
     raise Aborted
 

@@ -5,7 +5,8 @@ its ``Content-Encoding`` undone within the same bound (``_encodings``: 415, 413,
 request is recorded (``_records``), its fault is picked (from the ``X-Emulator-Fault`` header,
 checked, or from the queue ``emu.inject`` fills, see ``_faults``), the key its charges will
 bill is noted (``_charges.billed_key``), the faults that act before the answer run
-(``_phases.before_head``, ``_phases.instead_of_answer``), then the handler (``_routes``). Any
+(``_phases.before_head``, ``_phases.instead_of_answer``), then the handler (``_routes``), whose
+whole JSON answer the body faults act on (``_phases.in_whole_body``). Any
 error on the way, including an unknown path, a wrong method or a bug, becomes a JSON answer
 with an ``X-Request-ID`` (``_errors``).
 """
@@ -170,7 +171,7 @@ async def _answer(request: web.Request, fault: Fault | None,
             early = await phase(request, fault)
             if early is not None:  # (an empty response is falsy: aiohttp's are mappings)
                 return early
-    return await handler(request)
+    return await _phases.in_whole_body(request, fault, await handler(request))
 
 
 def _http_error(rid: str, request: web.Request, e: web.HTTPException) -> web.Response:
