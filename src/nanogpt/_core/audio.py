@@ -318,6 +318,9 @@ class AudioCore:
         raw = json_object("a transcription", status, headers, body)
         if "text" not in raw and isinstance(raw.get("transcription"), str):
             raw = {**raw, "text": raw["transcription"]}  # the /api/transcribe spelling
+        if not isinstance(raw.get("text"), str):  # a billed call: "" would pass for silence
+            raise unexpected_answer("a transcription", status, headers, body,
+                                    "its text is missing or not a string")
         return typed_object(raw, Transcription, status, headers, body)
 
     @staticmethod
