@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from ._core.config import Timeout  # at run time too: typing.get_type_hints resolves it
 from ._core.embeddings import (
     CreateEmbeddingResponse,
     EmbeddingJob,
@@ -22,7 +23,6 @@ from ._core.embeddings import (
 
 if TYPE_CHECKING:
     from ._async.client import AsyncNanoGPT
-    from ._core.config import Timeout
     from ._sync.client import NanoGPT
 
 __all__ = ["AsyncEmbeddings", "Embeddings"]

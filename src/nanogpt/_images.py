@@ -12,6 +12,7 @@ import asyncio
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from ._core.config import Timeout  # at run time too: typing.get_type_hints resolves it
 from ._core.images import (
     MAX_IMAGE_BYTES,
     ImageInput,
@@ -24,7 +25,6 @@ from ._uploads import read_upload
 
 if TYPE_CHECKING:
     from ._async.client import AsyncNanoGPT
-    from ._core.config import Timeout
     from ._sync.client import NanoGPT
 
 __all__ = ["AsyncImages", "Images"]

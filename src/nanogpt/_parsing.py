@@ -12,6 +12,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
+from ._core.config import Timeout
+from ._core.params import MessageParam
 from ._core.results import then
 from ._core.structured import OutputFormat, ParsedChatCompletion, output_format
 
@@ -19,8 +21,6 @@ if TYPE_CHECKING:
     from ._async.client import AsyncNanoGPT
     from ._async.parsed import AsyncParsedStream
     from ._core.client import ClientCore, Request
-    from ._core.config import Timeout
-    from ._resources import MessageParam
     from ._sync.client import NanoGPT
     from ._sync.parsed import ParsedStream
 

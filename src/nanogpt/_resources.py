@@ -10,10 +10,12 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal, overload
 
+from ._core.config import Timeout
+from ._core.params import MessageParam
 from ._core.results import parsed
 from ._core.routing import ModelProviders, decode_providers, providers_request
 from ._core.signature import chat_signature
-from ._core.types import ChatCompletion, Model, ModelList
+from ._core.types import Catalog, ChatCompletion, Model, ModelList
 from ._parsing import AsyncParsingCompletions, ParsingCompletions
 
 if TYPE_CHECKING:
@@ -21,15 +23,11 @@ if TYPE_CHECKING:
 
     from ._async.client import AsyncNanoGPT
     from ._async.stream import AsyncStream
-    from ._core.config import Timeout
     from ._core.params import ChatParams
-    from ._core.types import Catalog
     from ._sync.client import NanoGPT
     from ._sync.stream import Stream
 
 __all__ = ["AsyncChat", "AsyncCompletions", "AsyncModels", "Chat", "Completions", "Models"]
-
-MessageParam = Mapping[str, Any]
 
 
 class Completions(ParsingCompletions):  # + parse(), stream()

@@ -11,6 +11,7 @@ import datetime
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from ._core.config import Timeout  # at run time too: typing.get_type_hints resolves it
 from ._core.search import (
     SearchDepth,
     SearchOutput,
@@ -22,7 +23,6 @@ from ._core.search import (
 
 if TYPE_CHECKING:
     from ._async.client import AsyncNanoGPT
-    from ._core.config import Timeout
     from ._sync.client import NanoGPT
 
 __all__ = ["AsyncWeb", "Web"]

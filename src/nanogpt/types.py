@@ -74,7 +74,7 @@ _TYPES = {  # name -> the private module that defines it (imported on first use)
     "ImagesResponse": "._core.images",
     "MaxPrice": "._core.routing",
     "Message": "._core.types",
-    "MessageParam": "._resources",
+    "MessageParam": "._core.params",
     "Messages": "._account",
     "Model": "._core.types",
     "ModelCapabilities": "._core.types",
@@ -190,6 +190,7 @@ if TYPE_CHECKING:  # what type checkers see (explicit re-exports)
     from ._core.images import ImageResponseFormat as ImageResponseFormat
     from ._core.images import ImagesResponse as ImagesResponse
     from ._core.params import ChatParams as ChatParams
+    from ._core.params import MessageParam as MessageParam
     from ._core.params import ReasoningEffort as ReasoningEffort
     from ._core.results import AsyncRawResponse as AsyncRawResponse
     from ._core.results import RawResponse as RawResponse
@@ -234,6 +235,5 @@ if TYPE_CHECKING:  # what type checkers see (explicit re-exports)
     from ._embeddings import Embeddings as Embeddings
     from ._images import AsyncImages as AsyncImages
     from ._images import Images as Images
-    from ._resources import MessageParam as MessageParam
     from ._web import AsyncWeb as AsyncWeb
     from ._web import Web as Web

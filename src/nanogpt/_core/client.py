@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import os
+import sys
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -56,7 +57,9 @@ from .types import (
     unexpected_answer,
 )
 
-if TYPE_CHECKING:
+if sys.version_info >= (3, 11):  # at run time too, for typing.get_type_hints
+    from typing import Self
+elif TYPE_CHECKING:
     from typing_extensions import Self
 
 __all__ = ["Auth", "ClientCore", "Request"]

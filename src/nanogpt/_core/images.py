@@ -26,7 +26,7 @@ import os
 from collections.abc import Mapping
 from decimal import Decimal
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any, ClassVar, Literal, Union
+from typing import IO, TYPE_CHECKING, Any, ClassVar, Literal
 from urllib.parse import urlencode
 
 import msgspec
@@ -67,7 +67,7 @@ __all__ = [
 ImageResponseFormat = Literal["b64_json", "url"]
 # what ``images.edit`` takes as an image: the bytes, a path, an open binary file, or a
 # ``data:image/...;base64,...`` URL
-ImageInput = Union[bytes, str, "os.PathLike[str]", IO[bytes]]
+ImageInput = bytes | str | os.PathLike[str] | IO[bytes]
 
 # "Uploads should be 4 MB or smaller after encoding" (image-generation-openai.mdx): read as
 # 4 MiB of data URL, checked before sending

@@ -19,7 +19,9 @@ from typing import Any, Literal, TypedDict
 from .errors import InvalidParameterError
 from .routing import ProviderRouting, check_provider
 
-__all__ = ["ChatParams", "build_chat_body", "check_headers"]
+__all__ = ["ChatParams", "MessageParam", "build_chat_body", "check_headers"]
+
+MessageParam = Mapping[str, Any]  # one chat message as sent
 
 ReasoningEffort = Literal["none", "minimal", "low", "medium", "high", "xhigh"]
 
