@@ -359,6 +359,19 @@ class KeepsRaw(msgspec.Struct, dict=True):
         """The JSON object as received (a copy), unknown fields included."""
         return dict(self.raw)
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickled, copied and deep-copied with what lives beside the fields (the JSON it came
+        from, its request id): a msgspec struct's own pickling keeps only the fields."""
+        base = msgspec.Struct.__reduce__(self)
+        return (*base[:2], dict(self.__dict__))
+
+    def __copy__(self) -> Any:
+        """A shallow copy with what lives beside the fields (msgspec's copies only some)."""
+        make, args, state = self.__reduce__()
+        new = make(*args)
+        new.__dict__.update(state)
+        return new
+
     def to_json(self, *, indent: int = 2) -> str:
         """:meth:`to_dict` as JSON text (``indent=0``: on one line)."""
         return to_json(self.to_dict(), indent)
