@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING, Any, Literal, overload
 from ._core.config import Timeout
 from ._core.params import MessageParam
 from ._core.results import parsed
-from ._core.routing import ModelProviders, decode_providers, providers_request
 from ._core.signature import chat_signature
 from ._core.types import Catalog, ChatCompletion, Model, ModelList
 from ._parsing import AsyncParsingCompletions, ParsingCompletions
@@ -24,6 +23,7 @@ if TYPE_CHECKING:
     from ._async.client import AsyncNanoGPT
     from ._async.stream import AsyncStream
     from ._core.params import ChatParams
+    from ._core.providers import ModelProviders
     from ._sync.client import NanoGPT
     from ._sync.stream import Stream
 
@@ -101,6 +101,8 @@ class Models:
         """The providers ``model`` can be routed to, with the price each charges and whether
         it is available now (``GET /api/models/{id}/providers``). Pass one of their ids as
         chat's ``provider=``; choosing one bills pay-as-you-go even on a subscription."""
+        from ._core.providers import decode_providers, providers_request  # see its docstring
+
         return self._client._call(providers_request(self._client._core, model),
                                   decode_providers)
 
@@ -174,5 +176,7 @@ class AsyncModels:
 
     async def providers(self, model: str) -> ModelProviders:
         """The providers ``model`` can be routed to (see ``NanoGPT.models.providers``)."""
+        from ._core.providers import decode_providers, providers_request
+
         return await self._client._call(providers_request(self._client._core, model),
                                         decode_providers)

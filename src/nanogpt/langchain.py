@@ -11,14 +11,15 @@ errors (every error is a ``nanogpt.NanoGPTError``). Needs ``pip install 'nanogpt
   and every sampling parameter of the SDK's one parameter table (``ChatParams``: temperature,
   top_k, min_p, repetition_penalty, reasoning_effort, seed, stop...). Those fields are made from
   the table when this module loads, so they cannot drift from what ``create()`` takes; the
-  values are checked by the SDK's own checks when the model is made
-  (``InvalidParameterError``, before anything is sent). The per-call parameters (``tools``,
+  values are checked by the SDK's own checks when the model is made, and when a field is
+  assigned or set by ``model_copy(update=...)`` (``InvalidParameterError``, before anything is
+  sent). The per-call parameters (``tools``,
   ``tool_choice``, ``response_format``, ``parallel_tool_calls``, ``stream_options``) are not
   fields: ``bind_tools``, ``with_structured_output`` and ``bind`` give them.
 * **The key** lives in the ``SecretStr`` and in the clients, made on first use and held
   privately: never in ``repr``, ``dumps``, ``dict()``, LangSmith's parameters or an error. A
-  ``base_url`` carrying a password is refused when the model is made (the SDK would refuse it
-  only at the first call, after LangChain had traced it). A deep copy or a pickle leaves the
+  ``base_url`` carrying a password is refused however it is set (the SDK would refuse it only
+  at the first call, after LangChain had traced it). A deep copy or a pickle leaves the
   clients behind and finds them again when used; a pickle holds the key, as any pickled
   ``SecretStr`` does (``dumps`` is the key-free way to store a model).
 * **Clients are shared** by the models with the same key, base URL, timeout and retries (the
@@ -85,6 +86,9 @@ from nanogpt import AsyncNanoGPT, InvalidParameterError, NanoGPT, OutputValidati
 from nanogpt import _contract as contract
 from nanogpt.types import ChatCompletion, ChatCompletionChunk, Timeout, Usage
 
+if TYPE_CHECKING:
+    from typing_extensions import Self
+
 __all__ = ["ChatNanoGPT"]
 
 PROVIDER = "nanogpt"
@@ -129,6 +133,22 @@ if TYPE_CHECKING:
 else:
     _SamplingFields = create_model(
         "_SamplingFields", __base__=BaseChatModel, __module__=__name__, **_generated_fields())
+
+
+_SAMPLING = frozenset(sampling_parameters())
+
+
+def _check_fields(values: Mapping[str, Any]) -> None:
+    """The SDK's checks of the fields among ``values``, however they are set (``__init__``,
+    assignment, ``model_copy(update=...)``): a sampling parameter as ``create()`` checks it,
+    and a base URL with a password refused at once (the SDK would refuse it only at the first
+    call, after LangChain has put it in the run's trace parameters), never echoed. An empty
+    base URL (``NANOGPT_BASE_URL=``) is the default, as in the SDK."""
+    for name, value in values.items():
+        if name in _SAMPLING and value is not None:
+            contract.check_parameter(name, value)
+        elif name == "base_url" and value:
+            contract.check_base_url(value, allow_insecure_http=True)
 
 
 class _Clients(dict[str, tuple[dict[str, Any], Any]]):
@@ -180,16 +200,23 @@ class ChatNanoGPT(_SamplingFields):
 
     def __init__(self, **data: Any) -> None:
         # the SDK's own checks first, outside pydantic (which would turn InvalidParameterError
-        # into its ValidationError): a wrong value is refused as create() refuses it, naming
-        # the parameter, before anything is sent
-        for name in sampling_parameters():
-            if data.get(name) is not None:
-                contract.check_parameter(name, data[name])
+        # into its ValidationError, echoing the value): a wrong value is refused as create()
+        # refuses it, naming the parameter, before anything is sent
+        _check_fields(data)
         super().__init__(**data)
-        if self.base_url:  # an empty one (NANOGPT_BASE_URL=) is the default, as in the SDK
-            # the SDK would refuse a URL with a password at the first call, after LangChain
-            # has put it in the run's trace parameters: refused here, never echoed
-            contract.check_base_url(self.base_url, allow_insecure_http=True)
+        _check_fields({"base_url": self.base_url})  # it may come from NANOGPT_BASE_URL
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        """Assignment skips pydantic's validation (and ``__init__``): the same checks here."""
+        _check_fields({name: value})
+        super().__setattr__(name, value)
+
+    def model_copy(self, *, update: Mapping[str, Any] | None = None,
+                   deep: bool = False) -> Self:
+        """``update`` skips pydantic's validation (and ``__init__``): the same checks here,
+        before the copy is made."""
+        _check_fields(update or {})
+        return super().model_copy(update=update, deep=deep)
 
     # LangChain's identity of the model ------------------------------------------------------
 

@@ -16,8 +16,9 @@ typed errors; this module only translates between ``llm``'s objects and the chat
 * What ``llm`` may send follows the catalog's capabilities: tools (``tool_calling``), schemas
   (``structured_output``), image attachments (``vision``), sent as data URLs.
 * Key: ``llm keys set nanogpt`` or ``NANOGPT_API_KEY``; base URL: ``NANOGPT_BASE_URL``.
-* Options are checked by the SDK's own parameter checks (``nanogpt._contract``), so ``-o``
-  refuses what ``create()`` would refuse, with the same message, before anything is sent.
+* Options are sampling parameters of the SDK's table, typed from it
+  (``nanogpt._contract.parameter_hints``), and checked by the SDK's own parameter checks, so
+  ``-o`` refuses what ``create()`` would refuse, with the same message, before anything is sent.
 * Reasoning is streamed as ``llm``'s reasoning events (shown on stderr, logged); ``-R``
   (``hide_reasoning``) asks NanoGPT to leave it out (``reasoning: {"exclude": true}``).
 * Usage goes to ``llm``'s log: input and output tokens, and in ``details`` the token details
@@ -35,12 +36,19 @@ import sys
 import time
 from collections.abc import AsyncGenerator, Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 import llm
 from llm.parts import AttachmentPart, StreamEvent, TextPart, ToolCallPart, ToolResultPart
-from pydantic import Field, ValidationInfo, field_validator
+from pydantic import (
+    Field,
+    ValidationError,
+    ValidationInfo,
+    ValidatorFunctionWrapHandler,
+    create_model,
+    field_validator,
+)
 from pydantic_core import PydanticCustomError
 
 from nanogpt import (
@@ -53,7 +61,12 @@ from nanogpt import (
     NotFoundError,
     Timeout,
 )
-from nanogpt._contract import check_parameter, models_from_catalog, redact_url
+from nanogpt._contract import (
+    check_parameter,
+    models_from_catalog,
+    parameter_hints,
+    redact_url,
+)
 
 __all__ = ["AsyncNanoGPTChat", "NanoGPTChat", "NanoGPTOptions", "load_catalog", "refresh_catalog"]
 
@@ -184,32 +197,65 @@ def register_commands(cli: click.Group) -> None:
 
 # options -------------------------------------------------------------------------------------
 
-class NanoGPTOptions(llm.Options):
+# what `llm models --options` shows for each option; the names are the options offered, their
+# types come from the SDK's parameter table (a test checks both), so the table defines them
+OPTION_HELP = {
+    "temperature": "Sampling temperature, 0 to 2",
+    "top_p": "Nucleus sampling: 0 to 1",
+    "top_k": "Sample from the k likeliest tokens",
+    "min_p": "Drop tokens below this share of the top one",
+    "repetition_penalty": "Penalty for repeated tokens",
+    "frequency_penalty": "-2 to 2",
+    "presence_penalty": "-2 to 2",
+    "max_tokens": "At most this many tokens in the answer",
+    "reasoning_effort": "none, minimal, low, medium, high or xhigh",
+    "seed": "For repeatable sampling, where supported",
+    "stop": "Stop at this text",
+}
+
+
+def _option_fields() -> dict[str, Any]:
+    hints = parameter_hints()
+    return {name: (hints[name] | None, Field(None, description=help_text))
+            for name, help_text in OPTION_HELP.items()}
+
+
+# Type checkers see llm.Options (they cannot follow a class made at run time).
+if TYPE_CHECKING:
+    _OptionFields = llm.Options
+else:
+    _OptionFields = create_model("_OptionFields", __base__=llm.Options, __module__=__name__,
+                                 **_option_fields())
+
+
+class NanoGPTOptions(_OptionFields):
     """The sampling options ``-o`` takes; each is checked as ``create()`` checks it."""
 
-    temperature: float | None = Field(None, description="Sampling temperature, 0 to 2")
-    top_p: float | None = Field(None, description="Nucleus sampling: 0 to 1")
-    top_k: int | None = Field(None, description="Sample from the k likeliest tokens")
-    min_p: float | None = Field(None, description="Drop tokens below this share of the top one")
-    repetition_penalty: float | None = Field(None, description="Penalty for repeated tokens")
-    frequency_penalty: float | None = Field(None, description="-2 to 2")
-    presence_penalty: float | None = Field(None, description="-2 to 2")
-    max_tokens: int | None = Field(None, description="At most this many tokens in the answer")
-    reasoning_effort: str | None = Field(
-        None, description="none, minimal, low, medium, high or xhigh")
-    seed: int | None = Field(None, description="For repeatable sampling, where supported")
-    stop: str | list[str] | None = Field(None, description="Stop at this text")
-
-    @field_validator("*")
+    @field_validator("*", mode="wrap")
     @classmethod
-    def _checked_by_the_sdk(cls, value: Any, info: ValidationInfo) -> Any:
-        if value is not None and info.field_name is not None:
-            try:
-                check_parameter(info.field_name, value)
-            except InvalidParameterError as e:  # shown as it is, without pydantic's prefix
-                raise PydanticCustomError("nanogpt_parameter", "{message}",
-                                          {"message": str(e)}) from None
+    def _checked_by_the_sdk(cls, value: Any, handler: ValidatorFunctionWrapHandler,
+                            info: ValidationInfo) -> Any:
+        """pydantic converts the command line's text (``"0.5"``) to the table's type; the
+        SDK's check then judges the value, and when pydantic cannot convert it (a name
+        outside a ``Literal``), judges the text as given, so that the message is the SDK's."""
+        name = info.field_name
+        try:
+            value = handler(value)
+        except ValidationError:
+            if value is not None and name is not None:
+                _check_option(name, value)
+            raise
+        if value is not None and name is not None:
+            _check_option(name, value)
         return value
+
+
+def _check_option(name: str, value: Any) -> None:
+    try:
+        check_parameter(name, value)
+    except InvalidParameterError as e:  # shown as it is, without pydantic's prefix
+        raise PydanticCustomError("nanogpt_parameter", "{message}",
+                                  {"message": str(e)}) from None
 
 
 # one request: llm's prompt -> the chat API -----------------------------------------------------

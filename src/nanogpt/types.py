@@ -49,7 +49,7 @@ _TYPES = {  # name -> the private module that defines it (imported on first use)
     "CreateEmbeddingResponse": "._core.embeddings",
     "DateLike": "._core.account",
     "Delta": "._core.types",
-    "DistillationPolicy": "._core.routing",
+    "DistillationPolicy": "._core.providers",
     "Embedding": "._core.embeddings",
     "EmbeddingModel": "._core.embeddings",
     "EmbeddingModelList": "._core.embeddings",
@@ -81,13 +81,13 @@ _TYPES = {  # name -> the private module that defines it (imported on first use)
     "ModelList": "._core.types",
     "ModelName": "._core.suffixes",
     "ModelPricing": "._core.types",
-    "ModelProvider": "._core.routing",
-    "ModelProviders": "._core.routing",
+    "ModelProvider": "._core.providers",
+    "ModelProviders": "._core.providers",
     "ParsedChatCompletion": "._core.structured",
     "ParsedChoice": "._core.structured",
     "ParsedMessage": "._core.structured",
     "Pricing": "._core.types",
-    "ProviderPrice": "._core.routing",
+    "ProviderPrice": "._core.providers",
     "ProviderRouting": "._core.routing",
     "ProviderSort": "._core.routing",
     "Quantization": "._core.routing",
@@ -192,13 +192,13 @@ if TYPE_CHECKING:  # what type checkers see (explicit re-exports)
     from ._core.params import ChatParams as ChatParams
     from ._core.params import MessageParam as MessageParam
     from ._core.params import ReasoningEffort as ReasoningEffort
+    from ._core.providers import DistillationPolicy as DistillationPolicy
+    from ._core.providers import ModelProvider as ModelProvider
+    from ._core.providers import ModelProviders as ModelProviders
+    from ._core.providers import ProviderPrice as ProviderPrice
     from ._core.results import AsyncRawResponse as AsyncRawResponse
     from ._core.results import RawResponse as RawResponse
-    from ._core.routing import DistillationPolicy as DistillationPolicy
     from ._core.routing import MaxPrice as MaxPrice
-    from ._core.routing import ModelProvider as ModelProvider
-    from ._core.routing import ModelProviders as ModelProviders
-    from ._core.routing import ProviderPrice as ProviderPrice
     from ._core.routing import ProviderRouting as ProviderRouting
     from ._core.routing import ProviderSort as ProviderSort
     from ._core.routing import Quantization as Quantization

@@ -240,6 +240,16 @@ def test_help_lists_every_command(run) -> None:
         assert re.search(rf"^\s+{cmd}\s", out, re.M), cmd
 
 
+def test_the_help_summary_names_what_the_commands_do(run) -> None:
+    """The summary at the top said "chat, browse models, check your balance, run batches"
+    after embed, image, speak, transcribe, usage, quota and search had come."""
+    out = run("--help").stdout
+    summary = " ".join(out.split("Examples:")[0].split())
+    for thing in ("chat", "models", "balance", "embeddings", "images", "speech",
+                  "transcription", "web search", "usage", "quotas", "batches"):
+        assert thing in summary, thing
+
+
 # the conversation, through a pseudo-terminal ---------------------------------------------
 
 pexpect = pytest.importorskip("pexpect")

@@ -53,6 +53,27 @@ def test_a_base_url_with_a_password_is_refused_when_the_model_is_made(
     assert emu.count("/chat/completions") == 0
 
 
+def test_every_way_of_setting_a_field_runs_the_checks_of_init(emu: Emulator) -> None:
+    """``model_copy(update=...)`` and assignment skip pydantic's validation and ``__init__``:
+    a base URL with a password (or a bad sampling value) got in that way, to be traced."""
+    url = emu.base_url.replace("http://", f"http://me:{PASSWORD}@")
+    llm = ChatNanoGPT(model=MODEL, api_key=KEY, base_url=emu.base_url, max_retries=0)
+    for field, value in (("base_url", url), ("temperature", 5)):
+        with pytest.raises(InvalidParameterError) as caught:
+            llm.model_copy(update={field: value})
+        assert PASSWORD not in str(caught.value)
+        with pytest.raises(InvalidParameterError) as caught:
+            setattr(llm, field, value)
+        assert PASSWORD not in str(caught.value)
+    assert llm.base_url == emu.base_url and llm.temperature is None
+    tuned = llm.model_copy(update={"temperature": 0.5, "base_url": emu.base_url})
+    tuned.top_k = 40
+    assert tuned.invoke("hi").content
+    request = emu.requests[-1].body
+    assert request["temperature"] == 0.5 and request["top_k"] == 40
+    assert emu.count("/chat/completions") == 1
+
+
 def test_a_plain_base_url_is_kept_as_given(emu: Emulator,
                                            monkeypatch: pytest.MonkeyPatch) -> None:
     llm = ChatNanoGPT(model=MODEL, api_key=KEY, base_url=emu.base_url)

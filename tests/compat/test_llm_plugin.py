@@ -401,3 +401,20 @@ def test_the_async_model_through_llms_python_api(env: dict[str, str]) -> None:
     assert (name, streamed, text) == (f"NanoGPT: {R1}", R1_ANSWER, R1_ANSWER)
     assert tokens_in > 0 and tokens_out > 0 and "cost_usd" in details
     assert isinstance(parsed["name"], str)
+
+
+def test_the_options_are_the_sdks_table_entries_for_the_names_offered() -> None:
+    """One table defines the chat parameters: the plugin's options take their types from it."""
+    from typing import get_type_hints
+
+    from nanogpt._contract import parameter_hints
+
+    table = parameter_hints()
+    fields = llm_plugin.NanoGPTOptions.model_fields
+    offered = set(llm_plugin.OPTION_HELP)
+    assert offered <= set(table)
+    assert offered <= set(fields)
+    hints = get_type_hints(llm_plugin.NanoGPTOptions)
+    assert {name: hints[name] for name in offered} == {
+        name: table[name] | None for name in offered}
+    assert {name: fields[name].description for name in offered} == llm_plugin.OPTION_HELP

@@ -28,14 +28,14 @@ def test_import_is_cheap_and_lazy() -> None:
 
 _CAPABILITIES = ("_embeddings", "_images", "_audio", "_account", "_web",
                  "_core.embeddings", "_core.images", "_core.audio", "_core.account",
-                 "_core.search", "_core.suffixes")
+                 "_core.search", "_core.suffixes", "_core.providers")
 
 
 def test_chat_code_imports_no_other_capability() -> None:
     """A chat-only program that annotates with the public types (``nanogpt.ChatCompletion``,
     ``nanogpt.types.Message``) loads none of the embeddings, images, audio, account or web
-    modules: ``nanogpt.types`` imports each type on first use (it imported them all, 30 times
-    the cost of the rest of the module)."""
+    modules, nor a model's provider list: ``nanogpt.types`` imports each type on first use (it
+    imported them all, 30 times the cost of the rest of the module)."""
     code = ("import sys, nanogpt, nanogpt.types; c = nanogpt.NanoGPT('k'); "
             "nanogpt.ChatCompletion, nanogpt.types.Message, nanogpt.types.ChatParams; "
             f"print([m for m in {_CAPABILITIES!r} if 'nanogpt.' + m in sys.modules])")

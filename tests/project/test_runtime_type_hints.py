@@ -3,8 +3,8 @@ their namespaces and what they return, at run time: tools that read signatures (
 typer, LangChain's tool schemas, IDEs' runtime inspectors) must not meet a ``NameError`` for a
 name imported only under ``TYPE_CHECKING``. The exceptions are the names whose import would
 load what a chat-only program must not (``aiohttp`` for the async streams, the account
-capability for ``usage``'s dates): they stay for type checkers only (``nanogpt.types`` has
-them)."""
+capability for ``usage``'s dates, the providers module for ``models.providers``): they stay
+for type checkers only (``nanogpt.types`` has them)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,8 @@ import typing
 from test_public_types import _CONSTRUCTED_BY_USERS, _is_public, _public_classes
 
 # names kept lazy on purpose (see the module docstring)
-_LAZY = {"DateLike", "Stream", "AsyncStream", "ParsedStream", "AsyncParsedStream"}
+_LAZY = {"DateLike", "ModelProviders", "Stream", "AsyncStream", "ParsedStream",
+         "AsyncParsedStream"}
 
 
 def _unresolved() -> list[str]:

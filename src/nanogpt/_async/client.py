@@ -258,18 +258,12 @@ class AsyncNanoGPT(ClientBase):
 
     async def _open_stream(self, req: Request) -> AsyncStream:
         resp, state, plan = await self._exchange(req)
-        owner = asyncio.current_task()  # the task that holds the slot, whoever closes
         headers = lower_headers(resp.headers.items())
         if self._core.answered_with_json(headers):
             body = await self._read_answer(resp, state, plan, req.limits.body)
             raise self._core.not_a_stream(resp.status, headers, body)
-        try:
-            decoder = decoder_for(headers.get("content-encoding"))
-        except UndecodableBody as e:
-            body_of(resp, None, state, owner).release(False)  # the one way a slot goes back
-            raise self._core.stream_core(headers).interrupted(
-                TransportFailure(str(e), sent=True)) from None
-        stream_body = body_of(resp, decoder, state, owner)
+        stream_body = self._body_as_it_comes(
+            resp, state, headers, lambda f: self._core.stream_core(headers).interrupted(f))
         stream = AsyncStream(stream_body, self._core.stream_core(headers, req.timeout), headers)
         return self._deliver_stream(resp.status, headers, stream)
 
@@ -278,14 +272,25 @@ class AsyncNanoGPT(ClientBase):
         """A 2xx answer whose body is read as it comes (a binary stream, not events): its
         status, headers and stream body (which holds the connection and the slot)."""
         resp, state, _ = await self._exchange(req)
-        owner = asyncio.current_task()
         headers = lower_headers(resp.headers.items())
+        return resp.status, headers, self._body_as_it_comes(resp, state, headers,
+                                                            self._core.answer_cut)
+
+    @staticmethod
+    def _body_as_it_comes(resp: aiohttp.ClientResponse, state: LoopSession,
+                          headers: Mapping[str, str],
+                          cut: Callable[[TransportFailure], Exception]) -> ResponseBody:
+        """The body of a 2xx answer, read as it comes (events or audio), decoded when coded;
+        it holds the connection and the slot (for the task that opened it, whoever closes)
+        until closed. A coding that cannot be decoded gives both back, and ``cut`` makes the
+        error: the answer had started (it may be billed), never retried."""
+        owner = asyncio.current_task()
         try:
             decoder = decoder_for(headers.get("content-encoding"))
         except UndecodableBody as e:
-            body_of(resp, None, state, owner).release(False)
-            raise self._core.answer_cut(TransportFailure(str(e), sent=True)) from None
-        return resp.status, headers, body_of(resp, decoder, state, owner)
+            body_of(resp, None, state, owner).release(False)  # the one way a slot goes back
+            raise cut(TransportFailure(str(e), sent=True)) from None
+        return body_of(resp, decoder, state, owner)
 
 
 class SharedSession:

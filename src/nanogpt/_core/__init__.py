@@ -39,8 +39,9 @@ it, so a decision is made in one place:
 - ``signature``: the signature ``help()`` shows for ``chat.completions.create``, made from
   the parameter table.
 - ``fuzzy``: the ids a mistyped model id most likely meant (``models.retrieve``'s error).
-- ``routing``: chat's ``provider=`` (a provider id or the routing object, checked) and a
-  model's provider list (``models.providers``).
+- ``routing``: chat's ``provider=`` (a provider id or the routing object, checked); light,
+  since ``params`` loads it with every client. ``providers``: a model's provider list
+  (``models.providers``, typed), loaded on first use.
 - ``search``: web search (``web.search``): its checked request and typed answer.
 - ``suffixes``: model suffixes (``:online/linkup-deep``, ``:memory-30``...): ``ModelName``
   and ``model_id`` build, check and read them.

@@ -215,13 +215,8 @@ class NanoGPT(ClientBase):
         if self._core.answered_with_json(headers):  # a whole body: bounded like any other
             resp.rearm(plan.attempt_deadline(req.limits.body))
             raise self._core.not_a_stream(resp.status, headers, self._read_answer(resp, slot))
-        if not resp.streaming(req.limits.each_read):  # `total` ends where the stream starts
-            resp.release(reusable=False)
-            _free(slot)
-            # the 2xx head had come: the answer had started (it may be billed), never retry
-            raise self._core.stream_core(headers).interrupted(TransportFailure(
-                "the total timeout ran out as the stream started", sent=True, timeout=True))
-        body = ResponseBody(resp, functools.partial(_free, slot))
+        body = self._body_as_it_comes(req, resp, slot, "stream",
+                                      lambda f: self._core.stream_core(headers).interrupted(f))
         stream = Stream(body, self._core.stream_core(headers, req.timeout), headers)
         return self._deliver_stream(resp.status, headers, stream)
 
@@ -230,18 +225,30 @@ class NanoGPT(ClientBase):
         status, headers and stream body (which holds the connection and the slot)."""
         resp, slot, _ = self._exchange(req)
         headers = lower_headers(resp.headers.items())
+        body = self._body_as_it_comes(req, resp, slot, "body", self._core.answer_cut,
+                                      refuse=functools.partial(self._core.refuse_coded,
+                                                               resp.status, headers))
+        return resp.status, headers, body
+
+    def _body_as_it_comes(self, req: Request, resp: Response, slot: Slot, what: str,
+                          cut: Callable[[TransportFailure], Exception],
+                          refuse: Callable[[], None] | None = None) -> ResponseBody:
+        """The body of a 2xx answer, read as it comes (events or audio); it holds the
+        connection and the slot until closed. ``refuse`` may turn the answer down first;
+        ``total`` ends where the body starts, and when it ran out just before, ``cut`` makes
+        the error: the 2xx head had come, so the answer had started (it may be billed) and
+        is never retried. Either way the connection and the slot go back."""
         try:
-            self._core.refuse_coded(resp.status, headers)
+            if refuse is not None:
+                refuse()
+            if not resp.streaming(req.limits.each_read):
+                raise cut(TransportFailure(f"the total timeout ran out as the {what} started",
+                                           sent=True, timeout=True))
         except BaseException:
             resp.release(reusable=False)
             _free(slot)
             raise
-        if not resp.streaming(req.limits.each_read):  # `total` ends where the body starts
-            resp.release(reusable=False)
-            _free(slot)
-            raise self._core.answer_cut(TransportFailure(
-                "the total timeout ran out as the body started", sent=True, timeout=True))
-        return resp.status, headers, ResponseBody(resp, functools.partial(_free, slot))
+        return ResponseBody(resp, functools.partial(_free, slot))
 
 
 class Transport:

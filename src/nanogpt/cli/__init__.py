@@ -60,7 +60,8 @@ class _Cli(click.Group):
 @click.version_option(package_name="nanogpt", prog_name="nanogpt")
 @click.pass_context
 def cli(ctx: click.Context, base_url: str | None, offline: bool, verbose: int) -> None:
-    """NanoGPT from the terminal: chat, browse models, check your balance, run batches.
+    """NanoGPT from the terminal: chat, models, balance, embeddings, images, speech and
+    transcription, web search, usage and quotas, batches.
 
     \b
     Examples:
