@@ -79,6 +79,7 @@ _TYPES = {  # name -> the private module that defines it (imported on first use)
     "Model": "._core.types",
     "ModelCapabilities": "._core.types",
     "ModelList": "._core.types",
+    "ModelPage": "._core.types",
     "ModelName": "._core.suffixes",
     "ModelPricing": "._core.types",
     "ModelProvider": "._core.providers",
@@ -227,6 +228,7 @@ if TYPE_CHECKING:  # what type checkers see (explicit re-exports)
     from ._core.types import Model as Model
     from ._core.types import ModelCapabilities as ModelCapabilities
     from ._core.types import ModelList as ModelList
+    from ._core.types import ModelPage as ModelPage
     from ._core.types import ModelPricing as ModelPricing
     from ._core.types import Pricing as Pricing
     from ._core.types import ToolCall as ToolCall

@@ -127,3 +127,24 @@ def test_one_odd_catalog_entry_does_not_hide_the_rest() -> None:
     models = core.decode_models("all", 200, {}, body)
     assert [m.id for m in models] == ["a/ok", "b/odd"]
     assert models[1].raw["context_length"] == "lots"
+
+
+def test_every_model_list_has_one_shape(make_client) -> None:
+    """The catalog and the embedding, image and audio model lists are one kind of page: a list
+    of typed models that reads as ``openai``'s page, finds a model by id, names its ids, and
+    carries its answer's request id and top-level object."""
+    from nanogpt.types import ModelPage
+
+    client = make_client()
+    pages = [client.models.list(), client.embeddings.models(), client.images.models(),
+             client.audio.models()]
+    for page in pages:
+        assert isinstance(page, ModelPage) and isinstance(page, list) and len(page) > 0
+        first = page[0]
+        assert page.data is page and page.ids[0] == first.id and page[first.id] is first
+        assert page.get(first.id) is first and page.get("no/such-model") is None
+        assert page.request_id and first.request_id == page.request_id
+        assert page.raw["data"] and page.to_dict()["object"] == "list"
+        assert repr(page).startswith(type(page).__name__ + "(")
+        with pytest.raises(KeyError):
+            page["no/such-model"]

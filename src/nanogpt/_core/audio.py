@@ -28,7 +28,8 @@ import msgspec
 
 from .errors import APIResponseValidationError, InvalidParameterError
 from .multipart import form_data
-from .types import KeepsRaw, json_object, typed_object, unexpected_answer
+from .results import with_request_id
+from .types import KeepsRaw, ModelPage, json_object, typed_object, unexpected_answer
 
 if TYPE_CHECKING:
     from .client import ClientCore, Request
@@ -130,21 +131,9 @@ class AudioModel(KeepsRaw):
         return bool((self.capabilities or {}).get("speech_to_text"))
 
 
-class AudioModelList(KeepsRaw):
-    """The audio models (iterate it, or ``.data``); ``.ids`` for their ids."""
-
-    data: list[AudioModel] = msgspec.field(default_factory=list)
-    object: str = "list"
-
-    def __iter__(self) -> Iterator[AudioModel]:
-        return iter(self.data)
-
-    def __len__(self) -> int:
-        return len(self.data)
-
-    @property
-    def ids(self) -> list[str]:
-        return [m.id for m in self.data]
+class AudioModelList(ModelPage[AudioModel]):
+    """The audio models (``client.audio.models()``): a :class:`ModelPage` of
+    :class:`AudioModel`."""
 
 
 # argument checks -------------------------------------------------------------------------------
@@ -330,9 +319,9 @@ class AudioCore:
         models = [typed_object(m, AudioModel, status, headers, body)
                   for m in (items if isinstance(items, list) else [])
                   if isinstance(m, dict) and isinstance(m.get("id"), str)]
-        out = AudioModelList(data=models)
-        out.__dict__["_raw_dict"] = raw
-        return out
+        out = AudioModelList(models)
+        out.__dict__["_raw"] = raw
+        return with_request_id(out, headers)
 
 
 def not_audio(status: int, headers: Mapping[str, str], body: bytes) -> APIResponseValidationError:

@@ -39,16 +39,19 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 import msgspec
 
 from .errors import APIResponseValidationError, InvalidParameterError, NanoGPTError
+from .results import with_request_id
 from .types import (
     DECODE_ERRORS,
     JSONObjectView,
     KeepsRaw,
+    ModelPage,
     Pricing,
     _fitting_fields,
     _to_count,
     _to_decimal,
     _to_str,
     decoder,
+    loads,
     unexpected_answer,
 )
 
@@ -171,27 +174,9 @@ class EmbeddingModel(KeepsRaw):
         return _to_decimal(self.pricing.per_million_tokens) if self.pricing else None
 
 
-class EmbeddingModelList(KeepsRaw):
-    """``client.embeddings.models()``: ``data`` (typed models); iterable, ``len()``,
-    ``["id"]`` finds a model by id."""
-
-    data: list[EmbeddingModel] = msgspec.field(default_factory=list)
-    object: str = "list"
-
-    def __iter__(self) -> Iterator[EmbeddingModel]:
-        return iter(self.data)
-
-    def __len__(self) -> int:
-        return len(self.data)
-
-    def __getitem__(self, model_id: str) -> EmbeddingModel:
-        for m in self.data:
-            if m.id == model_id:
-                return m
-        raise KeyError(model_id)
-
-    def __repr__(self) -> str:
-        return f"EmbeddingModelList({[m.id for m in self.data]!r})"
+class EmbeddingModelList(ModelPage[EmbeddingModel]):
+    """The embedding models (``client.embeddings.models()``): a :class:`ModelPage` of
+    :class:`EmbeddingModel`; ``models["text-embedding-3-small"]`` finds one."""
 
 
 class EmbeddingsIncompleteError(NanoGPTError):
@@ -521,9 +506,9 @@ class EmbeddingsCore:
         except DECODE_ERRORS as e:
             raise _invalid(f"a model list ({e})", status, headers, body) from None
         models = [m for m in map(_model, wire.data) if m is not None]
-        result = EmbeddingModelList(data=models, object=wire.object)
-        result.__dict__["_raw_json"] = body
-        return result
+        result = EmbeddingModelList(models)
+        result.__dict__["_raw"] = loads(body)
+        return with_request_id(result, headers)
 
 
 def _model(item: Any) -> EmbeddingModel | None:

@@ -33,12 +33,13 @@ import msgspec
 
 from .errors import APIResponseValidationError, InvalidParameterError
 from .params import _integer, _kind, _number, _one_of
+from .results import with_request_id
 from .types import (
     JSONObjectView,
     KeepsRaw,
+    ModelPage,
     _to_decimal,
     json_object,
-    to_json,
     typed_object,
     unexpected_answer,
 )
@@ -266,25 +267,9 @@ class ImageModel(KeepsRaw):
         return ImagePricing(self._pricing if isinstance(self._pricing, dict) else {})
 
 
-class ImageModelList(list[ImageModel]):
-    """The image models: a list of :class:`ImageModel` that also reads as ``openai``'s page
-    (``.data``), with the ``request_id`` of its answer."""
-
-    object = "list"
-    request_id: str | None = None
-
-    @property
-    def data(self) -> list[ImageModel]:
-        return self
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"object": "list", "data": [m.to_dict() for m in self]}
-
-    def to_json(self, *, indent: int = 2) -> str:
-        return to_json(self.to_dict(), indent)
-
-    def __repr__(self) -> str:
-        return f"ImageModelList({list.__repr__(self)})"
+class ImageModelList(ModelPage[ImageModel]):
+    """The image models (``client.images.models()``): a :class:`ModelPage` of
+    :class:`ImageModel`."""
 
 
 # requests ---------------------------------------------------------------------------------
@@ -396,7 +381,5 @@ class ImagesCore:
         models = ImageModelList(typed_object(m, ImageModel, status, headers, body) for m in
                                 (items if isinstance(items, list) else [])
                                 if isinstance(m, dict) and isinstance(m.get("id"), str))
-        models.request_id = headers.get("x-request-id")
-        for m in models:
-            m.__dict__["_request_id"] = models.request_id
-        return models
+        models.__dict__["_raw"] = raw
+        return with_request_id(models, headers)

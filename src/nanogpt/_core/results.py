@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any, Generic, TypeVar, cast
 
-from .types import Balance, KeepsRaw, ModelList, loads
+from .types import Balance, KeepsRaw, ModelPage, loads
 
 __all__ = ["AsyncRawResponse", "RawResponse", "parsed", "then", "with_request_id"]
 
@@ -28,9 +28,9 @@ def with_request_id(result: T, headers: Mapping[str, str]) -> T:
     rid = headers.get("x-request-id")
     if isinstance(result, KeepsRaw):
         result.__dict__["_request_id"] = rid
-    elif isinstance(result, (Balance, ModelList)):
+    elif isinstance(result, (Balance, ModelPage)):
         result.request_id = rid
-        if isinstance(result, ModelList):
+        if isinstance(result, ModelPage):
             for m in result:
                 m.__dict__["_request_id"] = rid
     return result

@@ -18,7 +18,7 @@ import contextlib
 import math
 from collections.abc import Callable, Mapping
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, SupportsIndex, TypeVar, overload
 
 import msgspec
 
@@ -37,6 +37,7 @@ __all__ = [
     "Model",
     "ModelCapabilities",
     "ModelList",
+    "ModelPage",
     "ModelPricing",
     "Pricing",
     "ToolCall",
@@ -542,17 +543,53 @@ class Model(KeepsRaw):
     icon_url: str | None = None
 
 
-class ModelList(list[Model]):
-    """The model catalog: a list of :class:`Model`, which also reads as ``openai``'s page
-    (``.data``, ``.object``), and carries the ``request_id`` of the answer it came from."""
+M = TypeVar("M", bound="KeepsRaw")
+
+
+class ModelPage(list[M]):
+    """The one shape of every model list (the catalog, and the embedding, image and audio
+    models): a list of typed models that also reads as ``openai``'s page (``.data``,
+    ``.object``), finds a model by id (``page["openai/gpt-5-mini"]``, ``page.get(id)``), names
+    its ``.ids``, carries the ``request_id`` of its answer, and keeps that answer's top-level
+    object in ``.raw`` (fields the service adds beside ``data``)."""
 
     object = "list"
     request_id: str | None = None
 
     @property
-    def data(self) -> list[Model]:
+    def data(self) -> list[M]:
         """The models (this list itself, as ``openai``'s ``SyncPage.data``)."""
         return self
+
+    @property
+    def ids(self) -> list[str]:
+        return [m.raw.get("id", "") for m in self]
+
+    def get(self, model_id: str) -> M | None:
+        """The model whose id is ``model_id``, or None."""
+        return next((m for m in self if m.raw.get("id") == model_id), None)
+
+    @overload
+    def __getitem__(self, key: SupportsIndex) -> M: ...
+    @overload
+    def __getitem__(self, key: slice) -> list[M]: ...
+    @overload
+    def __getitem__(self, key: str) -> M: ...
+
+    def __getitem__(self, key: SupportsIndex | slice | str) -> M | list[M]:
+        if isinstance(key, str):
+            found = self.get(key)
+            if found is None:
+                raise KeyError(key)
+            return found
+        return super().__getitem__(key)
+
+    @property
+    def raw(self) -> dict[str, Any]:
+        """The answer's top-level object as received (``{"object": "list", "data": [...]}``
+        when it was only a list)."""
+        kept = self.__dict__.get("_raw")
+        return kept if isinstance(kept, dict) else self.to_dict()
 
     def to_dict(self) -> dict[str, Any]:
         """``{"object": "list", "data": [...]}``, each model as received."""
@@ -562,7 +599,11 @@ class ModelList(list[Model]):
         return to_json(self.to_dict(), indent)
 
     def __repr__(self) -> str:
-        return f"ModelList({list.__repr__(self)})"
+        return f"{type(self).__name__}({list.__repr__(self)})"
+
+
+class ModelList(ModelPage[Model]):
+    """The model catalog (``client.models.list()``): a :class:`ModelPage` of :class:`Model`."""
 
 
 def model_from_dict(item: dict[str, Any]) -> Model:
