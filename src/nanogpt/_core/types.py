@@ -18,7 +18,7 @@ import contextlib
 import math
 from collections.abc import Callable, Mapping
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, ClassVar, Literal, SupportsIndex, TypeVar, overload
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol, SupportsIndex, TypeVar, overload
 
 import msgspec
 
@@ -543,7 +543,16 @@ class Model(KeepsRaw):
     icon_url: str | None = None
 
 
-M = TypeVar("M", bound="KeepsRaw")
+class _Listed(Protocol):
+    """What a model of a ``ModelPage`` has: an id, and its JSON form."""
+
+    @property
+    def id(self) -> str: ...
+
+    def to_dict(self) -> dict[str, Any]: ...
+
+
+M = TypeVar("M", bound=_Listed)
 
 
 class ModelPage(list[M]):
@@ -563,11 +572,11 @@ class ModelPage(list[M]):
 
     @property
     def ids(self) -> list[str]:
-        return [m.raw.get("id", "") for m in self]
+        return [m.id for m in self]
 
     def get(self, model_id: str) -> M | None:
         """The model whose id is ``model_id``, or None."""
-        return next((m for m in self if m.raw.get("id") == model_id), None)
+        return next((m for m in self if m.id == model_id), None)
 
     @overload
     def __getitem__(self, key: SupportsIndex) -> M: ...
