@@ -141,3 +141,21 @@ def test_extra_body_may_not_smuggle_stream(client, emu) -> None:
     with pytest.raises(InvalidParameterError):
         client.chat.completions.create(model=MODEL, messages=USER, extra_body={"stream": True})
     assert emu.count() == 0
+
+
+@pytest.mark.parametrize("call", ["chat", "embeddings", "images", "web"])
+def test_an_extra_body_that_is_no_mapping_is_refused_even_when_empty(client, emu,
+                                                                    call: str) -> None:
+    """One check (``add_extra_body``) for every call: an empty list is as wrong as a full one
+    (audio refused it already; the other calls let it through, sending nothing extra)."""
+    send = {
+        "chat": lambda: client.chat.completions.create(model=MODEL, messages=USER,
+                                                       extra_body=[]),
+        "embeddings": lambda: client.embeddings.create(model="text-embedding-3-small",
+                                                       input="hi", extra_body=[]),
+        "images": lambda: client.images.generate(prompt="a lighthouse", extra_body=[]),
+        "web": lambda: client.web.search("rust", extra_body=[]),
+    }[call]
+    with pytest.raises(InvalidParameterError, match="extra_body"):
+        send()
+    assert emu.count() == 0

@@ -28,6 +28,7 @@ import msgspec
 
 from .errors import APIResponseValidationError, InvalidParameterError
 from .multipart import form_data
+from .params import add_extra_body
 from .results import with_request_id
 from .types import KeepsRaw, ModelPage, json_object, typed_object, unexpected_answer
 
@@ -165,14 +166,6 @@ def _speed(value: Any) -> float | None:
     return float(value)
 
 
-def _extra(name: str, value: Any) -> dict[str, Any]:
-    if value is None:
-        return {}
-    if not isinstance(value, Mapping):
-        raise InvalidParameterError(name, "must be a mapping")
-    return dict(value)
-
-
 def upload_media_type(filename: str) -> str:
     """The media type of an upload named ``filename``; a name whose extension is not a
     documented audio or video format is refused (a name without one is sent as bytes)."""
@@ -222,7 +215,7 @@ class AudioCore:
             body["instructions"] = _text("instructions", instructions)
         if stream:
             body["stream"] = True
-        body.update(_extra("extra_body", extra_body))
+        add_extra_body(body, extra_body)
         # billed per input character: never re-sent once it may have reached the server
         req = self.core.request("POST", "/audio/speech", body=body, idempotent=False,
                                 extra_headers=extra_headers, timeout=timeout)
@@ -274,7 +267,7 @@ class AudioCore:
         fmt = _optional_text("response_format", response_format)
         if fmt is not None:
             fields["response_format"] = fmt
-        fields.update(_extra("extra_body", extra_body))
+        add_extra_body(fields, extra_body)
         return fields
 
     def models_request(self, type: Any = "all") -> Request:

@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 import msgspec
 
 from .errors import APIResponseValidationError, InvalidParameterError, NanoGPTError
+from .params import add_extra_body
 from .results import with_request_id
 from .types import (
     DECODE_ERRORS,
@@ -277,13 +278,7 @@ def _check_body_fields(model: Any, dimensions: Any, encoding_format: Any, user: 
         if not isinstance(user, str):
             raise InvalidParameterError("user", "must be a string")
         body["user"] = user
-    if extra_body:
-        if not isinstance(extra_body, Mapping):
-            raise InvalidParameterError("extra_body", "must be an object (dict)")
-        if "input" in extra_body:
-            raise InvalidParameterError("extra_body", "must not hold 'input': pass input=")
-        body.update(extra_body)
-    return body
+    return add_extra_body(body, extra_body, reserved=("input", "pass input="))
 
 
 ASSUMED_DIMENSIONS = 4096

@@ -32,7 +32,7 @@ from urllib.parse import urlencode
 import msgspec
 
 from .errors import APIResponseValidationError, InvalidParameterError
-from .params import _integer, _kind, _number, _one_of
+from .params import _integer, _kind, _number, _one_of, add_extra_body
 from .results import with_request_id
 from .types import (
     JSONObjectView,
@@ -304,16 +304,6 @@ def _body(prompt: Any, fields: Mapping[str, Any]) -> dict[str, Any]:
     return body
 
 
-def _with_extra(body: dict[str, Any], extra_body: Mapping[str, Any] | None) -> dict[str, Any]:
-    """``body`` with ``extra_body`` on top: the way to send what this library does not know,
-    or to send a field differently; it wins."""
-    if extra_body:
-        if not isinstance(extra_body, Mapping):
-            raise InvalidParameterError("extra_body", "must be an object (dict)")
-        body.update(extra_body)
-    return body
-
-
 class ImagesCore:
     """The sans-I/O half of ``client.images``."""
 
@@ -324,7 +314,7 @@ class ImagesCore:
                          extra_body: Mapping[str, Any] | None,
                          extra_headers: Mapping[str, str] | None,
                          timeout: Timeout | float | None) -> Request:
-        body = _with_extra(_body(prompt, fields), extra_body)
+        body = add_extra_body(_body(prompt, fields), extra_body)
         # billed: never re-sent once it may have reached the server (idempotent=False)
         return self.core.request("POST", "/images/generations", body=body, idempotent=False,
                                  extra_headers=extra_headers, timeout=timeout)
@@ -346,7 +336,7 @@ class ImagesCore:
             body["imageDataUrls"] = [data_url(f"image[{i}]", v) for i, v in enumerate(images)]
         if mask is not None:
             body["maskDataUrl"] = data_url("mask", mask)
-        body = _with_extra(body, extra_body)
+        body = add_extra_body(body, extra_body)
         # billed: never re-sent once it may have reached the server (idempotent=False)
         return self.core.request("POST", "/images/edits", body=body, idempotent=False,
                                  extra_headers=extra_headers, timeout=timeout)

@@ -19,7 +19,7 @@ from typing import Any, Literal, TypedDict
 from .errors import InvalidParameterError
 from .routing import ProviderRouting, check_provider
 
-__all__ = ["ChatParams", "MessageParam", "build_chat_body", "check_headers"]
+__all__ = ["ChatParams", "MessageParam", "add_extra_body", "build_chat_body", "check_headers"]
 
 MessageParam = Mapping[str, Any]  # one chat message as sent
 
@@ -239,12 +239,22 @@ def build_chat_body(model: Any, messages: Any, params: Mapping[str, Any], *, str
         raise _fail("stream", "must be true or false")
     if stream:
         body["stream"] = True
-    if extra_body:
-        if not isinstance(extra_body, Mapping):
-            raise _fail("extra_body", "must be an object (dict)")
-        if "stream" in extra_body:
-            raise _fail("extra_body", "must not hold 'stream': pass stream=True to create()")
-        body.update(extra_body)
+    return add_extra_body(body, extra_body, reserved=("stream", "pass stream=True to create()"))
+
+
+def add_extra_body(body: dict[str, Any], extra_body: Any, *,
+                   reserved: tuple[str, str] | None = None) -> dict[str, Any]:
+    """``body`` with ``extra_body`` on top (it wins): every call's way to send what this library
+    does not know. ``reserved`` is a field it may not hold and what to pass instead (a field
+    whose handling depends on the keyword, like ``stream``). ``None`` adds nothing; any other
+    value that is not a mapping is refused."""
+    if extra_body is None:
+        return body
+    if not isinstance(extra_body, Mapping):
+        raise _fail("extra_body", "must be an object (dict)")
+    if reserved is not None and reserved[0] in extra_body:
+        raise _fail("extra_body", f"must not hold {reserved[0]!r}: {reserved[1]}")
+    body.update(extra_body)
     return body
 
 

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import msgspec
 
 from .errors import InvalidParameterError
+from .params import add_extra_body
 from .types import KeepsRaw, _to_decimal, json_object, tolerant
 
 if TYPE_CHECKING:
@@ -185,10 +186,7 @@ def search_request(core: ClientCore, query: Any, *, provider: Any = None, depth:
         body["maxResults"] = max_results
     if topic is not None:
         body["topic"] = _choice("topic", topic, _TOPICS)
-    if extra_body:
-        if not isinstance(extra_body, Mapping):
-            raise _fail("extra_body", "must be an object (dict)")
-        body.update(extra_body)
+    add_extra_body(body, extra_body)
     # billed: never re-sent once it may have reached the server
     return core.request("POST", "/web", body=body, api_root=True, idempotent=False,
                         timeout=timeout)
