@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, TypeVar
 
 from .._core.client import ClientBase, Request, lower_headers
+from .._core.errors import APIResponseValidationError
 from .._core.plan import CallPlan, Outcome
 from .._core.transport import TransportFailure
 from .._core.types import Balance
@@ -215,10 +216,22 @@ class NanoGPT(ClientBase):
         if self._core.answered_with_json(headers):  # a whole body: bounded like any other
             resp.rearm(plan.attempt_deadline(req.limits.body))
             raise self._core.not_a_stream(resp.status, headers, self._read_answer(resp, slot))
-        body = self._body_as_it_comes(req, resp, slot, "stream",
-                                      lambda f: self._core.stream_core(headers).interrupted(f))
+        interrupted = self._core.stream_core(headers).interrupted
+        body = self._body_as_it_comes(req, resp, slot, "stream", interrupted,
+                                      refuse=functools.partial(self._refuse_coded_stream,
+                                                               resp.status, headers,
+                                                               interrupted))
         stream = Stream(body, self._core.stream_core(headers, req.timeout), headers)
         return self._deliver_stream(resp.status, headers, stream)
+
+    def _refuse_coded_stream(self, status: int, headers: Mapping[str, str],
+                             interrupted: Callable[[TransportFailure], Exception]) -> None:
+        """A coded stream is refused as the async client refuses a coding it cannot decode
+        (a ``StreamError`` naming it), rather than its bytes read as events."""
+        try:
+            self._core.refuse_coded(status, headers)
+        except APIResponseValidationError as e:
+            raise interrupted(TransportFailure(str(e), sent=True)) from None
 
     def _open_body(self, req: Request) -> tuple[int, dict[str, str], ResponseBody]:
         """A 2xx answer whose body is read as it comes (a binary stream, not events): its
